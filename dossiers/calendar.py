@@ -1,0 +1,148 @@
+"""Working-time calendar (lịch làm việc): Vietnamese working days and office hours.
+
+Working days come from the `holidays` package (country VN: lunar Tết, Hùng Kings, substituted days off
+and the make-up working Saturdays that go with them), plus the centre's own extra days off and extra
+working days. On top of that this module keeps a cumulative table of *working seconds*, so that
+"instant -> working seconds elapsed" and its inverse are O(log n) and the SLA clock is plain integer
+arithmetic: adding N working days is adding N x (office seconds per day).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from dossiers.catalog import CalendarConfig
+
+Timestamp = int
+"""Seconds since the Unix epoch (UTC). The core uses plain ints: cheap to store and compare."""
+
+WorkSeconds = int
+"""Working seconds elapsed since the calendar's origin (midnight, 1 January of its first year)."""
+
+
+def _seconds(t: time) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
+class WorkingCalendar:
+    """Working days and office hours of one centre, with working-time arithmetic."""
+
+    def __init__(self, config: CalendarConfig | None = None, first_year: int = 2015, last_year: int = 2040):
+        self.config = config or CalendarConfig()
+        self.tz = ZoneInfo(self.config.timezone)
+        self._periods = [(_seconds(a), _seconds(b)) for a, b in self.config.office_hours.periods]
+        self.day_seconds: int = sum(b - a for a, b in self._periods)
+        """Office seconds in one working day: the length of one 'working day' of processing time."""
+        self._extra_off = frozenset(self.config.extra_days_off)
+        self._extra_on = frozenset(self.config.extra_working_days)
+        self._first = date(first_year, 1, 1)
+        self._cum: list[int] = [0]
+        self._last_built = self._first - timedelta(days=1)
+        self._holidays = holidays.country_holidays("VN", years=range(first_year, last_year + 1))
+        self._extend_to(date(last_year, 12, 31))
+
+    # -- working days ---------------------------------------------------------------------------
+
+    def is_working_day(self, day: date) -> bool:
+        """Monday-Friday and make-up Saturdays, minus public holidays and substituted days off."""
+        if day in self._extra_on:
+            return True
+        if day in self._extra_off:
+            return False
+        return bool(self._holidays.is_working_day(day))
+
+    def _extend_to(self, day: date) -> None:
+        if day < self._first:
+            raise ValueError(f"{day} is before the calendar's first year {self._first.year}")
+        while self._last_built < day:
+            nxt = self._last_built + timedelta(days=1)
+            if nxt.year not in self._holidays.years:
+                self._holidays.update(holidays.country_holidays("VN", years=nxt.year))
+            length = self.day_seconds if self.is_working_day(nxt) else 0
+            self._cum.append(self._cum[-1] + length)
+            self._last_built = nxt
+
+    def _index(self, day: date) -> int:
+        self._extend_to(day)
+        return (day - self._first).days
+
+    # -- instants <-> working seconds -----------------------------------------------------------
+
+    def local(self, ts: Timestamp) -> datetime:
+        return datetime.fromtimestamp(ts, self.tz)
+
+    def local_date(self, ts: Timestamp) -> date:
+        return self.local(ts).date()
+
+    def to_work(self, ts: Timestamp) -> WorkSeconds:
+        """Working seconds elapsed from the origin to the instant `ts` (clamped to office hours)."""
+        moment = self.local(ts)
+        idx = self._index(moment.date())
+        if self._cum[idx + 1] == self._cum[idx]:
+            return self._cum[idx]
+        second = moment.hour * 3600 + moment.minute * 60 + moment.second
+        within = 0
+        for start, end in self._periods:
+            if second <= start:
+                break
+            within += min(second, end) - start
+        return self._cum[idx] + within
+
+    def from_work(self, work: WorkSeconds) -> Timestamp:
+        """The earliest instant at which `work` working seconds have elapsed.
+
+        Earliest, so that a deadline of exactly N working days lands at the close of the Nth day
+        (Friday 17:00), not at the next opening (Monday 07:00).
+        """
+        if work <= 0:
+            return self._to_ts(self._first, self._periods[0][0])
+        while self._cum[-1] < work:
+            self._extend_to(self._last_built + timedelta(days=366))
+        idx = bisect_left(self._cum, work) - 1  # cum[idx] < work <= cum[idx + 1]
+        offset = work - self._cum[idx]
+        day = self._first + timedelta(days=idx)
+        for start, end in self._periods:
+            if offset <= end - start:
+                return self._to_ts(day, start + offset)
+            offset -= end - start
+        raise AssertionError("offset beyond the day's office hours")  # pragma: no cover
+
+    def _to_ts(self, day: date, second: int) -> Timestamp:
+        naive = datetime.combine(day, time()) + timedelta(seconds=second)
+        return int(naive.replace(tzinfo=self.tz).timestamp())
+
+    # -- conveniences ---------------------------------------------------------------------------
+
+    def add_working_days(self, day: date, n: int) -> date:
+        """The Nth working day after `day` (N = 0: `day` itself, or the next working day if it is off)."""
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        idx = self._index(day)
+        target = (self._cum[idx + 1] + (n - 1) * self.day_seconds if n > 0 else self._cum[idx]) + 1
+        while self._cum[-1] < target:
+            self._extend_to(self._last_built + timedelta(days=366))
+        return self._first + timedelta(days=bisect_left(self._cum, target) - 1)
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days in the half-open range [start, end)."""
+        return (self._cum[self._index(end)] - self._cum[self._index(start)]) // self.day_seconds
+
+    def next_opening(self, ts: Timestamp) -> Timestamp:
+        """`ts` itself during office hours, else when the counter next opens."""
+        work = self.to_work(ts)
+        if self.to_work(ts + 1) > work:
+            return ts
+        return self.from_work(work + 1) - 1
+
+
+def to_timestamp(moment: datetime) -> Timestamp:
+    """An aware datetime to whole epoch seconds."""
+    return int(moment.timestamp())
+
+
+def from_timestamp(ts: Timestamp) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)

@@ -1,0 +1,134 @@
+"""The centre's catalog: agencies (cơ quan, đơn vị) and their procedures (thủ tục hành chính, TTHC).
+
+A centre edits a YAML file; this module validates it so a typo fails at start-up, not at 3 a.m.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Procedure(_Frozen):
+    """One administrative procedure (TTHC) and its legal processing time (thời hạn giải quyết)."""
+
+    code: Code
+    name: str
+    field: str = Field(description="Domain (lĩnh vực), a low-cardinality label for dashboards")
+    processing: float = Field(gt=0, description="Processing time, in `unit`")
+    unit: Literal["days", "hours"] = "days"
+    channels: tuple[Literal["counter", "online", "postal", "phone"], ...] = ("counter", "online", "postal")
+
+
+class Contact(_Frozen):
+    """Who is told when a dossier of this agency becomes overdue (lãnh đạo phụ trách)."""
+
+    name: str
+    email: str | None = None
+    webhook: str | None = None
+
+
+class Agency(_Frozen):
+    """An agency stationed at the centre (cơ quan có bộ phận tại Trung tâm)."""
+
+    code: Code
+    name: str = Field(description="Vietnamese name, shown on the wall")
+    short_name: str | None = Field(default=None, description="Short label for the wall's grid")
+    kind: Literal["department", "land", "other"] = "department"
+    target_on_time: float = Field(default=0.99, gt=0, le=1)
+    supervisors: tuple[Contact, ...] = ()
+    procedures: tuple[Procedure, ...] = Field(min_length=1)
+
+    @property
+    def label(self) -> str:
+        return self.short_name or self.name
+
+    @cached_property
+    def procedure_by_code(self) -> dict[str, Procedure]:
+        return {p.code: p for p in self.procedures}
+
+
+class OfficeHours(_Frozen):
+    """Opening periods of a working day (giờ hành chính); defaults 07:00-11:30 and 13:30-17:00."""
+
+    periods: tuple[tuple[time, time], ...] = ((time(7, 0), time(11, 30)), (time(13, 30), time(17, 0)))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OfficeHours:
+        previous = time(0, 0)
+        for start, end in self.periods:
+            if not previous <= start < end:
+                raise ValueError("office hours: periods must be increasing and not overlap")
+            previous = end
+        if not self.periods:
+            raise ValueError("office hours: at least one period is needed")
+        return self
+
+
+class CalendarConfig(_Frozen):
+    """Working-time calendar settings; public holidays come from the `holidays` package (VN)."""
+
+    timezone: str = "Asia/Ho_Chi_Minh"
+    office_hours: OfficeHours = OfficeHours()
+    extra_days_off: tuple[date, ...] = ()
+    extra_working_days: tuple[date, ...] = ()
+    due_soon_hours: float = Field(default=8.0, ge=0, description="Working hours left that count as due soon")
+
+
+class Centre(_Frozen):
+    code: Code = "centre"
+    name: str
+    director: Contact | None = None
+
+
+class Catalog(_Frozen):
+    """The whole configuration file: centre, calendar, agencies."""
+
+    sample: bool = Field(default=False, description="True for the shipped example that a centre must edit")
+    centre: Centre
+    calendar: CalendarConfig = CalendarConfig()
+    agencies: tuple[Agency, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> Catalog:
+        seen: set[str] = set()
+        for agency in self.agencies:
+            if agency.code in seen:
+                raise ValueError(f"agencies: code {agency.code!r} appears twice")
+            seen.add(agency.code)
+            codes = [p.code for p in agency.procedures]
+            if len(codes) != len(set(codes)):
+                raise ValueError(f"agencies.{agency.code}.procedures: a procedure code appears twice")
+        return self
+
+    @cached_property
+    def agency_by_code(self) -> dict[str, Agency]:
+        return {a.code: a for a in self.agencies}
+
+    def agency(self, code: str) -> Agency | None:
+        return self.agency_by_code.get(code)
+
+    def procedure(self, agency: str, code: str) -> Procedure | None:
+        found = self.agency_by_code.get(agency)
+        return found.procedure_by_code.get(code) if found else None
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Read a catalog YAML file; without a path, the shipped Quảng Ngãi sample."""
+    if path is None:
+        text = resources.files("dossiers").joinpath("data/catalog.yaml").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    return Catalog.model_validate(yaml.safe_load(text))

@@ -1,0 +1,307 @@
+"""Event contract v1: one dossier lifecycle event (sự kiện hồ sơ TTHC) per Kafka record.
+
+The field names are the public API for agency integrators, so error messages name the field and
+say what is wrong in plain words: an integrator must be able to fix a payload from the message alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+SCHEMA_V1 = "dossier-event/1"
+MAX_EVENT_BYTES = 16 * 1024
+"""An event is a few hundred bytes; anything this large is a mistake or an attack."""
+
+
+class EventType(StrEnum):
+    """The lifecycle steps of a dossier (hồ sơ) in the one-stop shop."""
+
+    RECEIVED = "received"  # tiếp nhận
+    REFUSED = "refused"  # từ chối tiếp nhận
+    TRANSFERRED = "transferred"  # chuyển xử lý
+    SUPPLEMENT_REQUESTED = "supplement_requested"  # yêu cầu bổ sung
+    SUPPLEMENT_RECEIVED = "supplement_received"  # nhận bổ sung
+    PAUSED = "paused"  # tạm dừng
+    RESUMED = "resumed"  # tiếp tục
+    EXTENDED = "extended"  # gia hạn (phiếu xin lỗi và hẹn lại)
+    RESOLVED = "resolved"  # có kết quả
+    RETURNED = "returned"  # trả kết quả
+    WITHDRAWN = "withdrawn"  # rút hồ sơ
+    RATED = "rated"  # đánh giá
+    PAID = "paid"  # thanh toán
+
+
+class Channel(StrEnum):
+    """How the citizen submitted the dossier (kênh tiếp nhận)."""
+
+    COUNTER = "counter"
+    ONLINE = "online"
+    POSTAL = "postal"
+    PHONE = "phone"
+
+
+class Rating(StrEnum):
+    """Citizen satisfaction (mức độ hài lòng)."""
+
+    VERY_SATISFIED = "very_satisfied"
+    SATISFIED = "satisfied"
+    UNSATISFIED = "unsatisfied"
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+def _require_offset(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must carry a time-zone offset, e.g. 2026-03-02T08:15:00+07:00")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_require_offset)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoData(_Data):
+    """Types that carry no type-specific fields."""
+
+
+class TransferredData(_Data):
+    to_agency: Code | None = None
+
+
+class PausedData(_Data):
+    reason: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class ExtendedData(_Data):
+    new_due_at: AwareDatetime
+    reason: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class ResolvedData(_Data):
+    outcome: Outcome = Outcome.APPROVED
+
+
+class RatedData(_Data):
+    rating: Rating
+
+
+class PaidData(_Data):
+    online: bool
+    receipt: Annotated[str, StringConstraints(max_length=64)] | None = None
+    amount_vnd: Annotated[int, Field(ge=0)] | None = None
+
+
+class _EventBase(BaseModel):
+    """Fields every event type carries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    schema_: Literal["dossier-event/1"] = Field(alias="schema")
+    occurred_at: AwareDatetime
+    dossier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    agency: Code
+    procedure: Code | None = None
+    channel: Channel | None = None
+    due_at: AwareDatetime | None = None
+
+    def to_json(self) -> str:
+        """The canonical wire form (by alias, no nulls)."""
+        return self.model_dump_json(by_alias=True, exclude_none=True)
+
+
+class Received(_EventBase):
+    type: Literal[EventType.RECEIVED]
+    procedure: Code
+    channel: Channel
+    data: NoData | None = None
+
+
+class Refused(_EventBase):
+    type: Literal[EventType.REFUSED]
+    data: NoData | None = None
+
+
+class Transferred(_EventBase):
+    type: Literal[EventType.TRANSFERRED]
+    data: TransferredData | None = None
+
+
+class SupplementRequested(_EventBase):
+    type: Literal[EventType.SUPPLEMENT_REQUESTED]
+    data: NoData | None = None
+
+
+class SupplementReceived(_EventBase):
+    type: Literal[EventType.SUPPLEMENT_RECEIVED]
+    data: NoData | None = None
+
+
+class Paused(_EventBase):
+    type: Literal[EventType.PAUSED]
+    data: PausedData | None = None
+
+
+class Resumed(_EventBase):
+    type: Literal[EventType.RESUMED]
+    data: NoData | None = None
+
+
+class Extended(_EventBase):
+    type: Literal[EventType.EXTENDED]
+    data: ExtendedData
+
+
+class Resolved(_EventBase):
+    type: Literal[EventType.RESOLVED]
+    data: ResolvedData | None = None
+
+
+class Returned(_EventBase):
+    type: Literal[EventType.RETURNED]
+    data: NoData | None = None
+
+
+class Withdrawn(_EventBase):
+    type: Literal[EventType.WITHDRAWN]
+    data: NoData | None = None
+
+
+class Rated(_EventBase):
+    type: Literal[EventType.RATED]
+    data: RatedData
+
+
+class Paid(_EventBase):
+    type: Literal[EventType.PAID]
+    data: PaidData
+
+    @model_validator(mode="after")
+    def _online_needs_receipt(self) -> Paid:
+        if self.data.online and not self.data.receipt:
+            raise ValueError("data.receipt: an online payment must carry its e-receipt number")
+        return self
+
+
+Event = Annotated[
+    Received
+    | Refused
+    | Transferred
+    | SupplementRequested
+    | SupplementReceived
+    | Paused
+    | Resumed
+    | Extended
+    | Resolved
+    | Returned
+    | Withdrawn
+    | Rated
+    | Paid,
+    Field(discriminator="type"),
+]
+"""Any v1 event; `type` selects the model."""
+
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class InvalidEvent(ValueError):
+    """An event that breaks the contract; `reason` is meant for the integrator who sent it."""
+
+    def __init__(self, reason: str, code: str = "invalid") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+_FRIENDLY = {
+    "extra_forbidden": "is not a field of the contract (personal data and unknown fields are refused)",
+    "missing": "is required",
+    "union_tag_invalid": "is not a known event type",
+    "union_tag_not_found": "is required (the event type)",
+    "literal_error": "has a value the contract does not allow",
+}
+
+
+def _describe(error: ValidationError) -> str:
+    parts: list[str] = []
+    for item in error.errors(include_url=False):
+        loc = [str(p) for p in item["loc"]]
+        # drop the discriminator tag pydantic inserts (e.g. "received") from the location
+        if loc and loc[0] in EventType._value2member_map_:
+            loc = loc[1:]
+        loc = [p for p in loc if p not in {"NoData", "function-after"}]
+        field = ".".join(loc) or "event"
+        if field == "schema_":
+            field = "schema"
+        message = _FRIENDLY.get(item["type"], item["msg"])
+        if item["type"] == "union_tag_invalid":
+            message = f"{message}; expected one of: {', '.join(t.value for t in EventType)}"
+        if item["type"] == "literal_error" and field == "schema":
+            message = f'must be "{SCHEMA_V1}"'
+        message = message.removeprefix("Value error, ")
+        if item["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+            field = "type"
+        if field == "event" and re.match(r"^[a-z_.]+: ", message):
+            parts.append(message)  # a model-level rule that names its own field
+        else:
+            parts.append(f"{field}: {message}")
+    return "; ".join(parts)
+
+
+def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
+    """Validate one event from the wire (bytes or text of a JSON object) or from a dict.
+
+    Raises InvalidEvent whose reason names the field and what is wrong with it.
+    """
+    if isinstance(raw, bytes | str):
+        size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
+        if size > MAX_EVENT_BYTES:
+            raise InvalidEvent(f"event: {size} bytes is over the {MAX_EVENT_BYTES}-byte limit", "too_large")
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidEvent(f"event: not UTF-8 text ({exc.reason} at byte {exc.start})", "encoding") from exc
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InvalidEvent(f"event: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+                               "json") from exc
+    if not isinstance(raw, dict):
+        raise InvalidEvent("event: must be a JSON object", "json")
+    try:
+        return _ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        raise InvalidEvent(_describe(exc), "schema") from exc
+
+
+def json_schema() -> dict[str, Any]:
+    """The published JSON Schema of contract v1 (what `ioc schema` prints)."""
+    schema = _ADAPTER.json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://ioc-monitor.example/schemas/dossier-event-1.json"
+    schema["title"] = "dossier-event/1"
+    schema["description"] = "One lifecycle event of an administrative-procedure dossier (hồ sơ TTHC)."
+    return schema

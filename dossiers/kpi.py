@@ -1,0 +1,212 @@
+"""KPIs (chỉ tiêu) per agency and for the centre, as sums of what each dossier contributes.
+
+A dossier contributes a handful of counter keys (its agency's `received` on its day, its open or
+resolved class, its rating, ...). The KPI snapshot is the sum of all contributions. `ioc replay` sums
+them in one pass; the stream keeps the sums and, when a dossier changes (an event, or its due time
+passing), subtracts its old keys and adds the new ones. One definition, two drivers, equal results.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from dossiers.calendar import Timestamp, WorkingCalendar
+from dossiers.catalog import Catalog
+from dossiers.lifecycle import DossierState, Status
+from dossiers.sla import Clock, Timeliness, clock
+
+Key = tuple[str, ...]
+"""A counter key: (kind, agency, ...); dates as ISO strings so keys serialise as they are."""
+
+RESOLVED_CLASSES = (Timeliness.EARLY, Timeliness.ON_TIME, Timeliness.LATE)
+OPEN_CLASSES = (Timeliness.WITHIN, Timeliness.DUE_SOON, Timeliness.OVERDUE)
+CHANNELS = ("counter", "online", "postal", "phone")
+SATISFIED = frozenset({"very_satisfied", "satisfied"})
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """What one dossier adds to the counters at one instant, plus its clock for timers and alerts."""
+
+    keys: tuple[Key, ...]
+    clock: Clock
+
+
+EMPTY = Contribution((), Clock(None, None, False, None, 0, None))
+
+
+def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, as_of: Timestamp) -> Contribution:
+    """The counter keys of one dossier at `as_of`. Dossiers never received or refused count nowhere."""
+    status = state.status
+    agency = state.agency
+    if status is Status.UNKNOWN or agency is None:
+        return EMPTY
+    procedure = catalog.procedure(agency, state.procedure) if state.procedure else None
+    at = state.received[0] if state.received else state.refused[0] if state.refused else as_of
+    keys: list[Key] = [("received", agency, calendar.local_date(at).isoformat())]
+    if state.channel:
+        keys.append(("channel", agency, state.channel))
+    the_clock = clock(state, procedure, calendar, as_of)
+    if status is Status.REFUSED:
+        keys.append(("refused", agency))
+    elif status is Status.WITHDRAWN:
+        keys.append(("withdrawn", agency))
+    elif status is Status.RESOLVED and the_clock.timeliness is not None and state.resolved:
+        day = calendar.local_date(state.resolved[0]).isoformat()
+        keys.append(("resolved", agency, the_clock.timeliness.value, day))
+    elif status is Status.OPEN:
+        keys.append(("open", agency, (the_clock.timeliness or Timeliness.WITHIN).value))
+        if the_clock.paused:
+            keys.append(("paused", agency))
+    if state.rating:
+        keys.append(("rated", agency, "satisfied" if state.rating in SATISFIED else "unsatisfied"))
+    if state.paid:
+        keys.append(("paid", agency, "online" if state.paid_online else "offline"))
+    return Contribution(tuple(keys), the_clock)
+
+
+class KpiCounters:
+    """The running sums of contributions; `move` applies one dossier's change."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[Key] = Counter()
+
+    def add(self, keys: Iterable[Key], sign: int = 1) -> None:
+        for key in keys:
+            self.counts[key] += sign
+            if not self.counts[key]:
+                del self.counts[key]
+
+    def move(self, old: Iterable[Key], new: Iterable[Key]) -> None:
+        self.add(old, -1)
+        self.add(new, +1)
+
+    def merge(self, other: KpiCounters) -> None:
+        self.counts.update(other.counts)
+
+    def snapshot(self, catalog: Catalog, as_of_day: date) -> Snapshot:
+        return Snapshot.from_counts(self.counts, catalog, as_of_day)
+
+
+def _rate(good: int, total: int) -> float | None:
+    return round(good / total, 6) if total else None
+
+
+@dataclass(slots=True)
+class Block:
+    """The KPI block of one agency, or of the centre."""
+
+    received: int = 0
+    received_today: int = 0
+    refused: int = 0
+    withdrawn: int = 0
+    early: int = 0
+    on_time: int = 0
+    late: int = 0
+    today_good: int = 0
+    today_resolved: int = 0
+    month_good: int = 0
+    month_resolved: int = 0
+    year_good: int = 0
+    year_resolved: int = 0
+    within: int = 0
+    due_soon: int = 0
+    overdue: int = 0
+    paused: int = 0
+    satisfied: int = 0
+    unsatisfied: int = 0
+    paid_online: int = 0
+    paid_offline: int = 0
+    target_on_time: float | None = None
+    channels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0))
+
+    @property
+    def resolved(self) -> int:
+        return self.early + self.on_time + self.late
+
+    @property
+    def open(self) -> int:
+        return self.within + self.due_soon + self.overdue
+
+    def add(self, other: Block) -> None:
+        for name in Block.__dataclass_fields__:
+            if name not in ("target_on_time", "channels"):
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+        for channel, count in other.channels.items():
+            self.channels[channel] = self.channels.get(channel, 0) + count
+
+    def as_dict(self) -> dict[str, Any]:
+        """The public shape of a KPI block (the `--json` output and the InfluxDB fields)."""
+        paid = self.paid_online + self.paid_offline
+        return {
+            "received": self.received,
+            "received_today": self.received_today,
+            "refused": self.refused,
+            "withdrawn": self.withdrawn,
+            "resolved": {"early": self.early, "on_time": self.on_time, "late": self.late, "total": self.resolved},
+            "resolved_today": self.today_resolved,
+            "open": {"within": self.within, "overdue": self.overdue, "due_soon": self.due_soon,
+                     "total": self.open, "paused": self.paused},
+            "on_time_rate": _rate(self.early + self.on_time, self.resolved),
+            "on_time_rate_today": _rate(self.today_good, self.today_resolved),
+            "on_time_rate_month": _rate(self.month_good, self.month_resolved),
+            "on_time_rate_year": _rate(self.year_good, self.year_resolved),
+            "target_on_time": self.target_on_time,
+            "rated": self.satisfied + self.unsatisfied,
+            "satisfaction_rate": _rate(self.satisfied, self.satisfied + self.unsatisfied),
+            "channels": dict(self.channels),
+            "paid": paid,
+            "online_payment_share": _rate(self.paid_online, paid),
+        }
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """KPIs of every agency of the catalog and of the centre on one day."""
+
+    day: date
+    agencies: dict[str, Block]
+    centre: Block
+
+    @classmethod
+    def from_counts(cls, counts: Counter[Key], catalog: Catalog, day: date) -> Snapshot:
+        agencies = {a.code: Block(target_on_time=a.target_on_time) for a in catalog.agencies}
+        today, month, year = day.isoformat(), day.isoformat()[:7], day.isoformat()[:4]
+        for key, n in counts.items():
+            kind, agency = key[0], key[1]
+            block = agencies.setdefault(agency, Block())
+            if kind == "received":
+                block.received += n
+                block.received_today += n if key[2] == today else 0
+            elif kind == "resolved":
+                klass, when = key[2], key[3]
+                setattr(block, klass, getattr(block, klass) + n)
+                good = n if klass != Timeliness.LATE.value else 0
+                if when == today:
+                    block.today_good, block.today_resolved = block.today_good + good, block.today_resolved + n
+                if when[:7] == month:
+                    block.month_good, block.month_resolved = block.month_good + good, block.month_resolved + n
+                if when[:4] == year:
+                    block.year_good, block.year_resolved = block.year_good + good, block.year_resolved + n
+            elif kind == "open":
+                setattr(block, key[2], getattr(block, key[2]) + n)
+            elif kind in ("refused", "withdrawn", "paused"):
+                setattr(block, kind, getattr(block, kind) + n)
+            elif kind == "channel":
+                block.channels[key[2]] = block.channels.get(key[2], 0) + n
+            elif kind == "rated":
+                setattr(block, key[2], getattr(block, key[2]) + n)
+            elif kind == "paid":
+                setattr(block, f"paid_{key[2]}", getattr(block, f"paid_{key[2]}") + n)
+        centre = Block()
+        for block in agencies.values():
+            centre.add(block)
+        return cls(day, agencies, centre)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"day": self.day.isoformat(), "centre": self.centre.as_dict(),
+                "agencies": {code: block.as_dict() for code, block in sorted(self.agencies.items())}}

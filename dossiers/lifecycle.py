@@ -1,0 +1,235 @@
+"""Lifecycle of one dossier (vòng đời hồ sơ): the facts its events establish, merged order-free.
+
+Events arrive late, twice, or out of order (a `resolved` before its `received`). So the state is not
+a cursor moved by transitions but a set of facts, each merged by a commutative, idempotent rule
+(earliest `received`, latest `rated`, the union of pause marks, ...). Any permutation of the same
+events therefore gives the same state, and everything else (status, SLA clock, KPI) is derived from it.
+Impossible combinations are reported as problems, never raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left, insort
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from dossiers.events import Event, EventType
+
+Mark = tuple[int, int]
+"""(occurred_at epoch seconds, event-id hash): totally ordered, so 'earliest' never depends on arrival."""
+
+
+def event_hash(event_id: str) -> int:
+    """A stable 63-bit digest of an event id (kept instead of the id to bound memory per dossier)."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).digest(), "big") >> 1
+
+
+class Status(StrEnum):
+    """Where a dossier stands (trạng thái)."""
+
+    UNKNOWN = "unknown"  # events seen, but neither `received` nor `refused` yet
+    OPEN = "open"  # đang giải quyết
+    RESOLVED = "resolved"  # đã có kết quả
+    REFUSED = "refused"  # từ chối tiếp nhận
+    WITHDRAWN = "withdrawn"  # rút hồ sơ
+
+
+class PauseKind(StrEnum):
+    SUPPLEMENT = "s"  # yêu cầu bổ sung -> nhận bổ sung
+    PAUSE = "p"  # tạm dừng -> tiếp tục
+
+
+_PAUSE_START = {EventType.SUPPLEMENT_REQUESTED: PauseKind.SUPPLEMENT, EventType.PAUSED: PauseKind.PAUSE}
+_PAUSE_END = {EventType.SUPPLEMENT_RECEIVED: PauseKind.SUPPLEMENT, EventType.RESUMED: PauseKind.PAUSE}
+
+
+class Applied(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(slots=True)
+class DossierState:
+    """Everything the stream keeps about one dossier; small on purpose (one per open dossier)."""
+
+    dossier: str
+    agency: str | None = None
+    procedure: str | None = None
+    channel: str | None = None
+    received: Mark | None = None
+    explicit_due: int | None = None
+    refused: Mark | None = None
+    withdrawn: Mark | None = None
+    resolved: Mark | None = None
+    outcome: str | None = None
+    returned: Mark | None = None
+    extended: Mark | None = None
+    appointment: int | None = None
+    rated: Mark | None = None
+    rating: str | None = None
+    paid: Mark | None = None
+    paid_online: bool = False
+    transfers: int = 0
+    pauses: list[tuple[int, str, bool]] = field(default_factory=list)
+    """(occurred_at, kind, is_start), kept sorted; paired into intervals by the SLA clock."""
+    seen: list[int] = field(default_factory=list)
+    """Hashes of applied event ids: duplicates are counted once."""
+    conflicts: int = 0
+    """Extra `received` events with other ids: a dossier is received once."""
+    agency_key: tuple[int, int, int] | None = None
+    """Which event set `agency`: a `received` beats others, then the earliest mark (order-free)."""
+
+    # -- derived -------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> Status:
+        ends = [(m, s) for m, s in ((self.refused, Status.REFUSED), (self.withdrawn, Status.WITHDRAWN),
+                                     (self.resolved, Status.RESOLVED)) if m is not None]
+        if ends:
+            return min(ends)[1]
+        return Status.OPEN if self.received is not None else Status.UNKNOWN
+
+    @property
+    def received_at(self) -> int | None:
+        return self.received[0] if self.received else None
+
+    @property
+    def resolved_at(self) -> int | None:
+        return self.resolved[0] if self.resolved else None
+
+    def closed_at(self) -> int | None:
+        """When the dossier left the open queue (resolved, refused or withdrawn), if it did."""
+        ends = [m[0] for m in (self.refused, self.withdrawn, self.resolved) if m is not None]
+        return min(ends) if ends else None
+
+    def problems(self) -> list[str]:
+        """Impossible combinations of facts, in words an operator can act on. Order-free."""
+        found: list[str] = []
+        if self.received is None and self.refused is None:
+            found.append("no received event (yet)")
+        terminals = [name for name, m in (("refused", self.refused), ("withdrawn", self.withdrawn),
+                                          ("resolved", self.resolved)) if m is not None]
+        if len(terminals) > 1:
+            found.append(f"closed more than once: {' and '.join(terminals)}")
+        if self.received and self.resolved and self.resolved[0] < self.received[0]:
+            found.append("resolved before it was received")
+        if self.returned and (self.resolved is None or self.returned[0] < self.resolved[0]):
+            found.append("returned without (or before) a result")
+        for kind in PauseKind:
+            starts = sum(1 for _, k, s in self.pauses if k == kind and s)
+            ends = sum(1 for _, k, s in self.pauses if k == kind and not s)
+            if ends > starts:
+                found.append(f"{'supplement_received' if kind is PauseKind.SUPPLEMENT else 'resumed'}"
+                             " without a matching start")
+        if self.conflicts:
+            found.append(f"{self.conflicts} conflicting event(s)")
+        return found
+
+    # -- compact codec (the stream's table stores bytes) ---------------------------------------
+
+    def to_bytes(self) -> bytes:
+        return json.dumps([getattr(self, name) for name in _FIELDS], separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> DossierState:
+        values = json.loads(raw)
+        state = cls(*values)
+        for name in _MARKS:
+            value = getattr(state, name)
+            if value is not None:
+                setattr(state, name, tuple(value))
+        state.pauses = [(t, k, s) for t, k, s in state.pauses]
+        return state
+
+
+_FIELDS = tuple(DossierState.__dataclass_fields__)
+_MARKS = ("agency_key", "received", "refused", "withdrawn", "resolved", "returned", "extended", "rated", "paid")
+
+
+def _earliest(current: Mark | None, mark: Mark) -> bool:
+    return current is None or mark < current
+
+
+def apply(state: DossierState, event: Event) -> Applied:
+    """Merge one event's facts into the state (in place). Duplicates change nothing."""
+    digest = event_hash(event.event_id)
+    position = bisect_left(state.seen, digest)
+    if position < len(state.seen) and state.seen[position] == digest:
+        return Applied.DUPLICATE
+    state.seen.insert(position, digest)
+    ts = int(event.occurred_at.timestamp())
+    mark = (ts, digest)
+    kind = event.type
+    agency_key = (0 if kind is EventType.RECEIVED else 1, ts, digest)
+    if state.agency_key is None or agency_key < state.agency_key:
+        state.agency, state.agency_key = event.agency, agency_key
+    if kind is EventType.RECEIVED:
+        if state.received is not None:
+            state.conflicts += 1
+        if _earliest(state.received, mark):
+            state.received = mark
+            state.procedure = event.procedure
+            state.channel = event.channel.value if event.channel else None
+            state.explicit_due = int(event.due_at.timestamp()) if event.due_at else None
+    elif kind is EventType.REFUSED:
+        if _earliest(state.refused, mark):
+            state.refused = mark
+            if state.received is None and event.procedure:
+                state.procedure = event.procedure
+    elif kind is EventType.WITHDRAWN:
+        if _earliest(state.withdrawn, mark):
+            state.withdrawn = mark
+    elif kind is EventType.RESOLVED:
+        if _earliest(state.resolved, mark):
+            state.resolved = mark
+            state.outcome = event.data.outcome.value if event.data else "approved"
+    elif kind is EventType.RETURNED:
+        if _earliest(state.returned, mark):
+            state.returned = mark
+    elif kind is EventType.EXTENDED:
+        if state.extended is None or mark > state.extended:
+            state.extended = mark
+            state.appointment = int(event.data.new_due_at.timestamp())
+    elif kind is EventType.RATED:
+        if state.rated is None or mark > state.rated:
+            state.rated = mark
+            state.rating = event.data.rating.value
+    elif kind is EventType.PAID:
+        state.paid_online = state.paid_online or event.data.online
+        if _earliest(state.paid, mark):
+            state.paid = mark
+    elif kind is EventType.TRANSFERRED:
+        state.transfers += 1
+    elif kind in _PAUSE_START or kind in _PAUSE_END:
+        start = kind in _PAUSE_START
+        pause = (ts, (_PAUSE_START if start else _PAUSE_END)[kind].value, start)
+        insort(state.pauses, pause)
+    return Applied.APPLIED
+
+
+def new_state(event: Event) -> DossierState:
+    return DossierState(dossier=event.dossier)
+
+
+def pause_intervals(state: DossierState, until: int | None = None) -> list[tuple[int, int | None]]:
+    """Pause intervals (start, end or None while still paused), each kind paired in time order.
+
+    A start takes the first unused end at or after it; ends with no start are ignored (and reported
+    by `problems`). `until` closes a still-open pause (a result ends any wait).
+    """
+    intervals: list[tuple[int, int | None]] = []
+    for kind in PauseKind:
+        open_starts: list[int] = []
+        for ts, k, is_start in state.pauses:
+            if k != kind.value:
+                continue
+            if is_start:
+                open_starts.append(ts)
+            elif open_starts:
+                intervals.append((open_starts.pop(0), ts))
+        for ts in open_starts[:1]:  # later unmatched starts are inside the first open pause
+            intervals.append((ts, until if until is not None and until >= ts else None))
+    intervals.sort(key=lambda iv: iv[0])
+    return intervals

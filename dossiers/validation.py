@@ -1,0 +1,44 @@
+"""Validation of an event against the contract and the centre's catalog (danh mục cơ quan, TTHC).
+
+The contract alone cannot know which agencies and procedures exist; this is where the catalog rules
+live, shared by the producer SDK (reject before sending) and the stream (dead-letter on arrival).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dossiers.catalog import Catalog
+from dossiers.events import Event, EventType, InvalidEvent, parse_event
+
+
+def check_against_catalog(event: Event, catalog: Catalog) -> None:
+    """Raise InvalidEvent when the event names an agency, procedure or channel the catalog lacks."""
+    agency = catalog.agency(event.agency)
+    if agency is None:
+        raise InvalidEvent(f"agency: {event.agency!r} is not an agency of the catalog", "unknown_agency")
+    if event.procedure is not None and event.procedure not in agency.procedure_by_code:
+        raise InvalidEvent(
+            f"procedure: {event.procedure!r} is not a procedure of agency {agency.code!r}", "unknown_procedure"
+        )
+    if event.type is EventType.RECEIVED:
+        procedure = agency.procedure_by_code[event.procedure or ""]
+        if event.channel is not None and event.channel.value not in procedure.channels:
+            raise InvalidEvent(
+                f"channel: {event.channel.value!r} is not open for procedure {procedure.code!r} "
+                f"(allowed: {', '.join(procedure.channels)})",
+                "channel_not_allowed",
+            )
+    if event.type is EventType.TRANSFERRED and event.data and event.data.to_agency:
+        if catalog.agency(event.data.to_agency) is None:
+            raise InvalidEvent(
+                f"data.to_agency: {event.data.to_agency!r} is not an agency of the catalog", "unknown_agency"
+            )
+
+
+def validate_event(raw: bytes | str | dict[str, Any], catalog: Catalog | None = None) -> Event:
+    """Parse against contract v1, then (when given) check against the catalog."""
+    event = parse_event(raw)
+    if catalog is not None:
+        check_against_catalog(event, catalog)
+    return event
