@@ -80,6 +80,10 @@ class DossierState:
     """Extra `received` events with other ids: a dossier is received once."""
     agency_key: tuple[int, int, int] | None = None
     """Which event set `agency`: a `received` beats others, then the earliest mark (order-free)."""
+    evaluated_at: int | None = None
+    """Stream bookkeeping, not a fact: the instant of the contribution the KPI counters hold."""
+    alerted: str | None = None
+    """Stream bookkeeping, not a fact: the last timeliness an alert was raised for."""
 
     # -- derived -------------------------------------------------------------------------------
 
@@ -129,6 +133,11 @@ class DossierState:
 
     # -- compact codec (the stream's table stores bytes) ---------------------------------------
 
+    def facts(self) -> bytes:
+        """The order-free facts only (without stream bookkeeping): equal for any event order."""
+        return json.dumps([getattr(self, name) for name in _FIELDS if name not in _BOOKKEEPING],
+                          separators=(",", ":")).encode()
+
     def to_bytes(self) -> bytes:
         return json.dumps([getattr(self, name) for name in _FIELDS], separators=(",", ":")).encode()
 
@@ -145,6 +154,7 @@ class DossierState:
 
 
 _FIELDS = tuple(DossierState.__dataclass_fields__)
+_BOOKKEEPING = frozenset({"evaluated_at", "alerted"})
 _MARKS = ("agency_key", "received", "refused", "withdrawn", "resolved", "returned", "extended", "rated", "paid")
 
 
@@ -213,6 +223,27 @@ def new_state(event: Event) -> DossierState:
     return DossierState(dossier=event.dossier)
 
 
+def _pair(state: DossierState, kind: PauseKind) -> tuple[list[tuple[int, int | None]], list[int], int]:
+    """Pair one kind's starts and ends in time order: (pairs, unmatched starts, unmatched ends).
+
+    At equal instants starts come first, so a pause requested and ended in the same second is a
+    zero-length pause, not an end without a start followed by a pause that never ends.
+    """
+    pairs: list[tuple[int, int | None]] = []
+    open_starts: list[int] = []
+    orphans = 0
+    for ts, k, is_start in sorted(state.pauses, key=lambda p: (p[0], not p[2])):
+        if k != kind.value:
+            continue
+        if is_start:
+            open_starts.append(ts)
+        elif open_starts:
+            pairs.append((open_starts.pop(0), ts))
+        else:
+            orphans += 1
+    return pairs, open_starts, orphans
+
+
 def pause_intervals(state: DossierState, until: int | None = None) -> list[tuple[int, int | None]]:
     """Pause intervals (start, end or None while still paused), each kind paired in time order.
 
@@ -221,14 +252,8 @@ def pause_intervals(state: DossierState, until: int | None = None) -> list[tuple
     """
     intervals: list[tuple[int, int | None]] = []
     for kind in PauseKind:
-        open_starts: list[int] = []
-        for ts, k, is_start in state.pauses:
-            if k != kind.value:
-                continue
-            if is_start:
-                open_starts.append(ts)
-            elif open_starts:
-                intervals.append((open_starts.pop(0), ts))
+        pairs, open_starts, _ = _pair(state, kind)
+        intervals.extend(pairs)
         for ts in open_starts[:1]:  # later unmatched starts are inside the first open pause
             intervals.append((ts, until if until is not None and until >= ts else None))
     intervals.sort(key=lambda iv: iv[0])

@@ -16,6 +16,8 @@ app = typer.Typer(
 COMMAND_MODULES = [
     "ioc.domain_cli",  # schema, validate, replay
     "ioc.devstack.cli",  # dev kafka, dev influx
+    "producers.cli",  # produce
+    "streams.cli",  # worker
 ]
 
 

@@ -1,0 +1,239 @@
+"""The Faust wiring: topics, the dossier table, one agent, timers. The logic lives in `Processor`.
+
+One agent consumes `dossier-events` and the internal `ioc-sla-ticks` topic (co-partitioned with it),
+so that SLA timers, like events, update the table inside a stream iteration of the right partition.
+A timer sends a tick to partition p only when p's due-time heap says something is due: no scan, and
+no tick traffic when nothing is due. Records are acknowledged (so committed) only once every InfluxDB
+line they produced is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from kafka.partitioner.default import murmur2
+from prometheus_client import start_http_server
+
+from dossiers.calendar import WorkingCalendar
+from dossiers.catalog import Catalog, load_catalog
+from dossiers.clock import BusinessClock
+from streams.influx import InfluxSink, alert_point, deadline_point, event_point, kpi_point
+from streams.metrics import WorkerMetrics
+from streams.processor import Outcome, Processor
+from streams.settings import StreamSettings
+
+log = logging.getLogger(__name__)
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition the Kafka default partitioner (murmur2, as in Java and kafka-python) gives a key."""
+    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+def _headers(raw: Any) -> Mapping[str, bytes]:
+    if not raw:
+        return {}
+    if isinstance(raw, Mapping):
+        return {str(k): bytes(v) for k, v in raw.items() if v is not None}
+    return {str(k): bytes(v) for k, v in raw if v is not None}
+
+
+@dataclass
+class Worker:
+    """Everything one worker process holds besides the Faust app."""
+
+    settings: StreamSettings
+    catalog: Catalog
+    calendar: WorkingCalendar
+    clock: BusinessClock
+    metrics: WorkerMetrics
+    partitions: int
+    sink: InfluxSink | None = None
+    processor: Processor | None = None
+    needs_rebuild: bool = True
+    tick_pending: set[int] = field(default_factory=set)
+    pending_acks: deque[tuple[int, Any]] = field(default_factory=deque)
+
+    def now(self) -> int:
+        return int(self.clock.now(time.time()))
+
+
+def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Worker]:
+    """Build the Faust app and its worker state; `partitions` is the events topic's partition count."""
+    catalog = load_catalog(settings.catalog)
+    calendar = WorkingCalendar(catalog.calendar)
+    wall = time.time()
+    clock = BusinessClock(
+        origin=settings.clock_origin if settings.clock_origin is not None else wall,
+        wall_origin=settings.clock_wall_origin if settings.clock_wall_origin is not None else wall,
+        speed=settings.clock_speed,
+    )
+    metrics = WorkerMetrics.create()
+    worker = Worker(settings, catalog, calendar, clock, metrics, partitions)
+
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=partitions,
+        topic_allow_declare=True,
+        processing_guarantee=settings.processing_guarantee,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        web_enabled=False,
+        table_standby_replicas=0,
+    )
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    source = app.topic(settings.events_topic, settings.ticks_topic, **raw)
+    ticks = app.topic(settings.ticks_topic, **raw)
+    dlq = app.topic(settings.dlq_topic, **raw)
+    alerts = app.topic(settings.alerts_topic, **raw)
+    schema = faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    table = app.Table("dossiers", default=None, schema=schema, partitions=partitions,
+                      extra_topic_configs={"cleanup.policy": "compact"})
+    worker.processor = Processor(catalog, calendar, table)  # type: ignore[arg-type]
+
+    def assigned() -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
+
+    def rebuild() -> None:
+        mine = assigned()
+        started = time.perf_counter()
+        assert worker.processor is not None
+        worker.processor.rebuild(mine, table.items(), lambda key: partition_of(key, partitions))
+        worker.needs_rebuild = False
+        worker.tick_pending.clear()
+        worker.metrics.partitions.set(len(mine))
+        log.info("rebuilt %d partition view(s) in %.3f s", len(mine), time.perf_counter() - started)
+
+    @app.on_rebalance_complete.connect
+    async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
+        worker.needs_rebuild = True
+
+    @app.task
+    async def _on_startup() -> None:
+        if settings.influx_url:
+            worker.sink = InfluxSink(settings.influx_url, settings.influx_token, settings.influx_org,
+                                     settings.influx_bucket, metrics, settings.sink_batch_size,
+                                     settings.sink_flush_seconds, settings.sink_max_buffer)
+        if settings.metrics_port:
+            start_http_server(settings.metrics_port, registry=metrics.registry)
+
+    @app.on_before_shutdown.connect
+    async def _on_shutdown(sender: Any, **kwargs: Any) -> None:
+        if worker.sink is not None:
+            worker.sink.close(timeout=10)
+
+    async def emit(outcome: Outcome, message: Any) -> None:
+        """Dead letters, alerts and InfluxDB points for one outcome (the adapter side of Processor)."""
+        points = []
+        if outcome.status == "dead_letter" and outcome.error is not None:
+            headers = [("ioc-dlq-reason", outcome.error.reason.encode()),
+                       ("ioc-dlq-code", outcome.error.code.encode()),
+                       ("ioc-source-topic", str(message.topic).encode()),
+                       ("ioc-source-partition", str(message.partition).encode()),
+                       ("ioc-source-offset", str(message.offset).encode())]
+            await dlq.send(key=message.key, value=message.value, headers=headers)
+            metrics.dead_letters.labels(outcome.error.code).inc()
+        elif outcome.event is not None:
+            event = outcome.event
+            metrics.events.labels(event.type.value, event.agency, outcome.status).inc()
+            if outcome.status == "applied":
+                points.append(event_point(event.agency, event.type.value, outcome.channel, outcome.procedure_field, event.dossier,
+                                          int(event.occurred_at.timestamp())))
+        for alert in outcome.alerts:
+            await alerts.send(key=alert.dossier.encode(), value=alert.to_json())
+            metrics.alerts.labels(alert.kind).inc()
+            points.append(alert_point(alert))
+        points.extend(deadline_point(mark) for mark in outcome.deadlines)
+        if worker.sink is not None and points:
+            while worker.sink.full:
+                await asyncio.sleep(0.1)  # backpressure during a long sink outage: nothing is dropped
+            worker.sink.add(points)
+
+    async def release(stream: Any) -> None:
+        written = worker.sink.written if worker.sink is not None else None
+        while worker.pending_acks and (written is None or worker.pending_acks[0][0] <= written):
+            await stream.ack(worker.pending_acks.popleft()[1])
+
+    state: dict[str, Any] = {}
+
+    @app.agent(source, concurrency=1)
+    async def process(stream: Any) -> None:
+        manual = stream.noack()
+        state["stream"] = manual
+        processor = worker.processor
+        assert processor is not None
+        async for event in manual.events():
+            message = event.message
+            if worker.needs_rebuild:
+                rebuild()
+            now = worker.now()
+            if message.topic == settings.ticks_topic:
+                worker.tick_pending.discard(message.partition)
+                started = time.perf_counter()
+                outcome = processor.tick(message.partition, now)
+                metrics.tick_seconds.observe(time.perf_counter() - started)
+            else:
+                outcome = processor.handle(message.partition, message.value or b"", _headers(message.headers), now)
+            await emit(outcome, message)
+            worker.pending_acks.append((worker.sink.added if worker.sink else 0, event))
+            await release(manual)
+
+    @app.timer(settings.tick_seconds)
+    async def fire_timers() -> None:
+        """Send a tick to each assigned partition whose earliest due time has passed."""
+        if "stream" in state:
+            await release(state["stream"])
+        processor = worker.processor
+        if processor is None:
+            return
+        now = worker.now()
+        for partition in sorted(assigned()):
+            due = processor.next_due(partition)
+            if partition in worker.tick_pending:
+                continue
+            if worker.needs_rebuild or (due is not None and due <= now):
+                worker.tick_pending.add(partition)
+                await ticks.send(partition=partition, value=b"")
+
+    @app.timer(settings.snapshot_seconds)
+    async def snapshot() -> None:
+        """KPI snapshot per agency and partition to InfluxDB; gauges and lag for Prometheus."""
+        processor = worker.processor
+        if processor is None or worker.needs_rebuild:
+            return
+        now = worker.now()
+        day = calendar.local_date(now)
+        points = []
+        totals: dict[str, list[int]] = {}
+        for partition, view in sorted(processor.views.items()):
+            snap = view.counters.snapshot(catalog, day)
+            for agency, block in snap.agencies.items():
+                points.append(kpi_point(catalog, agency, partition, block, now))
+                total = totals.setdefault(agency, [0, 0, 0])
+                total[0] += block.open
+                total[1] += block.overdue
+                total[2] += block.due_soon
+        for agency, (open_, overdue, due_soon) in totals.items():
+            metrics.open_dossiers.labels(agency).set(open_)
+            metrics.overdue_dossiers.labels(agency).set(overdue)
+            metrics.due_soon_dossiers.labels(agency).set(due_soon)
+        if worker.sink is not None and points:
+            worker.sink.add(points)
+        consumer = app.consumer
+        for tp in app.assignor.assigned_actives():
+            if tp.topic == settings.events_topic:
+                position = await consumer.position(tp)
+                if position is not None:
+                    metrics.consumer_lag.labels(str(tp.partition)).set(max(consumer.highwater(tp) - position, 0))
+
+    return app, worker

@@ -1,0 +1,172 @@
+"""InfluxDB sink: the measurements the wall reads, and a buffered, retrying writer.
+
+Measurements (documented for dashboards in docs/influxdb.md):
+- `kpi`: one point per agency and partition every few seconds (tags agency, agency_name, partition);
+  sum over partitions for an agency, over agencies for the centre.
+- `events`: one point per applied event at its event time (tags agency, type, channel, field).
+- `deadlines`: one point per dossier that is or was overdue / due soon, at its due time (tags agency,
+  kind); `open` = 1 while it is, overwritten with 0 when it stops being so.
+- `alerts`: one point per SLA alert (tags agency, kind).
+Per-dossier points carry the dossier code as a *field* (never a tag) and a timestamp offset by a hash
+of the dossier in the nanoseconds, so writing the same fact again overwrites instead of adding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+
+from influxdb_client import InfluxDBClient, Point, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from dossiers.catalog import Catalog
+from dossiers.kpi import Block
+from streams.metrics import WorkerMetrics
+from streams.processor import Alert, DeadlineMark
+
+log = logging.getLogger(__name__)
+
+NS = 1_000_000_000
+
+
+def stamp(ts: int, dossier: str) -> int:
+    """Nanosecond timestamp unique per (second, dossier): idempotent overwrites, no collisions."""
+    offset = int.from_bytes(hashlib.blake2b(dossier.encode(), digest_size=4).digest(), "big") % NS
+    return ts * NS + offset
+
+
+def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, ts: int) -> Point:
+    found = catalog.agency(agency)
+    point = (Point("kpi").tag("agency", agency).tag("agency_name", found.label if found else agency)
+             .tag("partition", str(partition)).time(ts * NS, WritePrecision.NS))
+    for name in ("received", "received_today", "refused", "withdrawn", "early", "on_time", "late",
+                 "today_good", "today_resolved", "month_good", "month_resolved", "year_good", "year_resolved",
+                 "within", "due_soon", "overdue", "paused", "satisfied", "unsatisfied", "paid_online",
+                 "paid_offline"):
+        point.field(name, int(getattr(block, name)))
+    for channel, count in block.channels.items():
+        point.field(f"channel_{channel}", int(count))
+    point.field("target_on_time", float(found.target_on_time if found else 0.99))
+    return point
+
+
+def event_point(agency: str, kind: str, channel: str | None, field: str | None, dossier: str, ts: int) -> Point:
+    return (Point("events").tag("agency", agency).tag("type", kind).tag("channel", channel or "unknown")
+            .tag("field", field or "unknown").field("n", 1).field("dossier", dossier)
+            .time(stamp(ts, dossier), WritePrecision.NS))
+
+
+def deadline_point(mark: DeadlineMark) -> Point:
+    return (Point("deadlines").tag("agency", mark.agency).tag("kind", mark.kind)
+            .field("dossier", mark.dossier).field("procedure", mark.procedure or "")
+            .field("open", 1 if mark.open else 0).field("late_seconds", mark.late_seconds)
+            .field("changed_at", mark.at).time(stamp(mark.due_at, mark.dossier), WritePrecision.NS))
+
+
+def alert_point(alert: Alert) -> Point:
+    return (Point("alerts").tag("agency", alert.agency).tag("kind", alert.kind)
+            .field("dossier", alert.dossier).field("procedure", alert.procedure or "")
+            .field("late_seconds", alert.late_seconds).field("alert_id", alert.alert_id)
+            .time(stamp(alert.at, alert.dossier), WritePrecision.NS))
+
+
+class InfluxSink:
+    """A bounded buffer drained by one writer thread, with retries and exponential backoff.
+
+    `written` counts lines durably written, in order: the stream acknowledges (commits) a record
+    only once every line added before it is written, so a crash replays rather than loses.
+    """
+
+    def __init__(self, url: str, token: str, org: str, bucket: str, metrics: WorkerMetrics,
+                 batch_size: int = 5000, flush_seconds: float = 1.0, max_buffer: int = 500_000):
+        self.bucket, self.org = bucket, org
+        self.batch_size, self.flush_seconds, self.max_buffer = batch_size, flush_seconds, max_buffer
+        self.metrics = metrics
+        self._client = InfluxDBClient(url=url, token=token, org=org, timeout=30_000, enable_gzip=False)
+        self._write = self._client.write_api(write_options=SYNCHRONOUS)
+        self._lines: deque[str] = deque()
+        self._cond = threading.Condition()
+        self.added = 0
+        self.written = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="influx-sink", daemon=True)
+        self._thread.start()
+
+    @property
+    def full(self) -> bool:
+        return len(self._lines) >= self.max_buffer
+
+    def add(self, points: Iterable[Point]) -> int:
+        """Queue points; returns the sequence number the caller waits for (see `written`)."""
+        lines = [p.to_line_protocol() for p in points]
+        if lines:
+            with self._cond:
+                self._lines.extend(lines)
+                self.added += len(lines)
+                self.metrics.sink_buffer.set(len(self._lines))
+                if len(self._lines) >= self.batch_size:
+                    self._cond.notify()
+        return self.added
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            with self._cond:
+                if not self._lines and not self._stop:
+                    self._cond.wait(self.flush_seconds)
+                if self._stop and not self._lines:
+                    return
+                batch = [self._lines[i] for i in range(min(self.batch_size, len(self._lines)))]
+            if not batch:
+                continue
+            started = time.perf_counter()
+            try:
+                self._write.write(bucket=self.bucket, org=self.org, record="\n".join(batch),
+                                  write_precision=WritePrecision.NS)
+            except Exception as exc:  # any failure: keep the batch, back off, retry
+                self.metrics.sink_errors.inc()
+                log.warning("InfluxDB write failed (%s); retrying in %.1f s", exc, backoff)
+                with self._cond:
+                    if self._stop and self._abandon:
+                        return
+                    self._cond.wait(backoff * (1 + random.random() / 4))
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 0.5
+            self.metrics.sink_latency.observe(time.perf_counter() - started)
+            self.metrics.sink_points.inc(len(batch))
+            with self._cond:
+                for _ in batch:
+                    self._lines.popleft()
+                self.written += len(batch)
+                self.metrics.sink_buffer.set(len(self._lines))
+                self._cond.notify_all()
+
+    _abandon = False
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until everything added so far is written (True) or the timeout passes (False)."""
+        target = self.added
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._cond.notify()
+            while self.written < target:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.2))
+        return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.flush(timeout)
+        with self._cond:
+            self._stop = True
+            self._abandon = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        self._client.close()

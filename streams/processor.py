@@ -1,0 +1,230 @@
+"""What a worker does with one record or one timer tick, without Faust: easy to test and to profile.
+
+Per partition it keeps derived state only: the KPI counters and a due-time heap. Both are rebuilt
+from the dossier table when partitions are assigned, so they move with the partitions. The invariant
+that makes counting exact across restarts: the counters hold `contribution(state, state.evaluated_at)`
+for every dossier of the partition, and every change subtracts exactly that before adding the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from dossiers.calendar import Timestamp, WorkingCalendar
+from dossiers.catalog import Catalog
+from dossiers.events import Event, InvalidEvent
+from dossiers.kpi import EMPTY, Contribution, KpiCounters, contribution
+from dossiers.lifecycle import Applied, DossierState, apply
+from dossiers.sla import Clock, Timeliness
+from dossiers.validation import validate_event
+
+AGENCY_HEADER = "ioc-agency"
+"""Set by the producer SDK to the producing agency's identity; must match the event's `agency`."""
+
+ALERT_KINDS = {Timeliness.OVERDUE: "overdue", Timeliness.DUE_SOON: "due_soon", Timeliness.LATE: "resolved_late"}
+_RANK = {None: 0, "due_soon": 1, "overdue": 2, "resolved_late": 3}
+
+
+def _iso(ts: Timestamp | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One SLA transition of one dossier (cảnh báo), published to `dossier-alerts`."""
+
+    alert_id: str
+    kind: str
+    dossier: str
+    agency: str
+    procedure: str | None
+    field: str | None
+    due_at: Timestamp | None
+    at: Timestamp
+    late_seconds: int
+    appointment_at: Timestamp | None
+
+    def to_json(self) -> bytes:
+        body: dict[str, Any] = {
+            "schema": "dossier-alert/1", "alert_id": self.alert_id, "kind": self.kind, "dossier": self.dossier,
+            "agency": self.agency, "procedure": self.procedure, "field": self.field,
+            "due_at": _iso(self.due_at), "at": _iso(self.at), "late_seconds": self.late_seconds,
+            "appointment_at": _iso(self.appointment_at),
+        }
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineMark:
+    """A dossier entering (open=True) or leaving (open=False) the overdue or due-soon list."""
+
+    kind: str
+    dossier: str
+    agency: str
+    procedure: str | None
+    due_at: Timestamp
+    open: bool
+    late_seconds: int
+    at: Timestamp
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Everything one record or tick produces; the adapter turns it into sends and points."""
+
+    status: str = "tick"  # applied | duplicate | dead_letter | tick
+    event: Event | None = None
+    error: InvalidEvent | None = None
+    procedure_field: str | None = None
+    channel: str | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    deadlines: list[DeadlineMark] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class PartitionView:
+    """Derived state of one partition: KPI counters and the due-time heap."""
+
+    counters: KpiCounters = field(default_factory=KpiCounters)
+    due: list[tuple[int, str]] = field(default_factory=list)
+    dossiers: int = 0
+
+
+def alert_id(dossier: str, kind: str, due_at: Timestamp | None) -> str:
+    """Deterministic, so a re-sent alert (after a crash) is recognisably the same alert."""
+    return hashlib.blake2b(f"{dossier}|{kind}|{due_at}".encode(), digest_size=12).hexdigest()
+
+
+class Processor:
+    """Validates, applies and classifies; keeps one PartitionView per assigned partition."""
+
+    def __init__(self, catalog: Catalog, calendar: WorkingCalendar, store: MutableMapping[str, bytes]):
+        self.catalog = catalog
+        self.calendar = calendar
+        self.store = store
+        self.views: dict[int, PartitionView] = {}
+
+    def view(self, partition: int) -> PartitionView:
+        found = self.views.get(partition)
+        if found is None:
+            found = self.views[partition] = PartitionView()
+        return found
+
+    # -- records ---------------------------------------------------------------------------------
+
+    def handle(self, partition: int, raw: bytes, headers: Mapping[str, bytes], now: Timestamp) -> Outcome:
+        try:
+            event = validate_event(raw, self.catalog)
+            identity = headers.get(AGENCY_HEADER)
+            if identity is not None and identity.decode("utf-8", "replace") != event.agency:
+                raise InvalidEvent(
+                    f"agency: {event.agency!r} does not match the producing agency's identity "
+                    f"{identity.decode('utf-8', 'replace')!r}", "agency_mismatch")
+        except InvalidEvent as exc:
+            return Outcome("dead_letter", error=exc)
+        key = event.dossier
+        stored = self.store.get(key)
+        view = self.view(partition)
+        if stored is None:
+            state = DossierState(key)
+            view.dossiers += 1
+            old = EMPTY
+        else:
+            state = DossierState.from_bytes(stored)
+            old = self._contribution(state, state.evaluated_at)
+        if apply(state, event) is Applied.DUPLICATE:
+            return Outcome("duplicate", event=event)
+        outcome = Outcome("applied", event=event)
+        self._evaluate(view, state, old, now, outcome)
+        self.store[key] = state.to_bytes()
+        procedure = self.catalog.procedure(state.agency or event.agency, state.procedure or "")
+        outcome.procedure_field = procedure.field if procedure else None
+        outcome.channel = state.channel
+        return outcome
+
+    # -- timers ----------------------------------------------------------------------------------
+
+    def tick(self, partition: int, now: Timestamp) -> Outcome:
+        """Re-evaluate the dossiers whose next SLA change is due: O(fired), never a scan."""
+        view = self.views.get(partition)
+        outcome = Outcome()
+        if view is None:
+            return outcome
+        fired: set[str] = set()
+        while view.due and view.due[0][0] <= now:
+            fired.add(heapq.heappop(view.due)[1])
+        for key in sorted(fired):
+            stored = self.store.get(key)
+            if stored is None:
+                continue
+            state = DossierState.from_bytes(stored)
+            old = self._contribution(state, state.evaluated_at)
+            before = (state.evaluated_at, state.alerted)
+            self._evaluate(view, state, old, now, outcome)
+            if (state.evaluated_at, state.alerted) != before:
+                self.store[key] = state.to_bytes()
+        return outcome
+
+    def next_due(self, partition: int) -> Timestamp | None:
+        view = self.views.get(partition)
+        return view.due[0][0] if view and view.due else None
+
+    # -- rebalance -------------------------------------------------------------------------------
+
+    def rebuild(self, partitions: Iterable[int], items: Iterable[tuple[str, bytes]],
+                partition_of: Callable[[str], int]) -> None:
+        """Recompute the views of `partitions` from the table (after an assignment)."""
+        wanted = set(partitions)
+        self.views = {p: PartitionView() for p in wanted}
+        for key, stored in items:
+            partition = partition_of(key)
+            if partition not in wanted:
+                continue
+            view = self.views[partition]
+            state = DossierState.from_bytes(stored)
+            held = self._contribution(state, state.evaluated_at)
+            view.counters.add(held.keys)
+            view.dossiers += 1
+            if held.clock.next_change_at is not None:
+                view.due.append((held.clock.next_change_at, key))
+        for view in self.views.values():
+            heapq.heapify(view.due)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _contribution(self, state: DossierState, at: Timestamp | None) -> Contribution:
+        return EMPTY if at is None else contribution(state, self.catalog, self.calendar, at)
+
+    def _evaluate(self, view: PartitionView, state: DossierState, old: Contribution, now: Timestamp,
+                  outcome: Outcome) -> None:
+        new = contribution(state, self.catalog, self.calendar, now)
+        if new.keys != old.keys:
+            view.counters.move(old.keys, new.keys)
+        state.evaluated_at = now
+        if new.clock.next_change_at is not None:
+            heapq.heappush(view.due, (new.clock.next_change_at, state.dossier))
+        self._transitions(state, old.clock, new.clock, now, outcome)
+
+    def _transitions(self, state: DossierState, before: Clock, after: Clock, now: Timestamp,
+                     outcome: Outcome) -> None:
+        agency = state.agency or ""
+        for clock_, opened in ((before, False), (after, True)):
+            kind = ALERT_KINDS.get(clock_.timeliness) if clock_.timeliness else None
+            if kind in ("overdue", "due_soon") and clock_.due_at is not None and (
+                    before.timeliness != after.timeliness or before.due_at != after.due_at):
+                outcome.deadlines.append(DeadlineMark(kind, state.dossier, agency, state.procedure,
+                                                      clock_.due_at, opened, clock_.late_seconds, now))
+        kind = ALERT_KINDS.get(after.timeliness) if after.timeliness else None
+        if kind is None or _RANK[kind] <= _RANK.get(state.alerted, 0):
+            return
+        procedure = self.catalog.procedure(agency, state.procedure or "")
+        outcome.alerts.append(Alert(
+            alert_id(state.dossier, kind, after.due_at), kind, state.dossier, agency, state.procedure,
+            procedure.field if procedure else None, after.due_at, now, after.late_seconds, state.appointment))
+        state.alerted = kind

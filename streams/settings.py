@@ -1,0 +1,42 @@
+"""Worker settings from the environment (prefix IOC_), validated at start-up by pydantic-settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StreamSettings(BaseSettings):
+    """Every variable is documented in docs/configuration.md; defaults suit the local stack."""
+
+    model_config = SettingsConfigDict(env_prefix="IOC_", extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
+    events_topic: str = "dossier-events"
+    dlq_topic: str = "dossier-events-dlq"
+    alerts_topic: str = "dossier-alerts"
+    ticks_topic: str = Field("ioc-sla-ticks", description="Internal timer topic, co-partitioned with events")
+    partitions: int = Field(6, ge=1, description="Partitions of the events topic (and of the internal topics)")
+    app_id: str = Field("ioc-monitor", description="Faust app id = consumer group")
+    store: str = Field("memory://", description="Table store: memory:// (tests) or rocksdb:// (production)")
+    data_dir: Path = Field(Path("./.ioc-worker"), description="Faust data dir (RocksDB files)")
+    catalog: Path | None = Field(None, description="Catalog YAML; default: the shipped sample")
+    web_port: int = Field(6066, description="Faust web port (0 = pick a free one)")
+    metrics_port: int = Field(9108, description="Prometheus /metrics port (0 = disabled)")
+    tick_seconds: float = Field(0.5, gt=0, description="How often due-time heaps are checked")
+    snapshot_seconds: float = Field(5.0, gt=0, description="How often KPI snapshots go to InfluxDB")
+    influx_url: str | None = Field(None, description="InfluxDB URL (v2 write API); unset = no sink")
+    influx_token: str = "dev-token"
+    influx_org: str = "ioc"
+    influx_bucket: str = "ioc"
+    sink_batch_size: int = Field(5000, ge=1)
+    sink_flush_seconds: float = Field(1.0, gt=0)
+    sink_max_buffer: int = Field(500_000, ge=1000, description="Points held during an outage before backpressure")
+    clock_origin: float | None = Field(None, description="Business-time origin (epoch s) for accelerated demos")
+    clock_wall_origin: float | None = Field(None, description="Wall-clock instant matching clock_origin")
+    clock_speed: float = Field(1.0, gt=0, description="Business seconds per wall second")
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    log_level: str = "WARNING"
