@@ -9,10 +9,11 @@ from datetime import date, time
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
@@ -65,10 +66,22 @@ class OfficeHours(_Frozen):
 
     periods: tuple[tuple[time, time], ...] = ((time(7, 0), time(11, 30)), (time(13, 30), time(17, 0)))
 
+    @field_validator("periods", mode="before")
+    @classmethod
+    def _quoted_times(cls, value: Any) -> Any:
+        # YAML reads an unquoted 13:30 as the sexagesimal number 810: refuse it with a fix, not a crash
+        for period in value or ():
+            for item in period if isinstance(period, list | tuple) else (period,):
+                if isinstance(item, int | float):
+                    raise ValueError(f"office hours: {item!r} is not a time; quote times in YAML, e.g. \"13:30\"")
+        return value
+
     @model_validator(mode="after")
     def _ordered(self) -> OfficeHours:
         previous = time(0, 0)
         for start, end in self.periods:
+            if start.tzinfo is not None or end.tzinfo is not None:
+                raise ValueError("office hours: times are local to the centre; give no time-zone offset")
             if not previous <= start < end:
                 raise ValueError("office hours: periods must be increasing and not overlap")
             previous = end
@@ -85,6 +98,22 @@ class CalendarConfig(_Frozen):
     extra_days_off: tuple[date, ...] = ()
     extra_working_days: tuple[date, ...] = ()
     due_soon_hours: float = Field(default=8.0, ge=0, description="Working hours left that count as due soon")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone such as Asia/Ho_Chi_Minh") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _days_disjoint(self) -> CalendarConfig:
+        both = sorted(set(self.extra_days_off) & set(self.extra_working_days))
+        if both:
+            raise ValueError(f"calendar: {', '.join(map(str, both))} is both an extra day off and an extra working day")
+        return self
 
 
 class Centre(_Frozen):
@@ -109,8 +138,9 @@ class Catalog(_Frozen):
                 raise ValueError(f"agencies: code {agency.code!r} appears twice")
             seen.add(agency.code)
             codes = [p.code for p in agency.procedures]
-            if len(codes) != len(set(codes)):
-                raise ValueError(f"agencies.{agency.code}.procedures: a procedure code appears twice")
+            twice = sorted({c for c in codes if codes.count(c) > 1})
+            if twice:
+                raise ValueError(f"agencies.{agency.code}.procedures: code {', '.join(twice)} appears twice")
         return self
 
     @cached_property

@@ -218,7 +218,7 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
         for partition, view in sorted(processor.views.items()):
             snap = view.counters.snapshot(catalog, day)
             for agency, block in snap.agencies.items():
-                points.append(kpi_point(catalog, agency, partition, block, now))
+                points.append(kpi_point(catalog, agency, partition, block, int(time.time()), now))
                 total = totals.setdefault(agency, [0, 0, 0])
                 total[0] += block.open
                 total[1] += block.overdue

@@ -40,10 +40,11 @@ def stamp(ts: int, dossier: str) -> int:
     return ts * NS + offset
 
 
-def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, ts: int) -> Point:
+def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, wall: int, as_of: int) -> Point:
+    """Stamped with the wall clock (when measured); `as_of` is the business instant it describes."""
     found = catalog.agency(agency)
     point = (Point("kpi").tag("agency", agency).tag("agency_name", found.label if found else agency)
-             .tag("partition", str(partition)).time(ts * NS, WritePrecision.NS))
+             .tag("partition", str(partition)).field("as_of", as_of).time(wall * NS, WritePrecision.NS))
     for name in ("received", "received_today", "refused", "withdrawn", "early", "on_time", "late",
                  "today_good", "today_resolved", "month_good", "month_resolved", "year_good", "year_resolved",
                  "within", "due_soon", "overdue", "paused", "satisfied", "unsatisfied", "paid_online",
