@@ -1,0 +1,1 @@
+"""Shared test helpers (catalogs, event builders, process runners)."""
