@@ -9,8 +9,8 @@ arithmetic: adding N working days is adding N x (office seconds per day).
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from datetime import date, datetime, time, timedelta, timezone
+from bisect import bisect_left, bisect_right
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -41,6 +41,10 @@ class WorkingCalendar:
         self._extra_on = frozenset(self.config.extra_working_days)
         self._first = date(first_year, 1, 1)
         self._cum: list[int] = [0]
+        self._midnight: list[int] = [self._midnight_of(self._first)]
+        """UTC instant of local midnight of each built day (and of the day after): instants map to days
+        by bisection, without building a datetime on the hot path."""
+        self._iso: list[str] = []
         self._last_built = self._first - timedelta(days=1)
         self._holidays = holidays.country_holidays("VN", years=range(first_year, last_year + 1))
         self._extend_to(date(last_year, 12, 31))
@@ -61,10 +65,26 @@ class WorkingCalendar:
         while self._last_built < day:
             nxt = self._last_built + timedelta(days=1)
             if nxt.year not in self._holidays.years:
-                self._holidays.update(holidays.country_holidays("VN", years=nxt.year))
+                # the stubs do not list HolidayBase as an argument; update() takes any mapping
+                self._holidays.update(holidays.country_holidays("VN", years=nxt.year))  # type: ignore[arg-type]
             length = self.day_seconds if self.is_working_day(nxt) else 0
             self._cum.append(self._cum[-1] + length)
+            self._midnight.append(self._midnight_of(nxt + timedelta(days=1)))
+            self._iso.append(nxt.isoformat())
             self._last_built = nxt
+
+    def _midnight_of(self, day: date) -> int:
+        return int(datetime.combine(day, time(), tzinfo=self.tz).timestamp())
+
+    def _day_of(self, ts: Timestamp) -> int:
+        """Index of the local day containing `ts` (-1 before the origin)."""
+        while ts >= self._midnight[-1]:
+            self._extend_to(self._last_built + timedelta(days=366))
+        return bisect_right(self._midnight, ts) - 1
+
+    def _regular(self, idx: int) -> bool:
+        """A 24-hour day (no daylight-saving change): local seconds = seconds since midnight."""
+        return self._midnight[idx + 1] - self._midnight[idx] == 86400
 
     def _index(self, day: date) -> int:
         self._extend_to(day)
@@ -76,15 +96,29 @@ class WorkingCalendar:
         return datetime.fromtimestamp(ts, self.tz)
 
     def local_date(self, ts: Timestamp) -> date:
-        return self.local(ts).date()
+        idx = self._day_of(ts)
+        return self._first + timedelta(days=idx) if idx >= 0 else self.local(ts).date()
+
+    def day_key(self, ts: Timestamp) -> str:
+        """The local date of `ts` as ISO text (cached: KPI counters are keyed by it)."""
+        idx = self._day_of(ts)
+        return self._iso[idx] if idx >= 0 else self.local(ts).date().isoformat()
 
     def to_work(self, ts: Timestamp) -> WorkSeconds:
-        """Working seconds elapsed from the origin to the instant `ts` (clamped to office hours)."""
-        moment = self.local(ts)
-        idx = self._index(moment.date())
+        """Working seconds elapsed from the origin to the instant `ts` (clamped to office hours).
+
+        Before the origin nothing has elapsed: 0 (an event dated years too early must not crash a run).
+        """
+        idx = self._day_of(ts)
+        if idx < 0:
+            return 0
         if self._cum[idx + 1] == self._cum[idx]:
             return self._cum[idx]
-        second = moment.hour * 3600 + moment.minute * 60 + moment.second
+        if self._regular(idx):
+            second = ts - self._midnight[idx]
+        else:
+            moment = self.local(ts)
+            second = moment.hour * 3600 + moment.minute * 60 + moment.second
         within = 0
         for start, end in self._periods:
             if second <= start:
@@ -104,10 +138,11 @@ class WorkingCalendar:
             self._extend_to(self._last_built + timedelta(days=366))
         idx = bisect_left(self._cum, work) - 1  # cum[idx] < work <= cum[idx + 1]
         offset = work - self._cum[idx]
-        day = self._first + timedelta(days=idx)
         for start, end in self._periods:
             if offset <= end - start:
-                return self._to_ts(day, start + offset)
+                if self._regular(idx):
+                    return self._midnight[idx] + start + offset
+                return self._to_ts(self._first + timedelta(days=idx), start + offset)
             offset -= end - start
         raise AssertionError("offset beyond the day's office hours")  # pragma: no cover
 
@@ -145,4 +180,4 @@ def to_timestamp(moment: datetime) -> Timestamp:
 
 
 def from_timestamp(ts: Timestamp) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)

@@ -73,7 +73,8 @@ class OfficeHours(_Frozen):
         for period in value or ():
             for item in period if isinstance(period, list | tuple) else (period,):
                 if isinstance(item, int | float):
-                    raise ValueError(f"office hours: {item!r} is not a time; quote times in YAML, e.g. \"13:30\"")
+                    raise ValueError(f"office hours: {item!r} is not a time; "
+                                     'quote times in YAML, e.g. "13:30"')
         return value
 
     @model_validator(mode="after")
@@ -112,7 +113,8 @@ class CalendarConfig(_Frozen):
     def _days_disjoint(self) -> CalendarConfig:
         both = sorted(set(self.extra_days_off) & set(self.extra_working_days))
         if both:
-            raise ValueError(f"calendar: {', '.join(map(str, both))} is both an extra day off and an extra working day")
+            raise ValueError(f"calendar: {', '.join(map(str, both))} is both an extra day off "
+                             "and an extra working day")
         return self
 
 

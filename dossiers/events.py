@@ -283,14 +283,15 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
             try:
                 raw = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InvalidEvent(f"event: not UTF-8 text ({exc.reason} at byte {exc.start})", "encoding") from exc
+                raise InvalidEvent(f"event: not UTF-8 text ({exc.reason} at byte {exc.start})",
+                                   "encoding") from exc
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise InvalidEvent(f"event: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
                                "json") from exc
     if not isinstance(raw, dict):
-        raise InvalidEvent("event: must be a JSON object", "json")
+        raise InvalidEvent("event: must be a JSON object", "not_object")
     try:
         return _ADAPTER.validate_python(raw)
     except ValidationError as exc:

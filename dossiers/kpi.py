@@ -39,7 +39,8 @@ class Contribution:
 EMPTY = Contribution((), Clock(None, None, False, None, 0, None))
 
 
-def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, as_of: Timestamp) -> Contribution:
+def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
+                 as_of: Timestamp) -> Contribution:
     """The counter keys of one dossier at `as_of`. Dossiers never received or refused count nowhere."""
     status = state.status
     agency = state.agency
@@ -147,7 +148,8 @@ class Block:
             "received_today": self.received_today,
             "refused": self.refused,
             "withdrawn": self.withdrawn,
-            "resolved": {"early": self.early, "on_time": self.on_time, "late": self.late, "total": self.resolved},
+            "resolved": {"early": self.early, "on_time": self.on_time, "late": self.late,
+                         "total": self.resolved},
             "resolved_today": self.today_resolved,
             "open": {"within": self.within, "overdue": self.overdue, "due_soon": self.due_soon,
                      "total": self.open, "paused": self.paused},

@@ -10,12 +10,12 @@ Impossible combinations are reported as problems, never raised.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, insort
 import json
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from dossiers.events import Event, EventType
+from dossiers.events import Event, EventType, ExtendedData, PaidData, RatedData, ResolvedData
 
 Mark = tuple[int, int]
 """(occurred_at epoch seconds, event-id hash): totally ordered, so 'earliest' never depends on arrival."""
@@ -89,6 +89,8 @@ class DossierState:
 
     @property
     def status(self) -> Status:
+        if self.received is None:  # refused at the counter, or its `received` has not arrived (yet)
+            return Status.REFUSED if self.refused is not None else Status.UNKNOWN
         ends = [(m, s) for m, s in ((self.refused, Status.REFUSED), (self.withdrawn, Status.WITHDRAWN),
                                      (self.resolved, Status.RESOLVED)) if m is not None]
         if ends:
@@ -122,9 +124,7 @@ class DossierState:
         if self.returned and (self.resolved is None or self.returned[0] < self.resolved[0]):
             found.append("returned without (or before) a result")
         for kind in PauseKind:
-            starts = sum(1 for _, k, s in self.pauses if k == kind and s)
-            ends = sum(1 for _, k, s in self.pauses if k == kind and not s)
-            if ends > starts:
+            if _pair(self, kind)[2]:  # an end with no earlier start: the clock ignores it
                 found.append(f"{'supplement_received' if kind is PauseKind.SUPPLEMENT else 'resumed'}"
                              " without a matching start")
         if self.conflicts:
@@ -155,7 +155,8 @@ class DossierState:
 
 _FIELDS = tuple(DossierState.__dataclass_fields__)
 _BOOKKEEPING = frozenset({"evaluated_at", "alerted"})
-_MARKS = ("agency_key", "received", "refused", "withdrawn", "resolved", "returned", "extended", "rated", "paid")
+_MARKS = ("agency_key", "received", "refused", "withdrawn", "resolved", "returned", "extended", "rated",
+          "paid")
 
 
 def _earliest(current: Mark | None, mark: Mark) -> bool:
@@ -186,7 +187,7 @@ def apply(state: DossierState, event: Event) -> Applied:
     elif kind is EventType.REFUSED:
         if _earliest(state.refused, mark):
             state.refused = mark
-            if state.received is None and event.procedure:
+            if state.received is None:  # the earliest refusal's procedure (even none): order-free
                 state.procedure = event.procedure
     elif kind is EventType.WITHDRAWN:
         if _earliest(state.withdrawn, mark):
@@ -194,19 +195,19 @@ def apply(state: DossierState, event: Event) -> Applied:
     elif kind is EventType.RESOLVED:
         if _earliest(state.resolved, mark):
             state.resolved = mark
-            state.outcome = event.data.outcome.value if event.data else "approved"
+            state.outcome = event.data.outcome.value if isinstance(event.data, ResolvedData) else "approved"
     elif kind is EventType.RETURNED:
         if _earliest(state.returned, mark):
             state.returned = mark
-    elif kind is EventType.EXTENDED:
+    elif kind is EventType.EXTENDED and isinstance(event.data, ExtendedData):
         if state.extended is None or mark > state.extended:
             state.extended = mark
             state.appointment = int(event.data.new_due_at.timestamp())
-    elif kind is EventType.RATED:
+    elif kind is EventType.RATED and isinstance(event.data, RatedData):
         if state.rated is None or mark > state.rated:
             state.rated = mark
             state.rating = event.data.rating.value
-    elif kind is EventType.PAID:
+    elif kind is EventType.PAID and isinstance(event.data, PaidData):
         state.paid_online = state.paid_online or event.data.online
         if _earliest(state.paid, mark):
             state.paid = mark

@@ -86,7 +86,8 @@ class Replay:
         }
 
 
-def replay_lines(lines: Iterable[str], catalog: Catalog, calendar: WorkingCalendar, as_of: Timestamp) -> Replay:
+def replay_lines(lines: Iterable[str], catalog: Catalog, calendar: WorkingCalendar,
+                 as_of: Timestamp) -> Replay:
     """Replay JSON lines (blank lines skipped); line numbers start at 1."""
     run = Replay(catalog, calendar, as_of)
     for number, text in enumerate(lines, start=1):

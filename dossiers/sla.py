@@ -80,6 +80,17 @@ def due_work(state: DossierState, calendar: WorkingCalendar, processing: WorkSec
     return due, None
 
 
+def due_instant(state: DossierState, calendar: WorkingCalendar, due_w: WorkSeconds) -> Timestamp:
+    """The due time of a due point: the earliest instant at which it is reached.
+
+    An appointment written on the receipt (`due_at`) stands as written, even outside office hours
+    (17:30, a Saturday), unless a pause moved it.
+    """
+    if state.explicit_due is not None and calendar.to_work(state.explicit_due) == due_w:
+        return state.explicit_due
+    return calendar.from_work(due_w)
+
+
 def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCalendar,
           as_of: Timestamp) -> Clock:
     """Classify the dossier at `as_of`. Pure: the same inputs always give the same answer."""
@@ -92,7 +103,7 @@ def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCal
     if status is Status.RESOLVED:
         resolved_at = state.resolved[0] if state.resolved else as_of
         due_w, _ = due_work(state, calendar, processing, until=resolved_at)
-        due_at = calendar.from_work(due_w)
+        due_at = due_instant(state, calendar, due_w)
         if resolved_at > due_at:
             return Clock(Timeliness.LATE, due_at, False, None, resolved_at - due_at, None)
         early = calendar.local_date(resolved_at) < calendar.local_date(due_at)
@@ -100,10 +111,11 @@ def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCal
     due_w, paused_since = due_work(state, calendar, processing)
     if paused_since is not None:
         return Clock(Timeliness.WITHIN, None, True, None, 0, None)
-    due_at = calendar.from_work(due_w)
+    due_at = due_instant(state, calendar, due_w)
     due_soon_at = calendar.from_work(due_w - due_soon_work + 1)
     if as_of > due_at:
         return Clock(Timeliness.OVERDUE, due_at, False, due_soon_at, as_of - due_at, None)
     if as_of >= due_soon_at:
         return Clock(Timeliness.DUE_SOON, due_at, False, due_soon_at, 0, due_at + 1)
-    return Clock(Timeliness.WITHIN, due_at, False, due_soon_at, 0, due_soon_at)
+    # with no due-soon window (due_soon_hours = 0) the next change is overdue, at due_at + 1
+    return Clock(Timeliness.WITHIN, due_at, False, due_soon_at, 0, min(due_soon_at, due_at + 1))

@@ -19,7 +19,8 @@ def check_against_catalog(event: Event, catalog: Catalog) -> None:
         raise InvalidEvent(f"agency: {event.agency!r} is not an agency of the catalog", "unknown_agency")
     if event.procedure is not None and event.procedure not in agency.procedure_by_code:
         raise InvalidEvent(
-            f"procedure: {event.procedure!r} is not a procedure of agency {agency.code!r}", "unknown_procedure"
+            f"procedure: {event.procedure!r} is not a procedure of agency {agency.code!r}",
+            "unknown_procedure",
         )
     if event.type is EventType.RECEIVED:
         procedure = agency.procedure_by_code[event.procedure or ""]
@@ -29,11 +30,11 @@ def check_against_catalog(event: Event, catalog: Catalog) -> None:
                 f"(allowed: {', '.join(procedure.channels)})",
                 "channel_not_allowed",
             )
-    if event.type is EventType.TRANSFERRED and event.data and event.data.to_agency:
-        if catalog.agency(event.data.to_agency) is None:
-            raise InvalidEvent(
-                f"data.to_agency: {event.data.to_agency!r} is not an agency of the catalog", "unknown_agency"
-            )
+    if (event.type is EventType.TRANSFERRED and event.data and event.data.to_agency
+            and catalog.agency(event.data.to_agency) is None):
+        raise InvalidEvent(
+            f"data.to_agency: {event.data.to_agency!r} is not an agency of the catalog", "unknown_agency"
+        )
 
 
 def validate_event(raw: bytes | str | dict[str, Any], catalog: Catalog | None = None) -> Event:

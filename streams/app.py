@@ -31,10 +31,12 @@ from streams.settings import StreamSettings
 
 log = logging.getLogger(__name__)
 
+TICK_RESEND_SECONDS = 5.0
+
 
 def partition_of(key: str, partitions: int) -> int:
     """The partition the Kafka default partitioner (murmur2, as in Java and kafka-python) gives a key."""
-    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
 def _headers(raw: Any) -> Mapping[str, bytes]:
@@ -58,7 +60,8 @@ class Worker:
     sink: InfluxSink | None = None
     processor: Processor | None = None
     needs_rebuild: bool = True
-    tick_pending: set[int] = field(default_factory=set)
+    tick_pending: dict[int, float] = field(default_factory=dict)
+    """Partition -> wall time a tick was sent and not yet consumed (resent if lost in a rebalance)."""
     pending_acks: deque[tuple[int, Any]] = field(default_factory=deque)
 
     def now(self) -> int:
@@ -78,7 +81,7 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
     metrics = WorkerMetrics.create()
     worker = Worker(settings, catalog, calendar, clock, metrics, partitions)
 
-    app = faust.App(
+    app: Any = faust.App(  # faust's decorators and signals are untyped: Any keeps mypy honest elsewhere
         settings.app_id,
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         store=settings.store,
@@ -88,18 +91,37 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
         processing_guarantee=settings.processing_guarantee,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=max(settings.session_timeout_seconds / 10, 0.5),
         web_enabled=False,
         table_standby_replicas=0,
     )
-    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
     source = app.topic(settings.events_topic, settings.ticks_topic, **raw)
     ticks = app.topic(settings.ticks_topic, **raw)
     dlq = app.topic(settings.dlq_topic, **raw)
     alerts = app.topic(settings.alerts_topic, **raw)
-    schema = faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    table = app.Table("dossiers", default=None, schema=schema, partitions=partitions,
-                      extra_topic_configs={"cleanup.policy": "compact"})
-    worker.processor = Processor(catalog, calendar, table)  # type: ignore[arg-type]
+    schema: Any = faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    table: Any = app.Table(
+        "dossiers",
+        default=None,
+        schema=schema,
+        partitions=partitions,
+        extra_topic_configs={"cleanup.policy": "compact"},
+    )
+    # Faust derives a table's serializers from its types ("json" even for bytes, which it would store as
+    # their repr). The state is compact bytes already: use "raw", and rebuild the changelog topic
+    # (created by app.Table with the json serializers) so that recovery decodes what was written.
+    table.key_serializer = table.value_serializer = "raw"
+    table.changelog_topic = table._new_changelog_topic()
+    worker.processor = Processor(
+        catalog, calendar, table, alert_backfill_seconds=settings.alert_backfill_seconds
+    )
 
     def assigned() -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.events_topic}
@@ -117,13 +139,21 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
     @app.on_rebalance_complete.connect
     async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
         worker.needs_rebuild = True
+        worker.tick_pending.clear()
 
     @app.task
     async def _on_startup() -> None:
         if settings.influx_url:
-            worker.sink = InfluxSink(settings.influx_url, settings.influx_token, settings.influx_org,
-                                     settings.influx_bucket, metrics, settings.sink_batch_size,
-                                     settings.sink_flush_seconds, settings.sink_max_buffer)
+            worker.sink = InfluxSink(
+                settings.influx_url,
+                settings.influx_token,
+                settings.influx_org,
+                settings.influx_bucket,
+                metrics,
+                settings.sink_batch_size,
+                settings.sink_flush_seconds,
+                settings.sink_max_buffer,
+            )
         if settings.metrics_port:
             start_http_server(settings.metrics_port, registry=metrics.registry)
 
@@ -136,19 +166,29 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
         """Dead letters, alerts and InfluxDB points for one outcome (the adapter side of Processor)."""
         points = []
         if outcome.status == "dead_letter" and outcome.error is not None:
-            headers = [("ioc-dlq-reason", outcome.error.reason.encode()),
-                       ("ioc-dlq-code", outcome.error.code.encode()),
-                       ("ioc-source-topic", str(message.topic).encode()),
-                       ("ioc-source-partition", str(message.partition).encode()),
-                       ("ioc-source-offset", str(message.offset).encode())]
+            headers = [
+                ("ioc-dlq-reason", outcome.error.reason.encode()),
+                ("ioc-dlq-code", outcome.error.code.encode()),
+                ("ioc-source-topic", str(message.topic).encode()),
+                ("ioc-source-partition", str(message.partition).encode()),
+                ("ioc-source-offset", str(message.offset).encode()),
+            ]
             await dlq.send(key=message.key, value=message.value, headers=headers)
             metrics.dead_letters.labels(outcome.error.code).inc()
         elif outcome.event is not None:
             event = outcome.event
             metrics.events.labels(event.type.value, event.agency, outcome.status).inc()
             if outcome.status == "applied":
-                points.append(event_point(event.agency, event.type.value, outcome.channel, outcome.procedure_field, event.dossier,
-                                          int(event.occurred_at.timestamp())))
+                points.append(
+                    event_point(
+                        event.agency,
+                        event.type.value,
+                        outcome.channel,
+                        outcome.procedure_field,
+                        event.dossier,
+                        int(event.occurred_at.timestamp()),
+                    )
+                )
         for alert in outcome.alerts:
             await alerts.send(key=alert.dossier.encode(), value=alert.to_json())
             metrics.alerts.labels(alert.kind).inc()
@@ -178,12 +218,14 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
                 rebuild()
             now = worker.now()
             if message.topic == settings.ticks_topic:
-                worker.tick_pending.discard(message.partition)
+                worker.tick_pending.pop(message.partition, None)
                 started = time.perf_counter()
                 outcome = processor.tick(message.partition, now)
                 metrics.tick_seconds.observe(time.perf_counter() - started)
             else:
-                outcome = processor.handle(message.partition, message.value or b"", _headers(message.headers), now)
+                outcome = processor.handle(
+                    message.partition, message.value or b"", _headers(message.headers), now
+                )
             await emit(outcome, message)
             worker.pending_acks.append((worker.sink.added if worker.sink else 0, event))
             await release(manual)
@@ -196,13 +238,13 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
         processor = worker.processor
         if processor is None:
             return
-        now = worker.now()
+        now, wall = worker.now(), time.time()
         for partition in sorted(assigned()):
             due = processor.next_due(partition)
-            if partition in worker.tick_pending:
-                continue
+            if wall - worker.tick_pending.get(partition, 0.0) < TICK_RESEND_SECONDS:
+                continue  # one tick in flight per partition is enough
             if worker.needs_rebuild or (due is not None and due <= now):
-                worker.tick_pending.add(partition)
+                worker.tick_pending[partition] = wall
                 await ticks.send(partition=partition, value=b"")
 
     @app.timer(settings.snapshot_seconds)
@@ -234,6 +276,8 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
             if tp.topic == settings.events_topic:
                 position = await consumer.position(tp)
                 if position is not None:
-                    metrics.consumer_lag.labels(str(tp.partition)).set(max(consumer.highwater(tp) - position, 0))
+                    metrics.consumer_lag.labels(str(tp.partition)).set(
+                        max(consumer.highwater(tp) - position, 0)
+                    )
 
     return app, worker

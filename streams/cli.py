@@ -16,8 +16,15 @@ def worker(
     metrics_port: Annotated[int | None, typer.Option(help="Prometheus port (env IOC_METRICS_PORT)")] = None,
 ) -> None:
     """Consume dossier events, keep state and SLA timers, write KPIs to InfluxDB."""
-    overrides = {k: v for k, v in {"kafka_bootstrap": bootstrap, "influx_url": influx_url,
-                                   "metrics_port": metrics_port}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "kafka_bootstrap": bootstrap,
+            "influx_url": influx_url,
+            "metrics_port": metrics_port,
+        }.items()
+        if v is not None
+    }
     settings = StreamSettings(**overrides)  # type: ignore[arg-type]
     run_worker(settings)
 

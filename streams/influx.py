@@ -19,19 +19,43 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
 
-from influxdb_client import InfluxDBClient, Point, WritePrecision
+from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
 
 from dossiers.catalog import Catalog
 from dossiers.kpi import Block
+from streams.lines import FieldValue, line
 from streams.metrics import WorkerMetrics
 from streams.processor import Alert, DeadlineMark
 
 log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
+KPI_FIELDS = (
+    "received",
+    "received_today",
+    "refused",
+    "withdrawn",
+    "early",
+    "on_time",
+    "late",
+    "today_good",
+    "today_resolved",
+    "month_good",
+    "month_resolved",
+    "year_good",
+    "year_resolved",
+    "within",
+    "due_soon",
+    "overdue",
+    "paused",
+    "satisfied",
+    "unsatisfied",
+    "paid_online",
+    "paid_offline",
+)
 
 
 def stamp(ts: int, dossier: str) -> int:
@@ -40,40 +64,60 @@ def stamp(ts: int, dossier: str) -> int:
     return ts * NS + offset
 
 
-def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, wall: int, as_of: int) -> Point:
+def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, wall: int, as_of: int) -> str:
     """Stamped with the wall clock (when measured); `as_of` is the business instant it describes."""
     found = catalog.agency(agency)
-    point = (Point("kpi").tag("agency", agency).tag("agency_name", found.label if found else agency)
-             .tag("partition", str(partition)).field("as_of", as_of).time(wall * NS, WritePrecision.NS))
-    for name in ("received", "received_today", "refused", "withdrawn", "early", "on_time", "late",
-                 "today_good", "today_resolved", "month_good", "month_resolved", "year_good", "year_resolved",
-                 "within", "due_soon", "overdue", "paused", "satisfied", "unsatisfied", "paid_online",
-                 "paid_offline"):
-        point.field(name, int(getattr(block, name)))
+    tags = (
+        ("agency", agency),
+        ("agency_name", found.label if found else agency),
+        ("partition", str(partition)),
+    )
+    fields: dict[str, FieldValue] = {"as_of": as_of}
+    for name in KPI_FIELDS:
+        fields[name] = int(getattr(block, name))
     for channel, count in block.channels.items():
-        point.field(f"channel_{channel}", int(count))
-    point.field("target_on_time", float(found.target_on_time if found else 0.99))
-    return point
+        fields[f"channel_{channel}"] = int(count)
+    fields["target_on_time"] = float(found.target_on_time if found else 0.99)
+    return line("kpi", tags, fields, wall * NS)
 
 
-def event_point(agency: str, kind: str, channel: str | None, field: str | None, dossier: str, ts: int) -> Point:
-    return (Point("events").tag("agency", agency).tag("type", kind).tag("channel", channel or "unknown")
-            .tag("field", field or "unknown").field("n", 1).field("dossier", dossier)
-            .time(stamp(ts, dossier), WritePrecision.NS))
+def event_point(agency: str, kind: str, channel: str | None, field: str | None, dossier: str, ts: int) -> str:
+    tags = (
+        ("agency", agency),
+        ("type", kind),
+        ("channel", channel or "unknown"),
+        ("field", field or "unknown"),
+    )
+    return line("events", tags, {"n": 1, "dossier": dossier}, stamp(ts, dossier))
 
 
-def deadline_point(mark: DeadlineMark) -> Point:
-    return (Point("deadlines").tag("agency", mark.agency).tag("kind", mark.kind)
-            .field("dossier", mark.dossier).field("procedure", mark.procedure or "")
-            .field("open", 1 if mark.open else 0).field("late_seconds", mark.late_seconds)
-            .field("changed_at", mark.at).time(stamp(mark.due_at, mark.dossier), WritePrecision.NS))
+def deadline_point(mark: DeadlineMark) -> str:
+    return line(
+        "deadlines",
+        (("agency", mark.agency), ("kind", mark.kind)),
+        {
+            "dossier": mark.dossier,
+            "procedure": mark.procedure or "",
+            "open": 1 if mark.open else 0,
+            "late_seconds": mark.late_seconds,
+            "changed_at": mark.at,
+        },
+        stamp(mark.due_at, mark.dossier),
+    )
 
 
-def alert_point(alert: Alert) -> Point:
-    return (Point("alerts").tag("agency", alert.agency).tag("kind", alert.kind)
-            .field("dossier", alert.dossier).field("procedure", alert.procedure or "")
-            .field("late_seconds", alert.late_seconds).field("alert_id", alert.alert_id)
-            .time(stamp(alert.at, alert.dossier), WritePrecision.NS))
+def alert_point(alert: Alert) -> str:
+    return line(
+        "alerts",
+        (("agency", alert.agency), ("kind", alert.kind)),
+        {
+            "dossier": alert.dossier,
+            "procedure": alert.procedure or "",
+            "late_seconds": alert.late_seconds,
+            "alert_id": alert.alert_id,
+        },
+        stamp(alert.at, alert.dossier),
+    )
 
 
 class InfluxSink:
@@ -83,8 +127,17 @@ class InfluxSink:
     only once every line added before it is written, so a crash replays rather than loses.
     """
 
-    def __init__(self, url: str, token: str, org: str, bucket: str, metrics: WorkerMetrics,
-                 batch_size: int = 5000, flush_seconds: float = 1.0, max_buffer: int = 500_000):
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        org: str,
+        bucket: str,
+        metrics: WorkerMetrics,
+        batch_size: int = 5000,
+        flush_seconds: float = 1.0,
+        max_buffer: int = 500_000,
+    ):
         self.bucket, self.org = bucket, org
         self.batch_size, self.flush_seconds, self.max_buffer = batch_size, flush_seconds, max_buffer
         self.metrics = metrics
@@ -102,9 +155,8 @@ class InfluxSink:
     def full(self) -> bool:
         return len(self._lines) >= self.max_buffer
 
-    def add(self, points: Iterable[Point]) -> int:
-        """Queue points; returns the sequence number the caller waits for (see `written`)."""
-        lines = [p.to_line_protocol() for p in points]
+    def add(self, lines: list[str]) -> int:
+        """Queue lines; returns the sequence number the caller waits for (see `written`)."""
         if lines:
             with self._cond:
                 self._lines.extend(lines)
@@ -127,8 +179,12 @@ class InfluxSink:
                 continue
             started = time.perf_counter()
             try:
-                self._write.write(bucket=self.bucket, org=self.org, record="\n".join(batch),
-                                  write_precision=WritePrecision.NS)
+                self._write.write(
+                    bucket=self.bucket,
+                    org=self.org,
+                    record="\n".join(batch),
+                    write_precision=WritePrecision.NS,  # type: ignore[arg-type]
+                )
             except Exception as exc:  # any failure: keep the batch, back off, retry
                 self.metrics.sink_errors.inc()
                 log.warning("InfluxDB write failed (%s); retrying in %.1f s", exc, backoff)
@@ -170,4 +226,4 @@ class InfluxSink:
             self._abandon = True
             self._cond.notify_all()
         self._thread.join(timeout)
-        self._client.close()
+        self._client.close()  # type: ignore[no-untyped-call]

@@ -31,25 +31,57 @@ class WorkerMetrics:
         reg = registry or CollectorRegistry()
         return cls(
             registry=reg,
-            events=Counter("ioc_events_total", "Valid events consumed, by type, agency and result "
-                           "(applied or duplicate)", ["type", "agency", "result"], registry=reg),
-            dead_letters=Counter("ioc_dead_letters_total", "Events sent to the dead-letter topic, by reason code",
-                                 ["reason"], registry=reg),
+            events=Counter(
+                "ioc_events_total",
+                "Valid events consumed, by type, agency and result (applied or duplicate)",
+                ["type", "agency", "result"],
+                registry=reg,
+            ),
+            dead_letters=Counter(
+                "ioc_dead_letters_total",
+                "Events sent to the dead-letter topic, by reason code",
+                ["reason"],
+                registry=reg,
+            ),
             alerts=Counter("ioc_alerts_total", "SLA alerts published, by kind", ["kind"], registry=reg),
-            open_dossiers=Gauge("ioc_open_dossiers", "Open dossiers on this worker's partitions", ["agency"],
-                                registry=reg),
-            overdue_dossiers=Gauge("ioc_overdue_dossiers", "Open overdue dossiers on this worker's partitions",
-                                   ["agency"], registry=reg),
-            due_soon_dossiers=Gauge("ioc_due_soon_dossiers", "Open due-soon dossiers on this worker's partitions",
-                                    ["agency"], registry=reg),
-            consumer_lag=Gauge("ioc_consumer_lag", "Records not yet consumed, per partition of the events topic",
-                               ["partition"], registry=reg),
-            sink_latency=Histogram("ioc_sink_write_seconds", "Latency of one InfluxDB batch write", registry=reg),
-            sink_errors=Counter("ioc_sink_errors_total", "Failed InfluxDB batch writes (retried)", registry=reg),
+            open_dossiers=Gauge(
+                "ioc_open_dossiers", "Open dossiers on this worker's partitions", ["agency"], registry=reg
+            ),
+            overdue_dossiers=Gauge(
+                "ioc_overdue_dossiers",
+                "Open overdue dossiers on this worker's partitions",
+                ["agency"],
+                registry=reg,
+            ),
+            due_soon_dossiers=Gauge(
+                "ioc_due_soon_dossiers",
+                "Open due-soon dossiers on this worker's partitions",
+                ["agency"],
+                registry=reg,
+            ),
+            consumer_lag=Gauge(
+                "ioc_consumer_lag",
+                "Records not yet consumed, per partition of the events topic",
+                ["partition"],
+                registry=reg,
+            ),
+            sink_latency=Histogram(
+                "ioc_sink_write_seconds", "Latency of one InfluxDB batch write", registry=reg
+            ),
+            sink_errors=Counter(
+                "ioc_sink_errors_total", "Failed InfluxDB batch writes (retried)", registry=reg
+            ),
             sink_points=Counter("ioc_sink_points_total", "Points written to InfluxDB", registry=reg),
-            sink_buffer=Gauge("ioc_sink_buffer_points", "Points waiting to be written to InfluxDB", registry=reg),
-            tick_seconds=Histogram("ioc_tick_seconds", "Time to fire due SLA timers of one partition",
-                                   buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0), registry=reg),
-            partitions=Gauge("ioc_assigned_partitions", "Partitions of the events topic assigned here",
-                             registry=reg),
+            sink_buffer=Gauge(
+                "ioc_sink_buffer_points", "Points waiting to be written to InfluxDB", registry=reg
+            ),
+            tick_seconds=Histogram(
+                "ioc_tick_seconds",
+                "Time to fire due SLA timers of one partition",
+                buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
+                registry=reg,
+            ),
+            partitions=Gauge(
+                "ioc_assigned_partitions", "Partitions of the events topic assigned here", registry=reg
+            ),
         )

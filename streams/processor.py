@@ -13,7 +13,7 @@ import heapq
 import json
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from dossiers.calendar import Timestamp, WorkingCalendar
@@ -27,12 +27,16 @@ from dossiers.validation import validate_event
 AGENCY_HEADER = "ioc-agency"
 """Set by the producer SDK to the producing agency's identity; must match the event's `agency`."""
 
-ALERT_KINDS = {Timeliness.OVERDUE: "overdue", Timeliness.DUE_SOON: "due_soon", Timeliness.LATE: "resolved_late"}
+ALERT_KINDS = {
+    Timeliness.OVERDUE: "overdue",
+    Timeliness.DUE_SOON: "due_soon",
+    Timeliness.LATE: "resolved_late",
+}
 _RANK = {None: 0, "due_soon": 1, "overdue": 2, "resolved_late": 3}
 
 
 def _iso(ts: Timestamp | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +56,16 @@ class Alert:
 
     def to_json(self) -> bytes:
         body: dict[str, Any] = {
-            "schema": "dossier-alert/1", "alert_id": self.alert_id, "kind": self.kind, "dossier": self.dossier,
-            "agency": self.agency, "procedure": self.procedure, "field": self.field,
-            "due_at": _iso(self.due_at), "at": _iso(self.at), "late_seconds": self.late_seconds,
+            "schema": "dossier-alert/1",
+            "alert_id": self.alert_id,
+            "kind": self.kind,
+            "dossier": self.dossier,
+            "agency": self.agency,
+            "procedure": self.procedure,
+            "field": self.field,
+            "due_at": _iso(self.due_at),
+            "at": _iso(self.at),
+            "late_seconds": self.late_seconds,
             "appointment_at": _iso(self.appointment_at),
         }
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -104,10 +115,18 @@ def alert_id(dossier: str, kind: str, due_at: Timestamp | None) -> str:
 class Processor:
     """Validates, applies and classifies; keeps one PartitionView per assigned partition."""
 
-    def __init__(self, catalog: Catalog, calendar: WorkingCalendar, store: MutableMapping[str, bytes]):
+    def __init__(
+        self,
+        catalog: Catalog,
+        calendar: WorkingCalendar,
+        store: MutableMapping[str, bytes],
+        alert_backfill_seconds: int | None = None,
+    ):
         self.catalog = catalog
         self.calendar = calendar
         self.store = store
+        self.alert_backfill_seconds = alert_backfill_seconds
+        """Events older than this (a backfill, a replay of history) update state silently: no alert storm."""
         self.views: dict[int, PartitionView] = {}
 
     def view(self, partition: int) -> PartitionView:
@@ -125,7 +144,9 @@ class Processor:
             if identity is not None and identity.decode("utf-8", "replace") != event.agency:
                 raise InvalidEvent(
                     f"agency: {event.agency!r} does not match the producing agency's identity "
-                    f"{identity.decode('utf-8', 'replace')!r}", "agency_mismatch")
+                    f"{identity.decode('utf-8', 'replace')!r}",
+                    "agency_mismatch",
+                )
         except InvalidEvent as exc:
             return Outcome("dead_letter", error=exc)
         key = event.dossier
@@ -141,7 +162,9 @@ class Processor:
         if apply(state, event) is Applied.DUPLICATE:
             return Outcome("duplicate", event=event)
         outcome = Outcome("applied", event=event)
-        self._evaluate(view, state, old, now, outcome)
+        age = now - int(event.occurred_at.timestamp())
+        quiet = self.alert_backfill_seconds is not None and age > self.alert_backfill_seconds
+        self._evaluate(view, state, old, now, outcome, quiet)
         self.store[key] = state.to_bytes()
         procedure = self.catalog.procedure(state.agency or event.agency, state.procedure or "")
         outcome.procedure_field = procedure.field if procedure else None
@@ -177,8 +200,12 @@ class Processor:
 
     # -- rebalance -------------------------------------------------------------------------------
 
-    def rebuild(self, partitions: Iterable[int], items: Iterable[tuple[str, bytes]],
-                partition_of: Callable[[str], int]) -> None:
+    def rebuild(
+        self,
+        partitions: Iterable[int],
+        items: Iterable[tuple[str, bytes]],
+        partition_of: Callable[[str], int],
+    ) -> None:
         """Recompute the views of `partitions` from the table (after an assignment)."""
         wanted = set(partitions)
         self.views = {p: PartitionView() for p in wanted}
@@ -201,30 +228,65 @@ class Processor:
     def _contribution(self, state: DossierState, at: Timestamp | None) -> Contribution:
         return EMPTY if at is None else contribution(state, self.catalog, self.calendar, at)
 
-    def _evaluate(self, view: PartitionView, state: DossierState, old: Contribution, now: Timestamp,
-                  outcome: Outcome) -> None:
+    def _evaluate(
+        self,
+        view: PartitionView,
+        state: DossierState,
+        old: Contribution,
+        now: Timestamp,
+        outcome: Outcome,
+        quiet: bool = False,
+    ) -> None:
         new = contribution(state, self.catalog, self.calendar, now)
         if new.keys != old.keys:
             view.counters.move(old.keys, new.keys)
         state.evaluated_at = now
         if new.clock.next_change_at is not None:
             heapq.heappush(view.due, (new.clock.next_change_at, state.dossier))
-        self._transitions(state, old.clock, new.clock, now, outcome)
+        self._transitions(state, old.clock, new.clock, now, outcome, quiet)
 
-    def _transitions(self, state: DossierState, before: Clock, after: Clock, now: Timestamp,
-                     outcome: Outcome) -> None:
+    def _transitions(
+        self, state: DossierState, before: Clock, after: Clock, now: Timestamp, outcome: Outcome, quiet: bool
+    ) -> None:
         agency = state.agency or ""
         for clock_, opened in ((before, False), (after, True)):
             kind = ALERT_KINDS.get(clock_.timeliness) if clock_.timeliness else None
-            if kind in ("overdue", "due_soon") and clock_.due_at is not None and (
-                    before.timeliness != after.timeliness or before.due_at != after.due_at):
-                outcome.deadlines.append(DeadlineMark(kind, state.dossier, agency, state.procedure,
-                                                      clock_.due_at, opened, clock_.late_seconds, now))
+            if (
+                kind in ("overdue", "due_soon")
+                and clock_.due_at is not None
+                and (before.timeliness != after.timeliness or before.due_at != after.due_at)
+            ):
+                outcome.deadlines.append(
+                    DeadlineMark(
+                        kind,
+                        state.dossier,
+                        agency,
+                        state.procedure,
+                        clock_.due_at,
+                        opened,
+                        clock_.late_seconds,
+                        now,
+                    )
+                )
         kind = ALERT_KINDS.get(after.timeliness) if after.timeliness else None
         if kind is None or _RANK[kind] <= _RANK.get(state.alerted, 0):
             return
+        if quiet:
+            state.alerted = kind  # known, shown on the wall, but not pushed to supervisors
+            return
         procedure = self.catalog.procedure(agency, state.procedure or "")
-        outcome.alerts.append(Alert(
-            alert_id(state.dossier, kind, after.due_at), kind, state.dossier, agency, state.procedure,
-            procedure.field if procedure else None, after.due_at, now, after.late_seconds, state.appointment))
+        outcome.alerts.append(
+            Alert(
+                alert_id(state.dossier, kind, after.due_at),
+                kind,
+                state.dossier,
+                agency,
+                state.procedure,
+                procedure.field if procedure else None,
+                after.due_at,
+                now,
+                after.late_seconds,
+                state.appointment,
+            )
+        )
         state.alerted = kind

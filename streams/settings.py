@@ -12,14 +12,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class StreamSettings(BaseSettings):
     """Every variable is documented in docs/configuration.md; defaults suit the local stack."""
 
-    model_config = SettingsConfigDict(env_prefix="IOC_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="IOC_", extra="ignore", env_parse_none_str="none")
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
     events_topic: str = "dossier-events"
     dlq_topic: str = "dossier-events-dlq"
     alerts_topic: str = "dossier-alerts"
     ticks_topic: str = Field("ioc-sla-ticks", description="Internal timer topic, co-partitioned with events")
-    partitions: int = Field(6, ge=1, description="Partitions of the events topic (and of the internal topics)")
+    partitions: int = Field(
+        6, ge=1, description="Partitions of the events topic (and of the internal topics)"
+    )
     app_id: str = Field("ioc-monitor", description="Faust app id = consumer group")
     store: str = Field("memory://", description="Table store: memory:// (tests) or rocksdb:// (production)")
     data_dir: Path = Field(Path("./.ioc-worker"), description="Faust data dir (RocksDB files)")
@@ -34,9 +36,23 @@ class StreamSettings(BaseSettings):
     influx_bucket: str = "ioc"
     sink_batch_size: int = Field(5000, ge=1)
     sink_flush_seconds: float = Field(1.0, gt=0)
-    sink_max_buffer: int = Field(500_000, ge=1000, description="Points held during an outage before backpressure")
-    clock_origin: float | None = Field(None, description="Business-time origin (epoch s) for accelerated demos")
+    sink_max_buffer: int = Field(
+        500_000, ge=1000, description="Points held during an outage before backpressure"
+    )
+    clock_origin: float | None = Field(
+        None, description="Business-time origin (epoch s) for accelerated demos"
+    )
     clock_wall_origin: float | None = Field(None, description="Wall-clock instant matching clock_origin")
     clock_speed: float = Field(1.0, gt=0, description="Business seconds per wall second")
+    alert_backfill_seconds: int | None = Field(
+        2 * 86400,
+        description="Events older than this raise no alert (a backfill must not page supervisors); "
+        "none = always alert",
+    )
+    session_timeout_seconds: float = Field(
+        30.0,
+        gt=1,
+        description="Kafka group session timeout: how fast a dead worker's partitions move to the others",
+    )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     log_level: str = "WARNING"

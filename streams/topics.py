@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -46,15 +47,15 @@ def ensure_topics(settings: StreamSettings, timeout: float = 60.0) -> int:
             n = len(admin.describe_topics([settings.events_topic])[0]["partitions"])
         missing = [t for t in topic_specs(settings, n) if t.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
         described = admin.describe_topics([settings.events_topic, settings.ticks_topic])
         counts = {d["name"]: len(d["partitions"]) for d in described}
         if len(set(counts.values())) != 1:
-            raise RuntimeError(f"{settings.events_topic} and {settings.ticks_topic} must have the same number of "
-                               f"partitions (co-partitioned), found {counts}")
+            raise RuntimeError(
+                f"{settings.events_topic} and {settings.ticks_topic} must have the same number of "
+                f"partitions (co-partitioned), found {counts}"
+            )
         return n
     finally:
         admin.close()

@@ -28,8 +28,14 @@ def processor() -> Processor:
 def open_counts(proc: Processor, partition: int = 0) -> dict[str, int]:
     snap = proc.views[partition].counters.snapshot(CATALOG, CALENDAR.local_date(T0))
     block = snap.agencies["STP"]
-    return {"within": block.within, "due_soon": block.due_soon, "overdue": block.overdue, "late": block.late,
-            "on_time": block.on_time + block.early, "received": block.received}
+    return {
+        "within": block.within,
+        "due_soon": block.due_soon,
+        "overdue": block.overdue,
+        "late": block.late,
+        "on_time": block.on_time + block.early,
+        "received": block.received,
+    }
 
 
 def test_a_valid_event_is_applied_and_a_duplicate_counted_once() -> None:
@@ -79,7 +85,12 @@ def test_ticks_move_an_open_dossier_through_due_soon_to_overdue_with_one_alert_e
     assert [a.kind for a in late.alerts] == ["overdue"]
     alert = late.alerts[0]
     assert (alert.dossier, alert.agency, alert.procedure, alert.due_at, alert.late_seconds) == (
-        "D1", "STP", "P.FAST", T0 + 7, 1)
+        "D1",
+        "STP",
+        "P.FAST",
+        T0 + 7,
+        1,
+    )
     assert alert.alert_id == alert_id("D1", "overdue", T0 + 7)
     assert [(m.kind, m.open) for m in late.deadlines] == [("due_soon", False), ("overdue", True)]
     assert open_counts(proc)["overdue"] == 1 and open_counts(proc)["due_soon"] == 0
