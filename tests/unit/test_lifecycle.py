@@ -1,0 +1,300 @@
+"""Lifecycle of one dossier: order-free, idempotent fact merging, problems, the compact codec."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import CATALOG, at, chaos_events, dossier_story, event, parse, state_of, ts
+
+from dossiers.calendar import WorkingCalendar
+from dossiers.events import Event
+from dossiers.kpi import contribution
+from dossiers.lifecycle import Applied, DossierState, Status, apply, pause_intervals
+from dossiers.sla import clock
+
+CAL = WorkingCalendar()
+D = "000.00.12.H48-260302-0007"
+
+
+def ev(type_: str, when: datetime, **fields: Any) -> dict[str, Any]:
+    return event(type_, when, dossier=D, **fields)
+
+
+def received(when: datetime, **fields: Any) -> dict[str, Any]:
+    return ev("received", when, procedure="2.000488", channel="counter", **fields)
+
+
+def fold(events: list[Event]) -> DossierState:
+    return state_of(events, D if not events else events[0].dossier)
+
+
+# --- strategies: a history and a permutation of it ----------------------------------------------------------
+
+histories = st.one_of(dossier_story(), chaos_events())
+
+
+@st.composite
+def history_and_permutation(draw: st.DrawFn) -> tuple[list[Event], list[Event]]:
+    raws = draw(histories)
+    events = parse(raws)
+    return events, draw(st.permutations(events))
+
+
+# --- order-free, idempotent --------------------------------------------------------------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(history_and_permutation())
+def test_any_permutation_gives_the_same_state(pair: tuple[list[Event], list[Event]]) -> None:
+    events, shuffled = pair
+    assert fold(shuffled).to_bytes() == fold(events).to_bytes()
+
+
+@settings(max_examples=200, deadline=None)
+@given(history_and_permutation(), st.randoms(use_true_random=False))
+def test_every_event_twice_changes_nothing(pair: tuple[list[Event], list[Event]], rnd: Any) -> None:
+    events, shuffled = pair
+    once = fold(events)
+    state = fold(shuffled)
+    again = list(events)
+    rnd.shuffle(again)
+    assert [apply(state, e) for e in again] == [Applied.DUPLICATE] * len(events)
+    assert state.to_bytes() == once.to_bytes()
+    # interleaved duplicates from the start, too
+    doubled = [e for e in events for _ in (0, 1)]
+    rnd.shuffle(doubled)
+    assert fold(doubled).to_bytes() == once.to_bytes()
+
+
+def test_duplicates_are_recognised_by_event_id_only() -> None:
+    first = parse([received(at(2026, 3, 2, 9), event_id="tn-1")])[0]
+    state = fold([first])
+    assert apply(state, first) is Applied.DUPLICATE
+    # a redelivery with the same id (even if re-serialised differently) is a duplicate
+    same_id = parse([received(at(2026, 3, 2, 9, 0, 0), event_id="tn-1", due_at=at(2026, 3, 20))])[0]
+    assert apply(state, same_id) is Applied.DUPLICATE
+    assert state.explicit_due is None
+    other_id = parse([ev("rated", at(2026, 3, 9), data={"rating": "satisfied"}, event_id="dg-1")])[0]
+    assert apply(state, other_id) is Applied.APPLIED
+
+
+@settings(max_examples=300, deadline=None)
+@given(chaos_events(max_size=16))
+def test_no_input_sequence_raises(raws: list[dict[str, Any]]) -> None:
+    """Ends without starts, two endings, results before receipt, ties: apply and everything derived."""
+    events = parse(raws)
+    state = fold(events)
+    _ = state.status, state.received_at, state.resolved_at, state.closed_at()
+    assert isinstance(state.problems(), list)
+    for until in (None, ts(at(2026, 6, 1))):
+        for start, end in pause_intervals(state, until):
+            assert end is None or end >= start
+    restored = DossierState.from_bytes(state.to_bytes())
+    assert restored == state
+    procedure = CATALOG.procedure(state.agency or "", state.procedure or "")
+    for as_of in (ts(at(2025, 6, 1)), ts(at(2027, 1, 1))):
+        clock(state, procedure, CAL, as_of)
+        contribution(state, CATALOG, CAL, as_of)
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories, st.data())
+def test_to_bytes_from_bytes_round_trip(raws: list[dict[str, Any]], data: st.DataObject) -> None:
+    events = parse(raws)
+    whole = fold(events)
+    raw = whole.to_bytes()
+    restored = DossierState.from_bytes(raw)
+    assert restored == whole
+    assert restored.to_bytes() == raw
+    assert restored.status is whole.status and restored.problems() == whole.problems()
+    # a restored state keeps merging like the original (marks are tuples again, not JSON lists)
+    cut = data.draw(st.integers(0, len(events)))
+    half = DossierState.from_bytes(fold(events[:cut]).to_bytes()) if cut else DossierState(whole.dossier)
+    for e in events[cut:]:
+        apply(half, e)
+    for e in events:
+        assert apply(half, e) is Applied.DUPLICATE
+    assert half.to_bytes() == raw
+
+
+def test_state_is_small() -> None:
+    raws = [
+        received(at(2026, 3, 2, 9)),
+        ev("supplement_requested", at(2026, 3, 3, 9)),
+        ev("supplement_received", at(2026, 3, 4, 9)),
+        ev("resolved", at(2026, 3, 6, 9)),
+        ev("returned", at(2026, 3, 6, 10)),
+        ev("rated", at(2026, 3, 6, 10), data={"rating": "satisfied"}),
+    ]
+    assert len(fold(parse(raws)).to_bytes()) < 600
+
+
+# --- merging rules ----------------------------------------------------------------------------------------
+
+
+def test_earliest_received_wins_and_later_ones_are_conflicts() -> None:
+    first = received(at(2026, 3, 2, 9), due_at=at(2026, 3, 9, 9))
+    second = ev("received", at(2026, 3, 2, 10), procedure="2.000505", channel="postal")
+    for order in ([first, second], [second, first]):
+        state = fold(parse(order))
+        assert state.received_at == ts(at(2026, 3, 2, 9))
+        assert (state.procedure, state.channel, state.explicit_due) == (
+            "2.000488",
+            "counter",
+            ts(at(2026, 3, 9, 9)),
+        )
+        assert state.conflicts == 1
+        assert "1 conflicting event(s)" in state.problems()
+
+
+def test_latest_rating_and_extension_win() -> None:
+    raws = [
+        received(at(2026, 3, 2, 9)),
+        ev("resolved", at(2026, 3, 5, 9)),
+        ev("rated", at(2026, 3, 5, 10), data={"rating": "unsatisfied"}),
+        ev("rated", at(2026, 3, 6, 10), data={"rating": "very_satisfied"}),
+        ev("extended", at(2026, 3, 3, 9), data={"new_due_at": "2026-03-20T17:00:00+07:00"}),
+        ev("extended", at(2026, 3, 4, 9), data={"new_due_at": "2026-03-27T17:00:00+07:00"}),
+    ]
+    for order in (raws, raws[::-1]):
+        state = fold(parse(order))
+        assert state.rating == "very_satisfied"
+        assert state.appointment == ts(at(2026, 3, 27, 17))
+
+
+def test_received_sets_the_agency_over_other_events() -> None:
+    """A transfer target's events (other agency code) never take the dossier away from its agency."""
+    raws = [
+        ev("transferred", at(2026, 3, 2, 8), agency="SYT"),
+        received(at(2026, 3, 2, 9)),
+        ev("resolved", at(2026, 3, 5, 9), agency="SYT"),
+    ]
+    for order in (raws, raws[::-1]):
+        state = fold(parse(order))
+        assert state.agency == "STP"
+        assert state.transfers == 1
+
+
+def test_status_is_the_earliest_ending() -> None:
+    raws = [
+        received(at(2026, 3, 2, 9)),
+        ev("withdrawn", at(2026, 3, 3, 9)),
+        ev("resolved", at(2026, 3, 4, 9)),
+    ]
+    state = fold(parse(raws))
+    assert state.status is Status.WITHDRAWN
+    assert state.closed_at() == ts(at(2026, 3, 3, 9))
+    assert fold(parse(raws[:1])).status is Status.OPEN
+    assert fold(parse([raws[0], raws[2]])).status is Status.RESOLVED
+
+
+def test_refused_only_dossier_takes_the_earliest_refusals_procedure() -> None:
+    """Two refusals, the earlier one without a procedure: order must not decide what is kept."""
+    early = ev("refused", at(2026, 3, 2, 9))
+    late = ev("refused", at(2026, 3, 2, 10), procedure="2.000505")
+    a, b = fold(parse([early, late])), fold(parse([late, early]))
+    assert a.to_bytes() == b.to_bytes()
+    assert a.status is Status.REFUSED
+
+
+def test_payment_online_is_sticky() -> None:
+    raws = [
+        received(at(2026, 3, 2, 9)),
+        ev("paid", at(2026, 3, 2, 9, 5), data={"online": False}),
+        ev("paid", at(2026, 3, 2, 9, 10), data={"online": True, "receipt": "BL-9"}),
+    ]
+    for order in (raws, raws[::-1]):
+        state = fold(parse(order))
+        assert state.paid_online is True
+        assert state.paid is not None and state.paid[0] == ts(at(2026, 3, 2, 9, 5))
+
+
+# --- problems ---------------------------------------------------------------------------------------------
+
+
+def problems(*raws: dict[str, Any]) -> list[str]:
+    found: list[str] = fold(parse(list(raws))).problems()
+    return found
+
+
+def test_a_clean_history_has_no_problem() -> None:
+    assert (
+        problems(
+            received(at(2026, 3, 2, 9)),
+            ev("paused", at(2026, 3, 3, 9)),
+            ev("resumed", at(2026, 3, 4, 9)),
+            ev("resolved", at(2026, 3, 5, 9)),
+            ev("returned", at(2026, 3, 5, 10)),
+        )
+        == []
+    )
+    assert problems(ev("refused", at(2026, 3, 2, 9), procedure="2.000488")) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(dossier_story())
+def test_realistic_histories_have_no_problem(raws: list[dict[str, Any]]) -> None:
+    assert fold(parse(raws)).problems() == []
+
+
+def test_resolved_before_received() -> None:
+    found = problems(received(at(2026, 3, 2, 9)), ev("resolved", at(2026, 3, 1, 9)))
+    assert "resolved before it was received" in found
+
+
+def test_closed_twice() -> None:
+    found = problems(
+        ev("refused", at(2026, 3, 2, 9), procedure="2.000488"),
+        received(at(2026, 3, 2, 8)),
+        ev("resolved", at(2026, 3, 5, 9)),
+    )
+    assert "closed more than once: refused and resolved" in found
+    assert any(
+        p.startswith("closed more than once: withdrawn and resolved")
+        for p in problems(
+            received(at(2026, 3, 2, 9)), ev("withdrawn", at(2026, 3, 3, 9)), ev("resolved", at(2026, 3, 4, 9))
+        )
+    )
+
+
+def test_resumed_without_paused() -> None:
+    assert "resumed without a matching start" in problems(
+        received(at(2026, 3, 2, 9)), ev("resumed", at(2026, 3, 3, 9))
+    )
+    assert "supplement_received without a matching start" in problems(
+        received(at(2026, 3, 2, 9)), ev("supplement_received", at(2026, 3, 3, 9))
+    )
+    # a resume before the only pause cannot end it: the pause is still running
+    raws = (received(at(2026, 3, 2, 9)), ev("resumed", at(2026, 3, 3, 9)), ev("paused", at(2026, 3, 4, 9)))
+    assert "resumed without a matching start" in problems(*raws)
+    assert pause_intervals(fold(parse(list(raws)))) == [(ts(at(2026, 3, 4, 9)), None)]
+
+
+def test_events_without_received() -> None:
+    assert problems(ev("resolved", at(2026, 3, 5, 9))) == ["no received event (yet)"]
+    assert "no received event (yet)" in problems(
+        ev("paused", at(2026, 3, 5, 9)), ev("rated", at(2026, 3, 6, 9), data={"rating": "satisfied"})
+    )
+    state = fold(parse([ev("resolved", at(2026, 3, 5, 9))]))
+    # counted nowhere until its `received` arrives (DossierState.status documents UNKNOWN for this)
+    assert state.status is Status.UNKNOWN
+    assert contribution(state, CATALOG, CAL, ts(at(2026, 3, 6))).keys == ()
+
+
+def test_returned_without_a_result() -> None:
+    assert "returned without (or before) a result" in problems(
+        received(at(2026, 3, 2, 9)), ev("returned", at(2026, 3, 3, 9))
+    )
+
+
+def test_problems_are_order_free() -> None:
+    raws = [
+        received(at(2026, 3, 2, 9)),
+        ev("resumed", at(2026, 3, 3, 9)),
+        ev("resolved", at(2026, 3, 1, 9)),
+        ev("withdrawn", at(2026, 3, 4, 9)),
+    ]
+    assert problems(*raws) == problems(*raws[::-1])
