@@ -1,0 +1,539 @@
+"""Grafana alert rules, contact points, notification policies and mute timings, as code.
+
+Generated from the centre's catalog (agencies, their targets and supervisors, the director, office
+hours, holidays), so a centre's own catalog regenerates them: `ioc grafana build --catalog PATH`.
+
+Rules (InfluxQL from grafana/queries.py, PromQL for the pipeline):
+* `ioc-overdue-new`           new overdue dossiers (the `alerts` measurement), one alert per agency
+* `ioc-due-soon`              due-soon backlog above a threshold, one alert per agency
+* `ioc-ontime-<AGENCY>`       on-time rate this month under *that agency's* target (one rule each,
+                              since each has its own threshold), once enough dossiers are resolved
+* `ioc-silent-<AGENCY>`       no event at all from an agency for a while (one rule each: a silent
+                              agency returns no row, so only a per-agency rule can see it, through
+                              `noDataState: Alerting`); notifications muted outside office hours
+* `ioc-pipeline-*`            dead letters, consumer lag, sink errors (Prometheus)
+
+Rules are built with grafana-foundation-sdk's alerting builders, which model the HTTP provisioning API
+(`ioc grafana push`); `provisioning()` turns them into Grafana's file-provisioning format. Policies and
+mute timings are plain dicts: the SDK serialises matchers as objects (Grafana wants `[name, op, value]`
+triples) and weekdays as integers (Grafana wants "saturday").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from typing import Any, Literal
+
+from grafana_foundation_sdk.builders import alerting, expr, prometheus
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import alerting as am
+from grafana_foundation_sdk.models import dashboard as dm
+
+from dossiers.calendar import WorkingCalendar
+from dossiers.catalog import Agency, Catalog
+from grafana import queries as q
+from grafana.datasources import INFLUX, INFLUX_UID, PROMETHEUS, PROMETHEUS_UID
+from grafana.influxql import InfluxQL
+
+EXPR_UID = "__expr__"
+DIRECTOR = "ioc-director"
+OFFICE_MUTE = "ioc-ngoai-gio-hanh-chinh"
+RULE_LABEL = "ioc_rule"
+UID_MAX = 40
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Thresholds and windows; defaults documented in docs/alerts.md."""
+
+    folder: str = "IOC"
+    folder_uid: str = "ioc"
+    new_overdue_minutes: int = 5
+    """Look-back of the new-overdue rule: it fires while a dossier turned overdue in the last N minutes."""
+    due_soon_threshold: int = 10
+    """Alert when an agency has more than this many due-soon dossiers."""
+    min_resolved: int = 20
+    """The on-time rule waits for this many dossiers resolved in the month (day 1 is not a trend)."""
+    silent_minutes: int = 120
+    """An agency with no event for this long (during office hours) is reported silent."""
+    dead_letters_threshold: int = 5
+    """Dead letters in 10 minutes, all reasons together."""
+    consumer_lag_threshold: int = 1000
+    """Records not yet consumed, all partitions together, for 5 minutes."""
+    sink_errors_threshold: int = 3
+    """Failed (retried) InfluxDB batch writes in 5 minutes, for 5 minutes."""
+    holiday_years: tuple[int, ...] = (2025, 2026, 2027)
+    """Years whose public holidays (holidays package, VN) are muted for the silent-agency rule."""
+    director_copy: bool = True
+    """Also send every agency alert to the director (grouped by rule, repeated at most twice a day)."""
+    notification_labels: dict[str, str] = field(default_factory=dict)
+
+
+def uid(prefix: str, code: str) -> str:
+    """A Grafana UID (at most 40 of [A-Za-z0-9-_]); long or odd codes get a short hash instead."""
+    text = f"{prefix}-{code}"
+    if len(text) <= UID_MAX and all(c.isascii() and (c.isalnum() or c in "-_") for c in text):
+        return text
+    return f"{prefix}-{hashlib.sha1(code.encode()).hexdigest()[:10]}"[:UID_MAX]
+
+
+def contact_name(agency: Agency) -> str:
+    return f"ioc-agency-{agency.code}"
+
+
+# -- rule data --------------------------------------------------------------------------------------------
+def _range(seconds: int) -> am.RelativeTimeRange:
+    return am.RelativeTimeRange(from_val=seconds, to=0)
+
+
+def _influx_query(ref: str, query: str, seconds: int) -> alerting.Query:
+    return (
+        alerting.Query(ref)
+        .datasource_uid(INFLUX_UID)
+        .relative_time_range(_range(seconds))
+        .model(InfluxQL(query).ref_id(ref).datasource(INFLUX))
+    )
+
+
+def _prom_query(ref: str, promql: str, seconds: int) -> alerting.Query:
+    model = prometheus.Dataquery().expr(promql).instant().ref_id(ref).datasource(PROMETHEUS)
+    return (
+        alerting.Query(ref).datasource_uid(PROMETHEUS_UID).relative_time_range(_range(seconds)).model(model)
+    )
+
+
+_EXPR_SOURCE = dm.DataSourceRef(type_val=EXPR_UID, uid=EXPR_UID)
+
+
+Reducer = Literal["sum", "mean", "min", "max", "count", "last", "median"]
+NoDataState = Literal["Alerting", "NoData", "OK"]
+
+
+def _reduce(ref: str, of: str, reducer: Reducer = "last") -> alerting.Query:
+    """Reduce a series to one number per label set; NaN/null points are dropped, not propagated."""
+    model = (
+        expr.TypeReduce()
+        .ref_id(ref)
+        .expression(of)
+        .reducer(reducer)
+        .settings(expr.ExprTypeReduceSettings().mode("dropNN"))
+        .datasource(_EXPR_SOURCE)
+    )
+    return alerting.Query(ref).datasource_uid(EXPR_UID).relative_time_range(_range(0)).model(model)
+
+
+def _threshold(ref: str, of: str, op: Literal["gt", "lt"], value: float) -> alerting.Query:
+    evaluator = expr.ExprTypeThresholdConditionsEvaluator().type(op).params([value])
+    model = (
+        expr.TypeThreshold()
+        .ref_id(ref)
+        .expression(of)
+        .datasource(_EXPR_SOURCE)
+        .conditions([expr.ExprTypeThresholdConditions().evaluator(evaluator)])
+    )
+    return alerting.Query(ref).datasource_uid(EXPR_UID).relative_time_range(_range(0)).model(model)
+
+
+def _math(ref: str, expression: str) -> alerting.Query:
+    model = expr.TypeMath().ref_id(ref).expression(expression).datasource(_EXPR_SOURCE)
+    return alerting.Query(ref).datasource_uid(EXPR_UID).relative_time_range(_range(0)).model(model)
+
+
+def _rule(
+    rule_uid: str,
+    title: str,
+    group: str,
+    settings: AlertSettings,
+    data: list[alerting.Query],
+    *,
+    labels: dict[str, str],
+    summary: str,
+    description: str,
+    for_: str,
+    no_data: NoDataState = "OK",
+) -> alerting.Rule:
+    rule = (
+        alerting.Rule(title)
+        .uid(rule_uid)
+        .rule_group(group)
+        .folder_uid(settings.folder_uid)
+        .org_id(1)
+        .condition(data[-1].build().ref_id or "")
+        .for_val(for_)
+        .no_data_state(no_data)
+        .exec_err_state("Error")
+        .is_paused(False)
+        .labels({**settings.notification_labels, **labels})
+        .annotations({"summary": summary, "description": description})
+    )
+    for query in data:
+        rule = rule.with_query(query)
+    return rule
+
+
+# -- the rules --------------------------------------------------------------------------------------------
+SLA_GROUP = "ioc-sla"
+SILENCE_GROUP = "ioc-im-lang"
+PIPELINE_GROUP = "ioc-pipeline"
+GROUP_INTERVALS = {SLA_GROUP: "1m", SILENCE_GROUP: "5m", PIPELINE_GROUP: "1m"}
+
+
+def sla_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
+    """New overdue and due-soon (one multi-dimensional rule each), and each agency's on-time rate."""
+    s = settings
+    window = s.new_overdue_minutes * 60
+    rules = [
+        _rule(
+            "ioc-overdue-new",
+            "Hồ sơ mới quá hạn",
+            SLA_GROUP,
+            s,
+            [
+                _influx_query("A", q.new_overdue_by_agency(), window),
+                _reduce("B", "A"),
+                _threshold("C", "B", "gt", 0),
+            ],
+            labels={RULE_LABEL: "overdue_new", "severity": "warning"},
+            summary="{{ $labels.agency }}: {{ $values.B }} hồ sơ mới quá hạn",
+            description=f"Số hồ sơ chuyển sang quá hạn trong {s.new_overdue_minutes} phút qua. "
+            "Danh sách: /d/ioc-agency?var-agency={{ $labels.agency }}",
+            for_="0s",
+        ),
+        _rule(
+            "ioc-due-soon",
+            "Nhiều hồ sơ sắp đến hạn",
+            SLA_GROUP,
+            s,
+            [
+                _influx_query("A", q.due_soon_by_agency(), 120),
+                _reduce("B", "A"),
+                _threshold("C", "B", "gt", s.due_soon_threshold),
+            ],
+            labels={RULE_LABEL: "due_soon", "severity": "warning"},
+            summary="{{ $labels.agency_name }}: {{ $values.B }} hồ sơ sắp đến hạn",
+            description=f"Hơn {s.due_soon_threshold} hồ sơ sắp đến hạn (còn dưới một ngày làm việc). "
+            "Danh sách: /d/ioc-agency?var-agency={{ $labels.agency }}",
+            for_="5m",
+        ),
+    ]
+    for agency in catalog.agencies:
+        target = agency.target_on_time
+        rules.append(
+            _rule(
+                uid("ioc-ontime", agency.code),
+                f"Tỷ lệ đúng hạn dưới mục tiêu — {agency.label}",
+                SLA_GROUP,
+                s,
+                [
+                    _influx_query("A", q.month_rate_for_alert(agency.code), 120),
+                    _influx_query("B", q.month_resolved_for_alert(agency.code), 120),
+                    _reduce("C", "A"),
+                    _reduce("D", "B"),
+                    _math("E", f"$C < {target:g} && $D >= {s.min_resolved}"),
+                ],
+                labels={"agency": agency.code, RULE_LABEL: "on_time", "severity": "warning"},
+                summary=f"{agency.label}: đúng hạn tháng {{{{ humanizePercentage $values.C.Value }}}} "
+                f"(mục tiêu {target:.0%})",
+                description=f"{agency.name}: tỷ lệ hồ sơ giải quyết đúng hạn trong tháng dưới mục tiêu "
+                f"{target:.0%} (tính khi đã có ít nhất {s.min_resolved} hồ sơ giải quyết trong tháng).",
+                for_="15m",
+            )
+        )
+    return rules
+
+
+def silence_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
+    """One rule per agency: no event for `silent_minutes` (no row = NoData = Alerting)."""
+    s = settings
+    return [
+        _rule(
+            uid("ioc-silent", a.code),
+            f"Không nhận được sự kiện — {a.label}",
+            SILENCE_GROUP,
+            s,
+            [
+                _influx_query("A", q.agency_events(a.code), s.silent_minutes * 60),
+                _reduce("B", "A"),
+                _threshold("C", "B", "lt", 1),
+            ],
+            labels={"agency": a.code, RULE_LABEL: "agency_silent", "severity": "warning"},
+            summary=f"{a.label}: không có sự kiện nào trong {s.silent_minutes} phút",
+            description=f"Hệ thống của {a.name} không gửi sự kiện nào trong {s.silent_minutes} phút "
+            "giờ hành chính: kiểm tra kết nối của cơ quan (thông báo tắt ngoài giờ hành chính).",
+            for_="10m",
+            no_data="Alerting",
+        )
+        for a in catalog.agencies
+    ]
+
+
+def pipeline_rules(settings: AlertSettings) -> list[alerting.Rule]:
+    """Workers' health from Prometheus; no `agency` label, so they go to the director (root policy)."""
+    s = settings
+    p = q.PROMQL
+    labels = {RULE_LABEL: "pipeline", "severity": "critical"}
+    return [
+        _rule(
+            "ioc-pipeline-dead-letters",
+            "Sự kiện không hợp lệ (thư chết)",
+            PIPELINE_GROUP,
+            s,
+            [
+                _prom_query("A", "sum(increase(ioc_dead_letters_total[10m]))", 600),
+                _reduce("B", "A"),
+                _threshold("C", "B", "gt", s.dead_letters_threshold),
+            ],
+            labels=labels,
+            summary="{{ $values.B }} sự kiện bị chuyển vào dossier-events-dlq trong 10 phút",
+            description="Một hệ thống cơ quan gửi sự kiện sai hợp đồng; lý do trên bảng Sức khỏe hệ thống.",
+            for_="0s",
+        ),
+        _rule(
+            "ioc-pipeline-consumer-lag",
+            "Worker xử lý chậm (consumer lag)",
+            PIPELINE_GROUP,
+            s,
+            [
+                _prom_query("A", p["consumer_lag_total"], 300),
+                _reduce("B", "A"),
+                _threshold("C", "B", "gt", s.consumer_lag_threshold),
+            ],
+            labels=labels,
+            summary="{{ $values.B }} sự kiện chưa được xử lý",
+            description="Các worker không theo kịp: thêm worker hoặc kiểm tra InfluxDB/Kafka.",
+            for_="5m",
+            no_data="NoData",
+        ),
+        _rule(
+            "ioc-pipeline-sink-errors",
+            "Lỗi ghi InfluxDB",
+            PIPELINE_GROUP,
+            s,
+            [
+                _prom_query("A", p["sink_errors"], 300),
+                _reduce("B", "A"),
+                _threshold("C", "B", "gt", s.sink_errors_threshold),
+            ],
+            labels=labels,
+            summary="{{ $values.B }} lần ghi InfluxDB thất bại trong 5 phút",
+            description="Worker đang thử lại; màn hình IOC có thể chậm cập nhật.",
+            for_="5m",
+        ),
+    ]
+
+
+def rules(catalog: Catalog, settings: AlertSettings = AlertSettings()) -> dict[str, list[alerting.Rule]]:
+    """{rule group: rules}."""
+    return {
+        SLA_GROUP: sla_rules(catalog, settings),
+        SILENCE_GROUP: silence_rules(catalog, settings),
+        PIPELINE_GROUP: pipeline_rules(settings),
+    }
+
+
+def to_data(obj: Any) -> Any:
+    """SDK model -> plain JSON data."""
+    return json.loads(json.dumps(obj, cls=JSONEncoder))
+
+
+def api_rules(catalog: Catalog, settings: AlertSettings = AlertSettings()) -> dict[str, list[dict[str, Any]]]:
+    """Rules in the HTTP provisioning API's shape (`POST /api/v1/provisioning/alert-rules`)."""
+    return {
+        group: [to_data(r.build()) for r in group_rules]
+        for group, group_rules in rules(catalog, settings).items()
+    }
+
+
+_FILE_RULE_KEYS = (
+    "uid",
+    "title",
+    "condition",
+    "data",
+    "noDataState",
+    "execErrState",
+    "for",
+    "annotations",
+    "labels",
+    "isPaused",
+)
+
+
+def file_rule(api_rule: dict[str, Any]) -> dict[str, Any]:
+    """The file-provisioning shape of one rule: the API's, minus folder/group/org (set by the group)."""
+    return {k: api_rule[k] for k in _FILE_RULE_KEYS if k in api_rule}
+
+
+# -- contact points, policies, mute timings ---------------------------------------------------------------
+def _receivers(prefix: str, emails: list[str], webhooks: list[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if emails:
+        out.append(
+            {
+                "uid": uid(prefix, "email"),
+                "type": "email",
+                "settings": {"addresses": ";".join(emails), "singleEmail": False},
+                "disableResolveMessage": False,
+            }
+        )
+    for i, url in enumerate(webhooks, 1):
+        out.append(
+            {
+                "uid": uid(prefix, f"webhook{i}"),
+                "type": "webhook",
+                "settings": {"url": url, "httpMethod": "POST"},
+                "disableResolveMessage": False,
+            }
+        )
+    return out
+
+
+def contact_points(catalog: Catalog) -> list[dict[str, Any]]:
+    """The director's contact point, and one per agency that has a supervisor with an e-mail or webhook."""
+    director = catalog.centre.director
+    d_emails = [director.email] if director and director.email else ["${IOC_DIRECTOR_EMAIL}"]
+    d_hooks = [director.webhook] if director and director.webhook else []
+    points = [{"orgId": 1, "name": DIRECTOR, "receivers": _receivers("ioc-cp-director", d_emails, d_hooks)}]
+    for agency in catalog.agencies:
+        emails = [c.email for c in agency.supervisors if c.email]
+        hooks = [c.webhook for c in agency.supervisors if c.webhook]
+        if emails or hooks:
+            points.append(
+                {
+                    "orgId": 1,
+                    "name": contact_name(agency),
+                    "receivers": _receivers(uid("ioc-cp", agency.code), emails, hooks),
+                }
+            )
+    return points
+
+
+def _silent_child() -> dict[str, Any]:
+    return {"object_matchers": [[RULE_LABEL, "=", "agency_silent"]], "mute_time_intervals": [OFFICE_MUTE]}
+
+
+def policies(catalog: Catalog, settings: AlertSettings = AlertSettings()) -> list[dict[str, Any]]:
+    """The notification policy tree: one route per agency (label `agency`) to its supervisors.
+
+    Provisioning a policy tree replaces the whole tree of the organisation: keep it all here.
+    """
+    with_contact = {p["name"] for p in contact_points(catalog)}
+    routes: list[dict[str, Any]] = []
+    for agency in catalog.agencies:
+        name = contact_name(agency)
+        routes.append(
+            {
+                "receiver": name if name in with_contact else DIRECTOR,
+                "object_matchers": [["agency", "=", agency.code]],
+                "continue": settings.director_copy,
+                "routes": [_silent_child()],
+            }
+        )
+    if settings.director_copy:
+        routes.append(
+            {
+                "receiver": DIRECTOR,
+                "object_matchers": [["agency", "=~", ".+"]],
+                "group_by": ["alertname"],
+                "repeat_interval": "12h",
+                "routes": [_silent_child()],
+            }
+        )
+    return [
+        {
+            "orgId": 1,
+            "receiver": DIRECTOR,
+            "group_by": ["grafana_folder", "alertname", "agency"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": routes,
+        }
+    ]
+
+
+def _hhmm(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def _seconds(t: time) -> int:
+    return t.hour * 3600 + t.minute * 60
+
+
+def muted_times_of_day(catalog: Catalog, grace_minutes: int) -> list[tuple[str, str]]:
+    """Times of a working day when the silent-agency rule must not notify: outside office hours, and
+    the first `grace_minutes` of each session (its look-back still covers the closed hours before)."""
+    active: list[tuple[int, int]] = []
+    for start, end in catalog.calendar.office_hours.periods:
+        a, b = _seconds(start) + grace_minutes * 60, _seconds(end)
+        if a < b:
+            active.append((a, b))
+    muted, cursor = [], 0
+    for a, b in active:
+        if a > cursor:
+            muted.append((_hhmm(cursor), _hhmm(a)))
+        cursor = b
+    if cursor < 24 * 3600:
+        muted.append((_hhmm(cursor), "24:00"))
+    return muted
+
+
+def _days_off(catalog: Catalog, years: Iterable[int]) -> list[date]:
+    cal = WorkingCalendar(catalog.calendar)
+    out = []
+    for year in years:
+        day = date(year, 1, 1)
+        while day.year == year:
+            if day.weekday() < 5 and not cal.is_working_day(day):
+                out.append(day)
+            day += timedelta(days=1)
+    return out
+
+
+def mute_timings(catalog: Catalog, settings: AlertSettings = AlertSettings()) -> list[dict[str, Any]]:
+    """Outside office hours (plus the look-back grace), weekends, and weekday public holidays / days off."""
+    tz = catalog.calendar.timezone
+    intervals: list[dict[str, Any]] = [
+        {
+            "times": [
+                {"start_time": a, "end_time": b}
+                for a, b in muted_times_of_day(catalog, settings.silent_minutes)
+            ],
+            "location": tz,
+        },
+        {"weekdays": ["saturday", "sunday"], "location": tz},
+    ]
+    for day in _days_off(catalog, settings.holiday_years):
+        intervals.append(
+            {
+                "years": [str(day.year)],
+                "months": [str(day.month)],
+                "days_of_month": [str(day.day)],
+                "location": tz,
+            }
+        )
+    return [{"orgId": 1, "name": OFFICE_MUTE, "time_intervals": intervals}]
+
+
+def provisioning(catalog: Catalog, settings: AlertSettings = AlertSettings()) -> dict[str, Any]:
+    """alerts/provisioning/alerting.yaml (Grafana alerting file provisioning, apiVersion 1)."""
+    groups = [
+        {
+            "orgId": 1,
+            "name": group,
+            "folder": settings.folder,
+            "interval": GROUP_INTERVALS[group],
+            "rules": [file_rule(r) for r in group_rules],
+        }
+        for group, group_rules in api_rules(catalog, settings).items()
+    ]
+    return {
+        "apiVersion": 1,
+        "groups": groups,
+        "contactPoints": contact_points(catalog),
+        "policies": policies(catalog, settings),
+        "muteTimes": mute_timings(catalog, settings),
+    }

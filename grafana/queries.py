@@ -1,0 +1,405 @@
+"""Every query of the IOC boards and alert rules, as named functions, so tests can run them.
+
+InfluxQL (the `kpi`, `events`, `deadlines`, `alerts` measurements of docs/influxdb.md) is the one query
+language served by InfluxDB 1.8+, 2.x (DBRP) and 3.x, so a panel query tested here on the local
+InfluxDB 1.6.7 is the one Grafana sends in production. Dashboards, alert rules and tests import these
+functions; none of them writes a query string by hand.
+
+`kpi` holds one snapshot per agency *and Kafka partition* every few seconds: a per-agency figure is
+the sum over partitions of each partition's latest snapshot, the centre's the sum over agencies. That is
+the subquery in `snapshot()`. Ratios divide sums (never average per-partition ratios) and only read
+snapshots whose denominator is positive: InfluxQL returns 0 for 0/0, which would paint a "0 %" wall
+for an agency that simply resolved nothing yet; with the filter the panel shows "no value" instead.
+
+Grafana macros stay in the text (`$timeFilter`, `$__interval`, `$agency`); `render()` replaces them
+the way Grafana does, for tests and for `ioc replay` comparisons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+KPI_WINDOW = "1m"
+"""Snapshots come every 5 s: the latest one of every live partition falls in the last minute."""
+
+AGENCY_VAR = "$agency"
+"""The drill-down board's template variable (an agency code)."""
+
+TIME_FILTER = "$timeFilter"
+
+RunQuery = Callable[[str], list[dict[str, Any]]]
+"""Runs one InfluxQL statement and returns rows as dicts (tags merged with columns), like
+`ioc.devstack.influx.InfluxQL.query` or the `influx` test fixture's `.query`."""
+
+
+# -- literals -------------------------------------------------------------------------------------------
+def ident(name: str) -> str:
+    """Double-quoted InfluxQL identifier (field, tag, alias)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def literal(value: str) -> str:
+    """Single-quoted InfluxQL string literal; a Grafana variable (`$agency`) passes through quoted."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _window(window: str | None, time_filter: str | None) -> str:
+    if time_filter is not None:
+        return time_filter
+    return f"time > now() - {window or KPI_WINDOW}"
+
+
+# -- kpi snapshots --------------------------------------------------------------------------------------
+def snapshot(
+    outputs: Mapping[str, str],
+    *,
+    agency: str | None = None,
+    by_agency: bool = False,
+    require: str | None = None,
+    window: str | None = None,
+    time_filter: str | None = None,
+) -> str:
+    """Sum over partitions (and agencies) of each partition's latest `kpi` snapshot.
+
+    `outputs` maps an output column (alias) to an expression over `sum("<kpi field>")` terms; the inner
+    query takes `last()` of every field those expressions name. `require` is a WHERE condition on the
+    snapshot (e.g. a positive denominator). `time_filter` (e.g. `$timeFilter` for alert rules) replaces
+    the default `time > now() - 1m`. `by_agency` groups the result by agency code and Vietnamese label.
+    """
+    fields = sorted({m for expr in outputs.values() for m in re.findall(r'sum\("([a-z_]+)"\)', expr)})
+    if not fields:
+        raise ValueError('snapshot(): every output must use sum("<field>")')
+    inner_select = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
+    conditions = []
+    if agency is not None:
+        conditions.append(f"{ident('agency')} = {literal(agency)}")
+    if require is not None:
+        conditions.append(require)
+    conditions.append(_window(window, time_filter))
+    inner_group = '"agency", "agency_name", "partition"' if by_agency else '"agency", "partition"'
+    inner = f'SELECT {inner_select} FROM "kpi" WHERE {" AND ".join(conditions)} GROUP BY {inner_group}'
+    outer = ", ".join(f"{expr} AS {ident(alias)}" for alias, expr in outputs.items())
+    query = f"SELECT {outer} FROM ({inner})"
+    if by_agency:
+        query += ' GROUP BY "agency", "agency_name"'
+    return query
+
+
+def ratio(good: str, total: Sequence[str]) -> tuple[str, str]:
+    """(expression, WHERE condition) of sum(good) / sum(total...) over snapshots with total > 0."""
+    denominator = " + ".join(f"sum({ident(t)})" for t in total)
+    if len(total) > 1:
+        denominator = f"({denominator})"
+    condition = " + ".join(ident(t) for t in total) + " > 0"
+    return f"sum({ident(good)}) / {denominator}", condition
+
+
+RATES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "rate_today": ("today_good", ("today_resolved",)),
+    "rate_month": ("month_good", ("month_resolved",)),
+    "rate_year": ("year_good", ("year_resolved",)),
+    "satisfaction": ("satisfied", ("satisfied", "unsatisfied")),
+    "online_payment": ("paid_online", ("paid_online", "paid_offline")),
+}
+"""Ratio KPIs: numerator field and denominator fields of `kpi` (docs/influxdb.md identities)."""
+
+COUNTS: dict[str, str] = {
+    "received_today": 'sum("received_today")',
+    "resolved_today": 'sum("today_resolved")',
+    "open": 'sum("within") + sum("due_soon") + sum("overdue")',
+    "overdue": 'sum("overdue")',
+    "due_soon": 'sum("due_soon")',
+}
+"""Count KPIs: expression over sums of `kpi` fields."""
+
+
+def count_kpi(
+    name: str,
+    *,
+    agency: str | None = None,
+    by_agency: bool = False,
+    time_filter: str | None = None,
+    window: str | None = None,
+) -> str:
+    """One count KPI (see COUNTS) for the centre, one agency, or every agency."""
+    return snapshot(
+        {name: COUNTS[name]}, agency=agency, by_agency=by_agency, time_filter=time_filter, window=window
+    )
+
+
+def rate_kpi(
+    name: str,
+    *,
+    agency: str | None = None,
+    by_agency: bool = False,
+    time_filter: str | None = None,
+    window: str | None = None,
+) -> str:
+    """One ratio KPI (see RATES); no row at all when its denominator is 0 everywhere."""
+    good, total = RATES[name]
+    expr, condition = ratio(good, total)
+    return snapshot(
+        {name: expr},
+        agency=agency,
+        by_agency=by_agency,
+        require=condition,
+        time_filter=time_filter,
+        window=window,
+    )
+
+
+def rate_vs_target(*, agency: str) -> str:
+    """Month on-time rate minus the agency's own target (the `target_on_time` field): >= 0 is on target."""
+    expr, condition = ratio("month_good", ("month_resolved",))
+    return snapshot(
+        {"vs_target": f'{expr} - sum("target_on_time") / count("target_on_time")'},
+        agency=agency,
+        require=condition,
+    )
+
+
+def target(*, agency: str) -> str:
+    """The agency's target on-time rate, as the worker writes it from the catalog."""
+    return (
+        f'SELECT last("target_on_time") AS "target" FROM "kpi" WHERE "agency" = {literal(agency)} '
+        f"AND time > now() - {KPI_WINDOW}"
+    )
+
+
+CHANNEL_LABELS: dict[str, str] = {
+    "counter": "Trực tiếp",
+    "online": "Trực tuyến",
+    "postal": "Bưu chính",
+    "phone": "Điện thoại",
+}
+
+
+def channel_mix(*, agency: str | None = None) -> str:
+    """Received dossiers by channel (all time), one column per channel with its Vietnamese label."""
+    return snapshot({label: f'sum("channel_{ch}")' for ch, label in CHANNEL_LABELS.items()}, agency=agency)
+
+
+def open_by_state(*, agency: str | None = None) -> str:
+    """Open dossiers now: within deadline, due soon, overdue; and how many have their clock stopped."""
+    return snapshot(
+        {
+            "Trong hạn": 'sum("within")',
+            "Sắp đến hạn": 'sum("due_soon")',
+            "Quá hạn": 'sum("overdue")',
+            "Tạm dừng": 'sum("paused")',
+        },
+        agency=agency,
+    )
+
+
+def resolved_today_split(*, agency: str | None = None) -> str:
+    """Today's results: early or on time vs late (kpi keeps early and on time together per day)."""
+    return snapshot(
+        {"Đúng hạn": 'sum("today_good")', "Trễ hạn": 'sum("today_resolved") - sum("today_good")'},
+        agency=agency,
+    )
+
+
+def backlog_over_time(*, agency: str) -> str:
+    """Open dossiers by SLA state over the board's time range (backlog ageing of one agency).
+
+    Per interval: each partition's last snapshot, summed; `$__interval` is at least the panel's 10 s so
+    every partition has a snapshot in each bucket.
+    """
+    inner = (
+        'SELECT last("within") AS "within", last("due_soon") AS "due_soon", last("overdue") AS "overdue", '
+        f'last("paused") AS "paused" FROM "kpi" WHERE "agency" = {literal(agency)} AND $timeFilter '
+        'GROUP BY time($__interval), "partition"'
+    )
+    return (
+        'SELECT sum("within") AS "Trong hạn", sum("due_soon") AS "Sắp đến hạn", sum("overdue") AS "Quá hạn", '
+        f'sum("paused") AS "Tạm dừng" FROM ({inner}) WHERE $timeFilter GROUP BY time($__interval) fill(none)'
+    )
+
+
+# -- events: throughput ---------------------------------------------------------------------------------
+EVENT_SERIES: dict[str, str] = {
+    "received": "Tiếp nhận",
+    "resolved": "Có kết quả",
+    "returned": "Trả kết quả",
+}
+"""Event types shown as inflow/outflow per hour, with their Vietnamese series names."""
+
+
+def events_per_hour(kind: str, *, agency: str | None = None) -> str:
+    """Events of one type per hour in the board's time range (inflow: received; outflow: resolved)."""
+    where = [f'"type" = {literal(kind)}']
+    if agency is not None:
+        where.insert(0, f'"agency" = {literal(agency)}')
+    return (
+        f'SELECT count("n") AS {ident(EVENT_SERIES.get(kind, kind))} FROM "events" '
+        f"WHERE {' AND '.join(where)} AND $timeFilter GROUP BY time(1h) fill(0)"
+    )
+
+
+def received_by_field(*, agency: str) -> str:
+    """Dossiers received in the time range by procedure domain (lĩnh vực)."""
+    return (
+        f'SELECT count("n") AS "Tiếp nhận" FROM "events" WHERE "agency" = {literal(agency)} '
+        'AND "type" = \'received\' AND $timeFilter GROUP BY "field"'
+    )
+
+
+# -- deadlines: drill-down lists ------------------------------------------------------------------------
+DEADLINE_LOOKBACK = "400d"
+"""Overdue dossiers older than this drop off the list (a year and some: the worst real cases)."""
+
+
+def deadline_list(kind: str, *, agency: str, lookback: str = DEADLINE_LOOKBACK) -> str:
+    """Open dossiers of one agency that are overdue / due soon, oldest due time first.
+
+    No upper time bound on purpose: a due-soon dossier's point sits at its due time, in the future.
+    """
+    return (
+        f'SELECT "dossier", "procedure", "late_seconds" FROM "deadlines" WHERE "agency" = {literal(agency)} '
+        f'AND "kind" = {literal(kind)} AND "open" = 1 AND time > now() - {lookback} LIMIT 500'
+    )
+
+
+# -- template variables ---------------------------------------------------------------------------------
+AGENCY_VALUES = 'SHOW TAG VALUES FROM "kpi" WITH KEY = "agency"'
+AGENCY_NAME_VALUES = 'SHOW TAG VALUES FROM "kpi" WITH KEY = "agency_name" WHERE "agency" = \'$agency\''
+
+
+# -- alert rules ----------------------------------------------------------------------------------------
+def new_overdue_by_agency() -> str:
+    """SLA alerts of kind overdue in the rule's time range, per agency (a burst of new overdue dossiers)."""
+    return (
+        'SELECT count("late_seconds") AS "new_overdue" FROM "alerts" WHERE "kind" = \'overdue\' '
+        'AND $timeFilter GROUP BY "agency"'
+    )
+
+
+def due_soon_by_agency() -> str:
+    """Due-soon backlog per agency, from the latest snapshots in the rule's time range."""
+    return count_kpi("due_soon", by_agency=True, time_filter=TIME_FILTER)
+
+
+def month_rate_for_alert(agency: str) -> str:
+    """One agency's on-time rate this month (no row while nothing was resolved this month)."""
+    return rate_kpi("rate_month", agency=agency, time_filter=TIME_FILTER)
+
+
+def month_resolved_for_alert(agency: str) -> str:
+    """How many dossiers the rate above is computed on: a rate over 3 dossiers should not page anyone."""
+    return snapshot({"month_resolved": 'sum("month_resolved")'}, agency=agency, time_filter=TIME_FILTER)
+
+
+def agency_events(agency: str) -> str:
+    """Events of one agency in the rule's time range; no row at all when the agency is silent."""
+    return f'SELECT count("n") AS "events" FROM "events" WHERE "agency" = {literal(agency)} AND $timeFilter'
+
+
+# -- Prometheus (pipeline health; metric names from streams/metrics.py) ----------------------------------
+PROMQL: dict[str, str] = {
+    "events_rate": "sum by (type) (rate(ioc_events_total[1m]))",
+    "events_duplicate_rate": 'sum(rate(ioc_events_total{result="duplicate"}[5m]))',
+    "consumer_lag": "sum by (partition) (ioc_consumer_lag)",
+    "consumer_lag_total": "sum(ioc_consumer_lag)",
+    "dead_letters": "sum by (reason) (increase(ioc_dead_letters_total[10m]))",
+    "dead_letters_rate": "sum by (reason) (rate(ioc_dead_letters_total[5m]))",
+    "sink_errors": "sum(increase(ioc_sink_errors_total[5m]))",
+    "sink_latency_p50": "histogram_quantile(0.5, sum by (le) (rate(ioc_sink_write_seconds_bucket[5m])))",
+    "sink_latency_p95": "histogram_quantile(0.95, sum by (le) (rate(ioc_sink_write_seconds_bucket[5m])))",
+    "sink_points_rate": "sum(rate(ioc_sink_points_total[1m]))",
+    "sink_buffer": "sum by (instance) (ioc_sink_buffer_points)",
+    "alerts_rate": "sum by (kind) (rate(ioc_alerts_total[5m]))",
+    "partitions": "sum by (instance) (ioc_assigned_partitions)",
+    "partitions_total": "sum(ioc_assigned_partitions)",
+    "tick_p95": "histogram_quantile(0.95, sum by (le) (rate(ioc_tick_seconds_bucket[5m])))",
+}
+
+
+# -- Grafana macros -------------------------------------------------------------------------------------
+def _ms(moment: datetime | int) -> int:
+    return moment if isinstance(moment, int) else int(moment.timestamp() * 1000)
+
+
+def time_filter(start: datetime | int, end: datetime | int) -> str:
+    """What Grafana puts for `$timeFilter` (pkg/tsdb/influxdb/models/query.go): epoch ms bounds."""
+    return f"time >= {_ms(start)}ms and time <= {_ms(end)}ms"
+
+
+def render(
+    query: str,
+    *,
+    start: datetime | int | None = None,
+    end: datetime | int | None = None,
+    interval: str = "1h",
+    variables: Mapping[str, str] | None = None,
+) -> str:
+    """Replace Grafana's macros as Grafana does before sending a query to InfluxDB.
+
+    `start`/`end` (datetime or epoch ms) become `$timeFilter`; `interval` replaces `$__interval` and
+    `$interval`; `variables` replaces `$name` / `${name}` template variables (single values, inserted as
+    they are, as Grafana does for a single-valued variable inside quotes).
+    """
+    text = query
+    if "$timeFilter" in text:
+        if start is None or end is None:
+            raise ValueError("render(): the query uses $timeFilter: give start and end")
+        text = text.replace("$timeFilter", time_filter(start, end))
+    text = text.replace("$__interval", interval).replace("$interval", interval)
+    for name in sorted(variables or {}, key=len, reverse=True):
+        value = (variables or {})[name]
+        text = text.replace("${" + name + "}", value)
+        text = re.sub(r"\$" + re.escape(name) + r"(?![A-Za-z0-9_])", lambda _m: value, text)  # noqa: B023
+    if re.search(r"\$[A-Za-z_{]", text):
+        raise ValueError(f"render(): unreplaced macro in {text!r}")
+    return text
+
+
+# -- running them (tests, `ioc replay` comparisons) -------------------------------------------------------
+def _value(row: Mapping[str, Any], column: str | None = None) -> float | None:
+    if column is not None:
+        value = row.get(column)
+        return None if value is None else float(value)
+    for key, value in row.items():
+        if key not in ("time", "_measurement", "agency", "agency_name") and isinstance(value, int | float):
+            return float(value)
+    return None
+
+
+def scalar(run: RunQuery, query: str) -> float | None:
+    """The single value a stat panel shows (None when the query returns no row: "no value")."""
+    rows = run(query)
+    return _value(rows[0]) if rows else None
+
+
+def centre_kpis(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, float | None]:
+    """Every centre figure of the wall's top row, by name (COUNTS and RATES keys)."""
+    out: dict[str, float | None] = {name: scalar(run, count_kpi(name, window=window)) for name in COUNTS}
+    out.update({name: scalar(run, rate_kpi(name, window=window)) for name in RATES})
+    return out
+
+
+def agency_kpis(run: RunQuery, agency: str, *, window: str = KPI_WINDOW) -> dict[str, float | None]:
+    """The same figures for one agency (what the drill-down's top row shows for `$agency`)."""
+    out: dict[str, float | None] = {
+        name: scalar(run, count_kpi(name, agency=agency, window=window)) for name in COUNTS
+    }
+    out.update({name: scalar(run, rate_kpi(name, agency=agency, window=window)) for name in RATES})
+    return out
+
+
+def per_agency(run: RunQuery, name: str, *, window: str = KPI_WINDOW) -> dict[str, float]:
+    """One KPI (a COUNTS or RATES key) for every agency, as {agency code: value}."""
+    query = (
+        count_kpi(name, by_agency=True, window=window)
+        if name in COUNTS
+        else rate_kpi(name, by_agency=True, window=window)
+    )
+    out: dict[str, float] = {}
+    for row in run(query):
+        value = _value(row, name)
+        if value is not None:
+            out[str(row["agency"])] = value
+    return out
