@@ -17,7 +17,11 @@ COMMAND_MODULES = [
     "ioc.domain_cli",  # schema, validate, replay
     "ioc.devstack.cli",  # dev kafka, dev influx
     "producers.cli",  # produce
+    "producers.simulate_cli",  # simulate
     "streams.cli",  # worker
+    "grafana.cli",  # grafana build (--check), push, preview
+    "alerts.cli",  # notify
+    "ioc.up",  # up: the whole stack locally with a terminal wall
 ]
 
 

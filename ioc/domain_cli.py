@@ -23,7 +23,9 @@ SHOWN_ERRORS = 10
 
 CatalogOption = Annotated[
     Path | None,
-    typer.Option("--catalog", envvar="IOC_CATALOG", help="Catalog YAML (default: the shipped Quảng Ngãi sample)"),
+    typer.Option(
+        "--catalog", envvar="IOC_CATALOG", help="Catalog YAML (default: the shipped Quảng Ngãi sample)"
+    ),
 ]
 
 
@@ -102,21 +104,43 @@ def _pct(rate: float | None) -> str:
 
 def kpi_table(report: dict[str, Any], catalog: Catalog) -> Table:
     events = report["events"]
-    table = Table(title=f"KPI tại {report['as_of']} — {events['valid']} sự kiện hợp lệ, "
-                        f"{events['invalid']} lỗi, {events['duplicates']} trùng")
-    for header in ("Cơ quan", "Tiếp nhận", "Đã giải quyết", "Trễ hạn", "Đang xử lý", "Quá hạn",
-                   "Sắp đến hạn", "Đúng hạn", "Mục tiêu", "Hài lòng"):
+    table = Table(
+        title=f"KPI tại {report['as_of']} — {events['valid']} sự kiện hợp lệ, "
+        f"{events['invalid']} lỗi, {events['duplicates']} trùng"
+    )
+    for header in (
+        "Cơ quan",
+        "Tiếp nhận",
+        "Đã giải quyết",
+        "Trễ hạn",
+        "Đang xử lý",
+        "Quá hạn",
+        "Sắp đến hạn",
+        "Đúng hạn",
+        "Mục tiêu",
+        "Hài lòng",
+    ):
         table.add_column(header, justify="right" if header != "Cơ quan" else "left")
-    rows = [(catalog.agency_by_code[c].label if c in catalog.agency_by_code else c, b)
-            for c, b in report["agencies"].items()]
+    rows = [
+        (catalog.agency_by_code[c].label if c in catalog.agency_by_code else c, b)
+        for c, b in report["agencies"].items()
+    ]
     rows.append(("TOÀN TRUNG TÂM", report["centre"]))
     for label, block in rows:
         rate, target = block["on_time_rate"], block["target_on_time"]
         colour = "" if rate is None or target is None else ("green" if rate >= target else "red")
-        table.add_row(label, str(block["received"]), str(block["resolved"]["total"]), str(block["resolved"]["late"]),
-                      str(block["open"]["total"]), str(block["open"]["overdue"]), str(block["open"]["due_soon"]),
-                      f"[{colour}]{_pct(rate)}[/{colour}]" if colour else _pct(rate),
-                      _pct(target), _pct(block["satisfaction_rate"]))
+        table.add_row(
+            label,
+            str(block["received"]),
+            str(block["resolved"]["total"]),
+            str(block["resolved"]["late"]),
+            str(block["open"]["total"]),
+            str(block["open"]["overdue"]),
+            str(block["open"]["due_soon"]),
+            f"[{colour}]{_pct(rate)}[/{colour}]" if colour else _pct(rate),
+            _pct(target),
+            _pct(block["satisfaction_rate"]),
+        )
     return table
 
 

@@ -120,7 +120,7 @@ def metric(worker: WorkerProcess, name: str, label: str = "") -> float:
     )
 
 
-def settle(pipeline: Pipeline, expected_received: int, timeout: float = 120.0) -> LiveKpis:
+def settle(pipeline: Pipeline, expected_received: int, timeout: float = 240.0) -> LiveKpis:
     """Wait until InfluxDB shows every dossier and every partition's latest snapshot agrees on as_of."""
     deadline = time.monotonic() + timeout
     live = LiveKpis()

@@ -356,3 +356,14 @@ def test_parse_of_to_json_round_trips(raw: dict[str, Any]) -> None:
     decoded = json.loads(wire)
     assert "schema" in decoded and "schema_" not in decoded
     assert None not in decoded.values()
+
+
+def test_published_schema_file_matches_the_contract() -> None:
+    """docs/dossier-event-1.schema.json is what `ioc schema` prints: regenerate it with the contract."""
+    import json
+    from pathlib import Path
+
+    from dossiers.events import json_schema
+
+    published = json.loads((Path(__file__).parents[2] / "docs" / "dossier-event-1.schema.json").read_text())
+    assert published == json_schema()

@@ -1,0 +1,272 @@
+"""`ioc up`: the whole product on one machine without Docker, with a live terminal wall.
+
+Starts the local Kafka broker and InfluxDB (ioc.devstack), one or more stream workers (child
+processes), the supervisor notifier (to a local file by default) and the simulator on an accelerated
+business clock; then draws the wall from what the workers wrote to InfluxDB until Ctrl-C, and stops
+everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from datetime import datetime
+from datetime import time as dtime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.live import Live
+
+from dossiers.calendar import WorkingCalendar
+from dossiers.catalog import Catalog, load_catalog
+from dossiers.clock import BusinessClock
+from ioc.wall import AlertLine, render
+from streams.readback import LiveKpis, read_live_kpis
+
+if TYPE_CHECKING:
+    from ioc.devstack.influx import InfluxQL, LocalInflux
+    from producers.sdk import EventProducer
+    from streams.runner import WorkerProcess
+
+SIMULATED_DAYS = 3650
+"""The simulator runs open-ended: ten business years is more than any demo."""
+
+
+def default_origin(calendar: WorkingCalendar, wall: float) -> int:
+    """Business time starts at today's opening (or the next working day's): the wall fills from 07:00."""
+    midnight = datetime.combine(calendar.local_date(int(wall)), dtime(), tzinfo=calendar.tz)
+    return calendar.next_opening(int(midnight.timestamp()))
+
+
+class AlertFeed:
+    """Keeps the latest alerts from `dossier-alerts` (a thread with its own consumer)."""
+
+    def __init__(self, bootstrap: str, topic: str, size: int = 8):
+        self.lines: deque[AlertLine] = deque(maxlen=size)
+        self.count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(bootstrap, topic), name="alert-feed", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, bootstrap: str, topic: str) -> None:
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        try:
+            while not self._stop.is_set():
+                for records in consumer.poll(timeout_ms=500).values():
+                    for record in records:
+                        with contextlib.suppress(ValueError):
+                            self.lines.appendleft(AlertLine.from_json(json.loads(record.value)))
+                            self.count += 1
+        finally:
+            consumer.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@contextlib.contextmanager
+def local_stack(state: Path, partitions: int, console: Console) -> Iterator[tuple[str, LocalInflux]]:
+    """The local broker and InfluxDB, stopped on exit whatever happens."""
+    from ioc.devstack.influx import LocalInflux
+    from ioc.devstack.kafka import KafkaBroker
+
+    console.print("[dim]Khởi động Kafka (broker cục bộ)…[/dim]")
+    with KafkaBroker(partitions=partitions, data_dir=state / "kafka") as broker:
+        console.print(
+            f"[dim]Kafka sẵn sàng: {broker.bootstrap} ({broker.startup_seconds:.1f} s). "
+            "Khởi động InfluxDB…[/dim]"
+        )
+        influx = LocalInflux(data_dir=state / "influxdb").start()
+        try:
+            yield broker.bootstrap, influx
+        finally:
+            influx.close()
+
+
+def up(
+    no_simulator: Annotated[
+        bool, typer.Option("--no-simulator", help="Only the service, for real producers")
+    ] = False,
+    speed: Annotated[
+        float, typer.Option(help="Business seconds per wall second (60 = a minute per second)")
+    ] = 60.0,
+    workers: Annotated[int, typer.Option(min=1, max=8, help="Stream worker processes")] = 1,
+    seed: Annotated[int, typer.Option(help="Simulator seed")] = 2026,
+    scenario: Annotated[list[str] | None, typer.Option(help="Simulator scenario, e.g. backlog:SKHDT")] = None,
+    catalog_path: Annotated[Path | None, typer.Option("--catalog", envvar="IOC_CATALOG")] = None,
+    state_dir: Annotated[Path, typer.Option(help="Where the local stack keeps its data")] = Path(".ioc-up"),
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of the events topic")] = 6,
+) -> None:
+    """Run the whole stack locally (Kafka, InfluxDB, worker, notifier, simulator) with a terminal wall."""
+    from alerts.cli import run_notifier
+    from alerts.settings import NotifySettings
+    from ioc.devstack.influx import InfluxQL
+    from ioc.devstack.ports import free_port
+    from streams.runner import WorkerProcess
+
+    console = Console()
+    state = state_dir.resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    catalog = load_catalog(catalog_path)
+    calendar = WorkingCalendar(catalog.calendar)
+    wall0 = time.time()
+    if no_simulator:
+        speed = 1.0
+    clock = BusinessClock(
+        origin=float(default_origin(calendar, wall0) if not no_simulator else wall0),
+        wall_origin=wall0,
+        speed=speed,
+    )
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+    processes: list[WorkerProcess] = []
+    feed: AlertFeed | None = None
+    producer: EventProducer | None = None
+    with local_stack(state, partitions, console) as (bootstrap, influx):
+        try:
+            env = {
+                "IOC_KAFKA_BOOTSTRAP": bootstrap,
+                "IOC_INFLUX_URL": influx.url,
+                "IOC_INFLUX_TOKEN": influx.token,
+                "IOC_INFLUX_ORG": influx.org,
+                "IOC_INFLUX_BUCKET": influx.bucket,
+                "IOC_PARTITIONS": str(partitions),
+                "IOC_CLOCK_ORIGIN": str(clock.origin),
+                "IOC_CLOCK_WALL_ORIGIN": str(clock.wall_origin),
+                "IOC_CLOCK_SPEED": str(clock.speed),
+                "IOC_SNAPSHOT_SECONDS": "2",
+            }
+            if catalog_path is not None:
+                env["IOC_CATALOG"] = str(catalog_path.resolve())
+            for n in range(workers):
+                worker = WorkerProcess(
+                    {**env, "IOC_METRICS_PORT": str(free_port()), "IOC_DATA_DIR": str(state / f"worker-{n}")},
+                    state / f"worker-{n}.log",
+                    f"worker-{n}",
+                )
+                processes.append(worker.start())
+            console.print(f"[dim]Đợi {workers} worker…[/dim]")
+            for worker in processes:
+                worker.wait_ready(timeout=120)
+            notify = NotifySettings(
+                kafka_bootstrap=bootstrap,
+                catalog=catalog_path,
+                clock_origin=clock.origin,
+                clock_wall_origin=clock.wall_origin,
+                clock_speed=clock.speed,
+                notify_db=state / "notify.sqlite",
+                notify_file=state / "notifications.jsonl",
+                notify_channels="file",
+            )
+            threads.append(
+                threading.Thread(target=run_notifier, args=(notify, stop), name="notifier", daemon=True)
+            )
+            if not no_simulator:
+                producer, simulation = _simulation(
+                    catalog, calendar, clock, bootstrap, seed, scenario or [], state, stop
+                )
+                threads.append(simulation)
+            for thread in threads:
+                thread.start()
+            feed = AlertFeed(bootstrap, "dossier-alerts")
+            _show_wall(
+                console,
+                catalog,
+                clock,
+                InfluxQL(influx.query_url, influx.bucket),
+                feed,
+                processes,
+                f"Kafka {bootstrap} · ×{speed:g} · {workers} worker · nhật ký: {state}",
+            )
+        except KeyboardInterrupt:
+            pass
+        finally:
+            console.print("[dim]Đang dừng…[/dim]")
+            stop.set()
+            for thread in threads:
+                thread.join(15)
+            if producer is not None:
+                producer.close(10)
+            if feed is not None:
+                feed.stop()
+            for worker in processes:
+                worker.stop()
+    console.print("Đã dừng.")
+
+
+def _simulation(
+    catalog: Catalog,
+    calendar: WorkingCalendar,
+    clock: BusinessClock,
+    bootstrap: str,
+    seed: int,
+    scenarios: list[str],
+    state: Path,
+    stop: threading.Event,
+) -> tuple[EventProducer, threading.Thread]:
+    from producers.sdk import EventProducer
+    from producers.simulate_cli import run_simulation
+    from producers.simulator import Simulator, parse_scenario, warmup_start
+
+    origin = int(clock.origin)
+    day = calendar.local_date(origin)
+    parsed = [parse_scenario(text, catalog, calendar, day) for text in scenarios]
+    simulator = Simulator(
+        catalog,
+        calendar,
+        seed=seed,
+        start=warmup_start(calendar, origin, 20),
+        end=origin + SIMULATED_DAYS * 86400,
+        emit_from=origin,
+        scenarios=parsed,
+    )
+    producer = EventProducer(bootstrap, spool=state / "spool.sqlite", catalog=catalog)
+    thread = threading.Thread(
+        target=run_simulation,
+        args=(simulator, producer),
+        kwargs={"clock": clock, "stop": stop},
+        name="simulator",
+        daemon=True,
+    )
+    return producer, thread
+
+
+def _show_wall(
+    console: Console,
+    catalog: Catalog,
+    clock: BusinessClock,
+    ql: InfluxQL,
+    feed: AlertFeed,
+    processes: list[WorkerProcess],
+    status: str,
+) -> None:
+    """Redraw once a second until Ctrl-C (or until every worker died: then say so and stop)."""
+    live = LiveKpis()
+    with Live(console=console, refresh_per_second=2, screen=False) as screen:
+        while True:
+            with contextlib.suppress(Exception):  # InfluxDB restarting: keep the last picture
+                live = read_live_kpis(ql.query, window="1m")
+            business = datetime.fromtimestamp(clock.now(time.time()), ZoneInfo(catalog.calendar.timezone))
+            screen.update(render(catalog, live, list(feed.lines), business, status))
+            if not any(p.running for p in processes):
+                console.print("[red]Mọi worker đã dừng — xem nhật ký.[/red]")
+                return
+            time.sleep(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)

@@ -1,0 +1,309 @@
+"""The real Apache Kafka 3.9.1 broker started by the fixtures, driven with kafka-python (no mocks):
+key -> partition stability, a two-member consumer group splitting partitions, restart and crash
+recovery keeping data, fail-fast startup errors, and no server left behind when pytest is SIGKILLed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+from ioc.devstack.kafka import KafkaBroker
+from ioc.devstack.proc import StartupError, pid_alive
+from ioc.devstack.testing import TopicFactory
+
+pytestmark = pytest.mark.integration
+
+AGENCIES = ["Sở Tư pháp", "Sở Y tế", "Sở Tài nguyên và Môi trường", "UBND huyện Bình Sơn", "Công an tỉnh"]
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> dict[bytes, set[int]]:
+    """Send and wait for every ack; returns key -> partitions the broker put it in."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    try:
+        futures = [(k, producer.send(topic, key=k, value=v)) for k, v in records]
+        producer.flush(timeout=30)
+        placed: dict[bytes, set[int]] = defaultdict(set)
+        for key, fut in futures:
+            placed[key].add(fut.get(timeout=30).partition)
+        return placed
+    finally:
+        producer.close(timeout=5)
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[Any]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        consumer.assign([TopicPartition(topic, p) for p in parts])
+        consumer.seek_to_beginning()
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while len(records) < expected and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+def test_same_key_always_lands_on_the_same_partition(
+    kafka_broker: KafkaBroker, kafka_topic: TopicFactory
+) -> None:
+    topic = kafka_topic(partitions=6, prefix="keys")
+    keys = [f"HS-{i:05d}".encode() for i in range(60)]
+    records = [
+        (k, json.dumps({"seq": n, "agency": AGENCIES[n % 5]}).encode()) for n in range(5) for k in keys
+    ]
+    placed = produce(kafka_broker.bootstrap, topic, records)
+    assert all(len(parts) == 1 for parts in placed.values()), "a key was split across partitions"
+    assert len({p for parts in placed.values() for p in parts}) > 1, "60 keys should spread over partitions"
+
+    # a second, independent producer maps every key to the same partition again
+    again = produce(kafka_broker.bootstrap, topic, [(k, b"again") for k in keys])
+    assert again == placed
+
+    consumed = consume_all(kafka_broker.bootstrap, topic, len(records) + len(keys))
+    assert len(consumed) == len(records) + len(keys)
+    seen: dict[bytes, set[int]] = defaultdict(set)
+    for rec in consumed:
+        seen[rec.key].add(rec.partition)
+    assert seen == placed
+    # order per key is kept within its partition
+    per_key = defaultdict(list)
+    for rec in sorted(consumed, key=lambda r: (r.partition, r.offset)):
+        if rec.value != b"again":
+            per_key[rec.key].append(json.loads(rec.value)["seq"])
+    assert all(seqs == [0, 1, 2, 3, 4] for seqs in per_key.values())
+
+
+def test_auto_created_topic_gets_default_partitions(kafka_broker: KafkaBroker) -> None:
+    topic = f"auto-{uuid.uuid4().hex[:8]}"
+    produce(kafka_broker.bootstrap, topic, [(b"k", b"v")])
+    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+    try:
+        (info,) = admin.describe_topics([topic])
+        assert len(info["partitions"]) == kafka_broker.partitions == 6
+    finally:
+        admin.close()
+
+
+def test_consumer_group_of_two_splits_four_partitions(
+    kafka_broker: KafkaBroker, kafka_topic: TopicFactory
+) -> None:
+    topic = kafka_topic(partitions=4, prefix="group")
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    stop = threading.Event()
+    assignments: dict[str, set[int]] = {}
+    received: dict[str, list[tuple[int, int, bytes]]] = {"a": [], "b": []}
+    errors: list[BaseException] = []
+
+    def member(name: str) -> None:
+        try:
+            consumer = KafkaConsumer(
+                topic,
+                bootstrap_servers=kafka_broker.bootstrap,
+                group_id=group,
+                client_id=f"member-{name}",
+                auto_offset_reset="earliest",
+                enable_auto_commit=True,
+                auto_commit_interval_ms=200,
+                heartbeat_interval_ms=300,
+                session_timeout_ms=6000,
+                max_poll_interval_ms=30000,
+            )
+            try:
+                while not stop.is_set():
+                    for tp, batch in consumer.poll(timeout_ms=100).items():
+                        received[name].extend((tp.partition, r.offset, r.value) for r in batch)
+                    assignments[name] = {tp.partition for tp in consumer.assignment()}
+            finally:
+                consumer.close()
+        except BaseException as exc:  # surfaced in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=member, args=(n,), daemon=True) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not errors:
+            a, b = assignments.get("a", set()), assignments.get("b", set())
+            if len(a) == 2 and len(b) == 2 and not a & b:
+                break
+            time.sleep(0.05)
+        assert not errors, errors
+        assert len(assignments["a"]) == 2 and len(assignments["b"]) == 2, assignments
+        assert assignments["a"] | assignments["b"] == {0, 1, 2, 3}
+
+        n = 400
+        records = [(f"HS-{i % 37}".encode(), f"event-{i}".encode()) for i in range(n)]
+        produce(kafka_broker.bootstrap, topic, records)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(received["a"]) + len(received["b"]) < n:
+            time.sleep(0.05)
+        time.sleep(0.3)  # would expose duplicates arriving late
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+    assert not errors, errors
+
+    values = Counter(v for name in received for _, _, v in received[name])
+    assert len(values) == n and set(values.values()) == {1}, "every record exactly once"
+    for name in ("a", "b"):
+        assert received[name], f"member {name} got nothing"
+        assert {p for p, _, _ in received[name]} <= assignments[name]
+
+
+def test_restart_keeps_data_and_ports(kafka_broker: KafkaBroker, kafka_topic: TopicFactory) -> None:
+    topic = kafka_topic(partitions=3, prefix="restart")
+    records = [(f"k{i}".encode(), f"before-restart-{i}".encode()) for i in range(50)]
+    produce(kafka_broker.bootstrap, topic, records)
+    bootstrap, pid = kafka_broker.bootstrap, kafka_broker.pid
+
+    kafka_broker.restart()
+
+    assert kafka_broker.bootstrap == bootstrap
+    assert kafka_broker.pid != pid
+    got = consume_all(kafka_broker.bootstrap, topic, len(records))
+    assert sorted(r.value for r in got) == sorted(v for _, v in records)
+    produce(kafka_broker.bootstrap, topic, [(b"k", b"after-restart")])  # still writable
+
+
+def test_crash_and_start_recovers_data(kafka_broker: KafkaBroker, kafka_topic: TopicFactory) -> None:
+    topic = kafka_topic(partitions=2, prefix="crash")
+    records = [(f"k{i}".encode(), f"before-crash-{i}".encode()) for i in range(30)]
+    produce(kafka_broker.bootstrap, topic, records)
+    pid = kafka_broker.pid
+    assert pid is not None
+
+    kafka_broker.kill()
+    assert not kafka_broker.running
+    assert not pid_alive(pid)
+
+    kafka_broker.start()
+    got = consume_all(kafka_broker.bootstrap, topic, len(records))
+    assert sorted(r.value for r in got) == sorted(v for _, v in records)
+
+
+def test_bad_configuration_fails_fast_with_the_log(tmp_path: Path) -> None:
+    broker = KafkaBroker(data_dir=tmp_path, extra_properties={"num.io.threads": "not-a-number"})
+    started = time.monotonic()
+    with pytest.raises(StartupError) as info:
+        broker.start()
+    assert time.monotonic() - started < 60
+    assert "num.io.threads" in str(info.value)
+    assert not broker.running
+    broker.close()
+
+
+# -- no orphans ---------------------------------------------------------------------------------------
+CHILD_TEST = textwrap.dedent(
+    """
+    import json, os, time
+    from tests.conftest import kafka_broker, influx  # the real session fixtures
+
+    def test_hold(kafka_broker, influx):
+        info = {"java": kafka_broker.pid, "kafka_watchdog": kafka_broker.watchdog_pid,
+                "kafka_dir": str(kafka_broker.data_dir), "influxd": influx.engine.pid,
+                "influx_dir": str(influx.engine.data_dir)}
+        with open(os.environ["IOC_ORPHAN_INFO"] + ".tmp", "w") as fh:
+            json.dump(info, fh)
+        os.replace(os.environ["IOC_ORPHAN_INFO"] + ".tmp", os.environ["IOC_ORPHAN_INFO"])
+        parent = int(os.environ["IOC_ORPHAN_PARENT"])
+        deadline = time.monotonic() + 300
+        while os.getppid() == parent and time.monotonic() < deadline:  # never outlive the outer pytest
+            time.sleep(0.1)
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_sigkill_of_pytest_leaves_no_server_behind(tmp_path: Path, influx: Any) -> None:
+    """Run a pytest that holds both real fixtures, SIGKILL it, and check the JVM and influxd go away
+    (and their temp dirs with them). Skipped against a remote InfluxDB (nothing to start)."""
+    if not hasattr(influx, "engine"):
+        pytest.skip("needs the local InfluxDB")
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "test_child.py").write_text(CHILD_TEST)
+    info_path = tmp_path / "info.json"
+    env = {
+        **os.environ,
+        "IOC_ORPHAN_INFO": str(info_path),
+        "IOC_ORPHAN_PARENT": str(os.getpid()),
+        "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
+    }
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            "-o",
+            "addopts=",
+            "-o",
+            "timeout=0",
+            str(tmp_path / "test_child.py"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not info_path.exists():
+            if child.poll() is not None or time.monotonic() > deadline:
+                out = child.stdout.read().decode() if child.stdout else ""
+                pytest.fail(f"child pytest did not start the servers:\n{out}")
+            time.sleep(0.1)
+        info = json.loads(info_path.read_text())
+        assert _alive(info["java"]) and _alive(info["influxd"])
+
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+
+        deadline = time.monotonic() + 40  # Kafka's clean shutdown gets up to its SIGTERM grace period
+        while time.monotonic() < deadline and any(
+            _alive(info[k]) for k in ("java", "kafka_watchdog", "influxd")
+        ):
+            time.sleep(0.2)
+        left = {k: info[k] for k in ("java", "kafka_watchdog", "influxd") if _alive(info[k])}
+        assert not left, f"left behind after SIGKILL of pytest: {left}"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (
+            Path(info["kafka_dir"]).exists() or Path(info["influx_dir"]).exists()
+        ):
+            time.sleep(0.1)
+        assert not Path(info["kafka_dir"]).exists() and not Path(info["influx_dir"]).exists()
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
