@@ -225,37 +225,44 @@ def new_state(event: Event) -> DossierState:
 
 
 def _pair(state: DossierState, kind: PauseKind) -> tuple[list[tuple[int, int | None]], list[int], int]:
-    """Pair one kind's starts and ends in time order: (pairs, unmatched starts, unmatched ends).
+    """One kind's pauses in time order: (closed intervals, the start of a still-open pause, stray ends).
 
-    At equal instants starts come first, so a pause requested and ended in the same second is a
-    zero-length pause, not an end without a start followed by a pause that never ends.
+    A pause of one kind cannot nest: a second `paused` while paused (an agency re-sending it with a new
+    id) is part of the same wait, and one `resumed` ends it; the repeated start may later absorb one
+    end that finds no open pause. At equal instants starts come first, so a pause requested and ended
+    in the same second is a zero-length pause.
     """
     pairs: list[tuple[int, int | None]] = []
-    open_starts: list[int] = []
-    orphans = 0
+    open_since: int | None = None
+    repeated = orphans = 0
     for ts, k, is_start in sorted(state.pauses, key=lambda p: (p[0], not p[2])):
         if k != kind.value:
             continue
-        if is_start:
-            open_starts.append(ts)
-        elif open_starts:
-            pairs.append((open_starts.pop(0), ts))
+        if is_start and open_since is None:
+            open_since = ts
+        elif is_start:
+            repeated += 1
+        elif open_since is not None:
+            pairs.append((open_since, ts))
+            open_since = None
+        elif repeated:
+            repeated -= 1
         else:
             orphans += 1
-    return pairs, open_starts, orphans
+    return pairs, [] if open_since is None else [open_since], orphans
 
 
 def pause_intervals(state: DossierState, until: int | None = None) -> list[tuple[int, int | None]]:
-    """Pause intervals (start, end or None while still paused), each kind paired in time order.
+    """Pause intervals (start, end or None while still paused), per kind in time order.
 
-    A start takes the first unused end at or after it; ends with no start are ignored (and reported
-    by `problems`). `until` closes a still-open pause (a result ends any wait).
+    An end closes the open pause of its kind; ends with no open pause are ignored (and reported by
+    `problems`). `until` closes a still-open pause (a result ends any wait).
     """
     intervals: list[tuple[int, int | None]] = []
     for kind in PauseKind:
         pairs, open_starts, _ = _pair(state, kind)
         intervals.extend(pairs)
-        for ts in open_starts[:1]:  # later unmatched starts are inside the first open pause
+        for ts in open_starts:
             intervals.append((ts, until if until is not None and until >= ts else None))
     intervals.sort(key=lambda iv: iv[0])
     return intervals

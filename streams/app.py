@@ -120,7 +120,11 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
     table.key_serializer = table.value_serializer = "raw"
     table.changelog_topic = table._new_changelog_topic()
     worker.processor = Processor(
-        catalog, calendar, table, alert_backfill_seconds=settings.alert_backfill_seconds
+        catalog,
+        calendar,
+        table,
+        alert_backfill_seconds=settings.alert_backfill_seconds,
+        max_future_seconds=settings.max_future_seconds,
     )
 
     def assigned() -> set[int]:

@@ -121,12 +121,16 @@ class Processor:
         calendar: WorkingCalendar,
         store: MutableMapping[str, bytes],
         alert_backfill_seconds: int | None = None,
+        max_future_seconds: int | None = 3600,
     ):
         self.catalog = catalog
         self.calendar = calendar
         self.store = store
         self.alert_backfill_seconds = alert_backfill_seconds
         """Events older than this (a backfill, a replay of history) update state silently: no alert storm."""
+        self.max_future_seconds = max_future_seconds
+        """An event dated further ahead of the centre's clock is refused: a wrong clock at the source
+        would otherwise stop SLA clocks (a future `paused`) or hide dossiers from today's counts."""
         self.views: dict[int, PartitionView] = {}
 
     def view(self, partition: int) -> PartitionView:
@@ -146,6 +150,13 @@ class Processor:
                     f"agency: {event.agency!r} does not match the producing agency's identity "
                     f"{identity.decode('utf-8', 'replace')!r}",
                     "agency_mismatch",
+                )
+            ahead = int(event.occurred_at.timestamp()) - now
+            if self.max_future_seconds is not None and ahead > self.max_future_seconds:
+                raise InvalidEvent(
+                    f"occurred_at: {event.occurred_at.isoformat()} is {ahead} s ahead of the centre's clock "
+                    f"(more than {self.max_future_seconds} s): check the sending system's clock",
+                    "future_event",
                 )
         except InvalidEvent as exc:
             return Outcome("dead_letter", error=exc)

@@ -49,6 +49,10 @@ class StreamSettings(BaseSettings):
         description="Events older than this raise no alert (a backfill must not page supervisors); "
         "none = always alert",
     )
+    max_future_seconds: int | None = Field(
+        3600,
+        description="Events dated further ahead of the clock are dead-lettered (future_event); none = off",
+    )
     session_timeout_seconds: float = Field(
         30.0,
         gt=1,

@@ -298,3 +298,16 @@ def test_problems_are_order_free() -> None:
         ev("withdrawn", at(2026, 3, 4, 9)),
     ]
     assert problems(*raws) == problems(*raws[::-1])
+
+
+def test_a_pause_sent_twice_is_one_wait_that_one_resume_ends() -> None:
+    """An agency re-sending `paused` with a new id must not leave the dossier paused for ever."""
+    raws = [
+        event("received", at(2026, 3, 2, 8), event_id="r", procedure="2.000488", channel="counter"),
+        event("paused", at(2026, 3, 3, 8), event_id="p1", data={"reason": "nghĩa vụ tài chính"}),
+        event("paused", at(2026, 3, 4, 8), event_id="p2", data={"reason": "nghĩa vụ tài chính"}),
+        event("resumed", at(2026, 3, 5, 8), event_id="q1"),
+    ]
+    state = state_of(parse(raws))
+    assert pause_intervals(state) == [(ts(at(2026, 3, 3, 8)), ts(at(2026, 3, 5, 8)))]
+    assert not any("resumed" in p for p in state.problems())

@@ -179,3 +179,21 @@ def test_stream_counters_equal_replay_at_the_same_instant() -> None:
     for body in reversed(bodies):
         replay.feed_raw(body)
     assert dict(proc.views[0].counters.counts) == dict(replay.counters().counts)
+
+
+def test_an_event_dated_ahead_of_the_clock_is_dead_lettered() -> None:
+    proc = processor()
+    soon = proc.handle(0, raw(received("D1", T0 + 600)), {}, T0)  # ten minutes of skew: accepted
+    far = proc.handle(0, raw(received("D2", T0 + 2 * 3600)), {}, T0)
+    assert soon.status == "applied"
+    assert far.status == "dead_letter" and far.error is not None and far.error.code == "future_event"
+    assert "ahead of the centre's clock" in far.error.reason
+
+
+def test_history_older_than_the_backfill_window_updates_state_without_paging() -> None:
+    quiet = Processor(CATALOG, CALENDAR, {}, alert_backfill_seconds=86400)
+    old = quiet.handle(0, raw(received("OLD", T0 - 3 * 86400)), {}, T0)
+    fresh = quiet.handle(0, raw(received("NEW", T0 - 60)), {}, T0)
+    assert old.alerts == [] and [m.kind for m in old.deadlines] == ["overdue"]  # on the wall, not paged
+    assert [a.kind for a in fresh.alerts] == ["overdue"]
+    assert quiet.tick(0, T0 + 86400).alerts == []  # and it is not paged later either
