@@ -1,0 +1,474 @@
+"""What the supervisor notifier sends, to whom, and when: pure decisions on alerts and on time.
+
+`Notifier` turns `dossier-alert/1` records and the passing of business time into `Outbound`
+notifications. It does no I/O: the durable state it needs (alerts already seen, open overdue dossiers,
+messages held until office hours, the last digest date) sits behind the `NotifyState` protocol, so the
+same logic runs on SQLite in production and in the unit tests with plain integer times. Delivery
+(SMTP, webhook, file) is the adapters' job (alerts/delivery.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from typing import Any, Literal, Protocol
+
+from dossiers.calendar import Timestamp, WorkingCalendar, WorkSeconds
+from dossiers.catalog import Catalog, Contact
+from streams.processor import Alert
+
+ALERT_KINDS = ("overdue", "due_soon", "resolved_late")
+Channel = Literal["email", "webhook", "file"]
+CHANNELS: tuple[Channel, ...] = ("email", "webhook", "file")
+PAYLOAD_SCHEMA = "ioc-notification/1"
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+SUBJECTS = {
+    "overdue": "Hồ sơ quá hạn",
+    "due_soon": "Hồ sơ sắp đến hạn",
+    "resolved_late": "Hồ sơ giải quyết quá hạn",
+}
+FOOTER = "Thông báo tự động của hệ thống giám sát IOC; vui lòng không trả lời thư này."
+
+
+# -- the alert record -----------------------------------------------------------------------------------
+def _ts(value: Any, name: str, required: bool = False) -> Timestamp | None:
+    if value is None:
+        if required:
+            raise ValueError(f"{name}: missing")
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name}: expected an ISO 8601 string")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"{name}: no time zone offset")
+    return int(moment.timestamp())
+
+
+def _str(body: dict[str, Any], name: str, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name}: expected a non-empty string")
+    return value
+
+
+def parse_alert(raw: bytes | str) -> Alert:
+    """Read one `dossier-alert/1` record (the inverse of `Alert.to_json`); ValueError when malformed."""
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ValueError("not a JSON object")
+    if body.get("schema") != "dossier-alert/1":
+        raise ValueError(f"schema: expected 'dossier-alert/1', got {body.get('schema')!r}")
+    late = body.get("late_seconds", 0)
+    if not isinstance(late, int) or isinstance(late, bool):
+        raise ValueError("late_seconds: expected an integer")
+    at = _ts(body.get("at"), "at", required=True)
+    assert at is not None
+    return Alert(
+        alert_id=str(_str(body, "alert_id")), kind=str(_str(body, "kind")),
+        dossier=str(_str(body, "dossier")), agency=str(_str(body, "agency")),
+        procedure=_str(body, "procedure", False), field=_str(body, "field", False),
+        due_at=_ts(body.get("due_at"), "due_at"), at=at, late_seconds=late,
+        appointment_at=_ts(body.get("appointment_at"), "appointment_at"),
+    )
+
+
+def iso(ts: Timestamp) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+# -- what goes out --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One notification to a list of recipients. `key` is deterministic, so recording it is idempotent."""
+
+    key: str
+    kind: str  # overdue | due_soon | resolved_late | escalation | digest
+    agency: str
+    dossier: str | None
+    subject: str
+    body: str
+    recipients: tuple[Contact, ...]
+    payload: dict[str, Any] = field(hash=False, compare=False)
+    """The JSON document POSTed to webhooks and written to the file sink (schema ioc-notification/1)."""
+
+
+def targets(outbound: Outbound, channels: Iterable[str]) -> list[tuple[Channel, str]]:
+    """(channel, address) pairs to deliver to: each recipient's e-mail and webhook, plus the file sink.
+
+    A channel that is not enabled yields nothing; the file sink takes every notification, even one
+    with no recipient (a centre without a director still leaves a trace).
+    """
+    enabled = set(channels)
+    found: list[tuple[Channel, str]] = []
+    for contact in outbound.recipients:
+        if "email" in enabled and contact.email and ("email", contact.email) not in found:
+            found.append(("email", contact.email))
+        if "webhook" in enabled and contact.webhook and ("webhook", contact.webhook) not in found:
+            found.append(("webhook", contact.webhook))
+    if "file" in enabled:
+        found.append(("file", ""))
+    return found
+
+
+# -- durable state --------------------------------------------------------------------------------------
+class NotifyState(Protocol):
+    """What the notifier remembers between calls and across restarts (alerts/notify_store.py)."""
+
+    def first_sight(self, alert: Alert, now: Timestamp) -> bool:
+        """Record the alert id; False if it was recorded before (a re-sent alert)."""
+
+    def open_overdue(self, alert: Alert, due_work: WorkSeconds) -> bool:
+        """Add the dossier to the overdue set; False (and nothing changes) if it is already there.
+
+        `due_work` is the due time in the calendar's working seconds, so that the escalation delay is a
+        query parameter and a changed IOC_NOTIFY_ESCALATE_AFTER_DAYS applies to dossiers already open.
+        """
+
+    def close_overdue(self, dossier: str) -> None: ...
+
+    def overdue(self) -> list[Alert]:
+        """Every open overdue dossier, as the alert that opened it."""
+
+    def escalations_due(self, due_work_until: WorkSeconds) -> list[Alert]:
+        """Open overdue dossiers, not yet escalated, due at or before `due_work_until` working seconds."""
+
+    def mark_escalated(self, dossier: str, now: Timestamp) -> None: ...
+
+    def track_due_soon(self, alert: Alert) -> None: ...
+
+    def untrack_due_soon(self, dossier: str) -> None: ...
+
+    def due_soon(self, now: Timestamp) -> list[Alert]:
+        """Due-soon dossiers whose due time is still ahead (the others were resolved or went overdue)."""
+
+    def add_resolved_late(self, alert: Alert) -> None: ...
+
+    def resolved_late(self) -> list[Alert]:
+        """Resolved-late alerts not yet reported in a digest."""
+
+    def clear_resolved_late(self, alert_ids: Sequence[str]) -> None: ...
+
+    def hold(self, alert: Alert, release_at: Timestamp) -> None: ...
+
+    def drop_held(self, dossier: str) -> None: ...
+
+    def release_held(self, now: Timestamp) -> list[Alert]:
+        """Remove and return the held alerts whose release time has come."""
+
+    def get_meta(self, name: str) -> str | None: ...
+
+    def set_meta(self, name: str, value: str) -> None: ...
+
+
+# -- policy ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The notifier's knobs (from NotifySettings); defaults are the documented ones."""
+
+    immediate_kinds: frozenset[str] = frozenset({"overdue"})
+    outside_hours: Literal["hold", "send"] = "hold"
+    digest_at: time | None = time(7, 30)
+    digest_skip_empty: bool = True
+    digest_max_items: int = 50
+    escalate_after_days: float = 2.0
+    max_age_seconds: int | None = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Who receives an agency's messages, and why if it is not the agency's own supervisors."""
+
+    recipients: tuple[Contact, ...]
+    note: str | None
+
+
+def route(catalog: Catalog, agency_code: str) -> Route:
+    """The agency's supervisors; the centre's director when the agency is unknown or has none."""
+    agency = catalog.agency(agency_code)
+    if agency is not None and agency.supervisors:
+        return Route(agency.supervisors, None)
+    director = catalog.centre.director
+    to = (director,) if director is not None else ()
+    if agency is None:
+        note = (f"Mã cơ quan {agency_code!r} không có trong danh mục của Trung tâm; thông báo được chuyển "
+                "Giám đốc Trung tâm.")
+    else:
+        note = (f"{agency.name} chưa khai báo người phụ trách nhận cảnh báo; thông báo được chuyển "
+                "Giám đốc Trung tâm.")
+    return Route(to, note)
+
+
+class Notifier:
+    """Decides notifications. Call `on_alert` per alert and `on_time` regularly, with business time."""
+
+    def __init__(self, catalog: Catalog, calendar: WorkingCalendar, state: NotifyState,
+                 policy: Policy | None = None):
+        self.catalog = catalog
+        self.calendar = calendar
+        self.state = state
+        self.policy = policy or Policy()
+
+    # -- inputs ---------------------------------------------------------------------------------------
+    def on_alert(self, alert: Alert, now: Timestamp) -> list[Outbound]:
+        """One alert from `dossier-alerts`: update the state; maybe an immediate message (or hold it)."""
+        if alert.kind not in ALERT_KINDS or not self.state.first_sight(alert, now):
+            return []
+        if alert.kind == "overdue":
+            self.state.untrack_due_soon(alert.dossier)
+            due = alert.due_at if alert.due_at is not None else alert.at
+            if not self.state.open_overdue(alert, self.calendar.to_work(due)):
+                return []  # already overdue (a new due time): one message per transition
+        elif alert.kind == "due_soon":
+            self.state.track_due_soon(alert)
+        else:
+            self.state.close_overdue(alert.dossier)
+            self.state.untrack_due_soon(alert.dossier)
+            self.state.drop_held(alert.dossier)  # resolved already: the digest reports it
+            self.state.add_resolved_late(alert)
+        if alert.kind not in self.policy.immediate_kinds:
+            return []
+        if self.policy.max_age_seconds is not None and now - alert.at > self.policy.max_age_seconds:
+            return []  # history replayed on a first start: state only, no flood of stale messages
+        if not self.may_send_now(now):
+            self.state.hold(alert, self.calendar.next_opening(now))
+            return []
+        return [self.immediate(alert, now)]
+
+    def on_time(self, now: Timestamp) -> list[Outbound]:
+        """Held messages due, escalations due and the day's digests due at business time `now`."""
+        out: list[Outbound] = []
+        if self.may_send_now(now):
+            out += [self.immediate(alert, now) for alert in self.state.release_held(now)]
+            out += self._escalations(now)
+        out += self._digests(now)
+        return out
+
+    def may_send_now(self, now: Timestamp) -> bool:
+        """Immediate messages go out during office hours (or always, with outside_hours = send)."""
+        return self.policy.outside_hours == "send" or self.calendar.next_opening(now) == now
+
+    # -- routing --------------------------------------------------------------------------------------
+    def route(self, agency_code: str) -> Route:
+        return route(self.catalog, agency_code)
+
+    def agency_name(self, code: str) -> str:
+        agency = self.catalog.agency(code)
+        return agency.name if agency is not None else code
+
+    # -- messages -------------------------------------------------------------------------------------
+    def immediate(self, alert: Alert, now: Timestamp) -> Outbound:
+        """The message for one transition; lateness is measured at `now` (the send time if held)."""
+        route = self.route(alert.agency)
+        name = self.agency_name(alert.agency)
+        facts = self._facts(alert, now)
+        lead = {
+            "overdue": f"Hồ sơ {alert.dossier} của {name} đã quá hạn giải quyết.",
+            "due_soon": f"Hồ sơ {alert.dossier} của {name} sắp đến hạn giải quyết.",
+            "resolved_late": f"Hồ sơ {alert.dossier} của {name} đã có kết quả nhưng quá hạn giải quyết.",
+        }[alert.kind]
+        ask = {
+            "overdue": "Đề nghị lãnh đạo đơn vị chỉ đạo giải quyết ngay; nếu cần thêm thời gian, gửi phiếu "
+                       "xin lỗi và hẹn lại ngày trả kết quả cho người dân theo quy định.",
+            "due_soon": "Đề nghị đơn vị kiểm tra tiến độ để trả kết quả đúng hạn.",
+            "resolved_late": "Đề nghị đơn vị rà soát nguyên nhân chậm trễ.",
+        }[alert.kind]
+        lines = [lead, "", *self._fact_lines(facts), "", ask]
+        return self._outbound(
+            key=f"{alert.kind}:{alert.alert_id}", kind=alert.kind, agency=alert.agency, dossier=alert.dossier,
+            subject=f"{SUBJECTS[alert.kind]}: {alert.dossier} — {name}", lines=lines, route=route, now=now,
+            data={"alert": json.loads(alert.to_json()), **facts},
+        )
+
+    def escalation(self, alert: Alert, now: Timestamp) -> Outbound:
+        """Báo cáo Giám đốc: a dossier overdue for the configured number of working days."""
+        director = self.catalog.centre.director
+        route = Route((director,) if director is not None else (), None if director is not None else
+                      "Danh mục chưa khai báo Giám đốc Trung tâm (centre.director): không có người nhận.")
+        name = self.agency_name(alert.agency)
+        facts = self._facts(alert, now)
+        days = _number(self.policy.escalate_after_days)
+        lines = [
+            f"Hồ sơ {alert.dossier} của {name} đã quá hạn từ {days} ngày làm việc trở lên "
+            "và chưa có kết quả.",
+            "",
+            *self._fact_lines(facts),
+            "Người phụ trách của đơn vị: " + (", ".join(c.name for c in self.route(alert.agency).recipients)
+                                              or "chưa khai báo"),
+            "",
+            "Báo cáo Giám đốc Trung tâm để đôn đốc đơn vị giải quyết.",
+        ]
+        return self._outbound(
+            key=f"escalation:{alert.dossier}", kind="escalation", agency=alert.agency, dossier=alert.dossier,
+            subject=f"Báo cáo Giám đốc — hồ sơ quá hạn {facts['late_text']}: {alert.dossier} — {name}",
+            lines=lines, route=route, now=now,
+            data={"alert": json.loads(alert.to_json()),
+                  "escalate_after_days": self.policy.escalate_after_days, **facts},
+        )
+
+    def digest(self, agency: str, day: str, overdue: list[Alert], due_soon: list[Alert],
+               resolved_late: list[Alert], now: Timestamp) -> Outbound:
+        """Bản tổng hợp hằng ngày of one agency."""
+        route = self.route(agency)
+        name = self.agency_name(agency)
+        limit = self.policy.digest_max_items
+        local_day = datetime.strptime(day, "%Y-%m-%d").strftime("%d/%m/%Y")
+        lines = [f"Tổng hợp tình hình giải quyết hồ sơ của {name}, {self._local_text(now)}:", ""]
+        sections: dict[str, list[dict[str, Any]]] = {}
+        for kind, title, items in (
+            ("overdue", "Hồ sơ đang quá hạn", overdue),
+            ("due_soon", "Hồ sơ sắp đến hạn", due_soon),
+            ("resolved_late", "Hồ sơ giải quyết quá hạn từ bản tổng hợp trước", resolved_late),
+        ):
+            lines.append(f"{title}: {len(items)}")
+            rows = [self._facts(alert, now) | {"dossier": alert.dossier} for alert in items[:limit]]
+            sections[kind] = rows
+            for row in rows:
+                detail = {"overdue": f"quá hạn {row['late_text']}",
+                          "due_soon": f"hạn {row['due_local']}",
+                          "resolved_late": f"chậm {row['late_text']}"}[kind]
+                lines.append(f"  - {row['dossier']} · {row['procedure_code'] or '?'} · {detail}")
+            if len(items) > limit:
+                lines.append(f"  … và {len(items) - limit} hồ sơ khác (xem màn hình IOC).")
+            lines.append("")
+        counts = {"overdue": len(overdue), "due_soon": len(due_soon), "resolved_late": len(resolved_late)}
+        return self._outbound(
+            key=f"digest:{day}:{agency}", kind="digest", agency=agency, dossier=None,
+            subject=(f"Tổng hợp hồ sơ ngày {local_day} — {name}: {counts['overdue']} quá hạn, "
+                     f"{counts['due_soon']} sắp đến hạn, {counts['resolved_late']} giải quyết quá hạn"),
+            lines=lines[:-1], route=route, now=now,
+            data={"date": day, "counts": counts, **sections},
+        )
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _escalations(self, now: Timestamp) -> list[Outbound]:
+        """Dossiers overdue for at least `escalate_after_days` working days, once each."""
+        if self.policy.escalate_after_days <= 0:
+            return []
+        after = round(self.policy.escalate_after_days * self.calendar.day_seconds)
+        out = []
+        for alert in self.state.escalations_due(self.calendar.to_work(now) - after):
+            out.append(self.escalation(alert, now))
+            self.state.mark_escalated(alert.dossier, now)
+        return out
+
+    def _digests(self, now: Timestamp) -> list[Outbound]:
+        """At the digest time of each working day, once. After a downtime it still comes that day, but
+        only until the office closes: an evening start does not send the morning's digest."""
+        start = self.policy.digest_at
+        if start is None:
+            return []
+        local = self.calendar.local(now)
+        day = local.date().isoformat()
+        closing = self.calendar.config.office_hours.periods[-1][1]
+        if (not self.calendar.is_working_day(local.date()) or not start <= local.time()
+                or (start < closing <= local.time()) or self.state.get_meta("last_digest") == day):
+            return []
+        grouped: dict[str, tuple[list[Alert], list[Alert], list[Alert]]] = {}
+
+        def bucket(code: str) -> tuple[list[Alert], list[Alert], list[Alert]]:
+            return grouped.setdefault(code, ([], [], []))
+
+        for agency in self.catalog.agencies:
+            bucket(agency.code)
+        for alert in self.state.overdue():
+            bucket(alert.agency)[0].append(alert)
+        for alert in self.state.due_soon(now):
+            bucket(alert.agency)[1].append(alert)
+        late = self.state.resolved_late()
+        for alert in late:
+            bucket(alert.agency)[2].append(alert)
+        out = []
+        for code, (overdue, soon, resolved) in grouped.items():
+            if self.policy.digest_skip_empty and not (overdue or soon or resolved):
+                continue
+            overdue.sort(key=lambda a: a.due_at or a.at)
+            soon.sort(key=lambda a: a.due_at or a.at)
+            resolved.sort(key=lambda a: a.at)
+            out.append(self.digest(code, day, overdue, soon, resolved, now))
+        self.state.clear_resolved_late([a.alert_id for a in late])
+        self.state.set_meta("last_digest", day)
+        return out
+
+    def _facts(self, alert: Alert, now: Timestamp) -> dict[str, Any]:
+        """The figures a message shows, also put in the payload for machines."""
+        procedure = self.catalog.procedure(alert.agency, alert.procedure or "")
+        late_work = left_work = 0
+        if alert.due_at is not None:
+            until = alert.due_at + alert.late_seconds if alert.kind == "resolved_late" else max(now, alert.at)
+            late_work = max(0, self.calendar.to_work(until) - self.calendar.to_work(alert.due_at))
+            left_work = max(0, self.calendar.to_work(alert.due_at) - self.calendar.to_work(until))
+        day = self.calendar.day_seconds
+        return {
+            "agency_name": self.agency_name(alert.agency),
+            "procedure_code": alert.procedure,
+            "procedure_name": procedure.name if procedure else None,
+            "field": alert.field,
+            "due_local": self._local_text(alert.due_at) if alert.due_at is not None else None,
+            "appointment_local": (self._local_text(alert.appointment_at)
+                                  if alert.appointment_at not in (None, alert.due_at) else None),
+            "late_working_seconds": late_work,
+            "late_text": working_duration(late_work, day),
+            **({"left_working_seconds": left_work, "left_text": working_duration(left_work, day)}
+               if alert.kind == "due_soon" else {}),
+        }
+
+    def _fact_lines(self, facts: dict[str, Any]) -> list[str]:
+        procedure = facts["procedure_code"] or "không rõ"
+        if facts["procedure_name"]:
+            procedure += f" — {facts['procedure_name']}"
+        lines = [f"Cơ quan: {facts['agency_name']}", f"Thủ tục: {procedure}"]
+        if facts["field"]:
+            lines.append(f"Lĩnh vực: {facts['field']}")
+        if facts["due_local"]:
+            lines.append(f"Hạn giải quyết: {facts['due_local']} (giờ Việt Nam)")
+        if facts["appointment_local"]:
+            lines.append(f"Ngày hẹn trả mới (phiếu hẹn lại): {facts['appointment_local']}")
+        if "left_text" in facts:
+            lines.append(f"Thời gian còn lại: {facts['left_text']}")
+        elif facts["due_local"]:
+            lines.append(f"Thời gian quá hạn: {facts['late_text']}")
+        return lines
+
+    def _local_text(self, ts: Timestamp) -> str:
+        local = self.calendar.local(ts)
+        return f"{local:%H:%M} {WEEKDAYS[local.weekday()]} {local:%d/%m/%Y}"
+
+    def _outbound(self, *, key: str, kind: str, agency: str, dossier: str | None, subject: str,
+                  lines: list[str], route: Route, now: Timestamp, data: dict[str, Any]) -> Outbound:
+        if route.note:
+            lines = [*lines, "", f"Ghi chú: {route.note}"]
+        body = "\n".join([*lines, "", "—", f"{self.catalog.centre.name}", FOOTER, f"Mã thông báo: {key}", ""])
+        payload = {
+            "schema": PAYLOAD_SCHEMA, "id": key, "kind": kind, "created_at": iso(now),
+            "centre": self.catalog.centre.code, "agency": agency, "agency_name": self.agency_name(agency),
+            "dossier": dossier, "subject": subject, "text": body, "note": route.note,
+            "recipients": [{"name": c.name, "email": c.email} for c in route.recipients],
+            "data": data,
+        }
+        return Outbound(key, kind, agency, dossier, subject, body, route.recipients, payload)
+
+
+def working_duration(work: int, day_seconds: int) -> str:
+    """Working seconds as Vietnamese text: '1 ngày 3 giờ làm việc', '25 phút làm việc'."""
+    days, rest = divmod(work, day_seconds)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} ngày"] if days else []
+    if hours:
+        parts.append(f"{hours} giờ")
+    if minutes and not days:
+        parts.append(f"{minutes} phút")
+    return " ".join(parts) + " làm việc" if parts else "dưới 1 phút làm việc"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}".replace(".", ",")
+
