@@ -125,6 +125,7 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
         table,
         alert_backfill_seconds=settings.alert_backfill_seconds,
         max_future_seconds=settings.max_future_seconds,
+        defer_writes=True,
     )
 
     def assigned() -> set[int]:
@@ -193,10 +194,13 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
                         int(event.occurred_at.timestamp()),
                     )
                 )
+        sent = []
         for alert in outcome.alerts:
-            await alerts.send(key=alert.dossier.encode(), value=alert.to_json())
+            sent.append(await alerts.send(key=alert.dossier.encode(), value=alert.to_json()))
             metrics.alerts.labels(alert.kind).inc()
             points.append(alert_point(alert))
+        if sent:  # delivered before the state that says "alerted" is saved (see Processor.commit)
+            await asyncio.gather(*sent)
         points.extend(deadline_point(mark) for mark in outcome.deadlines)
         if worker.sink is not None and points:
             while worker.sink.full:
@@ -231,6 +235,7 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
                     message.partition, message.value or b"", _headers(message.headers), now
                 )
             await emit(outcome, message)
+            processor.commit(outcome)
             worker.pending_acks.append((worker.sink.added if worker.sink else 0, event))
             await release(manual)
 
@@ -275,13 +280,20 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
             metrics.due_soon_dossiers.labels(agency).set(due_soon)
         if worker.sink is not None and points:
             worker.sink.add(points)
+        await update_lag()
+
+    async def update_lag() -> None:
+        """Consumer lag per partition; unknown right after a rebalance, when it is simply skipped."""
         consumer = app.consumer
         for tp in app.assignor.assigned_actives():
-            if tp.topic == settings.events_topic:
-                position = await consumer.position(tp)
-                if position is not None:
-                    metrics.consumer_lag.labels(str(tp.partition)).set(
-                        max(consumer.highwater(tp) - position, 0)
-                    )
+            if tp.topic != settings.events_topic:
+                continue
+            try:
+                position, highwater = await consumer.position(tp), consumer.highwater(tp)
+            except Exception as exc:  # a metric must never stop the worker
+                log.debug("lag of %s unknown: %s", tp, exc)
+                continue
+            if position is not None and highwater is not None:
+                metrics.consumer_lag.labels(str(tp.partition)).set(max(highwater - position, 0))
 
     return app, worker

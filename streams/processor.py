@@ -96,6 +96,8 @@ class Outcome:
     channel: str | None = None
     alerts: list[Alert] = field(default_factory=list)
     deadlines: list[DeadlineMark] = field(default_factory=list)
+    writes: list[tuple[str, bytes]] = field(default_factory=list)
+    """Table writes held back (with `defer_writes`) until the adapter has delivered the alerts."""
 
 
 @dataclass(slots=True)
@@ -122,12 +124,16 @@ class Processor:
         store: MutableMapping[str, bytes],
         alert_backfill_seconds: int | None = None,
         max_future_seconds: int | None = 3600,
+        defer_writes: bool = False,
     ):
         self.catalog = catalog
         self.calendar = calendar
         self.store = store
         self.alert_backfill_seconds = alert_backfill_seconds
         """Events older than this (a backfill, a replay of history) update state silently: no alert storm."""
+        self.defer_writes = defer_writes
+        """Write the table only in `commit()`: the stream delivers a dossier's alerts first, so a crash
+        in between re-raises the alert (same id) instead of losing it behind an already-saved state."""
         self.max_future_seconds = max_future_seconds
         """An event dated further ahead of the centre's clock is refused: a wrong clock at the source
         would otherwise stop SLA clocks (a future `paused`) or hide dossiers from today's counts."""
@@ -171,12 +177,16 @@ class Processor:
             state = DossierState.from_bytes(stored)
             old = self._contribution(state, state.evaluated_at)
         if apply(state, event) is Applied.DUPLICATE:
-            return Outcome("duplicate", event=event)
+            outcome = Outcome("duplicate", event=event)
+            # a record seen again after a crash: save the state once more, so that a table write lost
+            # in the crash (RocksDB ahead of its changelog) reaches the changelog this time
+            self._write(outcome, key, stored or state.to_bytes())
+            return outcome
         outcome = Outcome("applied", event=event)
         age = now - int(event.occurred_at.timestamp())
         quiet = self.alert_backfill_seconds is not None and age > self.alert_backfill_seconds
         self._evaluate(view, state, old, now, outcome, quiet)
-        self.store[key] = state.to_bytes()
+        self._write(outcome, key, state.to_bytes())
         procedure = self.catalog.procedure(state.agency or event.agency, state.procedure or "")
         outcome.procedure_field = procedure.field if procedure else None
         outcome.channel = state.channel
@@ -202,8 +212,20 @@ class Processor:
             before = (state.evaluated_at, state.alerted)
             self._evaluate(view, state, old, now, outcome)
             if (state.evaluated_at, state.alerted) != before:
-                self.store[key] = state.to_bytes()
+                self._write(outcome, key, state.to_bytes())
         return outcome
+
+    def _write(self, outcome: Outcome, key: str, value: bytes) -> None:
+        if self.defer_writes:
+            outcome.writes.append((key, value))
+        else:
+            self.store[key] = value
+
+    def commit(self, outcome: Outcome) -> None:
+        """Apply the table writes an outcome held back (see `defer_writes`)."""
+        for key, value in outcome.writes:
+            self.store[key] = value
+        outcome.writes.clear()
 
     def next_due(self, partition: int) -> Timestamp | None:
         view = self.views.get(partition)
@@ -214,13 +236,15 @@ class Processor:
     def rebuild(
         self,
         partitions: Iterable[int],
-        items: Iterable[tuple[str, bytes]],
+        items: Iterable[tuple[str | bytes, bytes]],
         partition_of: Callable[[str], int],
     ) -> None:
         """Recompute the views of `partitions` from the table (after an assignment)."""
         wanted = set(partitions)
         self.views = {p: PartitionView() for p in wanted}
-        for key, stored in items:
+        for raw_key, stored in items:
+            # a RocksDB-backed table yields keys as the bytes it stored; the memory store keeps str
+            key = raw_key.decode("utf-8") if isinstance(raw_key, bytes) else raw_key
             partition = partition_of(key)
             if partition not in wanted:
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,3 +60,11 @@ class StreamSettings(BaseSettings):
     )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     log_level: str = "WARNING"
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="PLAINTEXT (local), SASL_PLAINTEXT (loopback/lab) or SASL_SSL (production)"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = Field(
+        "SCRAM-SHA-256", description="SASL mechanism when the protocol is SASL_*"
+    )
+    kafka_username: str | None = Field(None, description="SASL user (principal User:<name>), e.g. ioc-worker")
+    kafka_password: SecretStr | None = Field(None, description="SASL password of kafka_username")

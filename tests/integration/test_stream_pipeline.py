@@ -224,12 +224,16 @@ def test_two_workers_split_the_partitions_and_agree_with_replay(pipeline: Pipeli
     assert {a["alert_id"] for a in alerts} == expected_alert_ids(records, catalog, EVENING)
 
 
-def test_a_worker_killed_mid_stream_and_restarted_loses_and_doubles_nothing(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+def test_a_worker_killed_mid_stream_and_restarted_loses_and_doubles_nothing(
+    pipeline: Pipeline, store: str
+) -> None:
+    """Memory store: state comes back from the changelog; RocksDB (production): from disk + changelog."""
     catalog = load_catalog()
     records, _, _ = with_noise(
         lifecycles(catalog, seed=3, dossiers=4000, start=EVENING - 25 * 86400, span=24 * 86400), seed=3
     )
-    worker = pipeline.worker("w1")
+    worker = pipeline.worker("w1", IOC_STORE=store)
     worker.wait_ready()
     pipeline.produce(records)
     deadline = time.monotonic() + 60
@@ -238,7 +242,7 @@ def test_a_worker_killed_mid_stream_and_restarted_loses_and_doubles_nothing(pipe
     seen_before_kill = metric(worker, "ioc_events_total")
     worker.kill()  # SIGKILL: no flush, no commit, no goodbye
     assert 0 < seen_before_kill < len(records), "the kill must land mid-stream"
-    restarted = pipeline.worker("w1-again")
+    restarted = pipeline.worker("w1-again", IOC_STORE=store, IOC_DATA_DIR=worker.env["IOC_DATA_DIR"])
     restarted.wait_ready()
     live = settle(pipeline, replay_of(records, catalog, EVENING).snapshot().centre.received)
     assert_same_kpis(live, replay_of(records, catalog, live.as_of.pop()))

@@ -197,3 +197,33 @@ def test_history_older_than_the_backfill_window_updates_state_without_paging() -
     assert old.alerts == [] and [m.kind for m in old.deadlines] == ["overdue"]  # on the wall, not paged
     assert [a.kind for a in fresh.alerts] == ["overdue"]
     assert quiet.tick(0, T0 + 86400).alerts == []  # and it is not paged later either
+
+
+def test_deferred_writes_reach_the_table_only_on_commit() -> None:
+    store: dict[str, bytes] = {}
+    proc = Processor(CATALOG, CALENDAR, store, defer_writes=True)
+    outcome = proc.handle(0, raw(received("D1", T0 - 60)), {}, T0)
+    assert [a.kind for a in outcome.alerts] == ["overdue"] and store == {}
+    proc.commit(outcome)
+    assert list(store) == ["D1"] and outcome.writes == []
+
+
+def test_a_replayed_record_rewrites_its_state_so_a_lost_changelog_write_is_repaired() -> None:
+    """After a crash a record comes again; its state is saved once more (a changelog write lost in the
+    crash, while RocksDB kept the local copy, reaches the changelog this time)."""
+
+    class CountingStore(dict[str, bytes]):
+        writes: list[str] = []
+
+        def __setitem__(self, key: str, value: bytes) -> None:
+            CountingStore.writes.append(key)
+            super().__setitem__(key, value)
+
+    store = CountingStore()
+    proc = Processor(CATALOG, CALENDAR, store)
+    proc.handle(0, raw(received("D1", T0)), {}, T0)
+    saved = store["D1"]
+    CountingStore.writes.clear()
+    again = proc.handle(0, raw(received("D1", T0)), {}, T0 + 5)
+    assert again.status == "duplicate"
+    assert CountingStore.writes == ["D1"] and store["D1"] == saved
