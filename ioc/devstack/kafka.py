@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -287,6 +287,7 @@ class KafkaBroker:
         startup_timeout: float = 120.0,
         stop_timeout: float = 20.0,
         jvm_options: list[str] | None = None,
+        format_args: Sequence[str] | None = None,
     ) -> None:
         self.partitions = partitions
         self.extra_properties = dict(extra_properties or {})
@@ -294,6 +295,9 @@ class KafkaBroker:
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.jvm_options = list(jvm_options or [])
+        self.format_args = list(format_args or [])
+        """Extra arguments of `StorageTool format`, e.g. `--add-scram 'SCRAM-SHA-256=[name=..,password=..]'`
+        (ioc.devstack.kafka_sasl); used only when the storage is formatted (first start)."""
         self._owns_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self._fixed_ports = port is not None or controller_port is not None
@@ -476,6 +480,7 @@ class KafkaBroker:
             "-c",
             str(self.properties_path),
             "--ignore-formatted",
+            *self.format_args,
         ]
         with log.open("wb") as fh:
             try:
