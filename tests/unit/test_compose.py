@@ -1,0 +1,610 @@
+"""docker-compose.yml, the Dockerfile and the files they mount, checked statically (no Docker engine here).
+
+The compose file is validated against the Compose Specification JSON Schema (tests/data/compose-spec.json,
+origin in tests/data/README.md) before and after `${VAR:-default}` interpolation, the way Compose reads it;
+then the wiring the schema cannot see: paths that must exist, ports and listeners that must agree,
+start order, scaling, and the Kafka version shared with the local broker.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import functools
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import pytest
+import yaml
+
+from ioc.devstack.kafka import KAFKA_VERSION
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+SCHEMA_FILE = ROOT / "tests" / "data" / "compose-spec.json"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+
+SERVICES = {"kafka", "influxdb", "grafana", "prometheus", "worker", "notifier", "simulator"}
+APP_SERVICES = {"worker", "notifier", "simulator"}
+"""Services running our image (built from ./Dockerfile)."""
+
+
+# -- Compose's variable interpolation ---------------------------------------------------------------------
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _braced_end(text: str, start: int) -> int:
+    """Index of the `}` closing the `${` whose body starts at `start` (nested `${...}` allowed)."""
+    depth = 1
+    i = start
+    while i < len(text):
+        if text.startswith("${", i):
+            depth += 1
+            i += 2
+            continue
+        if text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ValueError(f"unclosed ${{ in {text!r}")
+
+
+def interpolate(text: str, env: Mapping[str, str], seen: list[tuple[str, str | None]] | None = None) -> str:
+    """Compose's interpolation: `$$`, `$VAR`, `${VAR}`, `${VAR:-d}`, `${VAR-d}`, `${VAR:?e}`, `${VAR?e}`,
+    `${VAR:+a}`, `${VAR+a}`, defaults nested. `seen` collects (name, operator) pairs."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "$":
+            out.append(ch)
+            i += 1
+            continue
+        if text.startswith("$$", i):
+            out.append("$")
+            i += 2
+            continue
+        if text.startswith("${", i):
+            end = _braced_end(text, i + 2)
+            body = text[i + 2 : end]
+            match = _NAME.match(body)
+            if match is None:
+                raise ValueError(f"bad substitution ${{{body}}}")
+            name, rest = match.group(), body[match.end() :]
+            op = next((o for o in (":-", ":?", ":+", "-", "?", "+") if rest.startswith(o)), None)
+            if op is None and rest:
+                raise ValueError(f"bad substitution ${{{body}}}")
+            arg = interpolate(rest[len(op) :], env, seen) if op else ""
+            if seen is not None:
+                seen.append((name, op))
+            value = env.get(name)
+            is_set, non_empty = value is not None, bool(value)
+            if op in (":-", "-"):
+                out.append((value or "") if (non_empty if op == ":-" else is_set) else arg)
+            elif op in (":?", "?"):
+                if not (non_empty if op == ":?" else is_set):
+                    raise KeyError(f"{name}: {arg}")
+                out.append(value or "")
+            elif op in (":+", "+"):
+                out.append(arg if (non_empty if op == ":+" else is_set) else "")
+            else:
+                out.append(value or "")
+            i = end + 1
+            continue
+        match = _NAME.match(text, i + 1)
+        if match is None:
+            out.append("$")
+            i += 1
+            continue
+        if seen is not None:
+            seen.append((match.group(), None))
+        out.append(env.get(match.group(), ""))
+        i = match.end()
+    return "".join(out)
+
+
+def interpolate_tree(
+    node: Any, env: Mapping[str, str], seen: list[tuple[str, str | None]] | None = None
+) -> Any:
+    """Interpolate every string of a loaded YAML document (keys stay as they are, as in Compose)."""
+    if isinstance(node, str):
+        return interpolate(node, env, seen)
+    if isinstance(node, dict):
+        return {key: interpolate_tree(value, env, seen) for key, value in node.items()}
+    if isinstance(node, list):
+        return [interpolate_tree(value, env, seen) for value in node]
+    return node
+
+
+def load_compose(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """docker-compose.yml as Compose sees it with `env` as the shell/.env environment (default: empty)."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    return dict(interpolate_tree(raw, env or {}))
+
+
+def raw_compose() -> dict[str, Any]:
+    return dict(yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8")))
+
+
+def environment(service: Mapping[str, Any]) -> dict[str, str | None]:
+    """A service's `environment`, list or mapping form, as name -> value (None = passed through)."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.split("=", 1) if "=" in item else (item, None) for item in env)
+        return {name: value for name, value in pairs}
+    return {name: None if value is None else str(value) for name, value in env.items()}
+
+
+@functools.cache
+def validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def schema_errors(document: Any) -> list[str]:
+    return [
+        f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}"
+        for error in validator().iter_errors(document)
+    ]
+
+
+# -- the interpolation helper itself ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("${A:-x}", {}, "x"),
+        ("${A:-x}", {"A": ""}, "x"),
+        ("${A-x}", {"A": ""}, ""),
+        ("${A:-x}", {"A": "y"}, "y"),
+        ("${A:-${B:-z}}", {}, "z"),
+        ("${A:-${B:-z}}", {"B": "b"}, "b"),
+        ("${A:+set}", {"A": "1"}, "set"),
+        ("$$HOME and $A", {"A": "a"}, "$HOME and a"),
+        ("HOST://${H:-localhost}:${P:-9092},X://k:1", {"P": "29092"}, "HOST://localhost:29092,X://k:1"),
+    ],
+)
+def test_interpolation_follows_compose(text: str, env: dict[str, str], expected: str) -> None:
+    assert interpolate(text, env) == expected
+
+
+def test_interpolation_required_variable_fails() -> None:
+    with pytest.raises(KeyError):
+        interpolate("${A:?set A}", {})
+
+
+# -- the schema ------------------------------------------------------------------------------------------
+
+
+def test_schema_is_the_recorded_copy() -> None:
+    """The vendored schema is byte-for-byte the file tests/data/README.md names (never edited by hand)."""
+    readme = (SCHEMA_FILE.parent / "README.md").read_text(encoding="utf-8")
+    recorded = re.search(r"sha256: `([0-9a-f]{64})`", readme)
+    assert recorded is not None, "tests/data/README.md must record the schema's sha256"
+    assert hashlib.sha256(SCHEMA_FILE.read_bytes()).hexdigest() == recorded.group(1)
+    assert (SCHEMA_FILE.parent / "LICENSE.compose-spec").is_file()
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    assert schema_errors(raw_compose()) == []
+    assert schema_errors(load_compose()) == []
+
+
+def test_compose_file_matches_the_specification_with_every_variable_set() -> None:
+    env = {name: "1" for name, _ in compose_variables()}
+    assert schema_errors(load_compose(env)) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("services", "worker", "imagee"), "x"),  # unknown service key
+        (("services", "worker", "depends_on", "kafka", "condition"), "service_healty"),
+        (("services", "worker", "restart"), ["always"]),
+        (("volumes", "kafka-data", "drivr"), "local"),
+    ],
+)
+def test_schema_rejects_mistakes(path: tuple[str, ...], value: object) -> None:
+    """The validation is not vacuous: typical typos in this very file are caught."""
+    document = copy.deepcopy(load_compose())
+    node = document
+    for key in path[:-1]:
+        if node.get(key) is None:  # e.g. `kafka-data:` (a volume with no options) loads as None
+            node[key] = {}
+        node = node[key]
+    node[path[-1]] = value
+    assert schema_errors(document) != []
+
+
+def compose_variables() -> list[tuple[str, str | None]]:
+    seen: list[tuple[str, str | None]] = []
+    interpolate_tree(raw_compose(), {}, seen)
+    return seen
+
+
+def test_every_variable_has_a_default() -> None:
+    """`docker compose up` works without a .env file and without 'variable is not set' warnings."""
+    bare = sorted({name for name, op in compose_variables() if op not in (":-", "-")})
+    assert bare == []
+
+
+def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
+    """Where the Docker Compose v2 plugin exists, its own loader agrees (`docker compose config`)."""
+    docker = shutil.which("docker")
+    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode:
+        pytest.skip("the docker compose plugin is not installed (the schema tests above still ran)")
+    empty_env = tmp_path / "empty.env"
+    empty_env.write_text("", encoding="utf-8")
+    for profile in ([], ["--profile", "demo"]):
+        result = subprocess.run(
+            [docker, "compose", "-f", str(COMPOSE_FILE), "--env-file", str(empty_env), *profile,
+             "config", "--quiet"],
+            cwd=ROOT, env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")},
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "not set" not in result.stderr, result.stderr  # no variable without a default
+
+
+# -- services, start order, scaling -----------------------------------------------------------------------
+
+
+def test_services() -> None:
+    compose = load_compose()
+    assert set(compose["services"]) == SERVICES
+    assert compose["name"] == "ioc-monitor"
+
+
+def test_every_service_restarts_and_rotates_its_logs() -> None:
+    for name, service in load_compose()["services"].items():
+        assert service.get("restart") in ("unless-stopped", "always", "on-failure"), name
+        assert service.get("logging", {}).get("options", {}).get("max-size"), name
+    assert load_compose()["services"]["simulator"]["restart"] == "on-failure"  # a finished run stays done
+
+
+def test_start_order_waits_for_health() -> None:
+    services = load_compose()["services"]
+    for name, service in services.items():
+        for target, spec in (service.get("depends_on") or {}).items():
+            assert target in services, f"{name} depends on unknown {target}"
+            if spec.get("condition") == "service_healthy":
+                assert "healthcheck" in services[target], f"{name} waits for {target}'s health: it has none"
+    assert services["worker"]["depends_on"] == {
+        "kafka": {"condition": "service_healthy"},
+        "influxdb": {"condition": "service_healthy"},
+    }
+    assert services["notifier"]["depends_on"]["kafka"] == {"condition": "service_healthy"}
+    assert services["grafana"]["depends_on"]["influxdb"] == {"condition": "service_healthy"}
+    assert services["simulator"]["depends_on"]["worker"] == {"condition": "service_healthy"}
+
+
+def test_long_running_services_have_healthchecks() -> None:
+    services = load_compose()["services"]
+    for name in ("kafka", "influxdb", "worker", "prometheus", "grafana"):
+        test = services[name]["healthcheck"]["test"]
+        assert isinstance(test, list) and test[0] == "CMD", name
+
+
+def test_simulator_only_in_the_demo_profile() -> None:
+    services = load_compose()["services"]
+    assert services["simulator"]["profiles"] == ["demo"]
+    assert [name for name, s in services.items() if "profiles" in s] == ["simulator"]
+
+
+def test_worker_scales() -> None:
+    """`docker compose up --scale worker=N`: no fixed host port, no container name, no shared volume."""
+    worker = load_compose()["services"]["worker"]
+    assert "ports" not in worker and "container_name" not in worker
+    volumes = worker.get("volumes", [])
+    assert volumes, "the RocksDB directory should be on a volume (anonymous: one per replica)"
+    for volume in volumes:
+        assert isinstance(volume, str) and ":" not in volume, f"{volume}: only anonymous volumes scale"
+    env = environment(worker)
+    assert env["IOC_STORE"] == "rocksdb://"
+    assert env["IOC_DATA_DIR"] in volumes
+
+
+def test_app_services_share_the_image() -> None:
+    services = load_compose()["services"]
+    images = {services[name]["image"] for name in APP_SERVICES}
+    assert len(images) == 1
+    for name in APP_SERVICES:
+        assert services[name]["build"] == {"context": ".", "dockerfile": "Dockerfile"}
+        assert services[name].get("init") is True, f"{name}: signals must reach `ioc` (PID 1)"
+    assert services["worker"]["command"] == ["worker"]
+    assert services["notifier"]["command"] == ["notify"]
+    command = services["simulator"]["command"]
+    assert command[:2] == ["simulate", "--kafka"] and "--speed" in command
+
+
+def test_notifier_state_is_persistent() -> None:
+    notifier = load_compose()["services"]["notifier"]
+    db = environment(notifier)["IOC_NOTIFY_DB"]
+    assert db is not None
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in notifier["volumes"]}
+    assert str(Path(db).parent) in mounts
+    assert mounts[str(Path(db).parent)] in load_compose()["volumes"]  # a named volume
+
+
+# -- Kafka --------------------------------------------------------------------------------------------------
+
+
+def test_kafka_version_matches_the_local_broker() -> None:
+    """The same Kafka in Docker as in tests and `ioc dev kafka` (docs: why 3.9.1, not 4.x)."""
+    image = load_compose()["services"]["kafka"]["image"]
+    assert image == f"apache/kafka:{KAFKA_VERSION}"
+    pom = (ROOT / "ioc" / "devstack" / "kafka" / "pom.xml").read_text(encoding="utf-8")
+    assert f"<kafka.version>{KAFKA_VERSION}</kafka.version>" in pom
+
+
+def _listeners(value: str) -> dict[str, tuple[str, int]]:
+    result = {}
+    for item in value.split(","):
+        name, address = item.split("://", 1)
+        host, port = address.rsplit(":", 1)
+        result[name] = (host, int(port))
+    return result
+
+
+@pytest.mark.parametrize("env", [{}, {"KAFKA_HOST_PORT": "29092", "KAFKA_ADVERTISED_HOST": "kafka.example"}])
+def test_kafka_listeners_agree(env: dict[str, str]) -> None:
+    services = load_compose(env)["services"]
+    kafka = environment(services["kafka"])
+    listeners = _listeners(kafka["KAFKA_LISTENERS"] or "")
+    advertised = _listeners(kafka["KAFKA_ADVERTISED_LISTENERS"] or "")
+    protocol_map = kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] or ""
+    protocols = dict(item.split(":") for item in protocol_map.split(","))
+    assert set(listeners) == set(protocols)
+    assert set(advertised) == set(listeners) - {kafka["KAFKA_CONTROLLER_LISTENER_NAMES"]}
+    assert kafka["KAFKA_INTER_BROKER_LISTENER_NAME"] in advertised
+    # the controller quorum: this node, on the CONTROLLER listener's port
+    voter_id, voter = (kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"] or "").split("@")
+    assert voter_id == kafka["KAFKA_NODE_ID"]
+    assert int(voter.rsplit(":", 1)[1]) == listeners[kafka["KAFKA_CONTROLLER_LISTENER_NAMES"] or ""][1]
+    # containers use the INTERNAL listener under the service's name
+    internal = "{}:{}".format(*advertised["INTERNAL"])
+    assert internal == f"kafka:{listeners['INTERNAL'][1]}"
+    for name in APP_SERVICES:
+        assert environment(services[name])["IOC_KAFKA_BOOTSTRAP"] == internal
+    # the host port maps to the HOST listener, and is what it advertises
+    port = services["kafka"]["ports"][0].rsplit(":", 2)
+    assert int(port[-1]) == listeners["HOST"][1]
+    assert advertised["HOST"] == (env.get("KAFKA_ADVERTISED_HOST", "localhost"), int(port[-2]))
+    # the health check talks to a listener of the broker
+    bootstrap = services["kafka"]["healthcheck"]["test"][-1]
+    assert int(bootstrap.rsplit(":", 1)[1]) in {p for _, p in listeners.values()}
+    # single node: replication factor 1 everywhere, and a fixed cluster id (the volume is formatted with it)
+    assert kafka["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
+    assert kafka["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
+    assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{21}", kafka["CLUSTER_ID"] or "")
+
+
+@pytest.mark.parametrize("env", [{}, {"IOC_PARTITIONS": "24"}])
+def test_partitions_agree(env: dict[str, str]) -> None:
+    """Topics auto-created by a producer get as many partitions as the worker would create."""
+    services = load_compose(env)["services"]
+    partitions = environment(services["kafka"])["KAFKA_NUM_PARTITIONS"]
+    assert partitions == environment(services["worker"])["IOC_PARTITIONS"] == env.get("IOC_PARTITIONS", "12")
+
+
+# -- InfluxDB, Grafana, Prometheus --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", [{}, {"INFLUX_TOKEN": "t0k", "INFLUX_ORG": "qng", "INFLUX_BUCKET": "b"}])
+def test_influxdb_credentials_agree(env: dict[str, str]) -> None:
+    services = load_compose(env)["services"]
+    influx, worker, grafana = (environment(services[n]) for n in ("influxdb", "worker", "grafana"))
+    assert influx["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
+    assert worker["IOC_INFLUX_TOKEN"] == influx["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"] == grafana["INFLUX_TOKEN"]
+    assert worker["IOC_INFLUX_ORG"] == influx["DOCKER_INFLUXDB_INIT_ORG"]
+    assert worker["IOC_INFLUX_BUCKET"] == influx["DOCKER_INFLUXDB_INIT_BUCKET"]
+    assert grafana["INFLUX_DB"] == influx["DBRP_DATABASE"]  # the DBRP mapping Grafana's InfluxQL reads
+    assert len(influx["DOCKER_INFLUXDB_INIT_PASSWORD"] or "") >= 8  # influx setup refuses shorter ones
+    assert urlsplit(worker["IOC_INFLUX_URL"] or "").hostname == "influxdb"
+    assert urlsplit(grafana["INFLUX_URL"] or "").hostname == "influxdb"
+    assert urlsplit(grafana["PROMETHEUS_URL"] or "").hostname == "prometheus"
+
+
+def test_grafana_can_use_a_read_only_token() -> None:
+    services = load_compose({"INFLUX_READ_TOKEN": "read"})["services"]
+    assert environment(services["grafana"])["INFLUX_TOKEN"] == "read"
+    assert environment(services["worker"])["IOC_INFLUX_TOKEN"] == "dev-token-change-me"
+
+
+def test_influxdb_init_script() -> None:
+    """The DBRP mapping script: mounted where the image runs it, executable, valid bash."""
+    influx = load_compose()["services"]["influxdb"]
+    mounts = dict(_bind_mounts(influx))
+    source = mounts["/docker-entrypoint-initdb.d"]
+    scripts = sorted(source.glob("*.sh"))
+    assert scripts, f"no init script in {source}"
+    for script in scripts:
+        assert os.access(script, os.X_OK), f"{script} must be executable (the image runs it with run-parts)"
+        assert script.read_text(encoding="utf-8").startswith("#!/bin/bash\n")
+        subprocess.run(["bash", "-n", str(script)], check=True)
+    text = "\n".join(script.read_text(encoding="utf-8") for script in scripts)
+    assert "influx v1 dbrp create" in text and "--default" in text
+    assert "DOCKER_INFLUXDB_INIT_BUCKET_ID" in text and "DBRP_DATABASE" in text
+
+
+def test_grafana_has_every_variable_of_its_provisioning_files() -> None:
+    grafana = environment(load_compose()["services"]["grafana"])
+    files = [*(ROOT / "grafana" / "provisioning" / "datasources").glob("*.yaml"),
+             *(ROOT / "alerts" / "provisioning").glob("*.yaml")]
+    pattern = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+    wanted = {name for path in files for name in pattern.findall(path.read_text("utf-8"))}
+    assert {"INFLUX_URL", "INFLUX_DB", "INFLUX_TOKEN", "PROMETHEUS_URL"} <= wanted
+    assert sorted(wanted - {name for name, value in grafana.items() if value}) == []
+
+
+def test_grafana_mounts_the_provisioning_and_the_home_wall() -> None:
+    grafana = load_compose()["services"]["grafana"]
+    mounts = dict(_bind_mounts(grafana))
+    assert mounts["/etc/grafana/provisioning/datasources"] == ROOT / "grafana/provisioning/datasources"
+    assert mounts["/etc/grafana/provisioning/dashboards"] == ROOT / "grafana/provisioning/dashboards"
+    assert mounts["/etc/grafana/provisioning/alerting"] == ROOT / "alerts/provisioning"
+    home = environment(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] or ""
+    assert _host_path(grafana, home) == ROOT / "grafana/provisioning/dashboards/ioc-wall.json"
+    assert json.loads(_host_path(grafana, home).read_text("utf-8"))["uid"] == "ioc-wall"
+    # the dashboard provider reads the directory where it is mounted
+    provider = yaml.safe_load((ROOT / "grafana/provisioning/dashboards/ioc.yaml").read_text("utf-8"))
+    assert provider["providers"][0]["options"]["path"] == "/etc/grafana/provisioning/dashboards"
+    assert re.fullmatch(r"grafana/grafana:\d+\.\d+\.\d+", grafana["image"])
+
+
+def test_prometheus_scrapes_every_worker_replica() -> None:
+    services = load_compose()["services"]
+    mounts = dict(_bind_mounts(services["prometheus"]))
+    assert mounts["/etc/prometheus/prometheus.yml"] == PROMETHEUS_FILE
+    assert "--config.file=/etc/prometheus/prometheus.yml" in services["prometheus"]["command"]
+    config = yaml.safe_load(PROMETHEUS_FILE.read_text(encoding="utf-8"))
+    port = int(environment(services["worker"])["IOC_METRICS_PORT"] or 0)
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert [{"names": ["worker"], "type": "A", "port": port, "refresh_interval": "15s"}] == (
+        jobs["ioc-worker"]["dns_sd_configs"])
+    # the worker's health check probes the same port (the image default, or IOC_METRICS_PORT)
+    assert "IOC_METRICS_PORT" in " ".join(services["worker"]["healthcheck"]["test"])
+
+
+# -- every path the compose file mounts or builds from exists -----------------------------------------------
+
+
+def _bind_mounts(service: Mapping[str, Any]) -> list[tuple[str, Path]]:
+    """(container path, host path) of the bind mounts of a service (short and long syntax)."""
+    mounts = []
+    for volume in service.get("volumes", []):
+        if isinstance(volume, str):
+            parts = volume.split(":")
+            if len(parts) >= 2 and parts[0].startswith((".", "/", "~")):
+                mounts.append((parts[1], (ROOT / parts[0]).resolve()))
+        elif volume.get("type") == "bind":
+            mounts.append((volume["target"], (ROOT / volume["source"]).resolve()))
+    return mounts
+
+
+def _host_path(service: Mapping[str, Any], container_path: str) -> Path:
+    for target, source in _bind_mounts(service):
+        if container_path == target or container_path.startswith(target.rstrip("/") + "/"):
+            return source / os.path.relpath(container_path, target)
+    raise AssertionError(f"{container_path} is not inside a bind mount")
+
+
+def test_every_mounted_path_exists() -> None:
+    compose = load_compose()
+    checked = 0
+    for name, service in compose["services"].items():
+        for target, source in _bind_mounts(service):
+            assert source.exists(), f"{name}: {source} (mounted at {target}) does not exist"
+            assert ROOT in source.parents, f"{name}: {source} is outside the repository"
+            checked += 1
+        if "build" in service:
+            context = ROOT / service["build"]["context"]
+            assert context.is_dir() and (context / service["build"]["dockerfile"]).is_file(), name
+        for volume in service.get("volumes", []):
+            named = volume.split(":")[0] if isinstance(volume, str) and ":" in volume else None
+            if named and not named.startswith((".", "/", "~")):
+                assert named in compose["volumes"], f"{name}: volume {named} is not declared"
+    assert checked >= 5
+
+
+# -- Dockerfile ---------------------------------------------------------------------------------------------
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
+    lines: list[str] = []
+    pending = ""
+    for line in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        if line.lstrip().startswith("#") and not pending:
+            continue
+        if line.rstrip().endswith("\\"):
+            pending += line.rstrip()[:-1] + " "
+            continue
+        lines.append(pending + line)
+        pending = ""
+    return [(parts[0].upper(), parts[1] if len(parts) > 1 else "")
+            for parts in (line.strip().split(None, 1) for line in lines if line.strip())]
+
+
+def _stages() -> list[list[tuple[str, str]]]:
+    stages: list[list[tuple[str, str]]] = []
+    for instruction in _instructions():
+        if instruction[0] == "FROM":
+            stages.append([])
+        stages[-1].append(instruction)
+    return stages
+
+
+def test_dockerfile_image() -> None:
+    stages = _stages()
+    assert all(stage[0][1].split()[0] == "python:3.11-slim" for stage in stages)
+    final = stages[-1]
+    users = [args for op, args in final if op == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert ("ENTRYPOINT", '["ioc"]') in final
+    labels = " ".join(args for op, args in final if op == "LABEL")
+    assert "org.opencontainers.image.title" in labels
+    runs = " ".join(args for stage in stages for op, args in stage if op == "RUN")
+    assert 'pip install ".[rocksdb]"' in runs
+
+
+def test_dockerfile_copies_every_package() -> None:
+    """Every package of pyproject.toml is in the image, copied from a path that exists and that
+    .dockerignore does not exclude from the build context."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = {name.split(".")[0] for name in pyproject["tool"]["setuptools"]["packages"]}
+    sources: list[str] = []
+    for op, args in _stages()[0]:
+        if op == "COPY" and not args.startswith("--from"):
+            sources += shlex.split(args)[:-1]
+    copied = {source.rstrip("/") for source in sources}
+    assert packages <= copied
+    assert "pyproject.toml" in copied
+    ignored = [line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.startswith("#")]
+    for source in copied:
+        if not any(ch in source for ch in "*?["):
+            assert (ROOT / source).exists(), source
+        assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), f"{source} is dockerignored"
+    for heavy in (".git", "tests", "*.egg-info", "**/__pycache__"):
+        assert heavy in ignored
+
+
+def test_rocksdb_extra() -> None:
+    """IOC_STORE=rocksdb:// needs rocksdict (faust-streaming's RocksDB driver), installed in the image."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extra = pyproject["project"]["optional-dependencies"]["rocksdb"]
+    assert any(requirement.startswith("rocksdict") for requirement in extra)
+
+
+def test_image_state_directories_match_the_compose_volumes() -> None:
+    """Volumes mounted on directories the image created (owned by `ioc`) start with the right owner."""
+    runs = " ".join(args for op, args in _stages()[-1] if op == "RUN")
+    services = load_compose()["services"]
+    targets = [volume.split(":")[-1] if ":" in volume else volume
+               for name in APP_SERVICES for volume in services[name].get("volumes", [])]
+    assert targets
+    for target in targets:
+        assert target in runs, f"{target} is not created (and chowned) in the image"
+    assert "chown -R ioc:ioc /var/lib/ioc" in runs
