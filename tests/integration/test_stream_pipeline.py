@@ -138,11 +138,15 @@ def settle(pipeline: Pipeline, expected_received: int, timeout: float = 240.0) -
     logs = "\n".join(w.log_text()[-2000:] for w in pipeline.workers)
     for worker in pipeline.workers:
         if worker.running:
-            logs += (f"\n{worker.name}: events={metric(worker, 'ioc_events_total')} "
-                     f"dead={metric(worker, 'ioc_dead_letters_total')} "
-                     f"partitions={metric(worker, 'ioc_assigned_partitions')}")
-    rows = pipeline.query('SELECT last("received") AS r, last("as_of") AS a FROM "kpi" WHERE time > now() - 30s '
-                          'GROUP BY "partition"')
+            logs += (
+                f"\n{worker.name}: events={metric(worker, 'ioc_events_total')} "
+                f"dead={metric(worker, 'ioc_dead_letters_total')} "
+                f"partitions={metric(worker, 'ioc_assigned_partitions')}"
+            )
+    rows = pipeline.query(
+        'SELECT last("received") AS r, last("as_of") AS a FROM "kpi" WHERE time > now() - 30s '
+        'GROUP BY "partition"'
+    )
     logs += f"\nper partition: {[(r.get('partition'), r.get('r'), r.get('a')) for r in rows]}"
     raise AssertionError(
         f"stream did not settle: received={live.centre.received} expected={expected_received} "

@@ -212,18 +212,18 @@ def test_a_replayed_record_rewrites_its_state_so_a_lost_changelog_write_is_repai
     """After a crash a record comes again; its state is saved once more (a changelog write lost in the
     crash, while RocksDB kept the local copy, reaches the changelog this time)."""
 
-    class CountingStore(dict[str, bytes]):
-        writes: list[str] = []
+    writes: list[str] = []
 
+    class CountingStore(dict[str, bytes]):
         def __setitem__(self, key: str, value: bytes) -> None:
-            CountingStore.writes.append(key)
+            writes.append(key)
             super().__setitem__(key, value)
 
     store = CountingStore()
     proc = Processor(CATALOG, CALENDAR, store)
     proc.handle(0, raw(received("D1", T0)), {}, T0)
     saved = store["D1"]
-    CountingStore.writes.clear()
+    writes.clear()
     again = proc.handle(0, raw(received("D1", T0)), {}, T0 + 5)
     assert again.status == "duplicate"
-    assert CountingStore.writes == ["D1"] and store["D1"] == saved
+    assert writes == ["D1"] and store["D1"] == saved
