@@ -17,6 +17,8 @@ Query = Callable[[str], list[dict[str, Any]]]
 
 INT_FIELDS = KPI_FIELDS
 
+CONSISTENT_SECONDS = 5
+
 LATEST_PER_PARTITION = (
     'SELECT {fields} FROM "kpi" WHERE time > now() - {window} GROUP BY "agency", "partition"'
 )
@@ -39,8 +41,12 @@ class LiveKpis:
 
     @property
     def consistent(self) -> bool:
-        """True when every partition's latest snapshot describes the same instant."""
-        return len(self.as_of) == 1
+        """True when every partition's latest snapshot describes nearly the same instant.
+
+        Workers snapshot on their own timers, so two workers' latest points may straddle a second;
+        a few seconds apart is one picture as long as no SLA boundary lies in between.
+        """
+        return bool(self.as_of) and max(self.as_of) - min(self.as_of) <= CONSISTENT_SECONDS
 
 
 def read_live_kpis(query: Query, window: str = "5m") -> LiveKpis:
