@@ -42,6 +42,31 @@ from producers.simulator import (
     warmup_start,
 )
 
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
+
+
+def kafka_security_kwargs(
+    protocol: str, mechanism: str, username: str | None, password: str | None
+) -> dict[str, Any]:
+    """kafka-python options for `EventProducer(**...)` from the four `IOC_KAFKA_*` security variables.
+
+    The same rules as `streams.security.kafka_python_kwargs` (without importing Faust): PLAINTEXT sends no
+    credentials; SASL_PLAINTEXT / SASL_SSL need a username and a password. Raises ValueError otherwise.
+    """
+    if protocol == "PLAINTEXT":
+        return {"security_protocol": "PLAINTEXT"}
+    if protocol not in KAFKA_SECURITY_PROTOCOLS:
+        raise ValueError(
+            f"IOC_KAFKA_SECURITY_PROTOCOL={protocol!r}: expected PLAINTEXT, SASL_PLAINTEXT or SASL_SSL"
+        )
+    if not username or not password:
+        raise ValueError(
+            f"IOC_KAFKA_SECURITY_PROTOCOL={protocol} needs IOC_KAFKA_USERNAME and IOC_KAFKA_PASSWORD"
+        )
+    return {"security_protocol": protocol, "sasl_mechanism": mechanism,
+            "sasl_plain_username": username, "sasl_plain_password": password}
+
+
 DEFAULT_SEED = 2026
 DEFAULT_WARMUP_DAYS = 30
 """Working days generated before `start`: enough for 20-day land dossiers (with their pauses) to be in
@@ -255,6 +280,20 @@ def simulate(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for Kafka's acks at the end.")
     ] = 30.0,
+    security_protocol: Annotated[
+        str, typer.Option("--security-protocol", envvar="IOC_KAFKA_SECURITY_PROTOCOL",
+                          help="PLAINTEXT, SASL_PLAINTEXT or SASL_SSL (docs/security.md).")
+    ] = "PLAINTEXT",
+    sasl_mechanism: Annotated[
+        str, typer.Option("--sasl-mechanism", envvar="IOC_KAFKA_SASL_MECHANISM", help="SASL mechanism.")
+    ] = "SCRAM-SHA-256",
+    kafka_username: Annotated[
+        str | None, typer.Option("--kafka-username", envvar="IOC_KAFKA_USERNAME", help="SASL user.")
+    ] = None,
+    kafka_password: Annotated[
+        str | None, typer.Option("--kafka-password", envvar="IOC_KAFKA_PASSWORD", show_default=False,
+                                 help="SASL password (prefer the environment variable).")
+    ] = None,
 ) -> None:
     """Simulate the centre: realistic, deterministic dossier events of every agency (JSON lines or Kafka)."""
     err = Console(stderr=True, highlight=False)
@@ -289,6 +328,12 @@ def simulate(
                   f"IOC_CLOCK_WALL_ORIGIN={clock.wall_origin:.3f} IOC_CLOCK_SPEED={clock.speed:g}",
                   soft_wrap=True)
 
+    try:
+        security = (kafka_security_kwargs(security_protocol, sasl_mechanism, kafka_username, kafka_password)
+                    if kafka else {})
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--security-protocol") from exc
+
     sinks: list[Callable[[SimEvent], object]] = []
     handle: IO[str] | None = None
     producer = None
@@ -299,7 +344,7 @@ def simulate(
         from producers.sdk import EventProducer, default_spool_path
 
         producer = EventProducer(bootstrap, topic, spool=spool or default_spool_path().with_name(
-            "simulator-spool.sqlite"), catalog=catalog, client_id="ioc-simulator")
+            "simulator-spool.sqlite"), catalog=catalog, client_id="ioc-simulator", **security)
         if not producer.connected:
             err.print(f"[yellow]Kafka at {bootstrap} is unreachable: events go to the spool "
                       f"{producer.spool.path}[/yellow]")

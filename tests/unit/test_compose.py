@@ -27,6 +27,7 @@ import jsonschema
 import pytest
 import yaml
 
+from ioc.devstack import kafka_sasl
 from ioc.devstack.kafka import KAFKA_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +36,20 @@ SCHEMA_FILE = ROOT / "tests" / "data" / "compose-spec.json"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
+KAFKA_SASL_DIR = ROOT / "deploy" / "kafka-sasl"
+ENV_EXAMPLE = ROOT / ".env.example"
 
-SERVICES = {"kafka", "influxdb", "grafana", "prometheus", "worker", "notifier", "simulator"}
+SERVICES = {"kafka", "kafka-acls", "influxdb", "grafana", "prometheus", "worker", "notifier", "simulator"}
 APP_SERVICES = {"worker", "notifier", "simulator"}
-"""Services running our image (built from ./Dockerfile)."""
+"""Long-running services of our image (built from ./Dockerfile)."""
+ONE_SHOT = {"kafka-acls"}
+"""Our image too, run to completion at each `up` (SCRAM users and ACLs) before the Kafka clients start."""
+KAFKA_CLIENTS = {"worker": "ioc-worker", "notifier": "ioc-notifier", "simulator": "ioc-simulator"}
+"""Each Kafka client service and its SCRAM user (docs/security.md, section 2)."""
+SECRETS = frozenset(kafka_sasl.ENV_PASSWORDS)
+"""The `.env` passwords (`python -m ioc.devstack.kafka_sasl env`): required, never defaulted."""
+TEST_SECRETS = {name: f"test-{name.lower().replace('_', '-')}-0123456789" for name in sorted(SECRETS)}
+"""What the tests put in the `.env` environment (Compose refuses to load the file without them)."""
 
 
 # -- Compose's variable interpolation ---------------------------------------------------------------------
@@ -130,10 +141,11 @@ def interpolate_tree(
     return node
 
 
-def load_compose(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """docker-compose.yml as Compose sees it with `env` as the shell/.env environment (default: empty)."""
+def load_compose(env: Mapping[str, str] | None = None, *, secrets: bool = True) -> dict[str, Any]:
+    """docker-compose.yml as Compose sees it with `env` as the shell/.env environment: the required
+    secrets (TEST_SECRETS, unless `secrets=False`) and `env`."""
     raw = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
-    return dict(interpolate_tree(raw, env or {}))
+    return dict(interpolate_tree(raw, {**(TEST_SECRETS if secrets else {}), **(env or {})}))
 
 
 def raw_compose() -> dict[str, Any]:
@@ -235,14 +247,51 @@ def test_schema_rejects_mistakes(path: tuple[str, ...], value: object) -> None:
 
 def compose_variables() -> list[tuple[str, str | None]]:
     seen: list[tuple[str, str | None]] = []
-    interpolate_tree(raw_compose(), {}, seen)
+    interpolate_tree(raw_compose(), TEST_SECRETS, seen)  # the required secrets set, nothing else
     return seen
 
 
-def test_every_variable_has_a_default() -> None:
-    """`docker compose up` works without a .env file and without 'variable is not set' warnings."""
-    bare = sorted({name for name, op in compose_variables() if op not in (":-", "-")})
+def test_every_variable_has_a_default_except_the_secrets() -> None:
+    """No 'variable is not set' warnings: every variable has a default, but the Kafka passwords are
+    required (`${VAR:?message}`): Compose refuses to start without them rather than use a known value."""
+    bare = sorted({name for name, op in compose_variables() if op not in (":-", "-") and name not in SECRETS})
     assert bare == []
+    used = {name: {op for n, op in compose_variables() if n == name} for name in SECRETS}
+    assert used == {name: {":?"} for name in SECRETS}, "a secret must be ${VAR:?...}, never defaulted"
+
+
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_each_secret_is_required(missing: str) -> None:
+    env = {name: value for name, value in TEST_SECRETS.items() if name != missing}
+    with pytest.raises(KeyError, match=missing):
+        load_compose(env, secrets=False)
+    with pytest.raises(KeyError, match=missing):  # empty counts as unset (`:?`)
+        load_compose({**env, missing: ""}, secrets=False)
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.lstrip().startswith("#"))
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def test_env_example_and_gitignore() -> None:
+    """.env.example sets every required secret (placeholders only) and says how to generate real ones;
+    the real `.env` is never committed nor sent to the image build."""
+    example = _env_file(ENV_EXAMPLE)
+    assert set(example) == SECRETS
+    assert schema_errors(load_compose(example, secrets=False)) == []
+    text = ENV_EXAMPLE.read_text(encoding="utf-8")
+    assert "python -m ioc.devstack.kafka_sasl env" in text
+    # the placeholders cannot start the broker (start.sh wants 16 characters at least)
+    start = (KAFKA_SASL_DIR / "start.sh").read_text(encoding="utf-8")
+    rule = re.search(r'KAFKA_ADMIN_PASSWORD" =~ \^(.+?)\$ \]\]', start)
+    assert rule is not None
+    assert re.fullmatch(rule.group(1), example["KAFKA_ADMIN_PASSWORD"]) is None
+    assert re.fullmatch(rule.group(1), kafka_sasl.new_password())  # what `env` generates is accepted
+    gitignore = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert ".env" in gitignore
+    assert ".env" in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
 
 
 def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
@@ -252,15 +301,21 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
         pytest.skip("the docker compose plugin is not installed (the schema tests above still ran)")
     empty_env = tmp_path / "empty.env"
     empty_env.write_text("", encoding="utf-8")
-    for profile in ([], ["--profile", "demo"]):
-        result = subprocess.run(
-            [docker, "compose", "-f", str(COMPOSE_FILE), "--env-file", str(empty_env), *profile,
+
+    def config(env_file: Path, *profile: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [docker, "compose", "-f", str(COMPOSE_FILE), "--env-file", str(env_file), *profile,
              "config", "--quiet"],
             cwd=ROOT, env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")},
             capture_output=True, text=True, timeout=120, check=False,
         )
+
+    for profile in ([], ["--profile", "demo"]):
+        result = config(ENV_EXAMPLE, *profile)
         assert result.returncode == 0, result.stderr
         assert "not set" not in result.stderr, result.stderr  # no variable without a default
+    refused = config(empty_env)
+    assert refused.returncode != 0 and "KAFKA_" in refused.stderr  # the secrets are required
 
 
 # -- services, start order, scaling -----------------------------------------------------------------------
@@ -274,7 +329,8 @@ def test_services() -> None:
 
 def test_every_service_restarts_and_rotates_its_logs() -> None:
     for name, service in load_compose()["services"].items():
-        assert service.get("restart") in ("unless-stopped", "always", "on-failure"), name
+        expected = ("no",) if name in ONE_SHOT else ("unless-stopped", "always", "on-failure")
+        assert service.get("restart") in expected, name
         assert service.get("logging", {}).get("options", {}).get("max-size"), name
     assert load_compose()["services"]["simulator"]["restart"] == "on-failure"  # a finished run stays done
 
@@ -288,9 +344,14 @@ def test_start_order_waits_for_health() -> None:
                 assert "healthcheck" in services[target], f"{name} waits for {target}'s health: it has none"
     assert services["worker"]["depends_on"] == {
         "kafka": {"condition": "service_healthy"},
+        "kafka-acls": {"condition": "service_completed_successfully"},
         "influxdb": {"condition": "service_healthy"},
     }
     assert services["notifier"]["depends_on"]["kafka"] == {"condition": "service_healthy"}
+    # the users and ACLs exist before any Kafka client logs in; the job itself waits for the broker
+    assert services["kafka-acls"]["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    for name in KAFKA_CLIENTS:
+        assert services[name]["depends_on"]["kafka-acls"] == {"condition": "service_completed_successfully"}
     assert services["grafana"]["depends_on"]["influxdb"] == {"condition": "service_healthy"}
     assert services["simulator"]["depends_on"]["worker"] == {"condition": "service_healthy"}
 
@@ -323,9 +384,9 @@ def test_worker_scales() -> None:
 
 def test_app_services_share_the_image() -> None:
     services = load_compose()["services"]
-    images = {services[name]["image"] for name in APP_SERVICES}
+    images = {services[name]["image"] for name in APP_SERVICES | ONE_SHOT}
     assert len(images) == 1
-    for name in APP_SERVICES:
+    for name in APP_SERVICES | ONE_SHOT:
         assert services[name]["build"] == {"context": ".", "dockerfile": "Dockerfile"}
         assert services[name].get("init") is True, f"{name}: signals must reach `ioc` (PID 1)"
     assert services["worker"]["command"] == ["worker"]
@@ -363,37 +424,142 @@ def _listeners(value: str) -> dict[str, tuple[str, int]]:
     return result
 
 
+def _properties(path: Path) -> dict[str, str]:
+    """A Java .properties file as key -> value (no continuation lines in ours)."""
+    result = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith(("#", "!")):
+            key, value = line.split("=", 1)
+            result[key.strip()] = value.strip()
+    return result
+
+
+def _expand_env(value: str, env: Mapping[str, str | None]) -> str:
+    """Kafka's EnvVarConfigProvider: `${env:NAME}` from the container's environment (which must set it)."""
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert env.get(name), f"{name} is read by server.properties but not set in the kafka container"
+        return env[name] or ""
+
+    return re.sub(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", one, value)
+
+
+def test_kafka_runs_the_sasl_configuration() -> None:
+    """kafka: our start script (formats with admin's SCRAM credential), the mounted deploy/kafka-sasl, and
+    only the variables start.sh and server.properties read."""
+    kafka = load_compose()["services"]["kafka"]
+    assert kafka["entrypoint"] == ["/bin/bash", "/etc/kafka-sasl/start.sh"]
+    assert "./deploy/kafka-sasl:/etc/kafka-sasl:ro" in kafka["volumes"]
+    assert dict(_bind_mounts(kafka))["/etc/kafka-sasl"] == KAFKA_SASL_DIR
+    assert _host_path(kafka, "/etc/kafka-sasl/start.sh").is_file()
+    env = environment(kafka)
+    assert set(env) == {"CLUSTER_ID", "KAFKA_ADMIN_PASSWORD", "KAFKA_ADVERTISED_HOST", "KAFKA_HOST_PORT",
+                        "KAFKA_NUM_PARTITIONS"}
+    assert env["KAFKA_ADMIN_PASSWORD"] == TEST_SECRETS["KAFKA_ADMIN_PASSWORD"]
+    start = (KAFKA_SASL_DIR / "start.sh").read_text(encoding="utf-8")
+    props = " ".join(_properties(KAFKA_SASL_DIR / "server.properties").values())
+    read = set(re.findall(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", props))
+    read |= set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)[:}]", start)) - {"KAFKA_HOME", "KAFKA_LOG4J_OPTS"}
+    assert read == set(env)
+    # the data volume is where start.sh formats and server.properties logs
+    assert "kafka-data:/var/lib/kafka/data" in kafka["volumes"]
+    assert _properties(KAFKA_SASL_DIR / "server.properties")["log.dirs"] == "/var/lib/kafka/data"
+    assert "data_dir=/var/lib/kafka/data" in start
+    subprocess.run(["bash", "-n", str(KAFKA_SASL_DIR / "start.sh")], check=True)
+    # the healthcheck logs in as admin (anonymous requests are refused on every listener)
+    test = kafka["healthcheck"]["test"]
+    config = test[test.index("--command-config") + 1]
+    client = _properties(_host_path(kafka, config))
+    assert client["security.protocol"] == "SASL_PLAINTEXT" and "${env:KAFKA_ADMIN_PASSWORD}" in (
+        client["sasl.jaas.config"])
+
+
 @pytest.mark.parametrize("env", [{}, {"KAFKA_HOST_PORT": "29092", "KAFKA_ADVERTISED_HOST": "kafka.example"}])
 def test_kafka_listeners_agree(env: dict[str, str]) -> None:
     services = load_compose(env)["services"]
-    kafka = environment(services["kafka"])
-    listeners = _listeners(kafka["KAFKA_LISTENERS"] or "")
-    advertised = _listeners(kafka["KAFKA_ADVERTISED_LISTENERS"] or "")
-    protocol_map = kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] or ""
-    protocols = dict(item.split(":") for item in protocol_map.split(","))
+    kafka_env = environment(services["kafka"])
+    props = {key: _expand_env(value, kafka_env)
+             for key, value in _properties(KAFKA_SASL_DIR / "server.properties").items()}
+    listeners = _listeners(props["listeners"])
+    advertised = _listeners(props["advertised.listeners"])
+    protocols = dict(item.split(":") for item in props["listener.security.protocol.map"].split(","))
     assert set(listeners) == set(protocols)
-    assert set(advertised) == set(listeners) - {kafka["KAFKA_CONTROLLER_LISTENER_NAMES"]}
-    assert kafka["KAFKA_INTER_BROKER_LISTENER_NAME"] in advertised
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"}  # no listener without authentication
+    assert set(advertised) == set(listeners) - {props["controller.listener.names"]}
+    assert props["inter.broker.listener.name"] in advertised
     # the controller quorum: this node, on the CONTROLLER listener's port
-    voter_id, voter = (kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"] or "").split("@")
-    assert voter_id == kafka["KAFKA_NODE_ID"]
-    assert int(voter.rsplit(":", 1)[1]) == listeners[kafka["KAFKA_CONTROLLER_LISTENER_NAMES"] or ""][1]
+    voter_id, voter = props["controller.quorum.voters"].split("@")
+    assert voter_id == props["node.id"]
+    assert int(voter.rsplit(":", 1)[1]) == listeners[props["controller.listener.names"]][1]
     # containers use the INTERNAL listener under the service's name
     internal = "{}:{}".format(*advertised["INTERNAL"])
     assert internal == f"kafka:{listeners['INTERNAL'][1]}"
     for name in APP_SERVICES:
         assert environment(services[name])["IOC_KAFKA_BOOTSTRAP"] == internal
+    command = services["kafka-acls"]["command"]
+    assert command[command.index("--bootstrap") + 1] == internal
+    assert environment(services["kafka-acls"])["IOC_KAFKA_BOOTSTRAP"] == internal  # for `run ... revoke`
     # the host port maps to the HOST listener, and is what it advertises
     port = services["kafka"]["ports"][0].rsplit(":", 2)
     assert int(port[-1]) == listeners["HOST"][1]
     assert advertised["HOST"] == (env.get("KAFKA_ADVERTISED_HOST", "localhost"), int(port[-2]))
-    # the health check talks to a listener of the broker
+    # the health check talks to the INTERNAL listener, inside the container
     bootstrap = services["kafka"]["healthcheck"]["test"][-1]
-    assert int(bootstrap.rsplit(":", 1)[1]) in {p for _, p in listeners.values()}
+    assert bootstrap == f"localhost:{listeners['INTERNAL'][1]}"
     # single node: replication factor 1 everywhere, and a fixed cluster id (the volume is formatted with it)
-    assert kafka["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
-    assert kafka["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
-    assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{21}", kafka["CLUSTER_ID"] or "")
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["transaction.state.log.replication.factor"] == "1"
+    assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{21}", kafka_env["CLUSTER_ID"] or "")
+
+
+def test_kafka_clients_log_in_with_their_own_user() -> None:
+    """worker, notifier, simulator: SASL_PLAINTEXT on the INTERNAL listener, their own SCRAM user, and a
+    password from a required `.env` variable that the kafka-acls job sets for that very user."""
+    raw = raw_compose()["services"]
+    services = load_compose()["services"]
+    command = services["kafka-acls"]["command"]
+    password_envs = dict(command[i + 1].split("=", 1)
+                         for i, arg in enumerate(command) if arg == "--password-env")
+    for name, user in KAFKA_CLIENTS.items():
+        env = environment(services[name])
+        assert env["IOC_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", name
+        assert env["IOC_KAFKA_USERNAME"] == user, name
+        secret = password_envs[user]
+        assert secret in SECRETS
+        assert raw[name]["environment"]["IOC_KAFKA_PASSWORD"].startswith(f"${{{secret}:?"), name
+        assert env["IOC_KAFKA_PASSWORD"] == TEST_SECRETS[secret], name
+        assert environment(services["kafka-acls"])[secret] == TEST_SECRETS[secret], name
+    assert len({password_envs[user] for user in KAFKA_CLIENTS.values()}) == len(KAFKA_CLIENTS)  # never shared
+
+
+def test_kafka_acls_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-shot job: `python -m ioc.devstack.kafka_sasl apply` with arguments its parser accepts, as
+    admin, with every password it names in its environment."""
+    services = load_compose()["services"]
+    job = services["kafka-acls"]
+    assert job["entrypoint"] == ["python", "-m", "ioc.devstack.kafka_sasl"]
+    assert job["restart"] == "no"
+    seen: list[Any] = []
+
+    def apply(args: Any) -> int:
+        seen.append(args)
+        return 0
+
+    monkeypatch.setattr(kafka_sasl, "_cmd_apply", apply)
+    assert kafka_sasl.main(list(job["command"])) == 0
+    (args,) = seen
+    assert args.prune and args.producer == [kafka_sasl.SIMULATOR_USER]
+    assert args.admin_password_file is None
+    env = environment(job)
+    assert env[args.admin_password_env] == env["KAFKA_ADMIN_PASSWORD"] == environment(
+        services["kafka"])["KAFKA_ADMIN_PASSWORD"]
+    users = dict(item.split("=", 1) for item in args.password_env)
+    assert set(users) == {kafka_sasl.WORKER_USER, kafka_sasl.NOTIFIER_USER, kafka_sasl.SIMULATOR_USER}
+    assert set(users.values()) | {"KAFKA_ADMIN_PASSWORD"} == SECRETS
+    for variable in users.values():
+        assert env[variable], variable
+    assert "IOC_CATALOG" in env  # the same catalog as the workers' (passed through when set)
+    assert "IOC_CATALOG" in environment(services["worker"])
 
 
 @pytest.mark.parametrize("env", [{}, {"IOC_PARTITIONS": "24"}])
