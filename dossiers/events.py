@@ -68,9 +68,16 @@ class Outcome(StrEnum):
     DENIED = "denied"
 
 
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+"""Dates outside these years are typing errors (0001, 9999), not dossiers; the calendar is built
+year by year, so they are refused here instead of costing the stream seconds and memory."""
+
+
 def _require_offset(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must carry a time-zone offset, e.g. 2026-03-02T08:15:00+07:00")
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"year {value.year} is out of range ({EARLIEST_YEAR}-{LATEST_YEAR})")
     return value
 
 
@@ -283,13 +290,17 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
             try:
                 raw = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InvalidEvent(f"event: not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                   "encoding") from exc
+                raise InvalidEvent(
+                    f"event: not UTF-8 text ({exc.reason} at byte {exc.start})", "encoding"
+                ) from exc
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise InvalidEvent(f"event: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-                               "json") from exc
+            raise InvalidEvent(
+                f"event: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", "json"
+            ) from exc
+        except (RecursionError, ValueError) as exc:  # 5,000 nested brackets, a 5,000-digit number
+            raise InvalidEvent(f"event: JSON too deeply nested or a number too long ({exc})", "json") from exc
     if not isinstance(raw, dict):
         raise InvalidEvent("event: must be a JSON object", "not_object")
     try:

@@ -6,8 +6,8 @@ Rules it keeps, and why:
   agency: a bad event is the integrator's bug, reported at once with the field that is wrong, rather
   than a dead letter the centre has to chase.
 * Key = dossier code, so all events of one dossier go to one partition and keep their order.
-* Durable by default: `acks="all"`, idempotence (no duplicates from the client's own retries), and a
-  local SQLite spool for everything the broker did not take — unreachable at start, down mid-run, or a
+* Durable by default: `acks="all"`, retries, and a local SQLite spool for everything the broker did
+  not take — unreachable at start, down mid-run, or a
   send that failed for good. The spool is drained in order by a background thread.
 * Per-dossier order across an outage: a record keeps the place it was given at `send()` time (an id
   reserved in the spool), new events go to the spool while it holds anything, and the drain only
@@ -180,8 +180,11 @@ class EventProducer:
         if codec is not None and not _CODECS.get(codec, lambda: False)():
             # kafka-python would only say so after reaching a broker: fail here, not in the drain thread
             raise ValueError(f"compression {codec!r} is unknown or its Python library is not installed")
-        self.idempotence = bool(kafka_config.pop("enable_idempotence", True))
-        """False when the broker or the client refused idempotence (logged); duplicates then stay possible."""
+        self.idempotence = bool(kafka_config.pop("enable_idempotence", False))
+        """Off by default: with kafka-python 3.0.12 an idempotent producer whose in-flight batches
+        outlive a broker restart never completes them (the spool then never drains; see
+        docs/faults.md). Duplicates from the client's retries are harmless: the stream counts an
+        `event_id` once. Pass enable_idempotence=True to try it."""
         self._owns_spool = not isinstance(spool, Spool)
         self.spool: Spool = spool if isinstance(spool, Spool) else Spool(spool or default_spool_path())
         self._headers: list[tuple[str, bytes]] = [(SCHEMA_HEADER, SCHEMA_V1.encode())]

@@ -24,6 +24,7 @@ from prometheus_client import start_http_server
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.clock import BusinessClock
+from dossiers.events import InvalidEvent
 from streams.influx import InfluxSink, alert_point, deadline_point, event_point, kpi_point
 from streams.metrics import WorkerMetrics
 from streams.processor import Outcome, Processor
@@ -233,9 +234,16 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
                 outcome = processor.tick(message.partition, now)
                 metrics.tick_seconds.observe(time.perf_counter() - started)
             else:
-                outcome = processor.handle(
-                    message.partition, message.value or b"", _headers(message.headers), now
-                )
+                try:
+                    outcome = processor.handle(
+                        message.partition, message.value or b"", _headers(message.headers), now
+                    )
+                except Exception as exc:  # a record the core cannot take must not kill the agent
+                    log.exception("record %s/%s/%s failed", message.topic, message.partition, message.offset)
+                    outcome = Outcome(
+                        "dead_letter",
+                        error=InvalidEvent(f"event: not processable ({exc!r})", "internal_error"),
+                    )
             await emit(outcome, message)
             processor.commit(outcome)
             worker.pending_acks.append((worker.sink.added if worker.sink else 0, event))

@@ -148,6 +148,7 @@ class InfluxSink:
         self.added = 0
         self.written = 0
         self._stop = False
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="influx-sink", daemon=True)
         self._thread.start()
 
@@ -188,10 +189,10 @@ class InfluxSink:
             except Exception as exc:  # any failure: keep the batch, back off, retry
                 self.metrics.sink_errors.inc()
                 log.warning("InfluxDB write failed (%s); retrying in %.1f s", exc, backoff)
-                with self._cond:
-                    if self._stop and self._abandon:
-                        return
-                    self._cond.wait(backoff * (1 + random.random() / 4))
+                # wait on the closing event, not on the condition that every add() signals: new lines
+                # must not cut the back-off short and hammer a struggling InfluxDB
+                if self._closing.wait(backoff * (1 + random.random() / 4)):
+                    return
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = 0.5
@@ -203,8 +204,6 @@ class InfluxSink:
                 self.written += len(batch)
                 self.metrics.sink_buffer.set(len(self._lines))
                 self._cond.notify_all()
-
-    _abandon = False
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything added so far is written (True) or the timeout passes (False)."""
@@ -223,7 +222,7 @@ class InfluxSink:
         self.flush(timeout)
         with self._cond:
             self._stop = True
-            self._abandon = True
+            self._closing.set()
             self._cond.notify_all()
         self._thread.join(timeout)
         self._client.close()  # type: ignore[no-untyped-call]

@@ -177,20 +177,41 @@ class Processor:
             state = DossierState.from_bytes(stored)
             old = self._contribution(state, state.evaluated_at)
         if apply(state, event) is Applied.DUPLICATE:
+            # A record seen again, usually after a crash: its state may be saved while its InfluxDB
+            # points or a changelog write were lost. Save the state once more and re-emit its deadline
+            # mark (idempotent), so a replay repairs instead of skipping. Its throughput point is not
+            # re-emitted: its tags may differ from the first time (see docs/faults.md).
             outcome = Outcome("duplicate", event=event)
-            # a record seen again after a crash: save the state once more, so that a table write lost
-            # in the crash (RocksDB ahead of its changelog) reaches the changelog this time
             self._write(outcome, key, stored or state.to_bytes())
+            kind = ALERT_KINDS.get(old.clock.timeliness) if old.clock.timeliness else None
+            if kind in ("overdue", "due_soon") and old.clock.due_at is not None:
+                outcome.deadlines.append(
+                    DeadlineMark(
+                        kind,
+                        key,
+                        state.agency or "",
+                        state.procedure,
+                        old.clock.due_at,
+                        True,
+                        old.clock.late_seconds,
+                        state.evaluated_at or now,
+                    )
+                )
+            self._describe(outcome, state, event)
             return outcome
         outcome = Outcome("applied", event=event)
         age = now - int(event.occurred_at.timestamp())
         quiet = self.alert_backfill_seconds is not None and age > self.alert_backfill_seconds
         self._evaluate(view, state, old, now, outcome, quiet)
         self._write(outcome, key, state.to_bytes())
+        self._describe(outcome, state, event)
+        return outcome
+
+    def _describe(self, outcome: Outcome, state: DossierState, event: Event) -> None:
+        """The labels of the event's throughput point: the dossier's procedure field and channel."""
         procedure = self.catalog.procedure(state.agency or event.agency, state.procedure or "")
         outcome.procedure_field = procedure.field if procedure else None
         outcome.channel = state.channel
-        return outcome
 
     # -- timers ----------------------------------------------------------------------------------
 
