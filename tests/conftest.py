@@ -26,11 +26,17 @@ from ioc.devstack.kafka import KafkaBroker
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 
 
+STAMPED_AT_IMPORT = "test_dashboard_queries.py"
+"""Its data is stamped with the clock at import (collection) time and read back through `now() - 1m`
+windows, as Grafana reads it: it must run right after collection, not minutes later in a long session."""
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselection, which reads the markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_DIR in Path(item.path).parents:
             item.add_marker(pytest.mark.integration)
+    items.sort(key=lambda item: Path(item.path).name != STAMPED_AT_IMPORT)  # stable: others keep their order
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
