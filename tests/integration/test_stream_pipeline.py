@@ -22,6 +22,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.replay import Replay
+from grafana import queries as wall_queries
 from ioc.devstack.ports import free_port
 from producers.simulator import Simulator, warmup_start
 from streams.app import partition_of
@@ -175,6 +176,38 @@ def assert_same_kpis(live: LiveKpis, replay: Replay) -> None:
         assert got.channels == block.channels, code
 
 
+def assert_wall_queries_match(pipeline: Pipeline, replay: Replay) -> None:
+    """The InfluxQL of the wall's stat panels and per-agency grid (grafana/queries.py), run on what the
+    stream wrote, show what `ioc replay` computes for the same events."""
+    centre = replay.snapshot().centre
+
+    def rate(good: int, total: int) -> float | None:
+        return good / total if total else None
+
+    expected: dict[str, float | None] = {
+        "received_today": centre.received_today,
+        "resolved_today": centre.today_resolved,
+        "open": centre.open,
+        "overdue": centre.overdue,
+        "due_soon": centre.due_soon,
+        "rate_today": rate(centre.today_good, centre.today_resolved),
+        "rate_month": rate(centre.month_good, centre.month_resolved),
+        "rate_year": rate(centre.year_good, centre.year_resolved),
+        "satisfaction": rate(centre.satisfied, centre.satisfied + centre.unsatisfied),
+        "online_payment": rate(centre.paid_online, centre.paid_online + centre.paid_offline),
+    }
+    shown = wall_queries.centre_kpis(pipeline.query)
+    for name, value in expected.items():
+        got = shown[name]
+        if value is None or value == 0:
+            assert not got, f"{name}: wall shows {got}, replay {value}"
+        else:
+            assert got == pytest.approx(value), f"{name}: wall shows {got}, replay {value}"
+    by_agency = wall_queries.per_agency(pipeline.query, "overdue")
+    for code, block in replay.snapshot().agencies.items():
+        assert by_agency.get(code, 0) == block.overdue, code
+
+
 def expected_alert_ids(records: list[tuple[bytes, bytes]], catalog: Catalog, now: int) -> set[str]:
     """What one uninterrupted worker raises: the pure processor over the same per-partition order."""
     processor = Processor(catalog, WorkingCalendar(catalog.calendar), {})
@@ -212,6 +245,7 @@ def test_a_simulated_month_reaches_influxdb_equal_to_replay(pipeline: Pipeline) 
     alerts = [json.loads(m.value) for m in pipeline.read_topic("IOC_ALERTS_TOPIC")]
     assert {a["alert_id"] for a in alerts} == expected_alert_ids(records, catalog, EVENING)
     assert len(alerts) == len({a["alert_id"] for a in alerts})
+    assert_wall_queries_match(pipeline, replay)
     overdue = replay.snapshot().centre.overdue
     open_overdue = pipeline.query(
         'SELECT count("open") FROM "deadlines" WHERE "kind" = \'overdue\' AND "open" = 1'
