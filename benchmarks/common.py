@@ -1,0 +1,687 @@
+"""Helpers shared by the stream benchmarks (streams_bench.py, report.py): machine facts, realistic
+traffic, topics, a local InfluxDB in its own process, Prometheus scrapes and throughput series.
+
+Not a library for the product: everything here exists to measure it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from rich.console import Console  # noqa: E402
+from rich.progress import (  # noqa: E402
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from dossiers.calendar import WorkingCalendar  # noqa: E402
+from dossiers.catalog import Catalog, load_catalog  # noqa: E402
+from ioc.devstack.influx import InfluxQL  # noqa: E402
+from producers.simulator import Simulator, warmup_start  # noqa: E402
+
+console = Console(stderr=True)
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+SIMULATION_FROM = datetime(2025, 1, 2, tzinfo=VN)
+"""First emitted day of the benchmark traffic (10 working days of warm-up before it)."""
+MORNING = int(datetime(2026, 3, 3, 9, 0, tzinfo=VN).timestamp())
+"""A Tuesday 09:00 in business time: office hours, so working-second SLAs run while a test does."""
+
+Record = tuple[bytes, bytes]
+"""(key, value) of one Kafka record: dossier code and the event's JSON."""
+
+FAST_CATALOG: dict[str, Any] = {
+    "sample": False,
+    "centre": {"code": "bench", "name": "Trung tâm đo hiệu năng"},
+    "calendar": {"due_soon_hours": 0.001},
+    "agencies": [
+        {
+            "code": "STP",
+            "name": "Sở Tư pháp",
+            "short_name": "Tư pháp",
+            "procedures": [
+                {
+                    "code": "P.FAST",
+                    "name": "Thủ tục vài giây",
+                    "field": "Hộ tịch",
+                    "processing": 0.002,
+                    "unit": "hours",
+                },
+                {"code": "P.DAY", "name": "Thủ tục một ngày", "field": "Hộ tịch", "processing": 1},
+            ],
+        }
+    ],
+}
+"""A catalog whose P.FAST takes 7 working seconds: an SLA transition happens while we watch."""
+
+
+# -- the machine ------------------------------------------------------------------------------------------
+def _version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def machine_info() -> dict[str, str]:
+    """nproc, CPU model, RAM, Python and the stream libraries' versions."""
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ram = "unknown"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        usable = os.cpu_count() or 0
+    return {
+        "nproc": str(usable),
+        "cpu": model,
+        "ram": ram,
+        "python": platform.python_version(),
+        "faust-streaming": _version("faust-streaming"),
+        "aiokafka": _version("aiokafka"),
+        "kafka-python": _version("kafka-python"),
+        "pydantic": _version("pydantic"),
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def load_average() -> str:
+    """`uptime`'s load averages (1, 5, 15 min), recorded with every figure: the machine is shared."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return f"load average: {load_average()}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc), 0.0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+BROKER_PIDS: list[int] = []
+"""The JVM of the Kafka broker started by `kafka()`, for its CPU time."""
+
+
+def broker_cpu() -> float | None:
+    """CPU seconds of the local broker so far (None when the broker was given with --bootstrap)."""
+    return sum(map(cpu_seconds, BROKER_PIDS)) if BROKER_PIDS else None
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process (Linux /proc)."""
+    fields = Path("/proc/self/statm").read_text().split()
+    return int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+# -- figures ----------------------------------------------------------------------------------------------
+@dataclass
+class Figure:
+    """One measured figure, with the load average when it was taken."""
+
+    name: str
+    value: float
+    unit: str
+    note: str = ""
+    cpu_us: float | None = None
+    """CPU time per event of the consuming process (µs): less sensitive to the machine's load."""
+    broker_us: float | None = None
+    """CPU time per event of the local Kafka broker (µs) during the same window."""
+    load: str = field(default_factory=load_average)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "note": self.note,
+            "cpu_us": self.cpu_us,
+            "broker_us": self.broker_us,
+            "load": self.load,
+        }
+
+
+@dataclass
+class Series:
+    """(monotonic seconds, cumulative count) samples of a consumer's progress."""
+
+    samples: list[tuple[float, float]] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    """CPU seconds used by the followed processes at each sample (when known)."""
+    broker: list[float] = field(default_factory=list)
+    """CPU seconds used by the local Kafka broker at each sample (when it was started here)."""
+
+    def add(self, at: float, count: float, cpu: float | None = None, broker: float | None = None) -> None:
+        self.samples.append((at, count))
+        if cpu is not None:
+            self.cpu.append(cpu)
+        if broker is not None:
+            self.broker.append(broker)
+
+    def cpu_per_event(self, total: int, of: str = "cpu") -> float | None:
+        """CPU µs per event between the start of consumption and the sample that reached `total`,
+        of the followed processes (`cpu`) or of the broker (`broker`)."""
+        used = self.cpu if of == "cpu" else self.broker
+        if len(used) != len(self.samples):
+            return None
+        start = next(
+            (i for i, (a, b) in enumerate(zip(self.samples, self.samples[1:], strict=False)) if b[1] > a[1]),
+            None,
+        )
+        end = next((i for i, (_, value) in enumerate(self.samples) if value >= total), None)
+        if start is None or end is None or end <= start:
+            return None
+        events = self.samples[end][1] - self.samples[start][1]
+        return (used[end] - used[start]) / events * 1e6 if events else None
+
+    def time_to_reach(self, count: float) -> float | None:
+        """Interpolated instant the count reached `count` (None if it never did)."""
+        previous: tuple[float, float] | None = None
+        for at, value in self.samples:
+            if value >= count:
+                if previous is None or value == previous[1]:
+                    return at
+                fraction = (count - previous[1]) / (value - previous[1])
+                return previous[0] + fraction * (at - previous[0])
+            previous = (at, value)
+        return None
+
+    def first_moving(self) -> float | None:
+        """The last sample before the count started to rise (the start of consumption)."""
+        for (at, value), (_, after) in zip(self.samples, self.samples[1:], strict=False):
+            if after > value:
+                return at
+        return None
+
+    def rates(self, total: int) -> tuple[float, float]:
+        """(first-to-last events/s, steady events/s between 10% and 90% of `total`)."""
+        start, end = self.first_moving(), self.time_to_reach(total)
+        low, high = self.time_to_reach(0.1 * total), self.time_to_reach(0.9 * total)
+        overall = total / (end - start) if start is not None and end is not None and end > start else 0.0
+        steady = 0.8 * total / (high - low) if low is not None and high is not None and high > low else 0.0
+        return overall, steady
+
+
+# -- progress ---------------------------------------------------------------------------------------------
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+# -- traffic ----------------------------------------------------------------------------------------------
+def dump(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass
+class Traffic:
+    """Pre-serialised simulated events in time order, and the business instant just after the last."""
+
+    records: list[Record]
+    now: int
+    catalog: Catalog
+    calendar: WorkingCalendar
+
+    @property
+    def mean_size(self) -> float:
+        return sum(len(v) for _, v in self.records) / max(1, len(self.records))
+
+
+def simulated_traffic(n: int, seed: int = 7, label: str = "simulating events") -> Traffic:
+    """`n` events of the 19-agency simulator from SIMULATION_FROM (after 10 working days of warm-up,
+    so the first events already find open dossiers): realistic types, agencies and lifecycles."""
+    catalog = load_catalog()
+    calendar = WorkingCalendar(catalog.calendar)
+    end = int(SIMULATION_FROM.timestamp()) + 4 * 365 * 86400
+    simulator = Simulator(
+        catalog,
+        calendar,
+        seed=seed,
+        start=warmup_start(calendar, SIMULATION_FROM, 10),
+        end=end,
+        emit_from=SIMULATION_FROM,
+    )
+    records: list[Record] = []
+    last = 0
+    with progress() as bar:
+        task = bar.add_task(label, total=n)
+        for ts, event in simulator.timed_events():
+            records.append((event["dossier"].encode(), dump(event)))
+            last = ts
+            if len(records) % 10_000 == 0:
+                bar.update(task, completed=len(records))
+            if len(records) >= n:
+                break
+        bar.update(task, completed=len(records))
+    return Traffic(records, last + 1, catalog, calendar)
+
+
+def write_jsonl(path: Path, traffic: Traffic) -> None:
+    with path.open("wb") as out:
+        for _, value in traffic.records:
+            out.write(value)
+            out.write(b"\n")
+
+
+def received_event(
+    dossier: str, ts: int, procedure: str = "P.DAY", agency: str = "STP", channel: str = "online"
+) -> dict[str, Any]:
+    """A contract v1 `received` event (used where the benchmark needs dossiers due at a known time)."""
+    return {
+        "event_id": uuid.uuid4().hex,
+        "schema": "dossier-event/1",
+        "type": "received",
+        "occurred_at": datetime.fromtimestamp(ts, VN).isoformat(timespec="seconds"),
+        "dossier": dossier,
+        "agency": agency,
+        "procedure": procedure,
+        "channel": channel,
+    }
+
+
+# -- Kafka ------------------------------------------------------------------------------------------------
+def new_topic(bootstrap: str, prefix: str, partitions: int, configs: dict[str, str] | None = None) -> str:
+    from ioc.devstack.testing import create_topic
+
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    create_topic(bootstrap, name, partitions, configs=configs)
+    return name
+
+
+def produce(bootstrap: str, topic: str, records: Sequence[Record], label: str = "producing") -> float:
+    """Send pre-serialised records (uncompressed, batched, acks=all); returns the seconds it took."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=512 * 1024, max_request_size=4 << 20
+    )
+    started = time.perf_counter()
+    try:
+        with progress() as bar:
+            task = bar.add_task(label, total=len(records))
+            for i, (key, value) in enumerate(records, start=1):
+                producer.send(topic, key=key, value=value)
+                if i % 10_000 == 0:
+                    bar.update(task, completed=i)
+            producer.flush(120)
+            bar.update(task, completed=len(records))
+    finally:
+        producer.close(30)
+    return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def kafka(bootstrap: str | None, partitions: int) -> Iterator[str]:
+    """The given bootstrap, or a local KafkaBroker started (and stopped) here."""
+    if bootstrap:
+        yield bootstrap
+        return
+    from ioc.devstack.kafka import KafkaBroker
+
+    with console.status("starting a local Kafka broker"):
+        broker = KafkaBroker(partitions=partitions).start()
+    console.print(f"broker: {broker.bootstrap} (started in {broker.startup_seconds:.1f} s)")
+    if broker.pid is not None:
+        BROKER_PIDS.append(broker.pid)
+    try:
+        yield broker.bootstrap
+    finally:
+        BROKER_PIDS.clear()
+        broker.close()
+
+
+# -- InfluxDB in its own process --------------------------------------------------------------------------
+class InfluxProcess:
+    """`ioc dev influx` (influxd 1.x + the dev-only v2 write shim) as a child process.
+
+    Why a child: the shim is Python; in this process it would compete with the measurements for the
+    GIL. As a server of its own it behaves like the InfluxDB a worker writes to in production.
+    """
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.query_url = ""
+
+    def start(self, timeout: float = 60.0) -> InfluxProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "ioc.cli", "dev", "influx"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=ROOT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")
+            if "Ctrl-C stops it." in text:
+                shim = re.search(r"influxdb-client url .*?: (\S+)", text)
+                ql = re.search(r"InfluxQL / Grafana url .*?: (\S+)", text)
+                if shim is None or ql is None:
+                    raise RuntimeError(f"cannot read the InfluxDB URLs from:\n{text}")
+                self.url, self.query_url = shim.group(1), ql.group(1)
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"`ioc dev influx` exited:\n{text[-3000:]}")
+            time.sleep(0.2)
+        self.stop()
+        raise TimeoutError(f"`ioc dev influx` not ready after {timeout} s")
+
+    def database(self, prefix: str = "bench") -> tuple[str, InfluxQL]:
+        """A new database and an InfluxQL client on it."""
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        InfluxQL(self.query_url).create_database(name)
+        return name, InfluxQL(self.query_url, name)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)  # its Ctrl-C path stops influxd and the shim
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def __enter__(self) -> InfluxProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+# -- workers ----------------------------------------------------------------------------------------------
+def worker_env(
+    bootstrap: str,
+    partitions: int,
+    influx: InfluxProcess | None = None,
+    database: str | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    """Environment of one `ioc worker` on fresh topics and a fresh consumer group."""
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        "IOC_KAFKA_BOOTSTRAP": bootstrap,
+        "IOC_EVENTS_TOPIC": f"events-{suffix}",
+        "IOC_DLQ_TOPIC": f"dlq-{suffix}",
+        "IOC_ALERTS_TOPIC": f"alerts-{suffix}",
+        "IOC_TICKS_TOPIC": f"ticks-{suffix}",
+        "IOC_APP_ID": f"ioc-bench-{suffix}",
+        "IOC_PARTITIONS": str(partitions),
+        "IOC_LOG_LEVEL": "INFO",
+    }
+    if influx is not None and database is not None:
+        env.update(
+            {
+                "IOC_INFLUX_URL": influx.url,
+                "IOC_INFLUX_TOKEN": "bench",
+                "IOC_INFLUX_ORG": "ioc",
+                "IOC_INFLUX_BUCKET": database,
+            }
+        )
+    env.update(extra)
+    return env
+
+
+def precreate_topics(env: dict[str, str]) -> None:
+    """Create a worker's topics (as streams/topics.py would) and wait until every partition has a leader.
+
+    Why: `ensure_topics` describes the topics right after creating them, and on a busy machine the
+    broker can still answer with no partitions for the new ticks topic, which stops the worker
+    ("must have the same number of partitions"). Topics that exist already are left alone.
+    """
+    from kafka import KafkaAdminClient
+
+    from ioc.devstack.testing import create_topic
+
+    bootstrap, partitions = env["IOC_KAFKA_BOOTSTRAP"], int(env["IOC_PARTITIONS"])
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ioc-bench")
+    try:
+        existing = set(admin.list_topics())
+        for name, configs in (
+            ("IOC_EVENTS_TOPIC", None),
+            ("IOC_DLQ_TOPIC", None),
+            ("IOC_ALERTS_TOPIC", None),
+            ("IOC_TICKS_TOPIC", {"retention.ms": "3600000"}),
+        ):
+            topic = env[name]
+            if topic not in existing:
+                create_topic(bootstrap, topic, partitions, configs=configs, admin=admin)
+    finally:
+        admin.close()
+
+
+def scrape(port: int, name: str, label: str = "") -> float:
+    """Sum of a Prometheus metric's samples (optionally only those whose line contains `label`)."""
+    url = f"http://127.0.0.1:{port}/metrics"
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if (line.startswith(name + "{") or line.startswith(name + " ")) and label in line
+    )
+
+
+def consumed(port: int) -> float:
+    """Records a worker has consumed from the events topic: processed + dead-lettered."""
+    return scrape(port, "ioc_events_total") + scrape(port, "ioc_dead_letters_total")
+
+
+def follow(
+    read: Callable[[], float],
+    total: int,
+    label: str,
+    timeout: float,
+    alive: Callable[[], bool] = lambda: True,
+    interval: float = 0.2,
+    pids: Sequence[int] = (),
+) -> Series:
+    """Sample `read()` until it reaches `total` (or the timeout, or `alive()` turns false); with
+    `pids`, also the CPU time those processes used."""
+    series = Series()
+    deadline = time.monotonic() + timeout
+    with progress() as bar:
+        task = bar.add_task(label, total=total)
+        while time.monotonic() < deadline:
+            try:
+                value = read()
+            except OSError:
+                value = series.samples[-1][1] if series.samples else 0.0
+            series.add(time.monotonic(), value, sum(map(cpu_seconds, pids)) if pids else None, broker_cpu())
+            bar.update(task, completed=int(value))
+            if value >= total or not alive():
+                break
+            time.sleep(interval)
+    return series
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-quantile (0..1) by linear interpolation; nan for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# -- py-spy -----------------------------------------------------------------------------------------------
+def py_spy() -> str | None:
+    """The py-spy binary when installed (`pip install py-spy`); None otherwise."""
+    from shutil import which
+
+    return which("py-spy")
+
+
+GROUPS: tuple[tuple[str, str], ...] = (
+    ("/faust/", "faust"),
+    ("/mode/", "mode"),
+    ("/aiokafka/", "aiokafka"),
+    ("/kafka/", "kafka-python"),
+    ("/influxdb_client/", "influxdb-client"),
+    ("/urllib3/", "urllib3"),
+    ("/prometheus_client/", "prometheus_client"),
+    ("/pydantic", "pydantic"),
+    ("/streams/", "streams (ours)"),
+    ("/dossiers/", "dossiers (ours)"),
+    ("/asyncio/", "asyncio"),
+    ("json/", "json (stdlib)"),
+    ("/venusian/", "venusian"),
+    ("/opentracing/", "opentracing"),
+    ("/logging/", "logging"),
+    ("/threading.py", "threading"),
+)
+
+
+def frame_group(frame: str) -> str:
+    """The library a py-spy frame `func (path:line)` belongs to."""
+    for needle, group in GROUPS:
+        if needle in frame:
+            return group
+    if "(<" in frame or "(" not in frame:
+        return "native/builtin"
+    return "other"
+
+
+@dataclass
+class Profile:
+    """A summarised py-spy raw profile: self time per library, top self and inclusive functions."""
+
+    samples: int
+    by_group: list[tuple[str, float]]
+    top_self: list[tuple[str, float]]
+    top_inclusive: list[tuple[str, float]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "by_group": self.by_group,
+            "top_self": self.top_self,
+            "top_inclusive": self.top_inclusive,
+        }
+
+
+def _short(frame: str) -> str:
+    match = re.match(r"(.*) \((.*):(\d+)\)$", frame)
+    if not match:
+        return frame
+    func, path = match.group(1), match.group(2)
+    parts = Path(path).parts
+    for anchor in ("site-packages", "main", "python3.11"):
+        if anchor in parts:
+            parts = parts[parts.index(anchor) + 1 :]
+            break
+    return f"{func} ({'/'.join(parts[-2:])})"
+
+
+def summarise_raw(path: Path, top: int = 40) -> Profile:
+    """Read py-spy's `--format raw` output (one `root;...;leaf count` line per stack)."""
+    groups: dict[str, int] = {}
+    leaves: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        leaf = frames[-1]
+        group = frame_group(leaf)
+        groups[group] = groups.get(group, 0) + count
+        leaves[_short(leaf)] = leaves.get(_short(leaf), 0) + count
+        for name in {_short(f) for f in frames}:
+            inclusive[name] = inclusive.get(name, 0) + count
+    if not total:
+        return Profile(0, [], [], [])
+
+    def share(items: dict[str, int]) -> list[tuple[str, float]]:
+        return sorted(((k, v / total) for k, v in items.items()), key=lambda kv: -kv[1])
+
+    interesting = [kv for kv in share(inclusive) if kv[1] < 0.9]
+    return Profile(total, share(groups), share(leaves)[:top], interesting[:top])
+
+
+def record_py_spy(pid: int, seconds: float, out: Path) -> Profile | None:
+    """Attach py-spy to `pid` for `seconds` (only samples holding the GIL: CPU time, not waits)."""
+    binary = py_spy()
+    if binary is None:
+        return None
+    cmd = [
+        binary,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(max(1, int(seconds))),
+        "--rate",
+        "200",
+        "--gil",
+        "--nonblocking",
+        "--full-filenames",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=seconds + 60)
+    if proc.returncode != 0 or not out.is_file():
+        console.print(f"[yellow]py-spy failed ({proc.returncode}): {proc.stderr.strip()[-500:]}[/yellow]")
+        return None
+    return summarise_raw(out)
