@@ -23,6 +23,7 @@ from types import FrameType
 from typing import IO, Annotated, Any, Protocol, runtime_checkable
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -41,30 +42,19 @@ from producers.simulator import (
     parse_scenario,
     warmup_start,
 )
-
-KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL")
+from streams.security import KafkaSecurity, kafka_python_kwargs
 
 
 def kafka_security_kwargs(
     protocol: str, mechanism: str, username: str | None, password: str | None
 ) -> dict[str, Any]:
-    """kafka-python options for `EventProducer(**...)` from the four `IOC_KAFKA_*` security variables.
+    """kafka-python options for `EventProducer(**...)` from the four `IOC_KAFKA_*` security options.
 
-    The same rules as `streams.security.kafka_python_kwargs` (without importing Faust): PLAINTEXT sends no
-    credentials; SASL_PLAINTEXT / SASL_SSL need a username and a password. Raises ValueError otherwise.
+    The rules are `streams.security`'s (PLAINTEXT sends no credentials; SASL_* need a username and a
+    password, else ValueError): the producers and the stream must agree on them.
     """
-    if protocol == "PLAINTEXT":
-        return {"security_protocol": "PLAINTEXT"}
-    if protocol not in KAFKA_SECURITY_PROTOCOLS:
-        raise ValueError(
-            f"IOC_KAFKA_SECURITY_PROTOCOL={protocol!r}: expected PLAINTEXT, SASL_PLAINTEXT or SASL_SSL"
-        )
-    if not username or not password:
-        raise ValueError(
-            f"IOC_KAFKA_SECURITY_PROTOCOL={protocol} needs IOC_KAFKA_USERNAME and IOC_KAFKA_PASSWORD"
-        )
-    return {"security_protocol": protocol, "sasl_mechanism": mechanism,
-            "sasl_plain_username": username, "sasl_plain_password": password}
+    return kafka_python_kwargs(KafkaSecurity(protocol, mechanism, username,
+                                             SecretStr(password) if password else None))
 
 
 DEFAULT_SEED = 2026

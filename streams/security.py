@@ -10,12 +10,16 @@ checking (a private CA: install it in the image's trust store).
 from __future__ import annotations
 
 import ssl
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import faust
 from pydantic import SecretStr
 
+if TYPE_CHECKING:
+    import faust
+
 __all__ = [
+    "KafkaSecurity",
     "KafkaSecuritySettings",
     "aiokafka_kwargs",
     "faust_broker_credentials",
@@ -41,6 +45,16 @@ class KafkaSecuritySettings(Protocol):
 
     @property
     def kafka_password(self) -> SecretStr | None: ...
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """The four IOC_KAFKA_* security values outside a settings class (the producer CLIs' options)."""
+
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-256"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
 
 
 def sasl_login(settings: KafkaSecuritySettings) -> tuple[str, str] | None:
@@ -75,6 +89,8 @@ def faust_broker_credentials(settings: KafkaSecuritySettings) -> faust.SASLCrede
     Faust derives the protocol from the credentials: SASL_PLAINTEXT, or SASL_SSL when an SSL context is
     given. Its consumer, producer and topic-creating client all use them.
     """
+    import faust  # here, not at module level: producers use this module without Faust's start-up cost
+
     login = sasl_login(settings)
     if login is None:
         return None

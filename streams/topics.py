@@ -53,8 +53,12 @@ def ensure_topics(settings: StreamSettings, timeout: float = 60.0) -> int:
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
-        described = admin.describe_topics([settings.events_topic, settings.ticks_topic])
-        counts = {d["name"]: len(d["partitions"]) for d in described}
+        while True:  # a topic just created may be described before its partitions exist
+            described = admin.describe_topics([settings.events_topic, settings.ticks_topic])
+            counts = {d["name"]: len(d["partitions"]) for d in described}
+            if all(counts.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         if len(set(counts.values())) != 1:
             raise RuntimeError(
                 f"{settings.events_topic} and {settings.ticks_topic} must have the same number of "
