@@ -3,8 +3,13 @@
 One agent consumes `dossier-events` and the internal `ioc-sla-ticks` topic (co-partitioned with it),
 so that SLA timers, like events, update the table inside a stream iteration of the right partition.
 A timer sends a tick to partition p only when p's due-time heap says something is due: no scan, and
-no tick traffic when nothing is due. Records are acknowledged (so committed) only once every InfluxDB
-line they produced is written.
+no tick traffic when nothing is due.
+
+Ordering, so that a crash at any point replays instead of losing: a record's alerts are delivered,
+then its InfluxDB lines written, then its new state saved to the table (so to the changelog), then
+the record acknowledged (so committed). Until saved, states are staged in memory and read from there
+(`Processor.stage`); saving needs a stream iteration of the partition, so a timer sends the partition
+a tick when its oldest unsaved states can be saved.
 """
 
 from __future__ import annotations
@@ -41,12 +46,48 @@ def partition_of(key: str, partitions: int) -> int:
     return int(murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
+def seek_uncommitted_to_earliest(consumer: Any, topics: set[str]) -> None:
+    """Work around a faust-streaming (0.15.3) record loss on a rebalance, found by the two-worker test.
+
+    After a rebalance Faust seeks every assigned partition to its committed offset and discards the
+    records it had fetched before. aiokafka's seek skips a partition with no committed offset (or
+    offset 0), which so stays at the position of those discarded records, and Faust's memory of the
+    last offset read then drops what it does re-read: records are never processed. Seeking such a
+    partition of `topics` to its earliest offset makes it restart like any other; records read again
+    are duplicates, which the processor recognises.
+    """
+    original = consumer.seek_to_committed
+
+    async def seek_to_committed() -> Mapping[Any, int]:
+        committed = dict(await original())
+        fresh = [tp for tp, offset in committed.items() if tp.topic in topics and not offset]
+        if fresh:
+            earliest = await consumer.earliest_offsets(*fresh)
+            for tp in fresh:
+                offset = int(earliest.get(tp) or 0)
+                await consumer.seek(tp, offset)
+                committed[tp] = offset
+            log.info("no committed offset: %d partition(s) read from their earliest offset", len(fresh))
+        return committed
+
+    consumer.seek_to_committed = seek_to_committed
+
+
 def _headers(raw: Any) -> Mapping[str, bytes]:
     if not raw:
         return {}
     if isinstance(raw, Mapping):
         return {str(k): bytes(v) for k, v in raw.items() if v is not None}
     return {str(k): bytes(v) for k, v in raw if v is not None}
+
+
+@dataclass(slots=True)
+class Unsaved:
+    """A record (None for a tick) whose staged states wait until the sink has written `seq` lines."""
+
+    seq: int
+    event: Any
+    writes: list[tuple[str, bytes]]
 
 
 @dataclass
@@ -64,7 +105,9 @@ class Worker:
     needs_rebuild: bool = True
     tick_pending: dict[int, float] = field(default_factory=dict)
     """Partition -> wall time a tick was sent and not yet consumed (resent if lost in a rebalance)."""
-    pending_acks: deque[tuple[int, Any]] = field(default_factory=deque)
+    unsaved: dict[int, deque[Unsaved]] = field(default_factory=dict)
+    """Partition -> staged states and records in arrival order, waiting for their InfluxDB lines."""
+    mine: frozenset[int] = frozenset()
 
     def now(self) -> int:
         return int(self.clock.now(time.time()))
@@ -92,6 +135,10 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
         topic_partitions=partitions,
         topic_allow_declare=True,
         processing_guarantee=settings.processing_guarantee,
+        # on a rebalance Faust would wait for every started record to be acknowledged, but ours wait
+        # for a stream iteration of their partition to be saved, and the streams are paused then:
+        # unacknowledged records are simply consumed again (see `rebuild`)
+        stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
         broker_session_timeout=settings.session_timeout_seconds,
@@ -106,6 +153,7 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
         "value_serializer": "raw",
     }
     source = app.topic(settings.events_topic, settings.ticks_topic, **raw)
+    seek_uncommitted_to_earliest(app.consumer, {settings.events_topic, settings.ticks_topic})
     ticks = app.topic(settings.ticks_topic, **raw)
     dlq = app.topic(settings.dlq_topic, **raw)
     alerts = app.topic(settings.alerts_topic, **raw)
@@ -139,10 +187,17 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
         started = time.perf_counter()
         assert worker.processor is not None
         worker.processor.rebuild(mine, table.items(), lambda key: partition_of(key, partitions))
+        for partition in set(worker.unsaved) - mine:  # another worker consumes these records again
+            del worker.unsaved[partition]
+        worker.mine = frozenset(mine)
         worker.needs_rebuild = False
         worker.tick_pending.clear()
         worker.metrics.partitions.set(len(mine))
         log.info("rebuilt %d partition view(s) in %.3f s", len(mine), time.perf_counter() - started)
+
+    @app.on_partitions_revoked.connect
+    async def _on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+        worker.needs_rebuild = True  # and nothing is saved until the views are rebuilt
 
     @app.on_rebalance_complete.connect
     async def _on_rebalance(sender: Any, **kwargs: Any) -> None:
@@ -210,17 +265,30 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
                 await asyncio.sleep(0.1)  # backpressure during a long sink outage: nothing is dropped
             worker.sink.add(points)
 
-    async def release(stream: Any) -> None:
-        written = worker.sink.written if worker.sink is not None else None
-        while worker.pending_acks and (written is None or worker.pending_acks[0][0] <= written):
-            await stream.ack(worker.pending_acks.popleft()[1])
+    def saveable(partition: int) -> bool:
+        """Whether the oldest unsaved states of a partition have all their InfluxDB lines written."""
+        queue = worker.unsaved.get(partition)
+        if not queue:
+            return False
+        return worker.sink is None or queue[0].seq <= worker.sink.written
 
-    state: dict[str, Any] = {}
+    async def save(stream: Any, partition: int) -> None:
+        """Save and acknowledge, in order, what the sink has caught up with; inside an iteration of
+        `partition`, which is where Faust takes a table write's changelog partition from."""
+        queue = worker.unsaved.get(partition)
+        if worker.needs_rebuild or partition not in worker.mine or not queue:
+            return
+        assert worker.processor is not None
+        written = worker.sink.written if worker.sink is not None else None
+        while queue and (written is None or queue[0].seq <= written):
+            unit = queue.popleft()
+            worker.processor.save(unit.writes)
+            if unit.event is not None:
+                await stream.ack(unit.event)
 
     @app.agent(source, concurrency=1)
     async def process(stream: Any) -> None:
         manual = stream.noack()
-        state["stream"] = manual
         processor = worker.processor
         assert processor is not None
         async for event in manual.events():
@@ -228,7 +296,8 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
             if worker.needs_rebuild:
                 rebuild()
             now = worker.now()
-            if message.topic == settings.ticks_topic:
+            is_tick = message.topic == settings.ticks_topic
+            if is_tick:
                 worker.tick_pending.pop(message.partition, None)
                 started = time.perf_counter()
                 outcome = processor.tick(message.partition, now)
@@ -245,15 +314,20 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
                         error=InvalidEvent(f"event: not processable ({exc!r})", "internal_error"),
                     )
             await emit(outcome, message)
-            processor.commit(outcome)
-            worker.pending_acks.append((worker.sink.added if worker.sink else 0, event))
-            await release(manual)
+            writes = processor.stage(outcome)
+            if is_tick:  # nothing to replay in a tick: the heap is rebuilt after a restart
+                await manual.ack(event)
+            if writes or not is_tick:
+                seq = worker.sink.added if worker.sink is not None else 0
+                worker.unsaved.setdefault(message.partition, deque()).append(
+                    Unsaved(seq, None if is_tick else event, writes)
+                )
+            await save(manual, message.partition)
 
     @app.timer(settings.tick_seconds)
     async def fire_timers() -> None:
-        """Send a tick to each assigned partition whose earliest due time has passed."""
-        if "stream" in state:
-            await release(state["stream"])
+        """Send a tick to each assigned partition whose earliest due time has passed or whose unsaved
+        states can be saved."""
         processor = worker.processor
         if processor is None:
             return
@@ -262,7 +336,7 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
             due = processor.next_due(partition)
             if wall - worker.tick_pending.get(partition, 0.0) < TICK_RESEND_SECONDS:
                 continue  # one tick in flight per partition is enough
-            if worker.needs_rebuild or (due is not None and due <= now):
+            if worker.needs_rebuild or (due is not None and due <= now) or saveable(partition):
                 worker.tick_pending[partition] = wall
                 await ticks.send(partition=partition, value=b"")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ class Outcome:
     alerts: list[Alert] = field(default_factory=list)
     deadlines: list[DeadlineMark] = field(default_factory=list)
     writes: list[tuple[str, bytes]] = field(default_factory=list)
-    """Table writes held back (with `defer_writes`) until the adapter has delivered the alerts."""
+    """Table writes held back (with `defer_writes`): see `Processor.stage` and `Processor.save`."""
 
 
 @dataclass(slots=True)
@@ -132,8 +133,12 @@ class Processor:
         self.alert_backfill_seconds = alert_backfill_seconds
         """Events older than this (a backfill, a replay of history) update state silently: no alert storm."""
         self.defer_writes = defer_writes
-        """Write the table only in `commit()`: the stream delivers a dossier's alerts first, so a crash
-        in between re-raises the alert (same id) instead of losing it behind an already-saved state."""
+        """Hold table writes in the outcome; the adapter stages them (visible to the next records at
+        once) and saves them to the table only when the outcome's alerts are delivered and its InfluxDB
+        points written. A saved state is a changelog record, and after a crash a record whose state is
+        saved is a duplicate that emits nothing: saving first would lose its alerts and points."""
+        self.staged: dict[str, bytes] = {}
+        """Written but not yet saved states, read before the table (see `defer_writes`)."""
         self.max_future_seconds = max_future_seconds
         """An event dated further ahead of the centre's clock is refused: a wrong clock at the source
         would otherwise stop SLA clocks (a future `paused`) or hide dossiers from today's counts."""
@@ -167,7 +172,7 @@ class Processor:
         except InvalidEvent as exc:
             return Outcome("dead_letter", error=exc)
         key = event.dossier
-        stored = self.store.get(key)
+        stored = self.load(key)
         view = self.view(partition)
         if stored is None:
             state = DossierState(key)
@@ -225,7 +230,7 @@ class Processor:
         while view.due and view.due[0][0] <= now:
             fired.add(heapq.heappop(view.due)[1])
         for key in sorted(fired):
-            stored = self.store.get(key)
+            stored = self.load(key)
             if stored is None:
                 continue
             state = DossierState.from_bytes(stored)
@@ -242,11 +247,35 @@ class Processor:
         else:
             self.store[key] = value
 
-    def commit(self, outcome: Outcome) -> None:
-        """Apply the table writes an outcome held back (see `defer_writes`)."""
-        for key, value in outcome.writes:
+    def load(self, key: str) -> bytes | None:
+        staged = self.staged.get(key)
+        return staged if staged is not None else self.store.get(key)
+
+    def stage(self, outcome: Outcome) -> list[tuple[str, bytes]]:
+        """Make the writes an outcome held back visible to the next records; returns them for `save`."""
+        writes, outcome.writes = outcome.writes, []
+        for key, value in writes:
+            self.staged[key] = value
+        return writes
+
+    def save(self, writes: Iterable[tuple[str, bytes]]) -> None:
+        """Write staged states to the table (in order: a later stage of a key stays staged)."""
+        for key, value in writes:
             self.store[key] = value
-        outcome.writes.clear()
+            if self.staged.get(key) is value:
+                del self.staged[key]
+
+    def commit(self, outcome: Outcome) -> None:
+        """Stage and save at once: for callers with nothing to wait for between the two."""
+        self.save(self.stage(outcome))
+
+    def discard(self, keep: Callable[[str], bool]) -> int:
+        """Forget staged states whose key fails `keep` (their partitions went to another worker, which
+        re-consumes the unacknowledged records that produced them); returns how many."""
+        dropped = [key for key in self.staged if not keep(key)]
+        for key in dropped:
+            del self.staged[key]
+        return len(dropped)
 
     def next_due(self, partition: int) -> Timestamp | None:
         view = self.views.get(partition)
@@ -260,12 +289,19 @@ class Processor:
         items: Iterable[tuple[str | bytes, bytes]],
         partition_of: Callable[[str], int],
     ) -> None:
-        """Recompute the views of `partitions` from the table (after an assignment)."""
+        """Recompute the views of `partitions` from the table and the staged states (after an
+        assignment); staged states of other partitions are discarded."""
         wanted = set(partitions)
+        self.discard(lambda key: partition_of(key) in wanted)
         self.views = {p: PartitionView() for p in wanted}
-        for raw_key, stored in items:
+        saved = (
             # a RocksDB-backed table yields keys as the bytes it stored; the memory store keeps str
-            key = raw_key.decode("utf-8") if isinstance(raw_key, bytes) else raw_key
+            (raw_key.decode("utf-8") if isinstance(raw_key, bytes) else raw_key, stored)
+            for raw_key, stored in items
+        )
+        staged = self.staged
+        merged = itertools.chain(((k, v) for k, v in saved if k not in staged), list(staged.items()))
+        for key, stored in merged:
             partition = partition_of(key)
             if partition not in wanted:
                 continue

@@ -253,12 +253,6 @@ def test_a_simulated_month_reaches_influxdb_equal_to_replay(pipeline: Pipeline) 
     assert (open_overdue[0]["count"] if open_overdue else 0) == overdue
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN BUG (open): in a long session two workers sometimes stall after their rebalance: "
-    "about 2,700 of 4,800 records consumed, then nothing for 4 minutes (seen 3 times in full runs, never "
-    "alone); suspected Faust stream_wait_empty with our manual acks. See the issue #5 note.",
-)
 def test_two_workers_split_the_partitions_and_agree_with_replay(pipeline: Pipeline) -> None:
     catalog = load_catalog()
     records, _, _ = with_noise(

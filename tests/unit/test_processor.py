@@ -6,6 +6,9 @@ import json
 import random
 from datetime import datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dossiers.calendar import WorkingCalendar
 from dossiers.replay import Replay
 from streams.processor import AGENCY_HEADER, Processor, alert_id
@@ -205,7 +208,65 @@ def test_deferred_writes_reach_the_table_only_on_commit() -> None:
     outcome = proc.handle(0, raw(received("D1", T0 - 60)), {}, T0)
     assert [a.kind for a in outcome.alerts] == ["overdue"] and store == {}
     proc.commit(outcome)
-    assert list(store) == ["D1"] and outcome.writes == []
+    assert list(store) == ["D1"] and outcome.writes == [] and proc.staged == {}
+
+
+def test_staged_states_are_read_before_the_table_until_saved() -> None:
+    store: dict[str, bytes] = {}
+    proc = Processor(CATALOG, CALENDAR, store, defer_writes=True)
+    first = proc.stage(proc.handle(0, raw(received("D1", T0)), {}, T0))
+    again = proc.handle(0, raw(received("D1", T0)), {}, T0 + 1)
+    assert again.status == "duplicate" and store == {}  # the staged state knows the record
+    second = proc.stage(proc.handle(0, raw(event("D1-z", "resolved", T0 + 5, "D1")), {}, T0 + 5))
+    proc.save(first)
+    assert "D1" in store and proc.staged  # the older save leaves the newer staged state in place
+    assert proc.load("D1") == second[0][1] != store["D1"]
+    proc.save(second)
+    assert proc.staged == {} and store["D1"] == second[0][1]
+
+
+def test_rebuild_counts_staged_states_and_drops_those_of_partitions_gone() -> None:
+    proc = Processor(CATALOG, CALENDAR, {}, defer_writes=True)
+    for name, partition in (("A1", 0), ("B1", 1)):
+        proc.stage(proc.handle(partition, raw(received(name, T0)), {}, T0))
+    proc.rebuild([0], proc.store.items(), lambda key: 0 if key.startswith("A") else 1)
+    assert set(proc.staged) == {"A1"} and proc.views[0].dossiers == 1
+    assert open_counts(proc)["received"] == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), saves=st.lists(st.integers(0, 4), min_size=1, max_size=40))
+def test_deferring_and_saving_at_any_pace_ends_as_writing_at_once(seed: int, saves: list[int]) -> None:
+    """The adapter saves staged states whenever InfluxDB catches up: any pace, same table, same KPIs."""
+    rng = random.Random(seed)
+    bodies = []
+    for i in range(25):
+        start = T0 + rng.randrange(0, 120)
+        bodies.append(received(f"D{i}", start, procedure=rng.choice(["P.FAST", "P.DAY"])))
+        if rng.random() < 0.6:
+            bodies.append(event(f"D{i}-z", "resolved", start + rng.randrange(1, 40), f"D{i}"))
+    rng.shuffle(bodies)
+    bodies += rng.sample(bodies, 5)  # duplicates
+    direct = processor()
+    deferred = Processor(CATALOG, CALENDAR, {}, defer_writes=True)
+    waiting: list[list[tuple[str, bytes]]] = []
+    now = T0
+    for i, body in enumerate(bodies):
+        now += rng.randrange(0, 4)
+        expected = direct.handle(0, raw(body), {}, now)
+        got = deferred.handle(0, raw(body), {}, now)
+        assert (got.status, got.alerts) == (expected.status, expected.alerts)
+        assert got.deadlines == expected.deadlines
+        waiting.append(deferred.stage(got))
+        tick_expected, tick_got = direct.tick(0, now), deferred.tick(0, now)
+        assert tick_got.alerts == tick_expected.alerts
+        waiting.append(deferred.stage(tick_got))
+        for _ in range(min(saves[i % len(saves)], len(waiting))):
+            deferred.save(waiting.pop(0))
+    for writes in waiting:
+        deferred.save(writes)
+    assert deferred.staged == {} and deferred.store == direct.store
+    assert dict(deferred.views[0].counters.counts) == dict(direct.views[0].counters.counts)
 
 
 def test_a_replayed_record_rewrites_its_state_so_a_lost_changelog_write_is_repaired() -> None:
