@@ -359,7 +359,7 @@ class PacedProducer(threading.Thread):
 
 
 IDEMPOTENT_BUG = (
-    "BUG (producers/sdk.py with kafka-python 3.0.12): with idempotence on (the SDK's default), the sends "
+    "BUG (producers/sdk.py with kafka-python 3.0.12): with idempotence on (off by default since), the sends "
     "in flight when the broker stops never complete after it restarts (no callback, no errback); "
     "`_drain_once` waits for in-flight == 0, so the spool is never drained, and close() raises "
     "KafkaTimeoutError leaving the in-flight events neither delivered nor spooled"
