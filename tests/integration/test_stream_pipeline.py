@@ -8,172 +8,40 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer
 
 from dossiers.calendar import WorkingCalendar
-from dossiers.catalog import Catalog, load_catalog
+from dossiers.catalog import load_catalog
 from dossiers.replay import Replay
 from grafana import queries as wall_queries
-from ioc.devstack.ports import free_port
 from producers.simulator import Simulator, warmup_start
-from streams.app import partition_of
-from streams.processor import Processor
-from streams.readback import INT_FIELDS, LiveKpis, read_live_kpis
-from streams.runner import WorkerProcess
 from tests.support.catalogs import write_fast_catalog
 from tests.support.events import VN, received
+from tests.support.pipeline import (
+    EVENING,
+    PARTITIONS,
+    Pipeline,
+    assert_same_kpis,
+    expected_alert_ids,
+    make_pipeline,
+    metric,
+    replay_of,
+    settle,
+)
 from tests.support.traffic import lifecycles, with_noise
-
-PARTITIONS = 6
-EVENING = int(datetime(2026, 3, 31, 18, 0, tzinfo=VN).timestamp())  # Tuesday after closing time
-
-
-@dataclass
-class Pipeline:
-    """Topics, database and worker settings of one test, isolated from the others."""
-
-    bootstrap: str
-    env: dict[str, str]
-    query: Callable[[str], list[dict[str, Any]]]
-    tmp: Path
-    workers: list[WorkerProcess]
-
-    @property
-    def topic(self) -> str:
-        return self.env["IOC_EVENTS_TOPIC"]
-
-    def worker(self, name: str, **env: str) -> WorkerProcess:
-        port = str(free_port())
-        process = WorkerProcess(
-            {**self.env, "IOC_METRICS_PORT": port, "IOC_DATA_DIR": str(self.tmp / name), **env},
-            self.tmp / f"{name}.log",
-            name,
-        )
-        process.metrics_port = int(port)  # type: ignore[attr-defined]
-        self.workers.append(process)
-        return process.start()
-
-    def produce(self, records: list[tuple[bytes, bytes]]) -> None:
-        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
-        for key, value in records:
-            producer.send(self.topic, key=key, value=value)
-        producer.flush()
-        producer.close()
-
-    def read_topic(self, name: str, timeout_ms: int = 3000) -> list[Any]:
-        consumer = KafkaConsumer(
-            self.env[name],
-            bootstrap_servers=self.bootstrap,
-            auto_offset_reset="earliest",
-            consumer_timeout_ms=timeout_ms,
-            group_id=None,
-        )
-        messages = list(consumer)
-        consumer.close()
-        return messages
 
 
 @pytest.fixture
 def pipeline(kafka_broker: Any, influx_db: Any, tmp_path: Path) -> Iterator[Pipeline]:
-    suffix = uuid.uuid4().hex[:8]
-    env = {
-        "IOC_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
-        "IOC_EVENTS_TOPIC": f"events-{suffix}",
-        "IOC_DLQ_TOPIC": f"dlq-{suffix}",
-        "IOC_ALERTS_TOPIC": f"alerts-{suffix}",
-        "IOC_TICKS_TOPIC": f"ticks-{suffix}",
-        "IOC_APP_ID": f"ioc-test-{suffix}",
-        "IOC_PARTITIONS": str(PARTITIONS),
-        "IOC_INFLUX_URL": influx_db.url,
-        "IOC_INFLUX_TOKEN": influx_db.token,
-        "IOC_INFLUX_ORG": influx_db.org,
-        "IOC_INFLUX_BUCKET": influx_db.bucket,
-        "IOC_SNAPSHOT_SECONDS": "1",
-        "IOC_SINK_FLUSH_SECONDS": "0.2",
-        "IOC_CLOCK_ORIGIN": str(EVENING),
-        "IOC_CLOCK_SPEED": "1",
-        "IOC_SESSION_TIMEOUT_SECONDS": "6",
-        "IOC_ALERT_BACKFILL_SECONDS": "none",
-    }
-    line = Pipeline(kafka_broker.bootstrap, env, influx_db.query, tmp_path, [])
+    line = make_pipeline(kafka_broker.bootstrap, influx_db, tmp_path)
     yield line
-    for worker in line.workers:
-        worker.kill()
-
-
-def metric(worker: WorkerProcess, name: str, label: str = "") -> float:
-    """Sum of a Prometheus metric's samples scraped from the worker (optionally those with `label`)."""
-    url = f"http://127.0.0.1:{worker.metrics_port}/metrics"  # type: ignore[attr-defined]
-    text = urllib.request.urlopen(url, timeout=5).read().decode()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if (line.startswith(name + "{") or line.startswith(name + " ")) and label in line
-    )
-
-
-def settle(pipeline: Pipeline, expected_received: int, timeout: float = 240.0) -> LiveKpis:
-    """Wait until InfluxDB shows every dossier and every partition's latest snapshot agrees on as_of."""
-    deadline = time.monotonic() + timeout
-    live = LiveKpis()
-    while time.monotonic() < deadline:
-        live = read_live_kpis(pipeline.query, window="30s")
-        if (
-            live.consistent
-            and len(live.partitions) == PARTITIONS
-            and live.centre.received == expected_received
-        ):
-            again = read_live_kpis(pipeline.query, window="30s")
-            if again.consistent and again.centre.received == expected_received:
-                return again
-        time.sleep(0.5)
-    logs = "\n".join(w.log_text()[-2000:] for w in pipeline.workers)
-    for worker in pipeline.workers:
-        if worker.running:
-            logs += (
-                f"\n{worker.name}: events={metric(worker, 'ioc_events_total')} "
-                f"dead={metric(worker, 'ioc_dead_letters_total')} "
-                f"partitions={metric(worker, 'ioc_assigned_partitions')}"
-            )
-    rows = pipeline.query(
-        'SELECT last("received") AS r, last("as_of") AS a FROM "kpi" WHERE time > now() - 30s '
-        'GROUP BY "partition"'
-    )
-    logs += f"\nper partition: {[(r.get('partition'), r.get('r'), r.get('a')) for r in rows]}"
-    raise AssertionError(
-        f"stream did not settle: received={live.centre.received} expected={expected_received} "
-        f"as_of={live.as_of} partitions={live.partitions}\n{logs}"
-    )
-
-
-def replay_of(records: list[tuple[bytes, bytes]], catalog: Catalog, as_of: int) -> Replay:
-    replay = Replay(catalog, WorkingCalendar(catalog.calendar), as_of)
-    for _, value in records:
-        replay.feed_raw(value)
-    return replay
-
-
-def assert_same_kpis(live: LiveKpis, replay: Replay) -> None:
-    expected = replay.counters().snapshot(replay.catalog, replay.calendar.local_date(replay.as_of))
-    for code, block in expected.agencies.items():
-        got = live.agencies.get(code)
-        assert got is not None, f"agency {code} missing in InfluxDB"
-        mismatches = {
-            name: (getattr(got, name), getattr(block, name))
-            for name in INT_FIELDS
-            if getattr(got, name) != getattr(block, name)
-        }
-        assert not mismatches, f"{code}: (stream, replay) differ: {mismatches}"
-        assert got.channels == block.channels, code
+    line.close()
 
 
 def assert_wall_queries_match(pipeline: Pipeline, replay: Replay) -> None:
@@ -206,16 +74,6 @@ def assert_wall_queries_match(pipeline: Pipeline, replay: Replay) -> None:
     by_agency = wall_queries.per_agency(pipeline.query, "overdue")
     for code, block in replay.snapshot().agencies.items():
         assert by_agency.get(code, 0) == block.overdue, code
-
-
-def expected_alert_ids(records: list[tuple[bytes, bytes]], catalog: Catalog, now: int) -> set[str]:
-    """What one uninterrupted worker raises: the pure processor over the same per-partition order."""
-    processor = Processor(catalog, WorkingCalendar(catalog.calendar), {})
-    ids: set[str] = set()
-    for key, value in records:
-        outcome = processor.handle(partition_of(key.decode("utf-8", "replace"), PARTITIONS), value, {}, now)
-        ids.update(a.alert_id for a in outcome.alerts)
-    return ids
 
 
 def test_a_simulated_month_reaches_influxdb_equal_to_replay(pipeline: Pipeline) -> None:

@@ -1,8 +1,8 @@
 """The stream under test, shared by the fault and bad-input tests: topics, workers, metrics, read-back.
 
-Copied from (and kept compatible with) the helpers of tests/integration/test_stream_pipeline.py, plus
-what fault tests need: polling helpers, a crash check on the worker's log, point counts in InfluxDB,
-and the expected per-event points of an uninterrupted run.
+Used by tests/integration/test_stream_pipeline.py, test_faults.py and test_bad_input.py: fresh topics
+and consumer group per test, worker processes with their metrics, polling helpers, a crash check on the
+worker's log, point counts in InfluxDB, and what an uninterrupted run computes (alerts, `events` points).
 
 Business time is pinned to a weekday evening (EVENING): no office-hour boundary is crossed while a
 test runs, so the KPIs read back from InfluxDB must equal `ioc replay` (the `Replay` class behind it)
