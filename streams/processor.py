@@ -269,14 +269,6 @@ class Processor:
         """Stage and save at once: for callers with nothing to wait for between the two."""
         self.save(self.stage(outcome))
 
-    def discard(self, keep: Callable[[str], bool]) -> int:
-        """Forget staged states whose key fails `keep` (their partitions went to another worker, which
-        re-consumes the unacknowledged records that produced them); returns how many."""
-        dropped = [key for key in self.staged if not keep(key)]
-        for key in dropped:
-            del self.staged[key]
-        return len(dropped)
-
     def next_due(self, partition: int) -> Timestamp | None:
         view = self.views.get(partition)
         return view.due[0][0] if view and view.due else None
@@ -292,7 +284,8 @@ class Processor:
         """Recompute the views of `partitions` from the table and the staged states (after an
         assignment); staged states of other partitions are discarded."""
         wanted = set(partitions)
-        self.discard(lambda key: partition_of(key) in wanted)
+        # staged states of partitions gone to another worker are dropped: it re-consumes their records
+        self.staged = {key: value for key, value in self.staged.items() if partition_of(key) in wanted}
         self.views = {p: PartitionView() for p in wanted}
         saved = (
             # a RocksDB-backed table yields keys as the bytes it stored; the memory store keeps str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,6 +40,22 @@ def open_counts(proc: Processor, partition: int = 0) -> dict[str, int]:
         "on_time": block.on_time + block.early,
         "received": block.received,
     }
+
+
+def shuffled_histories(
+    rng: random.Random, dossiers: int, window: int, resolved: float, resolve_within: int, rated: float = 0.0
+) -> list[dict[str, Any]]:
+    """Dossiers received within `window` s of T0, some resolved (and rated), in a random order."""
+    events = []
+    for i in range(dossiers):
+        start = T0 + rng.randrange(0, window)
+        events.append(received(f"D{i}", start, procedure=rng.choice(["P.FAST", "P.DAY"])))
+        if rng.random() < resolved:
+            events.append(event(f"D{i}-z", "resolved", start + rng.randrange(1, resolve_within), f"D{i}"))
+        if rated and rng.random() < rated:
+            events.append(event(f"D{i}-q", "rated", start + 40, f"D{i}", data={"rating": "satisfied"}))
+    rng.shuffle(events)
+    return events
 
 
 def test_a_valid_event_is_applied_and_a_duplicate_counted_once() -> None:
@@ -143,15 +160,7 @@ def test_a_tick_touches_only_the_fired_dossiers_not_every_open_one() -> None:
 def test_rebuild_from_the_table_gives_the_counters_kept_incrementally() -> None:
     rng = random.Random(7)
     proc = processor()
-    events = []
-    for i in range(300):
-        start = T0 + rng.randrange(0, 600)
-        events.append(received(f"D{i}", start, procedure=rng.choice(["P.FAST", "P.DAY"])))
-        if rng.random() < 0.5:
-            events.append(event(f"D{i}-z", "resolved", start + rng.randrange(1, 30), f"D{i}"))
-        if rng.random() < 0.3:
-            events.append(event(f"D{i}-q", "rated", start + 40, f"D{i}", data={"rating": "satisfied"}))
-    rng.shuffle(events)
+    events = shuffled_histories(rng, 300, window=600, resolved=0.5, resolve_within=30, rated=0.3)
     now = T0
     for body in events:
         now += 1
@@ -239,13 +248,7 @@ def test_rebuild_counts_staged_states_and_drops_those_of_partitions_gone() -> No
 def test_deferring_and_saving_at_any_pace_ends_as_writing_at_once(seed: int, saves: list[int]) -> None:
     """The adapter saves staged states whenever InfluxDB catches up: any pace, same table, same KPIs."""
     rng = random.Random(seed)
-    bodies = []
-    for i in range(25):
-        start = T0 + rng.randrange(0, 120)
-        bodies.append(received(f"D{i}", start, procedure=rng.choice(["P.FAST", "P.DAY"])))
-        if rng.random() < 0.6:
-            bodies.append(event(f"D{i}-z", "resolved", start + rng.randrange(1, 40), f"D{i}"))
-    rng.shuffle(bodies)
+    bodies = shuffled_histories(rng, 25, window=120, resolved=0.6, resolve_within=40)
     bodies += rng.sample(bodies, 5)  # duplicates
     direct = processor()
     deferred = Processor(CATALOG, CALENDAR, {}, defer_writes=True)
