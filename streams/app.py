@@ -73,6 +73,31 @@ def seek_uncommitted_to_earliest(consumer: Any, topics: set[str]) -> None:
     consumer.seek_to_committed = seek_to_committed
 
 
+def hold_flow_while_seeking(consumer: Any) -> None:
+    """Work around a faust-streaming (0.15.3) record loss after recovery (docs/faults.md, bug 6).
+
+    When recovery ends Faust resumes the stream partitions, seeks them to their committed offsets,
+    then resumes the flow, which clears the agents' queues. Its fetcher keeps running during the seek:
+    records fetched from the new positions before the queues are cleared are dropped with them, yet
+    the consumer has moved past them, so they are never processed. Stopping the flow for the seek
+    closes that window: every caller of `perform_seek` resumes the flow after it (or, in `getmany`,
+    calls it with the flow already stopped). What was fetched before the seek is read again.
+    """
+    original = consumer.perform_seek
+
+    async def perform_seek() -> None:
+        was_active = consumer.flow_active
+        consumer.stop_flow()
+        try:
+            await original()
+        except BaseException:
+            if was_active:
+                consumer.resume_flow()
+            raise
+
+    consumer.perform_seek = perform_seek
+
+
 def _headers(raw: Any) -> Mapping[str, bytes]:
     if not raw:
         return {}
@@ -154,6 +179,7 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
     }
     source = app.topic(settings.events_topic, settings.ticks_topic, **raw)
     seek_uncommitted_to_earliest(app.consumer, {settings.events_topic, settings.ticks_topic})
+    hold_flow_while_seeking(app.consumer)
     ticks = app.topic(settings.ticks_topic, **raw)
     dlq = app.topic(settings.dlq_topic, **raw)
     alerts = app.topic(settings.alerts_topic, **raw)

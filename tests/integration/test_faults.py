@@ -40,7 +40,6 @@ from producers.sdk import EventProducer
 from streams.readback import LiveKpis
 from tests.support.pipeline import (
     EVENING,
-    RESTART_SHORTFALL,
     EventPointKey,
     MetricWorker,
     Pipeline,
@@ -241,7 +240,6 @@ def test_sigkill_mid_replay_every_events_point_is_written(killed_run: KillRun) -
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xfail(strict=False, reason=RESTART_SHORTFALL)
 def test_sigkill_while_influxdb_is_down_then_every_events_point_is_written(
     kafka_broker: KafkaBroker, own_influx: LocalInflux, tmp_path: Path
 ) -> None:

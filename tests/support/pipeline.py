@@ -40,12 +40,6 @@ EVENING = int(datetime(2026, 3, 31, 18, 0, tzinfo=VN).timestamp())  # Tuesday af
 CRASH_MARKERS = ("Crashed", "Restarting dead", "Traceback (most recent call last)")
 """What Faust logs when an agent raises (it restarts the agent, which must never happen here)."""
 
-RESTART_SHORTFALL = (
-    "KNOWN BUG (open, found 2026-11-26): intermittently (2 tests in 1 of 4 full CI runs) a worker restarted "
-    "after a SIGKILL settles a few dossiers short of replay (8 of 4,000 received; 29 of 1,538), with one "
-    "clean rebalance and no record-skip warning; cause not found yet. See docs/faults.md, bug 6"
-)
-
 Record = tuple[bytes, bytes]
 EventPointKey = tuple[str, str, str, str, int]
 """(agency, type, channel, field, nanosecond timestamp): what identifies an `events` point."""
