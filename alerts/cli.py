@@ -30,6 +30,7 @@ log = logging.getLogger("ioc.notify")
 CONNECT_RETRY_SECONDS = 5.0
 MAX_POLL_RECORDS = 500
 PARTITION_REFRESH_SECONDS = 60.0
+PRUNE_EVERY_SECONDS = 3600.0
 KAFKA_TIMEOUT_MS = 10_000
 
 
@@ -178,6 +179,7 @@ def run_notifier(settings: NotifySettings | None = None, stop_event: StopEvent |
     source = AlertSource(settings)
     log.info("notifier: topic %s, group %s, channels %s, state %s", settings.alerts_topic,
              settings.notify_group, ",".join(sorted(channels)) or "none", settings.notify_db)
+    pruned_at = float("-inf")
     try:
         while not stop.is_set():
             records, caught_up = source.poll()
@@ -185,11 +187,26 @@ def run_notifier(settings: NotifySettings | None = None, stop_event: StopEvent |
             if records:
                 source.commit()
             dispatcher.run(time.time())
+            if time.time() - pruned_at >= PRUNE_EVERY_SECONDS:
+                pruned_at = time.time()
+                prune(store, settings.notify_retention_days, int(clock.now(pruned_at)), pruned_at)
             if source.consumer is None:
                 stop.wait(settings.notify_poll_seconds)
     finally:
         source.close()
         store.close()
+
+
+def prune(store: SqliteNotifyStore, retention_days: float, now: int, wall: float) -> dict[str, int]:
+    """Forget seen alert ids (business time) and sent messages (wall time) older than the retention."""
+    if not retention_days:
+        return {}
+    keep = retention_days * 86400
+    removed = store.prune(int(now - keep), wall - keep)
+    if any(removed.values()):
+        log.info("pruned after %g day(s): %s", retention_days,
+                 ", ".join(f"{n} {what}" for what, n in removed.items()))
+    return removed
 
 
 def decide(store: SqliteNotifyStore, notifier: Notifier, channels: frozenset[str], records: Sequence[Any],

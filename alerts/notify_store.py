@@ -8,7 +8,8 @@ by its `alert_id`, and the messages already recorded are still pending here, so 
 Tables: `seen` (alert ids), `overdue` (open overdue dossiers, with their escalation time), `due_soon`,
 `resolved_late` (until the next digest), `held` (immediate messages waiting for office hours),
 `notifications` + `deliveries` (the outbox: one delivery per channel and address, retried with
-backoff until sent), `meta` (the last digest date).
+backoff until sent), `meta` (the last digest date). `prune` forgets seen ids and sent messages after
+the retention (`IOC_NOTIFY_RETENTION_DAYS`).
 """
 
 from __future__ import annotations
@@ -242,6 +243,25 @@ class SqliteNotifyStore:
         """Not tried because its endpoint just failed: later, without counting an attempt."""
         self.db.execute("UPDATE deliveries SET last_error = ?, next_attempt = ? WHERE id = ?",
                         (error[:1000], retry_at, delivery_id))
+
+    # -- housekeeping ---------------------------------------------------------------------------------
+    def prune(self, seen_before: Timestamp, sent_before_wall: float) -> dict[str, int]:
+        """Forget what no longer needs remembering, so the file does not grow forever.
+
+        Alert ids first recorded before business time `seen_before` (only a replay of the alerts topic
+        from further back than that could bring them again: keep the retention longer than the topic's),
+        deliveries sent before `sent_before_wall`, and notifications older than that with no delivery
+        left. Pending deliveries, open overdue dossiers, held messages and the digest's items are kept
+        whatever their age.
+        """
+        with self.transaction():
+            seen = self.db.execute("DELETE FROM seen WHERE recorded_at < ?", (seen_before,)).rowcount
+            sent = self.db.execute("DELETE FROM deliveries WHERE state = 'sent' AND sent_wall < ?",
+                                   (sent_before_wall,)).rowcount
+            notifications = self.db.execute(
+                "DELETE FROM notifications WHERE recorded_wall < ? AND NOT EXISTS "
+                "(SELECT 1 FROM deliveries d WHERE d.key = notifications.key)", (sent_before_wall,)).rowcount
+        return {"alerts_seen": seen, "deliveries": sent, "notifications": notifications}
 
     def deliveries(self) -> list[DeliveryRecord]:
         rows = self.db.execute(

@@ -55,6 +55,9 @@ class NotifySettings(BaseSettings):
     notify_max_age_hours: float = Field(
         24.0, ge=0, description="Older alerts send nothing at once (0 = no limit)")
     notify_poll_seconds: float = Field(1.0, gt=0, description="Longest wait between time checks")
+    notify_retention_days: float = Field(
+        30.0, ge=0, description="Days seen alert ids and sent messages are kept (0 = forever); "
+        "keep it longer than the alerts topic's retention (Kafka's default: 7 days)")
     notify_retry_initial_seconds: float = Field(5.0, gt=0, description="First retry delay after a failure")
     notify_retry_max_seconds: float = Field(600.0, gt=0, description="Longest retry delay (backoff doubles)")
     notify_webhook_timeout: float = Field(10.0, gt=0, description="Seconds per webhook POST")

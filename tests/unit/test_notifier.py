@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from alerts.cli import decide
+from alerts.cli import decide, prune
 from alerts.delivery import DeliveryError, Dispatcher, FileSink, SmtpSender
 from alerts.notifier import Notifier, Outbound, Policy, parse_alert, route, targets, working_duration
 from alerts.notify_store import PendingDelivery, SqliteNotifyStore
@@ -297,6 +297,34 @@ def test_state_and_outbox_survive_a_restart(tmp_path: Path) -> None:
     assert not again.record(out, targets(out, {"email", "file"}), 101.0)  # same key: recorded once
     assert [(p.channel, p.address) for p in again.pending(100.0)] == [
         ("email", "stp@test.invalid"), ("email", "duty.stp@test.invalid"), ("file", "")]
+
+
+def test_prune_forgets_old_ids_and_sent_messages_but_keeps_what_is_pending_or_open(
+        store: SqliteNotifyStore) -> None:
+    day = 86400
+    n = notifier(store)
+    first = ts(2026, 3, 2, 10, 0, 5)
+    [old] = n.on_alert(alert(dossier="H48-OLD"), first)
+    [stuck] = n.on_alert(alert(dossier="H48-STUCK"), first)
+    assert store.record(old, targets(old, {"file"}), 1000.0)
+    assert store.record(stuck, targets(stuck, {"file"}), 1000.0)
+    [sent_old] = store.pending(1000.0, limit=1)
+    store.mark_sent(sent_old.id, 1001.0)  # H48-STUCK's delivery is never delivered: stays pending
+    later = first + 42 * day  # Monday 13 April, 10:00:05
+    [recent] = n.on_alert(alert(dossier="H48-NEW", due_at=later - 5), later)
+    assert store.record(recent, targets(recent, {"file"}), 1000.0 + 42 * day)
+    store.mark_sent(store.pending(1000.0 + 42 * day)[-1].id, 1001.0 + 42 * day)
+
+    assert prune(store, 0, first + 43 * day, 1000.0 + 43 * day) == {}  # 0 = keep forever
+    removed = prune(store, 30, first + 43 * day, 1000.0 + 43 * day)
+    assert removed == {"alerts_seen": 2, "deliveries": 1, "notifications": 1}
+    assert {r.key for r in store.deliveries()} == {stuck.key, recent.key}
+    assert [p.key for p in store.pending(1e12)] == [stuck.key]
+    assert store.stats()["overdue_open"] == 3  # open overdue dossiers are state, not history
+    assert store.stats()["alerts_seen"] == 1
+    assert n.on_alert(alert(dossier="H48-NEW", due_at=later - 5), later + 60) == []  # still recognised
+    assert prune(store, 30, first + 43 * day, 1000.0 + 43 * day) == {
+        "alerts_seen": 0, "deliveries": 0, "notifications": 0}
 
 
 def test_transaction_rolls_back_decisions_and_messages_together(store: SqliteNotifyStore) -> None:
