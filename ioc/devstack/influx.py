@@ -35,9 +35,9 @@ from ioc.devstack.ports import LOOPBACK, free_ports
 from ioc.devstack.proc import (
     DevstackError,
     DevstackUnavailable,
+    LocalServer,
     ManagedProcess,
     StartupError,
-    make_temp_dir,
 )
 
 __all__ = [
@@ -261,11 +261,13 @@ def _pinged(client: InfluxQL, _log_text: str) -> bool:
     return client.ping()
 
 
-class InfluxDB1:
+class InfluxDB1(LocalServer):
     """Debian's `influxd` (1.6.7) on a temp dir and free loopback ports, under the watchdog.
 
     Ports are picked once and kept across stop()/start(), so clients can reconnect after a fault test.
     """
+
+    dir_prefix = "ioc-influxd-"
 
     def __init__(
         self,
@@ -301,19 +303,6 @@ class InfluxDB1:
     @property
     def config_path(self) -> Path:
         return self._dir() / "influxd.conf"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.running
-
-    @property
-    def pid(self) -> int | None:
-        """influxd's pid (None when not running)."""
-        return self._proc.server_pid if self._proc is not None and self._proc.running else None
-
-    @property
-    def watchdog_pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.running else None
 
     def ql(self, database: str | None = None) -> InfluxQL:
         return InfluxQL(self.url, database)
@@ -363,45 +352,6 @@ class InfluxDB1:
                     self.port = None
         self.startup_seconds = time.monotonic() - started
         return self
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.stop()
-            self._proc = None
-
-    def kill(self) -> None:
-        """SIGKILL influxd (a crash, for fault tests)."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        self.stop()
-        if self._owns_dir and self.data_dir is not None:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-            self.data_dir = None
-
-    def __enter__(self) -> InfluxDB1:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _dir(self) -> Path:
-        if self.data_dir is None:
-            self.data_dir = make_temp_dir("ioc-influxd-")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir
 
 
 # -- what tests and `ioc up` use ------------------------------------------------------------------------

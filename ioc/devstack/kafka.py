@@ -30,15 +30,14 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
 
 from ioc.devstack.ports import LOOPBACK, free_ports
 from ioc.devstack.proc import (
     DevstackError,
     DevstackUnavailable,
+    LocalServer,
     ManagedProcess,
     StartupError,
-    make_temp_dir,
     tail,
 )
 
@@ -266,7 +265,7 @@ def render_server_properties(
 
 
 # -- the broker -----------------------------------------------------------------------------------------
-class KafkaBroker:
+class KafkaBroker(LocalServer):
     """A single-node KRaft broker+controller on 127.0.0.1, in its own process session.
 
     `data_dir` is the broker's working dir: it holds `kraft/` (log.dirs), `cluster.id` (kept so a
@@ -274,6 +273,8 @@ class KafkaBroker:
     created (and removed by `close()`/`__exit__`, or by the watchdog when the parent dies) by default.
     Ports are picked once and kept across `restart()`.
     """
+
+    dir_prefix = "ioc-kafka-"
 
     def __init__(
         self,
@@ -325,19 +326,6 @@ class KafkaBroker:
     def properties_path(self) -> Path:
         return self._dir() / "server.properties"
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.running
-
-    @property
-    def pid(self) -> int | None:
-        """The JVM's pid (None when not running)."""
-        return self._proc.server_pid if self._proc is not None and self._proc.running else None
-
-    @property
-    def watchdog_pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.running else None
-
     def start(self) -> KafkaBroker:
         """Resolve jars (cached), format storage if needed, launch and wait for readiness."""
         if self.running:
@@ -365,8 +353,7 @@ class KafkaBroker:
     def stop(self) -> None:
         """Clean shutdown (SIGTERM, SIGKILL after stop_timeout); data dir and ports are kept."""
         if self._proc is not None:
-            self._proc.stop()
-            self._proc = None
+            super().stop()
             self._adopt_class_archive()
 
     def _adopt_class_archive(self) -> None:
@@ -392,49 +379,17 @@ class KafkaBroker:
 
     def kill(self) -> None:
         """SIGKILL the broker (a crash, for fault tests); `start()` afterwards recovers the logs."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc = None
+        super().kill()
         if self._cds_pending is not None:  # no archive from a killed JVM
             with contextlib.suppress(OSError):
                 self._cds_pending[0].unlink()
             self._cds_pending = None
-
-    def restart(self) -> None:
-        """stop() then start() on the same data dir and ports."""
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        """stop(), and remove the data dir if it is a temporary one we created."""
-        self.stop()
-        if self._owns_dir and self.data_dir is not None:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-            self.data_dir = None
-
-    def __enter__(self) -> KafkaBroker:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"KafkaBroker({self.port and self.bootstrap}, {state}, dir={self.data_dir})"
 
     # -- internals ------------------------------------------------------------------------------------
-    def _dir(self) -> Path:
-        if self.data_dir is None:
-            self.data_dir = make_temp_dir("ioc-kafka-")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir
-
     def _cluster_id(self) -> str:
         path = self._dir() / "cluster.id"
         if path.is_file():

@@ -21,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from ioc.devstack import watchdog
 
@@ -329,3 +331,71 @@ class ManagedProcess:
             self._pipe_w = None
         with _LIVE_LOCK:
             _LIVE.discard(self)
+
+
+class LocalServer:
+    """What a local server (the Kafka broker, influxd) shares: its child process, its data dir, and
+    the lifecycle around them. A subclass sets `dir_prefix` and implements `start` and `stop`."""
+
+    dir_prefix = "ioc-server-"
+    data_dir: Path | None
+    _owns_dir: bool
+    _proc: ManagedProcess | None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Clean shutdown (SIGTERM, SIGKILL after the stop timeout); data dir and ports are kept."""
+        if self._proc is not None:
+            self._proc.stop()
+            self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL the server (a crash, for fault tests); `start()` afterwards recovers its data."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.running
+
+    @property
+    def pid(self) -> int | None:
+        """The server's pid (None when not running)."""
+        return self._proc.server_pid if self._proc is not None and self._proc.running else None
+
+    @property
+    def watchdog_pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.running else None
+
+    def restart(self) -> None:
+        """stop() then start() on the same data dir and ports."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """stop(), and remove the data dir if it is a temporary one we created."""
+        self.stop()
+        if self._owns_dir and self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.data_dir = None
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _dir(self) -> Path:
+        if self.data_dir is None:
+            self.data_dir = make_temp_dir(self.dir_prefix)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
