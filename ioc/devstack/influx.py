@@ -27,7 +27,6 @@ import urllib.request
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol
 
 from ioc.devstack.influx_v2_shim import InfluxV2WriteShim
@@ -37,6 +36,7 @@ from ioc.devstack.proc import (
     DevstackUnavailable,
     LocalServer,
     ManagedProcess,
+    Startable,
     StartupError,
 )
 
@@ -403,7 +403,7 @@ def unique_name(prefix: str = "t") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-class LocalInflux(InfluxEndpoint):
+class LocalInflux(InfluxEndpoint, Startable):
     """InfluxDB 1.6.7 + the dev-only v2 write shim + a created database, as one object.
 
     `url` is the shim (give it to influxdb-client: `/api/v2/write` works), `query_url` is influxd
@@ -473,18 +473,6 @@ class LocalInflux(InfluxEndpoint):
     def close(self) -> None:
         self.stop()
         self.engine.close()
-
-    def __enter__(self) -> LocalInflux:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"LocalInflux(url={self.url!r}, query_url={self.query_url!r}, bucket={self.bucket!r})"

@@ -551,13 +551,6 @@ class SecureKafkaBroker(KafkaBroker):
                 self.port, self.controller_port = given  # someone took a port we picked: pick again
         raise AssertionError("unreachable")
 
-    def __enter__(self) -> SecureKafkaBroker:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
     def __repr__(self) -> str:
         return "Secure" + super().__repr__()
 

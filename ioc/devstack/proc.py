@@ -333,7 +333,30 @@ class ManagedProcess:
             _LIVE.discard(self)
 
 
-class LocalServer:
+class Startable:
+    """`with` support for what starts and closes: start on entry (closing what a failed start left),
+    close on exit."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class LocalServer(Startable):
     """What a local server (the Kafka broker, influxd) shares: its child process, its data dir, and
     the lifecycle around them. A subclass sets `dir_prefix` and implements `start` and `stop`."""
 
@@ -341,9 +364,6 @@ class LocalServer:
     data_dir: Path | None
     _owns_dir: bool
     _proc: ManagedProcess | None
-
-    def start(self) -> Self:
-        raise NotImplementedError
 
     def stop(self) -> None:
         """Clean shutdown (SIGTERM, SIGKILL after the stop timeout); data dir and ports are kept."""
@@ -381,18 +401,6 @@ class LocalServer:
         if self._owns_dir and self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             self.data_dir = None
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def _dir(self) -> Path:
         if self.data_dir is None:
