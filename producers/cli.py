@@ -21,9 +21,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.events import InvalidEvent
+from producers.cli_security import (
+    KafkaPassword,
+    KafkaUsername,
+    SaslMechanism,
+    SecurityProtocol,
+    security_options,
+)
 from producers.files import detect_format, open_source, read_records
 from producers.sdk import DEFAULT_BOOTSTRAP, DEFAULT_TOPIC, EventProducer, check_event, default_spool_path
-from producers.simulate_cli import kafka_security_kwargs
 from producers.spool import SpoolLocked
 
 MAX_DETAILED_ERRORS = 20
@@ -82,31 +88,17 @@ def produce(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log the Kafka client's messages.")] = (
         False
     ),
-    security_protocol: Annotated[
-        str, typer.Option("--security-protocol", envvar="IOC_KAFKA_SECURITY_PROTOCOL",
-                          help="PLAINTEXT, SASL_PLAINTEXT or SASL_SSL (docs/security.md).")
-    ] = "PLAINTEXT",
-    sasl_mechanism: Annotated[
-        str, typer.Option("--sasl-mechanism", envvar="IOC_KAFKA_SASL_MECHANISM", help="SASL mechanism.")
-    ] = "SCRAM-SHA-256",
-    kafka_username: Annotated[
-        str | None, typer.Option("--kafka-username", envvar="IOC_KAFKA_USERNAME",
-                                 help="SASL user, e.g. agency-STP.")
-    ] = None,
-    kafka_password: Annotated[
-        str | None, typer.Option("--kafka-password", envvar="IOC_KAFKA_PASSWORD", show_default=False,
-                                 help="SASL password (prefer the environment variable).")
-    ] = None,
+    security_protocol: SecurityProtocol = "PLAINTEXT",
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-256",
+    kafka_username: KafkaUsername = None,
+    kafka_password: KafkaPassword = None,
 ) -> None:
     """Validate and send dossier events from FILE (or stdin) to Kafka; exit code 1 if any line is invalid."""
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
     _configure_logging(verbose)
-    try:
-        security = (kafka_security_kwargs(security_protocol, sasl_mechanism, kafka_username, kafka_password)
-                    if not dry_run else {})
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--security-protocol") from exc
+    security = (security_options(security_protocol, sasl_mechanism, kafka_username, kafka_password)
+                if not dry_run else {})
 
     catalog = _load_catalog(catalog_path, err)
     fmt = FileFormatChoice(file_format or detect_format(source))

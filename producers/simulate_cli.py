@@ -23,7 +23,6 @@ from types import FrameType
 from typing import IO, Annotated, Any, Protocol, runtime_checkable
 
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -31,6 +30,13 @@ from rich.table import Table
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.clock import BusinessClock
+from producers.cli_security import (
+    KafkaPassword,
+    KafkaUsername,
+    SaslMechanism,
+    SecurityProtocol,
+    security_options,
+)
 from producers.simulator import (
     DEFAULT_PROFILE,
     Profile,
@@ -42,20 +48,6 @@ from producers.simulator import (
     parse_scenario,
     warmup_start,
 )
-from streams.security import KafkaSecurity, kafka_python_kwargs
-
-
-def kafka_security_kwargs(
-    protocol: str, mechanism: str, username: str | None, password: str | None
-) -> dict[str, Any]:
-    """kafka-python options for `EventProducer(**...)` from the four `IOC_KAFKA_*` security options.
-
-    The rules are `streams.security`'s (PLAINTEXT sends no credentials; SASL_* need a username and a
-    password, else ValueError): the producers and the stream must agree on them.
-    """
-    return kafka_python_kwargs(KafkaSecurity(protocol, mechanism, username,
-                                             SecretStr(password) if password else None))
-
 
 DEFAULT_SEED = 2026
 DEFAULT_WARMUP_DAYS = 30
@@ -270,20 +262,10 @@ def simulate(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for Kafka's acks at the end.")
     ] = 30.0,
-    security_protocol: Annotated[
-        str, typer.Option("--security-protocol", envvar="IOC_KAFKA_SECURITY_PROTOCOL",
-                          help="PLAINTEXT, SASL_PLAINTEXT or SASL_SSL (docs/security.md).")
-    ] = "PLAINTEXT",
-    sasl_mechanism: Annotated[
-        str, typer.Option("--sasl-mechanism", envvar="IOC_KAFKA_SASL_MECHANISM", help="SASL mechanism.")
-    ] = "SCRAM-SHA-256",
-    kafka_username: Annotated[
-        str | None, typer.Option("--kafka-username", envvar="IOC_KAFKA_USERNAME", help="SASL user.")
-    ] = None,
-    kafka_password: Annotated[
-        str | None, typer.Option("--kafka-password", envvar="IOC_KAFKA_PASSWORD", show_default=False,
-                                 help="SASL password (prefer the environment variable).")
-    ] = None,
+    security_protocol: SecurityProtocol = "PLAINTEXT",
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-256",
+    kafka_username: KafkaUsername = None,
+    kafka_password: KafkaPassword = None,
 ) -> None:
     """Simulate the centre: realistic, deterministic dossier events of every agency (JSON lines or Kafka)."""
     err = Console(stderr=True, highlight=False)
@@ -318,11 +300,8 @@ def simulate(
                   f"IOC_CLOCK_WALL_ORIGIN={clock.wall_origin:.3f} IOC_CLOCK_SPEED={clock.speed:g}",
                   soft_wrap=True)
 
-    try:
-        security = (kafka_security_kwargs(security_protocol, sasl_mechanism, kafka_username, kafka_password)
-                    if kafka else {})
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--security-protocol") from exc
+    security = (security_options(security_protocol, sasl_mechanism, kafka_username, kafka_password)
+                if kafka else {})
 
     sinks: list[Callable[[SimEvent], object]] = []
     handle: IO[str] | None = None
