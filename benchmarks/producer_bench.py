@@ -346,12 +346,14 @@ def main(argv: list[str] | None = None) -> int:
                     except BufferError:  # local queue full: serve delivery reports, then retry
                         producer.poll(0.01)
 
-            def step(item: Any) -> None:
-                if checked:
-                    event = validate_event(item, catalog)
-                    produce(event.dossier.encode(), event.to_json().encode())
-                else:
-                    produce(*item)
+            def check_and_produce(item: dict[str, Any]) -> None:
+                event = validate_event(item, catalog)
+                produce(event.dossier.encode(), event.to_json().encode())
+
+            def produce_pair(item: tuple[bytes, bytes]) -> None:
+                produce(*item)
+
+            step: Callable[[Any], None] = check_and_produce if checked else produce_pair
 
             step(items[0])
             producer.flush(30)

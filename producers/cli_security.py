@@ -28,23 +28,16 @@ KafkaPassword = Annotated[
 ]
 
 
-def kafka_security_kwargs(
+def security_options(
     protocol: str, mechanism: str, username: str | None, password: str | None
 ) -> dict[str, Any]:
     """kafka-python options for `EventProducer(**...)` from the four `IOC_KAFKA_*` security options.
 
     The rules are `streams.security`'s (PLAINTEXT sends no credentials; SASL_* need a username and a
-    password, else ValueError): the producers and the stream must agree on them.
+    password): the producers and the stream must agree on them. A wrong combination is a usage error.
     """
-    return kafka_python_kwargs(KafkaSecurity(protocol, mechanism, username,
-                                             SecretStr(password) if password else None))
-
-
-def security_options(
-    protocol: str, mechanism: str, username: str | None, password: str | None
-) -> dict[str, Any]:
-    """`kafka_security_kwargs` for a command: a wrong combination is a usage error naming the option."""
     try:
-        return kafka_security_kwargs(protocol, mechanism, username, password)
+        return kafka_python_kwargs(KafkaSecurity(protocol, mechanism, username,
+                                                 SecretStr(password) if password else None))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--security-protocol") from exc

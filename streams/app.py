@@ -291,12 +291,14 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
                 await asyncio.sleep(0.1)  # backpressure during a long sink outage: nothing is dropped
             worker.sink.add(points)
 
+    def written(unit: Unsaved) -> bool:
+        """Whether every InfluxDB line up to this unit's is written (so its states may be saved)."""
+        return worker.sink is None or unit.seq <= worker.sink.written
+
     def saveable(partition: int) -> bool:
-        """Whether the oldest unsaved states of a partition have all their InfluxDB lines written."""
+        """Whether the oldest unsaved states of a partition can be saved."""
         queue = worker.unsaved.get(partition)
-        if not queue:
-            return False
-        return worker.sink is None or queue[0].seq <= worker.sink.written
+        return queue is not None and len(queue) > 0 and written(queue[0])
 
     async def save(stream: Any, partition: int) -> None:
         """Save and acknowledge, in order, what the sink has caught up with; inside an iteration of
@@ -305,8 +307,7 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
         if worker.needs_rebuild or partition not in worker.mine or not queue:
             return
         assert worker.processor is not None
-        written = worker.sink.written if worker.sink is not None else None
-        while queue and (written is None or queue[0].seq <= written):
+        while queue and written(queue[0]):
             unit = queue.popleft()
             worker.processor.save(unit.writes)
             if unit.event is not None:

@@ -28,6 +28,7 @@ from tests.support.pipeline import (
     EVENING,
     PARTITIONS,
     Pipeline,
+    Record,
     assert_same_kpis,
     expected_alert_ids,
     make_pipeline,
@@ -129,6 +130,26 @@ def test_two_workers_split_the_partitions_and_agree_with_replay(pipeline: Pipeli
     assert {a["alert_id"] for a in alerts} == expected_alert_ids(records, catalog, EVENING)
 
 
+def kill_at_a_third_and_restart(
+    pipeline: Pipeline, records: list[Record], restart_env: dict[str, str] | None = None, **env: str
+) -> float:
+    """Start a worker, produce `records`, SIGKILL it (no flush, no commit, no goodbye) once it has
+    seen a third of them, start another on its data dir; returns what the first had seen."""
+    worker = pipeline.worker("w1", **env)
+    worker.wait_ready()
+    pipeline.produce(records)
+    deadline = time.monotonic() + 60
+    while metric(worker, "ioc_events_total") < len(records) / 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seen_before_kill = metric(worker, "ioc_events_total")
+    worker.kill()
+    restarted = pipeline.worker(
+        "w1-again", IOC_DATA_DIR=worker.env["IOC_DATA_DIR"], **env, **(restart_env or {})
+    )
+    restarted.wait_ready()
+    return seen_before_kill
+
+
 @pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 def test_a_worker_killed_mid_stream_and_restarted_loses_and_doubles_nothing(
     pipeline: Pipeline, store: str
@@ -138,17 +159,8 @@ def test_a_worker_killed_mid_stream_and_restarted_loses_and_doubles_nothing(
     records, _, _ = with_noise(
         lifecycles(catalog, seed=3, dossiers=4000, start=EVENING - 25 * 86400, span=24 * 86400), seed=3
     )
-    worker = pipeline.worker("w1", IOC_STORE=store)
-    worker.wait_ready()
-    pipeline.produce(records)
-    deadline = time.monotonic() + 60
-    while metric(worker, "ioc_events_total") < len(records) / 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    seen_before_kill = metric(worker, "ioc_events_total")
-    worker.kill()  # SIGKILL: no flush, no commit, no goodbye
+    seen_before_kill = kill_at_a_third_and_restart(pipeline, records, IOC_STORE=store)
     assert 0 < seen_before_kill < len(records), "the kill must land mid-stream"
-    restarted = pipeline.worker("w1-again", IOC_STORE=store, IOC_DATA_DIR=worker.env["IOC_DATA_DIR"])
-    restarted.wait_ready()
     live = settle(pipeline, replay_of(records, catalog, EVENING).snapshot().centre.received)
     assert_same_kpis(live, replay_of(records, catalog, max(live.as_of)))
     alerts = [json.loads(m.value) for m in pipeline.read_topic("IOC_ALERTS_TOPIC")]
@@ -170,21 +182,15 @@ def test_a_restart_whose_seek_to_committed_offsets_is_slow_loses_nothing(pipelin
     records, _, _ = with_noise(
         lifecycles(catalog, seed=5, dossiers=6000, start=EVENING - 25 * 86400, span=24 * 86400), seed=5
     )
-    worker = pipeline.worker("w1")
-    worker.wait_ready()
-    pipeline.produce(records)
-    deadline = time.monotonic() + 60
-    while metric(worker, "ioc_events_total") < len(records) / 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    worker.kill()
     slow = str(Path(__file__).parents[1] / "support" / "slow_seek")
-    restarted = pipeline.worker(
-        "w1-again",
-        IOC_DATA_DIR=worker.env["IOC_DATA_DIR"],
-        IOC_TEST_SLOW_SEEK_SECONDS="2",
-        PYTHONPATH=os.pathsep.join(p for p in (slow, os.environ.get("PYTHONPATH", "")) if p),
+    kill_at_a_third_and_restart(
+        pipeline,
+        records,
+        restart_env={
+            "IOC_TEST_SLOW_SEEK_SECONDS": "2",
+            "PYTHONPATH": os.pathsep.join(p for p in (slow, os.environ.get("PYTHONPATH", "")) if p),
+        },
     )
-    restarted.wait_ready()
     live = settle(pipeline, replay_of(records, catalog, EVENING).snapshot().centre.received)
     assert_same_kpis(live, replay_of(records, catalog, max(live.as_of)))
 
