@@ -21,9 +21,10 @@ COPY streams/ streams/
 COPY alerts/ alerts/
 COPY grafana/ grafana/
 COPY ioc/ ioc/
-# Every dependency ships manylinux wheels for CPython 3.11 (rocksdict included): no compiler needed.
-RUN /opt/ioc/bin/pip install ".[rocksdb]" \
-    && /opt/ioc/bin/python -c "import rocksdict, faust, ioc.cli"
+# Every dependency ships manylinux wheels for CPython 3.11 (rocksdict and confluent-kafka included):
+# no compiler needed.
+RUN /opt/ioc/bin/pip install ".[rocksdb,librdkafka]" \
+    && /opt/ioc/bin/python -c "import rocksdict, confluent_kafka, faust, ioc.cli"
 
 # -- runtime ---------------------------------------------------------------------------------------------
 FROM python:3.11-slim

@@ -22,8 +22,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.events import InvalidEvent
 from producers.cli_security import (
+    ClientChoice,
     KafkaPassword,
     KafkaUsername,
+    ProducerClientOption,
     SaslMechanism,
     SecurityProtocol,
     security_options,
@@ -92,6 +94,7 @@ def produce(
     sasl_mechanism: SaslMechanism = "SCRAM-SHA-256",
     kafka_username: KafkaUsername = None,
     kafka_password: KafkaPassword = None,
+    client: ProducerClientOption = ClientChoice.kafka_python,
 ) -> None:
     """Validate and send dossier events from FILE (or stdin) to Kafka; exit code 1 if any line is invalid."""
     err = Console(stderr=True, highlight=False)
@@ -120,12 +123,16 @@ def produce(
                 catalog=catalog,
                 agency_identity=agency_identity,
                 on_delivery=lambda _id, metadata, exc: delivered.add() if exc is None else None,
+                client=client.value,
                 **security,
             )
         except SpoolLocked as exc:
             stream.close()
             err.print(f"[red]{escape(str(exc))}: give this run its own --spool[/red]")
             raise typer.Exit(2) from exc
+        except ValueError as exc:  # e.g. --client librdkafka without confluent-kafka installed
+            stream.close()
+            raise typer.BadParameter(str(exc), param_hint="--client") from exc
         if not producer.connected:
             err.print(f"[yellow]Kafka at {bootstrap} is unreachable: events go to the spool "
                       f"{producer.spool.path} and are sent when it is back[/yellow]")

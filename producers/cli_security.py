@@ -1,7 +1,9 @@
-"""The Kafka security options `ioc produce` and `ioc simulate` share (IOC_KAFKA_* in the environment)."""
+"""The Kafka options `ioc produce` and `ioc simulate` share: security (IOC_KAFKA_* in the environment) and
+the Kafka client the SDK sends through (IOC_PRODUCER_CLIENT)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +22,17 @@ SaslMechanism = Annotated[
 KafkaUsername = Annotated[
     str | None,
     typer.Option("--kafka-username", envvar="IOC_KAFKA_USERNAME", help="SASL user, e.g. agency-STP."),
+]
+class ClientChoice(StrEnum):
+    kafka_python = "kafka-python"
+    librdkafka = "librdkafka"
+
+
+ProducerClientOption = Annotated[
+    ClientChoice,
+    typer.Option("--client", envvar="IOC_PRODUCER_CLIENT",
+                 help="Kafka client of the SDK: kafka-python, or librdkafka (confluent-kafka installed; "
+                      "about 3x the events/s, docs/benchmarks.md)."),
 ]
 KafkaPassword = Annotated[
     str | None,

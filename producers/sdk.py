@@ -26,15 +26,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from kafka import KafkaProducer
 from kafka.codec import has_gzip, has_lz4, has_snappy, has_zstd
-from kafka.errors import KafkaConfigurationError, KafkaError, UnsupportedVersionError
-from kafka.partitioner.default import DefaultPartitioner, murmur2
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from dossiers.catalog import Catalog
 from dossiers.events import SCHEMA_V1, Event, InvalidEvent
 from dossiers.validation import check_against_catalog, validate_event
+from producers.clients import (
+    CLIENTS,
+    KAFKA_PYTHON,
+    LIBRDKAFKA,
+    BrokerUnreachable,
+    ProducerClient,
+    client_available,
+    create_client,
+)
 from producers.metrics import UNKNOWN_AGENCY, producer_metrics
 from producers.spool import Spool, SpooledRecord
 
@@ -46,9 +52,10 @@ AGENCY_HEADER = "ioc-agency"
 SCHEMA_HEADER = "ioc-schema"
 
 DeliveryCallback = Callable[[str, Any, BaseException | None], None]
-"""`on_delivery(event_id, metadata, exc)`: metadata is kafka-python's RecordMetadata on success (exc is
-None); on a failed attempt metadata is None and exc says why — the event is then in the spool and a
-later call reports its delivery."""
+"""`on_delivery(event_id, metadata, exc)`: metadata on success (exc is None) has `.topic`, `.partition`
+and `.offset` (kafka-python's RecordMetadata, or `producers.clients.Delivered` from librdkafka); on a
+failed attempt metadata is None and exc says why — the event is then in the spool and a later call
+reports its delivery."""
 
 
 _CODECS: dict[str, Callable[[], bool]] = {
@@ -56,12 +63,15 @@ _CODECS: dict[str, Callable[[], bool]] = {
 }
 
 
-def default_compression() -> str:
-    """The best codec this installation can use: zstd or lz4 when their libraries are present, else gzip.
+def default_compression(client: str = KAFKA_PYTHON) -> str:
+    """The codec "auto" means: lz4 with librdkafka (built in); with kafka-python zstd or lz4 when their
+    libraries are installed, else gzip.
 
-    Compression pays for itself here: with kafka-python, gzip'd batches were about twice as fast as
-    uncompressed ones (fewer bytes through the pure-Python network layer); see docs/benchmarks.md.
+    Compression is for the network between an agency and the centre; on loopback it costs kafka-python a
+    little throughput (docs/benchmarks.md), far less than the bandwidth it saves on a provincial WAN.
     """
+    if client == LIBRDKAFKA:
+        return "lz4"
     if has_zstd():
         return "zstd"
     if has_lz4():
@@ -76,32 +86,6 @@ def default_spool_path() -> Path:
         return Path(explicit).expanduser()
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state).expanduser() / "ioc-monitor" / "spool.sqlite"
-
-
-class DossierPartitioner(DefaultPartitioner):  # type: ignore[misc]
-    """kafka-python's DefaultPartitioner (murmur2, the Java client's mapping) with the hash memoised per key.
-
-    Why: every event of a dossier carries the same key, and the pure-Python murmur2 was about a tenth
-    of the SDK's per-event time. The mapping is unchanged, so other clients agree on the partition.
-    """
-
-    def __init__(self, max_keys: int = 200_000) -> None:
-        self._hashes: dict[bytes, int] = {}
-        self._max_keys = max_keys
-
-    def partition(self, topic: str, key: Any, serialized_key: bytes | None, value: Any,
-                  serialized_value: Any, cluster: Any) -> int:
-        partitions = cluster.partitions_for_topic(topic) if serialized_key is not None else None
-        if not partitions:
-            return int(super().partition(topic, key, serialized_key, value, serialized_value, cluster))
-        assert serialized_key is not None
-        hashed = self._hashes.get(serialized_key)
-        if hashed is None:
-            if len(self._hashes) >= self._max_keys:
-                self._hashes.clear()
-            hashed = self._hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
-        ordered = sorted(partitions)
-        return int(ordered[hashed % len(ordered)])
 
 
 def check_event(
@@ -158,6 +142,7 @@ class EventProducer:
         drain_batch: int = 2_000,
         retry_backoff_s: tuple[float, float] = (0.5, 30.0),
         client_id: str | None = None,
+        client: str = KAFKA_PYTHON,
         **kafka_config: Any,
     ) -> None:
         """Create the producer; it starts (spooling) even when the broker is unreachable.
@@ -169,15 +154,26 @@ class EventProducer:
         `compression_type`: "auto" picks `default_compression()`; None disables compression.
         `delivery_timeout_ms`: how long a direct send may retry inside kafka-python before it is spooled.
         `max_in_flight_events`: back-pressure; beyond it `send()` waits up to `delivery_timeout_ms`.
-        Remaining keyword arguments go to `kafka.KafkaProducer` unchanged.
+        `client`: "kafka-python" (default) or "librdkafka" (needs confluent-kafka; about 3x the events/s,
+        docs/benchmarks.md); the spool, order, callbacks and metrics are the same with both.
+        Remaining keyword arguments are Kafka client options in kafka-python's names (security_protocol,
+        sasl_plain_username, ...); with librdkafka they are translated, and dotted librdkafka properties
+        pass through.
         """
+        if client not in CLIENTS:
+            raise ValueError(f"client {client!r}: one of {', '.join(CLIENTS)}")
+        if not client_available(client):
+            raise ValueError(
+                f"client {client!r} needs confluent-kafka: pip install 'ioc-monitor[librdkafka]'"
+            )
+        self.client = client
         self.topic = topic
         self.catalog = catalog
         self.agency_identity = agency_identity
         self.on_delivery = on_delivery
         self.metrics = producer_metrics(registry)
-        codec = default_compression() if compression_type == "auto" else compression_type
-        if codec is not None and not _CODECS.get(codec, lambda: False)():
+        codec = default_compression(client) if compression_type == "auto" else compression_type
+        if codec is not None and client == KAFKA_PYTHON and not _CODECS.get(codec, lambda: False)():
             # kafka-python would only say so after reaching a broker: fail here, not in the drain thread
             raise ValueError(f"compression {codec!r} is unknown or its Python library is not installed")
         self.idempotence = bool(kafka_config.pop("enable_idempotence", False))
@@ -196,6 +192,7 @@ class EventProducer:
         self._drain_batch = drain_batch
         self._backoff = retry_backoff_s
         self._delivery_timeout_s = delivery_timeout_ms / 1000
+        self._connect_timeout_s = connect_timeout_s
         self._kafka_config: dict[str, Any] = {
             "bootstrap_servers": bootstrap_servers,
             "acks": "all",
@@ -208,10 +205,9 @@ class EventProducer:
             "max_block_ms": max_block_ms,
             "bootstrap_timeout_ms": int(connect_timeout_s * 1000),
             "client_id": client_id or f"ioc-producer-{agency_identity or 'any'}",
-            "partitioner": DossierPartitioner(),
             **kafka_config,
         }
-        self._kafka: KafkaProducer | None = None
+        self._kafka: ProducerClient | None = None
         # One condition guards: the direct/spool decision, the in-flight count and the draining flag.
         self._cv = threading.Condition()
         self._inflight = 0
@@ -276,10 +272,7 @@ class EventProducer:
         deadline = None if timeout is None else time.monotonic() + timeout
         kafka = self._kafka
         if kafka is not None:
-            try:
-                kafka.flush(timeout=_left(deadline))
-            except KafkaError as exc:
-                log.warning("flush: %s", exc)
+            kafka.flush(_left(deadline))
         with self._cv:
             while self._inflight > 0:
                 self._cv.wait(_slice(deadline, 1.0))
@@ -321,7 +314,7 @@ class EventProducer:
                 kafka, self._kafka = self._kafka, None
             if kafka is not None:
                 # a forced close fails what is still queued; the errbacks spool it, so wait for them
-                kafka.close(timeout=_left(deadline))
+                kafka.close(_left(deadline))
                 with self._cv:
                     self._cv.wait_for(lambda: self._inflight == 0, timeout=10.0)
             self._thread.join(5.0)
@@ -374,16 +367,9 @@ class EventProducer:
         assert kafka is not None
         pending = _Pending(self, seq, key, value, event_id, counters, time.monotonic())
         try:
-            future = kafka.send(self.topic, value=value, key=key, headers=self._headers)
-        except Exception as exc:  # metadata timeout, closed client: the event must still not be lost
+            kafka.send(self.topic, key, value, self._headers, pending)
+        except Exception as exc:  # metadata timeout, full queue, closed client: still not lost
             pending.fail(exc)
-            return
-        register = getattr(future, "_add_cb_eb", None)  # kafka-python's one-lock fast path, when present
-        if register is not None:
-            register(pending.ok, pending.fail)
-        else:  # pragma: no cover - other kafka-python versions
-            future.add_callback(pending.ok)
-            future.add_errback(pending.fail)
 
     def _on_sent(self, pending: _Pending, metadata: Any) -> None:
         """kafka-python callback (sender thread): a direct send was acknowledged."""
@@ -445,29 +431,23 @@ class EventProducer:
     # -- connecting and draining (background thread) ---------------------------------------------------
     def _connect(self) -> bool:
         """Create the Kafka client; False (and logged) when the broker does not answer."""
-        config = dict(self._kafka_config)
+        config = self._kafka_config
         try:
-            try:
-                kafka = KafkaProducer(enable_idempotence=self.idempotence, **config)
-            except (KafkaConfigurationError, UnsupportedVersionError) as exc:
-                if not self.idempotence:
-                    raise
-                log.warning("idempotent producer refused (%s); continuing without idempotence: a retried "
-                            "batch may then be written twice (the stream dedupes by event_id)", exc)
-                self.idempotence = False
-                kafka = KafkaProducer(enable_idempotence=False, **config)
-        except KafkaError as exc:
+            kafka = create_client(self.client, config, self._connect_timeout_s, self.idempotence)
+        except BrokerUnreachable as exc:
             log.warning("Kafka at %s unreachable (%s); events go to the spool %s",
                         config["bootstrap_servers"], exc, self.spool.path)
             return False
+        self.idempotence = kafka.idempotence
         with self._cv:
             if self._closing:
-                kafka.close(timeout=0)
+                kafka.close(0)
                 return False
             self._kafka = kafka
             self._cv.notify_all()
-        log.info("connected to Kafka at %s (idempotence %s, compression %s)",
-                 config["bootstrap_servers"], "on" if self.idempotence else "off", config["compression_type"])
+        log.info("connected to Kafka at %s with %s (idempotence %s, compression %s)",
+                 config["bootstrap_servers"], kafka.name, "on" if self.idempotence else "off",
+                 kafka.compression)
         return True
 
     def _run(self) -> None:
@@ -520,26 +500,26 @@ class EventProducer:
             rows = self.spool.peek(self._drain_batch)
             if not rows:
                 return True
-            sent: list[tuple[SpooledRecord, Any]] = []
+            reports = _Reports()
             error: BaseException | None = None
-            for row in rows:
+            queued = 0
+            for index, row in enumerate(rows):
                 try:
-                    sent.append((row, kafka.send(row.topic or self.topic, value=row.value, key=row.key,
-                                                 headers=row.headers)))
+                    kafka.send(row.topic or self.topic, row.key, row.value, row.headers,
+                               _DrainedRecord(reports, index))
                 except Exception as exc:
                     error = exc
                     break
-            try:
-                kafka.flush(timeout=self._delivery_timeout_s + 5)
-            except KafkaError as exc:
-                error = error or exc
+                queued += 1
+            kafka.flush(self._delivery_timeout_s + 5)
+            if not reports.wait(queued, self._delivery_timeout_s + 5):
+                error = error or TimeoutError(f"{queued - len(reports)} spooled record(s) not reported")
             acked: list[int] = []
-            for row, future in sent:
-                try:
-                    metadata = future.get(timeout=self._delivery_timeout_s + 5)
-                except Exception as exc:
-                    error = error or exc
-                    self._record_drained(row, None, exc)
+            for index, row in enumerate(rows[:queued]):
+                metadata, failure = reports.get(index, (None, TimeoutError("no delivery report")))
+                if failure is not None:
+                    error = error or failure
+                    self._record_drained(row, None, failure)
                     continue
                 acked.append(row.id)
                 self._record_drained(row, metadata, None)
@@ -614,6 +594,48 @@ class _Pending:
 
     def fail(self, exc: BaseException) -> None:
         self.producer._on_error(self, exc)
+
+
+class _Reports:
+    """Delivery reports of one spool drain, by the record's index in it (filled on a client thread)."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._by_index: dict[int, tuple[Any, BaseException | None]] = {}
+
+    def __len__(self) -> int:
+        with self._cv:
+            return len(self._by_index)
+
+    def wait(self, count: int, timeout: float) -> bool:
+        """True once `count` reports arrived; False after `timeout` seconds."""
+        with self._cv:
+            return self._cv.wait_for(lambda: len(self._by_index) >= count, timeout)
+
+    def get(self, index: int, default: tuple[Any, BaseException | None]) -> tuple[Any, BaseException | None]:
+        with self._cv:
+            return self._by_index.get(index, default)
+
+    def put(self, index: int, metadata: Any, exc: BaseException | None) -> None:
+        with self._cv:
+            self._by_index.setdefault(index, (metadata, exc))
+            self._cv.notify_all()
+
+
+class _DrainedRecord:
+    """The `Delivery` of one re-sent spooled record: reports into the drain's `_Reports`."""
+
+    __slots__ = ("index", "reports")
+
+    def __init__(self, reports: _Reports, index: int) -> None:
+        self.reports = reports
+        self.index = index
+
+    def ok(self, metadata: Any) -> None:
+        self.reports.put(self.index, metadata, None)
+
+    def fail(self, exc: BaseException) -> None:
+        self.reports.put(self.index, None, exc)
 
 
 def _identify(row: SpooledRecord) -> tuple[str, str | None]:

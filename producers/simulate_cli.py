@@ -31,8 +31,10 @@ from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.clock import BusinessClock
 from producers.cli_security import (
+    ClientChoice,
     KafkaPassword,
     KafkaUsername,
+    ProducerClientOption,
     SaslMechanism,
     SecurityProtocol,
     security_options,
@@ -266,6 +268,7 @@ def simulate(
     sasl_mechanism: SaslMechanism = "SCRAM-SHA-256",
     kafka_username: KafkaUsername = None,
     kafka_password: KafkaPassword = None,
+    client: ProducerClientOption = ClientChoice.kafka_python,
 ) -> None:
     """Simulate the centre: realistic, deterministic dossier events of every agency (JSON lines or Kafka)."""
     err = Console(stderr=True, highlight=False)
@@ -312,8 +315,12 @@ def simulate(
     if kafka:
         from producers.sdk import EventProducer, default_spool_path
 
-        producer = EventProducer(bootstrap, topic, spool=spool or default_spool_path().with_name(
-            "simulator-spool.sqlite"), catalog=catalog, client_id="ioc-simulator", **security)
+        try:
+            producer = EventProducer(bootstrap, topic, spool=spool or default_spool_path().with_name(
+                "simulator-spool.sqlite"), catalog=catalog, client_id="ioc-simulator", client=client.value,
+                **security)
+        except ValueError as exc:  # e.g. --client librdkafka without confluent-kafka installed
+            raise typer.BadParameter(str(exc), param_hint="--client") from exc
         if not producer.connected:
             err.print(f"[yellow]Kafka at {bootstrap} is unreachable: events go to the spool "
                       f"{producer.spool.path}[/yellow]")

@@ -67,6 +67,21 @@ def component_unavailable(component: str, exc: BaseException) -> NoReturn:
     pytest.skip(message)
 
 
+def require_librdkafka() -> None:
+    """Fail (CI=true) or skip the requesting test when confluent-kafka, the SDK's optional librdkafka
+    client, is not installed (the test command installs it: scripts/setup)."""
+    import pytest
+
+    from producers.clients import LIBRDKAFKA, client_available
+
+    if client_available(LIBRDKAFKA):
+        return
+    message = "confluent-kafka is not installed: pip install -e '.[librdkafka]' (scripts/setup does)"
+    if env_flag("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
 @contextmanager
 def kafka_for_session(partitions: int = 6) -> Iterator[KafkaBroker]:
     """A started KafkaBroker for the session; fails/skips the test through component_unavailable."""

@@ -150,9 +150,10 @@ def event_json(dossier: str, agency: str) -> bytes:
     return json.dumps(body).encode()
 
 
-def sdk_producer(broker: SecureKafkaBroker, tmp_path: Path, code: str) -> EventProducer:
+def sdk_producer(broker: SecureKafkaBroker, tmp_path: Path, code: str, client: str = "kafka-python",
+                 password: str | None = None, **options: Any) -> EventProducer:
     """The agency SDK as an integrator runs it: its identity, its Kafka user, the catalog."""
-    config = broker.client_config(agency_user(code))
+    config = broker.client_config(agency_user(code), password)
     bootstrap = config.pop("bootstrap_servers")
     return EventProducer(
         bootstrap,
@@ -161,7 +162,9 @@ def sdk_producer(broker: SecureKafkaBroker, tmp_path: Path, code: str) -> EventP
         catalog=CATALOG,
         agency_identity=code,
         registry=CollectorRegistry(),
+        client=client,
         **config,
+        **options,
     )
 
 
@@ -434,6 +437,31 @@ def test_identity_header_travels_and_the_stream_dead_letters_a_mismatch(
     assert outcomes[match.encode()].status == "applied"
     dead = outcomes[mismatch.encode()]
     assert dead.status == "dead_letter" and dead.error is not None and dead.error.code == "agency_mismatch"
+
+
+def test_librdkafka_client_logs_in_with_the_agency_credentials(
+    broker: SecureKafkaBroker, tmp_path: Path
+) -> None:
+    """The SDK's librdkafka client gets the same SASL/SCRAM options (translated); a wrong password
+    leaves it unconnected, its events safe in the spool."""
+    testing.require_librdkafka()
+    sent = f"ACL-RDK-{uuid.uuid4().hex[:6]}"
+    with sdk_producer(broker, tmp_path, AGENCY, client="librdkafka") as sdk:
+        assert sdk.connected
+        sdk.send(event_json(sent, AGENCY))
+        assert sdk.flush(timeout=20)
+    records = read_topic(broker, WORKER_USER, T.events_topic, {sent.encode()})
+    assert {name: value for name, value in records[sent.encode()].headers}[AGENCY_HEADER] == AGENCY.encode()
+
+    refused = f"ACL-RDX-{uuid.uuid4().hex[:6]}"
+    bad = sdk_producer(broker, tmp_path / "bad", AGENCY, client="librdkafka", password="not-the-password",
+                       connect_timeout_s=3, retry_backoff_s=(30.0, 30.0))
+    try:
+        assert not bad.connected
+        bad.send(event_json(refused, AGENCY))
+        assert bad.spool_depth == 1
+    finally:
+        bad.close(1)
 
 
 def test_limit_the_broker_does_not_bind_the_header_to_the_principal(broker: SecureKafkaBroker) -> None:

@@ -1,7 +1,8 @@
 """The producer SDK and `ioc produce` against a real Kafka broker (no mocks).
 
 The broker-outage tests stop and start a broker of their own: the session broker is shared with
-other tests and must stay up.
+other tests and must stay up. The SDK's tests run once per Kafka client (kafka-python, librdkafka): the
+spool, order and callbacks must hold whichever client sends.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
+from kafka.partitioner.default import murmur2
 from prometheus_client import CollectorRegistry
 
 from dossiers.catalog import load_catalog
@@ -27,6 +29,7 @@ from dossiers.events import parse_event
 from ioc.devstack import testing
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.proc import DevstackError
+from producers.clients import CLIENTS, LIBRDKAFKA
 from producers.sdk import EventProducer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,16 +120,31 @@ def delivered() -> Iterator[dict[str, Any]]:
     yield results
 
 
+@pytest.fixture(params=CLIENTS)
+def client(request: pytest.FixtureRequest) -> str:
+    """The SDK's Kafka client under test; librdkafka is installed by the test command (scripts/setup)."""
+    name = str(request.param)
+    if name == LIBRDKAFKA:
+        testing.require_librdkafka()
+    return name
+
+
+def java_partition(key: bytes, partitions: int) -> int:
+    """The Java client's partition of a keyed record (murmur2), which both SDK clients must use."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 # -- on the session broker ------------------------------------------------------------------------------
 def test_n_events_in_n_events_out_keyed_by_dossier(
-    kafka_broker: KafkaBroker, kafka_topic: Callable[..., str], tmp_path: Path, delivered: dict[str, Any]
+    kafka_broker: KafkaBroker, kafka_topic: Callable[..., str], tmp_path: Path, delivered: dict[str, Any],
+    client: str,
 ) -> None:
     topic = kafka_topic(partitions=6)
     sent = [event(i, dossiers=25) for i in range(400)]
     registry = CollectorRegistry()
     with EventProducer(kafka_broker.bootstrap, topic, spool=tmp_path / "spool.sqlite", catalog=CATALOG,
                        agency_identity=AGENCY.code, on_delivery=delivered["callback"],
-                       registry=registry) as producer:
+                       registry=registry, client=client) as producer:
         assert producer.connected
         for e in sent:
             producer.send(e)
@@ -134,6 +152,8 @@ def test_n_events_in_n_events_out_keyed_by_dossier(
         assert producer.spool_depth == 0
     assert len(delivered["ok"]) == 400 and not delivered["failed"]
     assert {event_id for event_id, _, _ in delivered["ok"]} == {e["event_id"] for e in sent}
+    reported = {(m.topic, m.partition) for _, m, _ in delivered["ok"]}
+    assert {t for t, _ in reported} == {topic} and all(0 <= p < 6 for _, p in reported)
 
     records = consume(kafka_broker.bootstrap, topic, 400)
     assert len(records) == 400
@@ -144,6 +164,7 @@ def test_n_events_in_n_events_out_keyed_by_dossier(
         assert record.value == payload.to_json().encode("utf-8")  # canonical JSON
         assert dict(record.headers) == {"ioc-agency": AGENCY.code.encode(), "ioc-schema": b"dossier-event/1"}
         partition_of[record.key].add(record.partition)
+        assert record.partition == java_partition(record.key, 6), "the Java client's murmur2 mapping"
     assert all(len(parts) == 1 for parts in partition_of.values()), "same key, same partition"
     assert len({p for parts in partition_of.values() for p in parts}) > 1, "keys spread over partitions"
     assert_per_dossier_order(records, sent)
@@ -221,7 +242,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, message: str) -> N
 
 @pytest.mark.slow
 def test_broker_down_mid_run_spools_then_delivers_everything(
-    running_own_broker: KafkaBroker, tmp_path: Path, delivered: dict[str, Any]
+    running_own_broker: KafkaBroker, tmp_path: Path, delivered: dict[str, Any], client: str
 ) -> None:
     broker = running_own_broker
     topic = create_topic(broker.bootstrap)
@@ -230,7 +251,7 @@ def test_broker_down_mid_run_spools_then_delivers_everything(
     producer = EventProducer(broker.bootstrap, topic, spool=tmp_path / "spool.sqlite", catalog=CATALOG,
                              on_delivery=delivered["callback"], registry=registry, linger_ms=5,
                              delivery_timeout_ms=4000, request_timeout_ms=1500, max_block_ms=3000,
-                             connect_timeout_s=2, retry_backoff_s=(0.2, 2.0))
+                             connect_timeout_s=2, retry_backoff_s=(0.2, 2.0), client=client)
     try:
         for e in sent[:100]:
             producer.send(e)
@@ -267,7 +288,7 @@ def test_broker_down_mid_run_spools_then_delivers_everything(
 
 @pytest.mark.slow
 def test_producer_started_while_broker_is_down_connects_later_and_drains(
-    running_own_broker: KafkaBroker, tmp_path: Path
+    running_own_broker: KafkaBroker, tmp_path: Path, client: str
 ) -> None:
     broker = running_own_broker
     topic = create_topic(broker.bootstrap)
@@ -275,7 +296,8 @@ def test_producer_started_while_broker_is_down_connects_later_and_drains(
     broker.stop()
     started = time.monotonic()
     producer = EventProducer(broker.bootstrap, topic, spool=tmp_path / "spool.sqlite", catalog=CATALOG,
-                             registry=CollectorRegistry(), connect_timeout_s=1, retry_backoff_s=(0.2, 1.0))
+                             registry=CollectorRegistry(), connect_timeout_s=1, retry_backoff_s=(0.2, 1.0),
+                             client=client)
     try:
         assert not producer.connected
         for e in sent:
@@ -294,7 +316,7 @@ def test_producer_started_while_broker_is_down_connects_later_and_drains(
 
 @pytest.mark.slow
 def test_producer_started_while_broker_is_down_then_restarted_resends_spool(
-    running_own_broker: KafkaBroker, tmp_path: Path
+    running_own_broker: KafkaBroker, tmp_path: Path, client: str
 ) -> None:
     broker = running_own_broker
     topic = create_topic(broker.bootstrap)
@@ -307,13 +329,13 @@ def test_producer_started_while_broker_is_down_then_restarted_resends_spool(
     second.write_text("\n".join(json.dumps(e) for e in second_events), encoding="utf-8")
 
     broker.stop()
-    down = run_cli(first, broker.bootstrap, topic, spool, "--timeout", "1")
+    down = run_cli(first, broker.bootstrap, topic, spool, "--timeout", "1", "--client", client)
     assert down.returncode == 0, down.stderr
     assert "unreachable" in down.stderr
     assert "sent 0, spooled 50, invalid 0" in down.stdout
 
     broker.start()
-    up = run_cli(second, broker.bootstrap, topic, spool, "--timeout", "60")
+    up = run_cli(second, broker.bootstrap, topic, spool, "--timeout", "60", "--client", client)
     assert up.returncode == 0, up.stderr
     assert "sent 60, spooled 0, invalid 0" in up.stdout  # the 50 from the spool first, then the 10 new
 
@@ -322,3 +344,32 @@ def test_producer_started_while_broker_is_down_then_restarted_resends_spool(
         e["event_id"] for e in first_events + second_events
     }
     assert_per_dossier_order(records, first_events + second_events)
+
+
+@pytest.mark.slow
+def test_closing_while_the_broker_is_down_keeps_every_event_for_the_next_run(
+    running_own_broker: KafkaBroker, tmp_path: Path, client: str
+) -> None:
+    """A process that stops during an outage: what the client still held is spooled, not dropped."""
+    broker = running_own_broker
+    topic = create_topic(broker.bootstrap)
+    spool = tmp_path / "spool.sqlite"
+    sent = [event(i, dossiers=4, run=f"close-{client}-") for i in range(60)]
+    options: dict[str, Any] = dict(spool=spool, catalog=CATALOG, registry=CollectorRegistry(), client=client,
+                                   connect_timeout_s=2, retry_backoff_s=(0.2, 1.0))
+    first = EventProducer(broker.bootstrap, topic, **options)
+    assert first.connected
+    broker.stop()
+    for e in sent:
+        first.send(e)  # the client takes them: its delivery timeout (30 s) has not run out
+    assert first.close(2) is False, "nothing can have been delivered"
+    second = EventProducer(broker.bootstrap, topic, **options)
+    try:
+        assert second.spool_depth == 60, "every event the first process held is in the spool"
+        broker.start()
+        assert second.flush(120)
+    finally:
+        second.close(30)
+    records = consume(broker.bootstrap, topic, 60)
+    assert {json.loads(r.value)["event_id"] for r in records} == {e["event_id"] for e in sent}
+    assert_per_dossier_order(records, sent)

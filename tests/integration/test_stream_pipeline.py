@@ -16,11 +16,14 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
+from prometheus_client import CollectorRegistry
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 from dossiers.replay import Replay
 from grafana import queries as wall_queries
+from ioc.devstack import testing
+from producers.sdk import EventProducer
 from producers.simulator import Simulator, warmup_start
 from tests.support.catalogs import write_fast_catalog
 from tests.support.events import VN, received
@@ -232,3 +235,32 @@ def test_an_overdue_alert_fires_within_two_seconds_of_the_due_instant_with_no_ne
     delay = seen_wall - wall_due
     print(f"overdue alert seen {delay:.2f} s after the due instant")
     assert delay <= 2.0
+
+
+def test_the_worker_reads_batches_in_every_codec_a_producer_may_choose(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """Agencies pick their producer's compression (the SDK's "auto" is lz4): the worker's Kafka client
+    must decode gzip, snappy, lz4 and zstd alike. Sent by the SDK's librdkafka client, which has all four."""
+    testing.require_librdkafka()
+    catalog = load_catalog()
+    calendar = WorkingCalendar(catalog.calendar)
+    days = datetime(2026, 3, 23, tzinfo=VN)
+    events = list(Simulator(catalog, calendar, seed=11, start=warmup_start(calendar, days, 3), end=EVENING,
+                            emit_from=days).events())
+    worker = pipeline.worker("w1")
+    worker.wait_ready()
+    codecs = ("gzip", "snappy", "lz4", "zstd")
+    for index, codec in enumerate(codecs):
+        with EventProducer(pipeline.bootstrap, pipeline.topic, spool=tmp_path / f"spool-{codec}.sqlite",
+                           catalog=catalog, registry=CollectorRegistry(), client="librdkafka",
+                           compression_type=codec) as producer:
+            assert producer.compression_type == codec
+            for event in events[index::len(codecs)]:  # each dossier's events spread over the codecs
+                producer.send(event)
+            assert producer.flush(60)
+    records = [(e["dossier"].encode(), json.dumps(e, ensure_ascii=False).encode()) for e in events]
+    live = settle(pipeline, expected_received=replay_of(records, catalog, EVENING).snapshot().centre.received)
+    assert_same_kpis(live, replay_of(records, catalog, max(live.as_of)))
+    assert metric(worker, "ioc_events_total") == len(events)
+    assert not worker.crash_lines()

@@ -728,7 +728,7 @@ def test_dockerfile_image() -> None:
     labels = " ".join(args for op, args in final if op == "LABEL")
     assert "org.opencontainers.image.title" in labels
     runs = " ".join(args for stage in stages for op, args in stage if op == "RUN")
-    assert 'pip install ".[rocksdb]"' in runs
+    assert 'pip install ".[rocksdb,librdkafka]"' in runs  # the RocksDB store; the fast producer client
 
 
 def test_dockerfile_copies_every_package() -> None:

@@ -274,7 +274,7 @@ def test_dossier_partitioner_maps_keys_like_the_default_one() -> None:
     """Memoising the hash must not move a dossier to another partition than other clients pick."""
     from kafka.partitioner.default import DefaultPartitioner
 
-    from producers.sdk import DossierPartitioner
+    from producers.clients import DossierPartitioner
 
     ours, theirs = DossierPartitioner(max_keys=50), DefaultPartitioner()
     for partitions in (1, 3, 6, 12):
