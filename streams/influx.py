@@ -23,6 +23,7 @@ from collections import deque
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
+from influxdb_client.rest import ApiException
 
 from dossiers.catalog import Catalog
 from dossiers.kpi import Block
@@ -125,6 +126,11 @@ class InfluxSink:
 
     `written` counts lines durably written, in order: the stream acknowledges (commits) a record
     only once every line added before it is written, so a crash replays rather than loses.
+
+    While it backs off, the writer pings InfluxDB every `probe_seconds`: when an InfluxDB that did not
+    answer answers again, the buffered lines go at once instead of after the rest of a back-off that has
+    grown to `max_backoff` (the wall caught up 31 s after a 3-minute outage, docs/faults.md). An
+    InfluxDB that answers pings but refuses writes still gets the whole back-off.
     """
 
     def __init__(
@@ -137,11 +143,15 @@ class InfluxSink:
         batch_size: int = 5000,
         flush_seconds: float = 1.0,
         max_buffer: int = 500_000,
+        max_backoff: float = 30.0,
+        probe_seconds: float = 1.0,
     ):
         self.bucket, self.org = bucket, org
         self.batch_size, self.flush_seconds, self.max_buffer = batch_size, flush_seconds, max_buffer
+        self.max_backoff, self.probe_seconds = max_backoff, probe_seconds
         self.metrics = metrics
         self._client = InfluxDBClient(url=url, token=token, org=org, timeout=30_000, enable_gzip=False)
+        self._probe = InfluxDBClient(url=url, token=token, org=org, timeout=2_000)
         self._write = self._client.write_api(write_options=SYNCHRONOUS)
         self._lines: deque[str] = deque()
         self._cond = threading.Condition()
@@ -189,11 +199,11 @@ class InfluxSink:
             except Exception as exc:  # any failure: keep the batch, back off, retry
                 self.metrics.sink_errors.inc()
                 log.warning("InfluxDB write failed (%s); retrying in %.1f s", exc, backoff)
-                # wait on the closing event, not on the condition that every add() signals: new lines
-                # must not cut the back-off short and hammer a struggling InfluxDB
-                if self._closing.wait(backoff * (1 + random.random() / 4)):
+                # no HTTP answer at all (refused, reset, timed out): InfluxDB is away, not refusing
+                away = not isinstance(exc, ApiException)
+                if self._back_off(backoff * (1 + random.random() / 4), away):
                     return
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, self.max_backoff)
                 continue
             backoff = 0.5
             self.metrics.sink_latency.observe(time.perf_counter() - started)
@@ -204,6 +214,27 @@ class InfluxSink:
                 self.written += len(batch)
                 self.metrics.sink_buffer.set(len(self._lines))
                 self._cond.notify_all()
+
+    def _back_off(self, seconds: float, away: bool) -> bool:
+        """Wait `seconds`, or less if InfluxDB was away (`away`, or a failed ping) and answers again;
+        True when closing.
+
+        Waits on the closing event, not on the condition every add() signals: new lines must not cut
+        the back-off short and hammer a struggling InfluxDB.
+        """
+        deadline = time.monotonic() + seconds
+        silent = away
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._closing.wait(min(left, self.probe_seconds)):
+                return True
+            if not self._probe.ping():
+                silent = True
+            elif silent:
+                log.info("InfluxDB answers again; writing the buffered lines now")
+                return False
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything added so far is written (True) or the timeout passes (False)."""
@@ -226,3 +257,4 @@ class InfluxSink:
             self._cond.notify_all()
         self._thread.join(timeout)
         self._client.close()  # type: ignore[no-untyped-call]
+        self._probe.close()  # type: ignore[no-untyped-call]

@@ -187,3 +187,57 @@ def test_batching_writer_rides_out_an_outage(local: LocalInflux, influx_db: Infl
     assert not errors, errors
     rows = influx_db.query('SELECT count("seq") AS n, sum("seq") AS s FROM "outage"')
     assert rows[0]["n"] == n and rows[0]["s"] == sum(range(n))
+
+
+def test_sink_writes_within_seconds_of_influxdb_answering_again_after_a_grown_back_off(
+    local: LocalInflux, influx_db: InfluxEndpoint
+) -> None:
+    """The worker's sink: once its back-off has grown to 8-10 s, InfluxDB comes back and the buffered lines
+    are written within about a probe interval, not after the rest of the back-off."""
+    from streams.influx import InfluxSink
+    from streams.metrics import WorkerMetrics
+
+    metrics = WorkerMetrics.create()
+    sink = InfluxSink(influx_db.url, influx_db.token, influx_db.org, influx_db.bucket, metrics,
+                      batch_size=100, flush_seconds=0.2, max_backoff=30.0, probe_seconds=0.5)
+    try:
+        local.stop()
+        try:
+            sink.add([f"probe seq={i}i {i}" for i in range(300)])
+            deadline = time.monotonic() + 60
+            # failures after waits of 0.5, 1, 2, 4 s: the 5th starts a back-off of 8 to 10 s
+            while (metrics.registry.get_sample_value("ioc_sink_errors_total") or 0) < 5:
+                assert time.monotonic() < deadline, "the sink never failed five times"
+                time.sleep(0.1)
+        finally:
+            local.start()
+        back = time.monotonic()
+        assert sink.flush(timeout=30), "lines still buffered 30 s after InfluxDB came back"
+        caught_up = time.monotonic() - back
+    finally:
+        sink.close()
+        if not local.running:
+            local.start()
+    assert caught_up < 4.0, f"written {caught_up:.1f} s after InfluxDB answered (back-off was 8-10 s)"
+    rows = influx_db.query('SELECT count("seq") AS n FROM "probe"')
+    assert rows[0]["n"] == 300
+
+
+def test_sink_keeps_its_back_off_when_influxdb_answers_but_refuses_the_writes(
+    influx_db: InfluxEndpoint,
+) -> None:
+    """Pings succeed, writes fail (no such database): the probe must not cut the back-off short."""
+    from streams.influx import InfluxSink
+    from streams.metrics import WorkerMetrics
+
+    metrics = WorkerMetrics.create()
+    sink = InfluxSink(influx_db.url, influx_db.token, influx_db.org, f"{influx_db.bucket}_missing", metrics,
+                      batch_size=100, flush_seconds=0.2, probe_seconds=0.2)
+    try:
+        sink.add(["refused seq=1i 1"])
+        time.sleep(5.0)
+        errors = metrics.registry.get_sample_value("ioc_sink_errors_total") or 0
+    finally:
+        sink.close(timeout=0.5)
+    # attempts at 0, 0.5-0.6, 1.5-1.9, 3.5-4.4 s: at most 4 in 5 s (a probe every 0.2 s would allow 20)
+    assert 1 <= errors <= 4, f"{errors:.0f} failed writes in 5 s"
