@@ -32,7 +32,7 @@ ProducerClientOption = Annotated[
     ClientChoice,
     typer.Option("--client", envvar="IOC_PRODUCER_CLIENT",
                  help="Kafka client of the SDK: kafka-python, or librdkafka (confluent-kafka installed; "
-                      "about 3x the events/s, docs/benchmarks.md)."),
+                      "about 2.5x the events/s, docs/benchmarks.md)."),
 ]
 KafkaPassword = Annotated[
     str | None,

@@ -154,7 +154,7 @@ class EventProducer:
         `compression_type`: "auto" picks `default_compression()`; None disables compression.
         `delivery_timeout_ms`: how long a direct send may retry inside kafka-python before it is spooled.
         `max_in_flight_events`: back-pressure; beyond it `send()` waits up to `delivery_timeout_ms`.
-        `client`: "kafka-python" (default) or "librdkafka" (needs confluent-kafka; about 3x the events/s,
+        `client`: "kafka-python" (default) or "librdkafka" (needs confluent-kafka; about 2.5x the events/s,
         docs/benchmarks.md); the spool, order, callbacks and metrics are the same with both.
         Remaining keyword arguments are Kafka client options in kafka-python's names (security_protocol,
         sasl_plain_username, ...); with librdkafka they are translated, and dotted librdkafka properties
