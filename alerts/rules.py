@@ -182,6 +182,11 @@ PIPELINE_GROUP = "ioc-pipeline"
 GROUP_INTERVALS = {SLA_GROUP: "1m", SILENCE_GROUP: "5m", PIPELINE_GROUP: "1m"}
 
 
+def _last_value_beyond(query: alerting.Query, op: Literal["gt", "lt"], value: float) -> list[alerting.Query]:
+    """The usual condition: A = `query`, B = its last value per label set, C = B `op` `value` (fires)."""
+    return [query, _reduce("B", "A"), _threshold("C", "B", op, value)]
+
+
 def sla_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
     """New overdue and due-soon (one multi-dimensional rule each), and each agency's on-time rate."""
     s = settings
@@ -192,11 +197,11 @@ def sla_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
             "Hồ sơ mới quá hạn",
             SLA_GROUP,
             s,
-            [
+            _last_value_beyond(
                 _influx_query("A", q.new_overdue_by_agency(), window),
-                _reduce("B", "A"),
-                _threshold("C", "B", "gt", 0),
-            ],
+                "gt",
+                0,
+            ),
             labels={RULE_LABEL: "overdue_new", "severity": "warning"},
             summary="{{ $labels.agency }}: {{ $values.B }} hồ sơ mới quá hạn",
             description=f"Số hồ sơ chuyển sang quá hạn trong {s.new_overdue_minutes} phút qua. "
@@ -208,11 +213,11 @@ def sla_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
             "Nhiều hồ sơ sắp đến hạn",
             SLA_GROUP,
             s,
-            [
+            _last_value_beyond(
                 _influx_query("A", q.due_soon_by_agency(), 120),
-                _reduce("B", "A"),
-                _threshold("C", "B", "gt", s.due_soon_threshold),
-            ],
+                "gt",
+                s.due_soon_threshold,
+            ),
             labels={RULE_LABEL: "due_soon", "severity": "warning"},
             summary="{{ $labels.agency_name }}: {{ $values.B }} hồ sơ sắp đến hạn",
             description=f"Hơn {s.due_soon_threshold} hồ sơ sắp đến hạn (còn dưới một ngày làm việc). "
@@ -255,11 +260,11 @@ def silence_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Ru
             f"Không nhận được sự kiện — {a.label}",
             SILENCE_GROUP,
             s,
-            [
+            _last_value_beyond(
                 _influx_query("A", q.agency_events(a.code), s.silent_minutes * 60),
-                _reduce("B", "A"),
-                _threshold("C", "B", "lt", 1),
-            ],
+                "lt",
+                1,
+            ),
             labels={"agency": a.code, RULE_LABEL: "agency_silent", "severity": "warning"},
             summary=f"{a.label}: không có sự kiện nào trong {s.silent_minutes} phút",
             description=f"Hệ thống của {a.name} không gửi sự kiện nào trong {s.silent_minutes} phút "
@@ -282,11 +287,11 @@ def pipeline_rules(settings: AlertSettings) -> list[alerting.Rule]:
             "Sự kiện không hợp lệ (thư chết)",
             PIPELINE_GROUP,
             s,
-            [
+            _last_value_beyond(
                 _prom_query("A", "sum(increase(ioc_dead_letters_total[10m]))", 600),
-                _reduce("B", "A"),
-                _threshold("C", "B", "gt", s.dead_letters_threshold),
-            ],
+                "gt",
+                s.dead_letters_threshold,
+            ),
             labels=labels,
             summary="{{ $values.B }} sự kiện bị chuyển vào dossier-events-dlq trong 10 phút",
             description="Một hệ thống cơ quan gửi sự kiện sai hợp đồng; lý do trên bảng Sức khỏe hệ thống.",
@@ -297,11 +302,11 @@ def pipeline_rules(settings: AlertSettings) -> list[alerting.Rule]:
             "Worker xử lý chậm (consumer lag)",
             PIPELINE_GROUP,
             s,
-            [
+            _last_value_beyond(
                 _prom_query("A", p["consumer_lag_total"], 300),
-                _reduce("B", "A"),
-                _threshold("C", "B", "gt", s.consumer_lag_threshold),
-            ],
+                "gt",
+                s.consumer_lag_threshold,
+            ),
             labels=labels,
             summary="{{ $values.B }} sự kiện chưa được xử lý",
             description="Các worker không theo kịp: thêm worker hoặc kiểm tra InfluxDB/Kafka.",
@@ -313,11 +318,11 @@ def pipeline_rules(settings: AlertSettings) -> list[alerting.Rule]:
             "Lỗi ghi InfluxDB",
             PIPELINE_GROUP,
             s,
-            [
+            _last_value_beyond(
                 _prom_query("A", p["sink_errors"], 300),
-                _reduce("B", "A"),
-                _threshold("C", "B", "gt", s.sink_errors_threshold),
-            ],
+                "gt",
+                s.sink_errors_threshold,
+            ),
             labels=labels,
             summary="{{ $values.B }} lần ghi InfluxDB thất bại trong 5 phút",
             description="Worker đang thử lại; màn hình IOC có thể chậm cập nhật.",
