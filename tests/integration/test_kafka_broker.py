@@ -102,22 +102,26 @@ def test_auto_created_topic_gets_default_partitions(kafka_broker: KafkaBroker) -
         admin.close()
 
 
-def test_consumer_group_of_two_splits_four_partitions(
-    kafka_broker: KafkaBroker, kafka_topic: TopicFactory
-) -> None:
-    topic = kafka_topic(partitions=4, prefix="group")
-    group = f"g-{uuid.uuid4().hex[:8]}"
-    stop = threading.Event()
-    assignments: dict[str, set[int]] = {}
-    received: dict[str, list[tuple[int, int, bytes]]] = {"a": [], "b": []}
-    errors: list[BaseException] = []
+class GroupOfTwo:
+    """Members "a" and "b" of one consumer group, each polling in a thread of its own."""
 
-    def member(name: str) -> None:
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.group = f"g-{uuid.uuid4().hex[:8]}"
+        self.stop = threading.Event()
+        self.assignments: dict[str, set[int]] = {}
+        self.received: dict[str, list[tuple[int, int, bytes]]] = {"a": [], "b": []}
+        self.errors: list[BaseException] = []
+        self.bootstrap, self.topic = bootstrap, topic
+        self.threads = [threading.Thread(target=self._member, args=(n,), daemon=True) for n in ("a", "b")]
+        for t in self.threads:
+            t.start()
+
+    def _member(self, name: str) -> None:
         try:
             consumer = KafkaConsumer(
-                topic,
-                bootstrap_servers=kafka_broker.bootstrap,
-                group_id=group,
+                self.topic,
+                bootstrap_servers=self.bootstrap,
+                group_id=self.group,
                 client_id=f"member-{name}",
                 auto_offset_reset="earliest",
                 enable_auto_commit=True,
@@ -127,30 +131,61 @@ def test_consumer_group_of_two_splits_four_partitions(
                 max_poll_interval_ms=30000,
             )
             try:
-                while not stop.is_set():
+                while not self.stop.is_set():
                     for tp, batch in consumer.poll(timeout_ms=100).items():
-                        received[name].extend((tp.partition, r.offset, r.value) for r in batch)
-                    assignments[name] = {tp.partition for tp in consumer.assignment()}
+                        self.received[name].extend((tp.partition, r.offset, r.value) for r in batch)
+                    self.assignments[name] = {tp.partition for tp in consumer.assignment()}
             finally:
                 consumer.close()
         except BaseException as exc:  # surfaced in the main thread
-            errors.append(exc)
+            self.errors.append(exc)
 
-    threads = [threading.Thread(target=member, args=(n,), daemon=True) for n in ("a", "b")]
-    for t in threads:
-        t.start()
-    try:
-        # Generous: on a loaded CI machine the second member's join has taken more than 30 s
-        # (one fresh-clone run saw {'a': {0, 1, 2, 3}, 'b': set()} after 30 s).
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not errors:
-            a, b = assignments.get("a", set()), assignments.get("b", set())
+    def split(self, timeout: float) -> bool:
+        """True once each member holds two of the four partitions."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.errors:
+            a, b = self.assignments.get("a", set()), self.assignments.get("b", set())
             if len(a) == 2 and len(b) == 2 and not a & b:
-                break
+                return True
             time.sleep(0.05)
-        assert not errors, errors
-        assert len(assignments["a"]) == 2 and len(assignments["b"]) == 2, assignments
-        assert assignments["a"] | assignments["b"] == {0, 1, 2, 3}
+        return False
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=15)
+
+
+def test_consumer_group_of_two_splits_four_partitions(
+    kafka_broker: KafkaBroker, kafka_topic: TopicFactory
+) -> None:
+    """Two members split four partitions, and each record reaches exactly one of them.
+
+    Up to two groups are tried, 60 s each: twice in the fresh-clone runs of the whole suite (2026-11-25
+    and -26) the second member never got a partition, even in 120 s (it had been evicted: its LeaveGroup
+    was answered UnknownMemberId), a kafka-python client-side problem under load that did not recur when
+    the test ran alone. A second group that does not split either fails the test, with the broker's lines
+    about the groups.
+    """
+    topic = kafka_topic(partitions=4, prefix="group")
+    members = GroupOfTwo(kafka_broker.bootstrap, topic)
+    first_try = ""
+    if not members.split(60) and not members.errors:
+        first_try = f"first group {members.group} did not split in 60 s: {members.assignments}; "
+        members.close()
+        members = GroupOfTwo(kafka_broker.bootstrap, topic)
+        if not members.split(60):
+            members.close()
+            log = kafka_broker.log_path.read_text(errors="replace")
+            said = [line for line in log.splitlines() if "g-" in line and "roup" in line]
+            raise AssertionError(first_try + f"second group {members.group}: {members.assignments}; broker:\n"
+                                 + "\n".join(said[-40:]))
+    received = members.received
+    try:
+        assert not members.errors, members.errors
+        assert members.assignments["a"] | members.assignments["b"] == {0, 1, 2, 3}
+        if first_try:
+            print(first_try + "the second one did")
 
         n = 400
         records = [(f"HS-{i % 37}".encode(), f"event-{i}".encode()) for i in range(n)]
@@ -160,16 +195,14 @@ def test_consumer_group_of_two_splits_four_partitions(
             time.sleep(0.05)
         time.sleep(0.3)  # would expose duplicates arriving late
     finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=15)
-    assert not errors, errors
+        members.close()
+    assert not members.errors, members.errors
 
     values = Counter(v for name in received for _, _, v in received[name])
     assert len(values) == n and set(values.values()) == {1}, "every record exactly once"
     for name in ("a", "b"):
         assert received[name], f"member {name} got nothing"
-        assert {p for p, _, _ in received[name]} <= assignments[name]
+        assert {p for p, _, _ in received[name]} <= members.assignments[name]
 
 
 def test_restart_keeps_data_and_ports(kafka_broker: KafkaBroker, kafka_topic: TopicFactory) -> None:
