@@ -19,9 +19,10 @@ from typing import Annotated, Any, Protocol
 import typer
 
 from alerts.delivery import Dispatcher, FileSink, Sender, SmtpSender, WebhookSender
-from alerts.notifier import Notifier, parse_alert, route, targets
+from alerts.notifier import Notifier, route, targets
 from alerts.notify_store import SqliteNotifyStore
 from alerts.settings import NotifySettings
+from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 
@@ -68,10 +69,8 @@ class AlertSource:
     """
 
     def __init__(self, settings: NotifySettings):
-        from streams.security import kafka_python_kwargs
-
         self.settings = settings
-        self.security = kafka_python_kwargs(settings)  # SASL settings checked at start-up, not later
+        self.security = settings.kafka_python_kwargs()  # SASL settings checked at start-up, not later
         self.consumer: Any = None
         self.next_connect = 0.0
         self.next_refresh = 0.0
@@ -220,7 +219,7 @@ def decide(store: SqliteNotifyStore, notifier: Notifier, channels: frozenset[str
         for record in records:
             try:
                 with store.savepoint():
-                    for out in notifier.on_alert(parse_alert(record.value), now):
+                    for out in notifier.on_alert(Alert.from_json(record.value), now):
                         store.record(out, targets(out, channels), wall)
             except Exception as exc:
                 level = logging.WARNING if isinstance(exc, ValueError) else logging.ERROR

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any, Literal, Protocol
 
+from dossiers.alerts import ALERT_KINDS, Alert
 from dossiers.calendar import Timestamp, WorkingCalendar, WorkSeconds
 from dossiers.catalog import Catalog, Contact
-from streams.processor import Alert
 
-ALERT_KINDS = ("overdue", "due_soon", "resolved_late")
 Channel = Literal["email", "webhook", "file"]
 CHANNELS: tuple[Channel, ...] = ("email", "webhook", "file")
 PAYLOAD_SCHEMA = "ioc-notification/1"
@@ -31,53 +30,6 @@ SUBJECTS = {
     "resolved_late": "Hồ sơ giải quyết quá hạn",
 }
 FOOTER = "Thông báo tự động của hệ thống giám sát IOC; vui lòng không trả lời thư này."
-
-
-# -- the alert record -----------------------------------------------------------------------------------
-def _ts(value: Any, name: str, required: bool = False) -> Timestamp | None:
-    if value is None:
-        if required:
-            raise ValueError(f"{name}: missing")
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{name}: expected an ISO 8601 string")
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError(f"{name}: no time zone offset")
-    return int(moment.timestamp())
-
-
-def _str(body: dict[str, Any], name: str, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name}: expected a non-empty string")
-    return value
-
-
-def parse_alert(raw: bytes | str) -> Alert:
-    """Read one `dossier-alert/1` record (the inverse of `Alert.to_json`); ValueError when malformed."""
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"not JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise ValueError("not a JSON object")
-    if body.get("schema") != "dossier-alert/1":
-        raise ValueError(f"schema: expected 'dossier-alert/1', got {body.get('schema')!r}")
-    late = body.get("late_seconds", 0)
-    if not isinstance(late, int) or isinstance(late, bool):
-        raise ValueError("late_seconds: expected an integer")
-    at = _ts(body.get("at"), "at", required=True)
-    assert at is not None
-    return Alert(
-        alert_id=str(_str(body, "alert_id")), kind=str(_str(body, "kind")),
-        dossier=str(_str(body, "dossier")), agency=str(_str(body, "agency")),
-        procedure=_str(body, "procedure", False), field=_str(body, "field", False),
-        due_at=_ts(body.get("due_at"), "due_at"), at=at, late_seconds=late,
-        appointment_at=_ts(body.get("appointment_at"), "appointment_at"),
-    )
 
 
 def iso(ts: Timestamp) -> str:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alerts.notifier import Outbound, parse_alert
+from alerts.notifier import Outbound
+from dossiers.alerts import Alert
 from dossiers.calendar import Timestamp, WorkSeconds
-from streams.processor import Alert
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -131,7 +131,7 @@ class SqliteNotifyStore:
         self.db.execute("RELEASE one_record")
 
     def _alerts(self, sql: str, *args: Any) -> list[Alert]:
-        return [parse_alert(row[0]) for row in self.db.execute(sql, args)]
+        return [Alert.from_json(row[0]) for row in self.db.execute(sql, args)]
 
     # -- NotifyState ----------------------------------------------------------------------------------
     def first_sight(self, alert: Alert, now: Timestamp) -> bool:
@@ -194,7 +194,7 @@ class SqliteNotifyStore:
     def held(self) -> list[tuple[Alert, Timestamp]]:
         """Messages waiting for office hours, with their release time (for status and tests)."""
         rows = self.db.execute("SELECT alert, release_at FROM held ORDER BY release_at, key")
-        return [(parse_alert(alert), int(release)) for alert, release in rows]
+        return [(Alert.from_json(alert), int(release)) for alert, release in rows]
 
     def get_meta(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()

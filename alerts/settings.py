@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from alerts.notifier import ALERT_KINDS, CHANNELS, Policy
+from alerts.notifier import CHANNELS, Policy
+from dossiers.alerts import ALERT_KINDS
 from dossiers.clock import BusinessClock
+from kafka_settings import KafkaSettings
 
 
 def _names(value: object, allowed: tuple[str, ...], what: str) -> str:
@@ -28,13 +29,9 @@ def _names(value: object, allowed: tuple[str, ...], what: str) -> str:
     return ",".join(dict.fromkeys(items))
 
 
-class NotifySettings(BaseSettings):
+class NotifySettings(KafkaSettings):
     """`ioc notify` configuration; defaults suit the local stack."""
 
-    model_config = SettingsConfigDict(env_prefix="IOC_", extra="ignore")
-
-    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
-    alerts_topic: str = Field("dossier-alerts", description="Topic of dossier-alert/1 records")
     notify_group: str = Field("ioc-notifier", description="Kafka consumer group of the notifier")
     catalog: Path | None = Field(None, description="Catalog YAML (contacts, calendar); default: the sample")
     clock_origin: float | None = Field(None, description="Business-time origin (epoch s), for demos")
@@ -72,14 +69,6 @@ class NotifySettings(BaseSettings):
     smtp_timeout: float = Field(10.0, gt=0)
 
     log_level: str = "INFO"
-    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="PLAINTEXT (local), SASL_PLAINTEXT (loopback/lab) or SASL_SSL (production)"
-    )
-    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = Field(
-        "SCRAM-SHA-256", description="SASL mechanism when the protocol is SASL_*"
-    )
-    kafka_username: str | None = Field(None, description="SASL user (principal User:<name>): ioc-notifier")
-    kafka_password: SecretStr | None = Field(None, description="SASL password of kafka_username")
 
     @field_validator("notify_channels")
     @classmethod

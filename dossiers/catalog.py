@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from dossiers.events import Channel
+
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
@@ -30,7 +32,7 @@ class Procedure(_Frozen):
     field: str = Field(description="Domain (lĩnh vực), a low-cardinality label for dashboards")
     processing: float = Field(gt=0, description="Processing time, in `unit`")
     unit: Literal["days", "hours"] = "days"
-    channels: tuple[Literal["counter", "online", "postal", "phone"], ...] = ("counter", "online", "postal")
+    channels: tuple[Channel, ...] = (Channel.COUNTER, Channel.ONLINE, Channel.POSTAL)
 
 
 class Contact(_Frozen):
@@ -155,6 +157,13 @@ class Catalog(_Frozen):
     def procedure(self, agency: str, code: str) -> Procedure | None:
         found = self.agency_by_code.get(agency)
         return found.procedure_by_code.get(code) if found else None
+
+
+SAMPLE_WARNING = (
+    "running on the SAMPLE catalog (sample: true, modelled on Quảng Ngãi), not your centre's: "
+    "give yours with --catalog or IOC_CATALOG"
+)
+"""Said loudly by every service and command that starts on a catalog marked `sample: true`."""
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:

@@ -16,6 +16,7 @@ from typing import Any
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
+from dossiers.events import Channel
 from dossiers.lifecycle import DossierState, Status
 from dossiers.sla import Clock, Timeliness, clock
 
@@ -24,7 +25,7 @@ Key = tuple[str, ...]
 
 RESOLVED_CLASSES = (Timeliness.EARLY, Timeliness.ON_TIME, Timeliness.LATE)
 OPEN_CLASSES = (Timeliness.WITHIN, Timeliness.DUE_SOON, Timeliness.OVERDUE)
-CHANNELS = ("counter", "online", "postal", "phone")
+CHANNELS = tuple(channel.value for channel in Channel)
 SATISFIED = frozenset({"very_satisfied", "satisfied"})
 
 
@@ -134,9 +135,8 @@ class Block:
         return self.within + self.due_soon + self.overdue
 
     def add(self, other: Block) -> None:
-        for name in Block.__dataclass_fields__:
-            if name not in ("target_on_time", "channels"):
-                setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in KPI_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         for channel, count in other.channels.items():
             self.channels[channel] = self.channels.get(channel, 0) + count
 
@@ -164,6 +164,12 @@ class Block:
             "paid": paid,
             "online_payment_share": _rate(self.paid_online, paid),
         }
+
+
+KPI_FIELDS: tuple[str, ...] = tuple(
+    name for name in Block.__dataclass_fields__ if name not in ("target_on_time", "channels")
+)
+"""The integer counters of a block, in declaration order: the InfluxDB `kpi` fields and what is read back."""
 
 
 @dataclass(slots=True)

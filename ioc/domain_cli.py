@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dossiers import labels
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.events import json_schema
@@ -98,10 +99,6 @@ def replay(
         Console().print(kpi_table(report, cat))
 
 
-def _pct(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate * 100:.1f}%"
-
-
 def kpi_table(report: dict[str, Any], catalog: Catalog) -> Table:
     events = report["events"]
     table = Table(
@@ -109,18 +106,18 @@ def kpi_table(report: dict[str, Any], catalog: Catalog) -> Table:
         f"{events['invalid']} lỗi, {events['duplicates']} trùng"
     )
     for header in (
-        "Cơ quan",
-        "Tiếp nhận",
-        "Đã giải quyết",
-        "Trễ hạn",
-        "Đang xử lý",
-        "Quá hạn",
-        "Sắp đến hạn",
-        "Đúng hạn",
-        "Mục tiêu",
-        "Hài lòng",
+        labels.AGENCY,
+        labels.RECEIVED,
+        labels.RESOLVED,
+        f"{labels.RESOLVED} {labels.LATE.lower()}",
+        labels.OPEN,
+        f"{labels.OPEN} {labels.OVERDUE.lower()}",
+        labels.DUE_SOON,
+        labels.ON_TIME_RATE,
+        labels.TARGET,
+        labels.SATISFACTION,
     ):
-        table.add_column(header, justify="right" if header != "Cơ quan" else "left")
+        table.add_column(header, justify="right" if header != labels.AGENCY else "left")
     rows = [
         (catalog.agency_by_code[c].label if c in catalog.agency_by_code else c, b)
         for c, b in report["agencies"].items()
@@ -137,9 +134,9 @@ def kpi_table(report: dict[str, Any], catalog: Catalog) -> Table:
             str(block["open"]["total"]),
             str(block["open"]["overdue"]),
             str(block["open"]["due_soon"]),
-            f"[{colour}]{_pct(rate)}[/{colour}]" if colour else _pct(rate),
-            _pct(target),
-            _pct(block["satisfaction_rate"]),
+            f"[{colour}]{labels.percent(rate)}[/{colour}]" if colour else labels.percent(rate),
+            labels.percent(target),
+            labels.percent(block["satisfaction_rate"]),
         )
     return table
 

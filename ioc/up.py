@@ -9,7 +9,6 @@ everything in reverse order.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections import deque
@@ -24,10 +23,11 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.clock import BusinessClock
-from ioc.wall import AlertLine, render
+from ioc.wall import render
 from streams.readback import LiveKpis, read_live_kpis
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class AlertFeed:
     """Keeps the latest alerts from `dossier-alerts` (a thread with its own consumer)."""
 
     def __init__(self, bootstrap: str, topic: str, size: int = 8):
-        self.lines: deque[AlertLine] = deque(maxlen=size)
+        self.lines: deque[Alert] = deque(maxlen=size)
         self.count = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -68,7 +68,7 @@ class AlertFeed:
                 for records in consumer.poll(timeout_ms=500).values():
                     for record in records:
                         with contextlib.suppress(ValueError):
-                            self.lines.appendleft(AlertLine.from_json(json.loads(record.value)))
+                            self.lines.appendleft(Alert.from_json(record.value))
                             self.count += 1
         finally:
             consumer.close()

@@ -7,49 +7,18 @@ alerts, and returns a rich renderable. Labels are in Vietnamese, as on the wall.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dossiers import labels
+from dossiers.alerts import Alert
 from dossiers.catalog import Catalog
 from dossiers.kpi import Block
 from streams.readback import LiveKpis
-
-ALERT_LABELS = {"overdue": "QUÁ HẠN", "due_soon": "SẮP ĐẾN HẠN", "resolved_late": "TRẢ TRỄ"}
-
-
-@dataclass(frozen=True)
-class AlertLine:
-    kind: str
-    agency: str
-    dossier: str
-    procedure: str | None
-    late_seconds: int
-    at: str
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> AlertLine:
-        return cls(
-            body.get("kind", "?"),
-            body.get("agency", "?"),
-            body.get("dossier", "?"),
-            body.get("procedure"),
-            int(body.get("late_seconds") or 0),
-            str(body.get("at") or ""),
-        )
-
-
-def _rate(good: int, total: int) -> float | None:
-    return good / total if total else None
-
-
-def _pct(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate * 100:.1f}%"
 
 
 def _late(seconds: int) -> str:
@@ -58,26 +27,25 @@ def _late(seconds: int) -> str:
 
 
 def render(
-    catalog: Catalog, live: LiveKpis, alerts: Sequence[AlertLine], business_now: datetime, status: str = ""
+    catalog: Catalog, live: LiveKpis, alerts: Sequence[Alert], business_now: datetime, status: str = ""
 ) -> Group:
     """The whole board: centre header, one row per agency, the alert feed."""
     centre = live.centre
     header = Table.grid(expand=True, padding=(0, 2))
     for _ in range(7):
         header.add_column(justify="center")
-    month_rate = _rate(centre.month_good, centre.month_resolved)
-    satisfaction = _rate(centre.satisfied, centre.satisfied + centre.unsatisfied)
+    figures = centre.as_dict()
     header.add_row(
         *(
             Text(label, style="dim")
             for label in (
-                "Tiếp nhận hôm nay",
-                "Giải quyết hôm nay",
-                "Đang giải quyết",
-                "Quá hạn",
-                "Sắp đến hạn",
-                "Đúng hạn (tháng)",
-                "Hài lòng",
+                f"{labels.RECEIVED} {labels.TODAY}",
+                f"{labels.RESOLVED} {labels.TODAY}",
+                labels.OPEN,
+                labels.OVERDUE,
+                labels.DUE_SOON,
+                f"{labels.ON_TIME_RATE} ({labels.MONTH})",
+                labels.SATISFACTION,
             )
         )
     )
@@ -87,23 +55,23 @@ def render(
         Text(str(centre.open), style="bold"),
         Text(str(centre.overdue), style="bold red" if centre.overdue else "bold"),
         Text(str(centre.due_soon), style="bold yellow"),
-        Text(_pct(month_rate), style="bold green"),
-        Text(_pct(satisfaction), style="bold green"),
+        Text(labels.percent(figures["on_time_rate_month"]), style="bold green"),
+        Text(labels.percent(figures["satisfaction_rate"]), style="bold green"),
     )
     grid = Table(expand=True, show_edge=False, pad_edge=False)
     for title, justify in (
-        ("Cơ quan", "left"),
-        ("Tiếp nhận", "right"),
-        ("Đang xử lý", "right"),
-        ("Quá hạn", "right"),
-        ("Sắp đến hạn", "right"),
-        ("Đúng hạn", "right"),
-        ("Mục tiêu", "right"),
+        (labels.AGENCY, "left"),
+        (labels.RECEIVED, "right"),
+        (labels.OPEN, "right"),
+        (labels.OVERDUE, "right"),
+        (labels.DUE_SOON, "right"),
+        (labels.ON_TIME_RATE, "right"),
+        (labels.TARGET, "right"),
     ):
         grid.add_column(title, justify=justify)  # type: ignore[arg-type]
     for agency in catalog.agencies:
         block = live.agencies.get(agency.code, Block())
-        rate = _rate(block.early + block.on_time, block.early + block.on_time + block.late)
+        rate = block.as_dict()["on_time_rate"]
         colour = "white" if rate is None else ("green" if rate >= agency.target_on_time else "red")
         grid.add_row(
             f"{agency.label} [dim]({agency.code})[/dim]",
@@ -111,11 +79,11 @@ def render(
             str(block.open),
             Text(str(block.overdue), style="red" if block.overdue else ""),
             str(block.due_soon),
-            Text(_pct(rate), style=colour),
-            _pct(agency.target_on_time),
+            Text(labels.percent(rate), style=colour),
+            labels.percent(agency.target_on_time),
         )
     feed = Table(expand=True, show_header=False, show_edge=False, box=None)
-    feed.add_column(width=12)
+    feed.add_column(width=22)
     feed.add_column()
     for alert in alerts:
         style = "red" if alert.kind == "overdue" else "yellow"
@@ -126,7 +94,7 @@ def render(
         )
         extra = f" trễ {_late(alert.late_seconds)}" if alert.late_seconds else ""
         feed.add_row(
-            Text(ALERT_LABELS.get(alert.kind, alert.kind), style=style),
+            Text(labels.ALERT_TAG.get(alert.kind, alert.kind), style=style),
             f"{label} · {alert.dossier} · {alert.procedure or ''}{extra}",
         )
     if not alerts:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import SecretStr
 
-from streams.security import KafkaSecurity, kafka_python_kwargs
+from kafka_settings import KafkaSettings
 
 SecurityProtocol = Annotated[
     str,
@@ -50,7 +50,10 @@ def security_options(
     password): the producers and the stream must agree on them. A wrong combination is a usage error.
     """
     try:
-        return kafka_python_kwargs(KafkaSecurity(protocol, mechanism, username,
-                                                 SecretStr(password) if password else None))
+        settings = KafkaSettings(
+            kafka_security_protocol=protocol, kafka_sasl_mechanism=mechanism, kafka_username=username,
+            kafka_password=SecretStr(password) if password else None,
+        )
+        return settings.kafka_python_kwargs()
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--security-protocol") from exc

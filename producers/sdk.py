@@ -32,6 +32,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from dossiers.catalog import Catalog
 from dossiers.events import SCHEMA_V1, Event, InvalidEvent
 from dossiers.validation import check_against_catalog, validate_event
+from dossiers.wire import AGENCY_HEADER, EVENTS_TOPIC
 from producers.clients import (
     CLIENTS,
     KAFKA_PYTHON,
@@ -47,8 +48,7 @@ from producers.spool import Spool, SpooledRecord
 log = logging.getLogger(__name__)
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-DEFAULT_TOPIC = "dossier-events"
-AGENCY_HEADER = "ioc-agency"
+DEFAULT_TOPIC = EVENTS_TOPIC
 SCHEMA_HEADER = "ioc-schema"
 
 DeliveryCallback = Callable[[str, Any, BaseException | None], None]

@@ -33,7 +33,6 @@ from dossiers.events import InvalidEvent
 from streams.influx import InfluxSink, alert_point, deadline_point, event_point, kpi_point
 from streams.metrics import WorkerMetrics
 from streams.processor import Outcome, Processor
-from streams.security import faust_broker_credentials
 from streams.settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -154,7 +153,7 @@ def create_app(settings: StreamSettings, partitions: int) -> tuple[faust.App, Wo
     app: Any = faust.App(  # faust's decorators and signals are untyped: Any keeps mypy honest elsewhere
         settings.app_id,
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
-        broker_credentials=faust_broker_credentials(settings),
+        broker_credentials=settings.faust_broker_credentials(),
         store=settings.store,
         datadir=str(settings.data_dir),
         topic_partitions=partitions,

@@ -25,38 +25,16 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
+from dossiers.alerts import Alert
 from dossiers.catalog import Catalog
-from dossiers.kpi import Block
+from dossiers.kpi import KPI_FIELDS, Block
 from streams.lines import FieldValue, line
 from streams.metrics import WorkerMetrics
-from streams.processor import Alert, DeadlineMark
+from streams.processor import DeadlineMark
 
 log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
-KPI_FIELDS = (
-    "received",
-    "received_today",
-    "refused",
-    "withdrawn",
-    "early",
-    "on_time",
-    "late",
-    "today_good",
-    "today_resolved",
-    "month_good",
-    "month_resolved",
-    "year_good",
-    "year_resolved",
-    "within",
-    "due_soon",
-    "overdue",
-    "paused",
-    "satisfied",
-    "unsatisfied",
-    "paid_online",
-    "paid_offline",
-)
 
 
 def stamp(ts: int, dossier: str) -> int:

@@ -8,15 +8,12 @@ for every dossier of the partition, and every change subtracts exactly that befo
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
-import json
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
+from dossiers.alerts import KIND_OF, Alert, alert_id
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.events import Event, InvalidEvent
@@ -24,52 +21,14 @@ from dossiers.kpi import EMPTY, Contribution, KpiCounters, contribution
 from dossiers.lifecycle import Applied, DossierState, apply
 from dossiers.sla import Clock, Timeliness
 from dossiers.validation import validate_event
+from dossiers.wire import AGENCY_HEADER
 
-AGENCY_HEADER = "ioc-agency"
-"""Set by the producer SDK to the producing agency's identity; must match the event's `agency`."""
-
-ALERT_KINDS = {
-    Timeliness.OVERDUE: "overdue",
-    Timeliness.DUE_SOON: "due_soon",
-    Timeliness.LATE: "resolved_late",
-}
 _RANK = {None: 0, "due_soon": 1, "overdue": 2, "resolved_late": 3}
 
 
-def _iso(ts: Timestamp | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """One SLA transition of one dossier (cảnh báo), published to `dossier-alerts`."""
-
-    alert_id: str
-    kind: str
-    dossier: str
-    agency: str
-    procedure: str | None
-    field: str | None
-    due_at: Timestamp | None
-    at: Timestamp
-    late_seconds: int
-    appointment_at: Timestamp | None
-
-    def to_json(self) -> bytes:
-        body: dict[str, Any] = {
-            "schema": "dossier-alert/1",
-            "alert_id": self.alert_id,
-            "kind": self.kind,
-            "dossier": self.dossier,
-            "agency": self.agency,
-            "procedure": self.procedure,
-            "field": self.field,
-            "due_at": _iso(self.due_at),
-            "at": _iso(self.at),
-            "late_seconds": self.late_seconds,
-            "appointment_at": _iso(self.appointment_at),
-        }
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+def _alert_kind(timeliness: Timeliness) -> str | None:
+    kind = KIND_OF.get(timeliness)
+    return None if kind is None else kind.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +67,6 @@ class PartitionView:
     counters: KpiCounters = field(default_factory=KpiCounters)
     due: list[tuple[int, str]] = field(default_factory=list)
     dossiers: int = 0
-
-
-def alert_id(dossier: str, kind: str, due_at: Timestamp | None) -> str:
-    """Deterministic, so a re-sent alert (after a crash) is recognisably the same alert."""
-    return hashlib.blake2b(f"{dossier}|{kind}|{due_at}".encode(), digest_size=12).hexdigest()
 
 
 class Processor:
@@ -188,7 +142,7 @@ class Processor:
             # re-emitted: its tags may differ from the first time (see docs/faults.md).
             outcome = Outcome("duplicate", event=event)
             self._write(outcome, key, stored or state.to_bytes())
-            kind = ALERT_KINDS.get(old.clock.timeliness) if old.clock.timeliness else None
+            kind = _alert_kind(old.clock.timeliness) if old.clock.timeliness else None
             if kind in ("overdue", "due_soon") and old.clock.due_at is not None:
                 outcome.deadlines.append(
                     DeadlineMark(
@@ -335,7 +289,7 @@ class Processor:
     ) -> None:
         agency = state.agency or ""
         for clock_, opened in ((before, False), (after, True)):
-            kind = ALERT_KINDS.get(clock_.timeliness) if clock_.timeliness else None
+            kind = _alert_kind(clock_.timeliness) if clock_.timeliness else None
             if (
                 kind in ("overdue", "due_soon")
                 and clock_.due_at is not None
@@ -353,7 +307,7 @@ class Processor:
                         now,
                     )
                 )
-        kind = ALERT_KINDS.get(after.timeliness) if after.timeliness else None
+        kind = _alert_kind(after.timeliness) if after.timeliness else None
         if kind is None or _RANK[kind] <= _RANK.get(state.alerted, 0):
             return
         if quiet:

@@ -9,13 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dossiers.kpi import CHANNELS, Block
-from streams.influx import KPI_FIELDS
+from dossiers.kpi import CHANNELS, KPI_FIELDS, Block
 
 Query = Callable[[str], list[dict[str, Any]]]
 """Runs one InfluxQL statement, returns rows (dicts with tags and fields)."""
 
-INT_FIELDS = KPI_FIELDS
 
 CONSISTENT_SECONDS = 5
 
@@ -50,14 +48,14 @@ class LiveKpis:
 
 
 def read_live_kpis(query: Query, window: str = "5m") -> LiveKpis:
-    names = [*INT_FIELDS, *(f"channel_{c}" for c in CHANNELS), "as_of"]
+    names = [*KPI_FIELDS, *(f"channel_{c}" for c in CHANNELS), "as_of"]
     fields = ", ".join(f'last("{name}") AS "{name}"' for name in names)
     rows = query(LATEST_PER_PARTITION.format(fields=fields, window=window))
     live = LiveKpis()
     for row in rows:
         agency = str(row["agency"])
         block = live.agencies.setdefault(agency, Block())
-        for name in INT_FIELDS:
+        for name in KPI_FIELDS:
             setattr(block, name, getattr(block, name) + int(row.get(name) or 0))
         for channel in CHANNELS:
             block.channels[channel] += int(row.get(f"channel_{channel}") or 0)

@@ -5,20 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+
+from kafka_settings import KafkaSettings
 
 
-class StreamSettings(BaseSettings):
+class StreamSettings(KafkaSettings):
     """Every variable is documented in docs/configuration.md; defaults suit the local stack."""
 
-    model_config = SettingsConfigDict(env_prefix="IOC_", extra="ignore", env_parse_none_str="none")
-
-    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
-    events_topic: str = "dossier-events"
-    dlq_topic: str = "dossier-events-dlq"
-    alerts_topic: str = "dossier-alerts"
-    ticks_topic: str = Field("ioc-sla-ticks", description="Internal timer topic, co-partitioned with events")
     partitions: int = Field(
         6, ge=1, description="Partitions of the events topic (and of the internal topics)"
     )
@@ -60,11 +54,3 @@ class StreamSettings(BaseSettings):
     )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     log_level: str = "WARNING"
-    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="PLAINTEXT (local), SASL_PLAINTEXT (loopback/lab) or SASL_SSL (production)"
-    )
-    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = Field(
-        "SCRAM-SHA-256", description="SASL mechanism when the protocol is SASL_*"
-    )
-    kafka_username: str | None = Field(None, description="SASL user (principal User:<name>), e.g. ioc-worker")
-    kafka_password: SecretStr | None = Field(None, description="SASL password of kafka_username")

@@ -9,7 +9,6 @@ import time
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams.security import kafka_python_kwargs
 from streams.settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -32,7 +31,7 @@ def ensure_topics(settings: StreamSettings, timeout: float = 60.0) -> int:
     An events topic that already exists decides the partition count of the others (the ticks topic
     and the table changelog must be co-partitioned with it). Idempotent; waits for a starting broker.
     """
-    security = kafka_python_kwargs(settings)  # before the retry loop: a configuration error fails at once
+    security = settings.kafka_python_kwargs()  # before the retry loop: a configuration error fails at once
     deadline = time.monotonic() + timeout
     while True:
         try:

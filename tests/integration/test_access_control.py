@@ -35,6 +35,7 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 from dossiers.events import InvalidEvent
 from dossiers.validation import validate_event
+from dossiers.wire import AGENCY_HEADER
 from ioc.devstack import testing
 from ioc.devstack.kafka import KafkaBroker, ensure_jars, java_binary
 from ioc.devstack.kafka_sasl import (
@@ -57,7 +58,7 @@ from ioc.devstack.kafka_sasl import (
 from ioc.devstack.kafka_sasl import main as kafka_sasl_main
 from ioc.devstack.ports import free_ports
 from ioc.devstack.proc import DevstackError
-from producers.sdk import AGENCY_HEADER, EventProducer
+from producers.sdk import EventProducer
 from streams.processor import Processor
 from streams.runner import WorkerProcess
 from tests.support.events import received

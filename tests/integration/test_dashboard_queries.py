@@ -26,13 +26,14 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from alerts import rules
+from dossiers.alerts import Alert
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.kpi import Block
 from grafana import dashboards, queries
 from ioc.devstack import testing
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
 from streams.influx import alert_point, deadline_point, event_point, kpi_point, stamp
-from streams.processor import Alert, DeadlineMark
+from streams.processor import DeadlineMark
 
 pytestmark = pytest.mark.integration
 

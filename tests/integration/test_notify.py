@@ -33,9 +33,9 @@ from kafka import KafkaAdminClient, KafkaProducer
 
 from alerts.cli import run_notifier
 from alerts.settings import NotifySettings
+from dossiers.alerts import Alert, alert_id
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.ports import free_port
-from streams.processor import Alert, alert_id
 
 ICT = timezone(timedelta(hours=7))
 ROOT = Path(__file__).resolve().parents[2]

@@ -70,7 +70,7 @@ def test_ioc_up_shows_every_agency_and_an_alert_then_stops_cleanly(tmp_path: Pat
         while time.monotonic() < deadline:
             screen = tmux("capture-pane", "-p", "-t", session)
             rows = agency_rows(screen, labels)
-            alerts = re.findall(r"(QUÁ HẠN|SẮP ĐẾN HẠN|TRẢ TRỄ)\s+\S", screen)
+            alerts = re.findall(r"(QUÁ HẠN|SẮP ĐẾN HẠN|ĐÃ GIẢI QUYẾT QUÁ HẠN)\s+\S", screen)
             if len(rows) == len(labels) and all(n > 0 for n in rows.values()) and alerts:
                 break
             time.sleep(2)

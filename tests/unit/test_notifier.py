@@ -19,12 +19,12 @@ import pytest
 
 from alerts.cli import decide, prune
 from alerts.delivery import DeliveryError, Dispatcher, FileSink, SmtpSender
-from alerts.notifier import Notifier, Outbound, Policy, parse_alert, route, targets, working_duration
+from alerts.notifier import Notifier, Outbound, Policy, route, targets, working_duration
 from alerts.notify_store import PendingDelivery, SqliteNotifyStore
 from alerts.settings import NotifySettings
+from dossiers.alerts import Alert, alert_id
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
-from streams.processor import Alert, alert_id
 
 ICT = timezone(timedelta(hours=7))
 
@@ -77,14 +77,14 @@ def emails(out: Outbound) -> list[str]:
 def test_parse_alert_reads_what_the_worker_writes() -> None:
     original = Alert("abc", "overdue", "H48-1", "STP", "1.000001", "Lý lịch", ts(2026, 3, 2, 10),
                      ts(2026, 3, 2, 10, 0, 1), 1, ts(2026, 3, 5, 9))
-    assert parse_alert(original.to_json()) == original
+    assert Alert.from_json(original.to_json()) == original
 
 
 @pytest.mark.parametrize("raw", [b"not json", b"[]", b'{"schema": "dossier-alert/2"}',
                                  b'{"schema": "dossier-alert/1", "alert_id": "x", "kind": "overdue"}'])
 def test_parse_alert_rejects_malformed_records(raw: bytes) -> None:
     with pytest.raises(ValueError):
-        parse_alert(raw)
+        Alert.from_json(raw)
 
 
 # -- routing --------------------------------------------------------------------------------------------

@@ -10,9 +10,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dossiers.alerts import alert_id
 from dossiers.calendar import WorkingCalendar
 from dossiers.replay import Replay
-from streams.processor import AGENCY_HEADER, Processor, alert_id
+from dossiers.wire import AGENCY_HEADER
+from streams.processor import Processor
 from tests.support.catalogs import fast_catalog
 from tests.support.events import VN, event, received
 

@@ -1,0 +1,69 @@
+"""The Vietnamese words on the wall (nhãn hiển thị): one glossary for the terminal wall, the Grafana
+boards, the Grafana alert rules and the supervisors' e-mails.
+
+The wording is that of the official periodic report form on procedure results (Biểu II.06a: Tiếp nhận,
+Đã giải quyết, Đang giải quyết, Trước hạn, Đúng hạn, Quá hạn, Trong hạn), so what the IOC wall shows
+reads like the figures a centre sends. "Sắp đến hạn" (due soon) is not on the form; it is the wording
+of the one-stop systems' dashboards. Code keeps English names; only what people read is here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from dossiers.alerts import AlertKind
+from dossiers.sla import Timeliness
+
+RECEIVED: Final = "Tiếp nhận"
+RESOLVED: Final = "Đã giải quyết"
+OPEN: Final = "Đang giải quyết"
+EARLY: Final = "Trước hạn"
+ON_TIME: Final = "Đúng hạn"
+LATE: Final = "Quá hạn"
+"""Resolved after the due date (đã giải quyết quá hạn) and open past it (đang giải quyết quá hạn)."""
+WITHIN: Final = "Trong hạn"
+DUE_SOON: Final = "Sắp đến hạn"
+OVERDUE: Final = "Quá hạn"
+REFUSED: Final = "Từ chối tiếp nhận"
+WITHDRAWN: Final = "Rút hồ sơ"
+PAUSED: Final = "Tạm dừng"
+ON_TIME_RATE: Final = "Tỷ lệ đúng hạn"
+"""Early + on time over resolved: the leaders' headline figure (trước hạn và đúng hạn)."""
+SATISFACTION: Final = "Hài lòng"
+TARGET: Final = "Mục tiêu"
+AGENCY: Final = "Cơ quan"
+TODAY: Final = "hôm nay"
+MONTH: Final = "tháng"
+
+TIMELINESS: Final[dict[Timeliness, str]] = {
+    Timeliness.EARLY: EARLY,
+    Timeliness.ON_TIME: ON_TIME,
+    Timeliness.LATE: LATE,
+    Timeliness.WITHIN: WITHIN,
+    Timeliness.DUE_SOON: DUE_SOON,
+    Timeliness.OVERDUE: OVERDUE,
+}
+
+ALERT_KIND: Final[dict[str, str]] = {
+    AlertKind.OVERDUE: "Hồ sơ quá hạn",
+    AlertKind.DUE_SOON: "Hồ sơ sắp đến hạn",
+    AlertKind.RESOLVED_LATE: "Hồ sơ giải quyết quá hạn",
+}
+"""What an alert is called in an e-mail subject and in a notification."""
+
+ALERT_TAG: Final[dict[str, str]] = {
+    AlertKind.OVERDUE: OVERDUE.upper(),
+    AlertKind.DUE_SOON: DUE_SOON.upper(),
+    AlertKind.RESOLVED_LATE: f"{RESOLVED} {LATE}".upper(),
+}
+"""The short tag in front of an alert on the terminal wall's feed."""
+
+SAMPLE_CATALOG_WARNING: Final = (
+    "DỮ LIỆU MẪU: danh mục cơ quan và thủ tục là bản mẫu (sample: true), không dùng cho vận hành thật"
+)
+"""Shown on the wall while the shipped sample catalog is in use."""
+
+
+def percent(rate: float | None) -> str:
+    """A rate as the wall prints it: one decimal, a dash where nothing was counted yet."""
+    return "—" if rate is None else f"{rate * 100:.1f}%"
