@@ -12,16 +12,16 @@ app = typer.Typer(
 )
 
 
-# Each module exposes `register(app: typer.Typer) -> None`. Add a line when an adapter gains commands.
+# Each module of ioc/commands exposes `register(app: typer.Typer) -> None`; one line per command module.
 COMMAND_MODULES = [
-    "ioc.domain_cli",  # schema, validate, replay
-    "ioc.devstack.cli",  # dev kafka, dev influx
-    "producers.cli",  # produce
-    "producers.simulate_cli",  # simulate
-    "streams.cli",  # worker
-    "grafana.cli",  # grafana build (--check), push, preview
-    "alerts.cli",  # notify
-    "ioc.up",  # up: the whole stack locally with a terminal wall
+    "ioc.commands.up",  # up: the whole stack locally with a terminal wall
+    "ioc.commands.worker",  # worker
+    "ioc.commands.notify",  # notify
+    "ioc.commands.produce",  # produce
+    "ioc.commands.simulate",  # simulate
+    "ioc.commands.data",  # schema, validate, replay
+    "ioc.commands.grafana",  # grafana build (--check), push, preview
+    "ioc.commands.dev",  # dev kafka, dev influx
 ]
 
 
