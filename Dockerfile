@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
-# The ioc-monitor image: one image, three roles chosen by the command (ENTRYPOINT is `ioc`):
+# The ioc-monitor image: one image, every role chosen by the command (ENTRYPOINT is `ioc`):
 #   docker run IMAGE worker | notify | simulate --kafka ...      (docker-compose.yml runs all three)
-# Python 3.11 (pyproject: requires-python >= 3.11), non-root, RocksDB table store included.
+# Python 3.11 (pyproject: requires-python >= 3.11), non-root, RocksDB table store, librdkafka and the
+# Grafana tooling included. `ioc up` and `ioc dev` need a JVM and influxd, so the image leaves them out
+# (IOC_DEV_COMMANDS=0): every command `ioc --help` lists here runs here.
 
 # -- build: install the package and its dependencies into a virtualenv ---------------------------------
 FROM python:3.11-slim AS build
@@ -24,8 +26,8 @@ COPY ioc/ ioc/
 COPY kafka_settings/ kafka_settings/
 # Every dependency ships manylinux wheels for CPython 3.11 (rocksdict and confluent-kafka included):
 # no compiler needed.
-RUN /opt/ioc/bin/pip install ".[rocksdb,librdkafka]" \
-    && /opt/ioc/bin/python -c "import rocksdict, confluent_kafka, faust, ioc.cli"
+RUN /opt/ioc/bin/pip install ".[rocksdb,librdkafka,grafana]" \
+    && /opt/ioc/bin/python -c "import rocksdict, confluent_kafka, faust, grafana_foundation_sdk, ioc.cli"
 
 # -- runtime ---------------------------------------------------------------------------------------------
 FROM python:3.11-slim
@@ -43,7 +45,8 @@ ENV PATH=/opt/ioc/bin:$PATH \
     IOC_NOTIFY_DB=/var/lib/ioc/notifier/notify.sqlite \
     IOC_SPOOL_PATH=/var/lib/ioc/spool/spool.sqlite \
     XDG_STATE_HOME=/var/lib/ioc/state \
-    XDG_CACHE_HOME=/var/lib/ioc/cache
+    XDG_CACHE_HOME=/var/lib/ioc/cache \
+    IOC_DEV_COMMANDS=0
 
 # A fixed non-root uid/gid; the state directories exist in the image and belong to it, so volumes
 # mounted there (named or anonymous) start with the right owner.

@@ -1,15 +1,43 @@
-"""The `ioc` command: one typer app that mounts each adapter's sub-commands."""
+"""The `ioc` command: one typer app that mounts the sub-commands of `ioc/commands/`."""
 
 from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 
 app = typer.Typer(
     name="ioc",
-    help="ioc-monitor: live monitoring of a public administrative service centre (Trung tâm PVHCC).",
+    help="ioc-monitor: live monitoring of public administrative service centres (Trung tâm Phục vụ hành "
+    "chính công): dossier events in Kafka, SLA clocks and KPIs in stream workers, the IOC wall in Grafana.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+
+def package_version() -> str:
+    """The installed distribution's version (a source tree that was never installed says so)."""
+    try:
+        return version("ioc-monitor")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"ioc-monitor {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """ioc-monitor: live monitoring of public administrative service centres."""
 
 
 # Each module of ioc/commands exposes `register(app: typer.Typer) -> None`; one line per command module.
@@ -25,12 +53,23 @@ COMMAND_MODULES = [
 ]
 
 
-def _mount() -> None:
-    """Import sub-command modules only when the command runs, so `import ioc.cli` stays cheap."""
-    import importlib
+DEVELOPMENT_MODULES = frozenset({"ioc.commands.up", "ioc.commands.dev"})
+"""Commands that need the local stack (Java, Kafka's jars, influxd): not in the production image."""
 
+
+def _mount() -> None:
+    """Import sub-command modules only when the command runs, so `import ioc.cli` stays cheap.
+
+    `IOC_DEV_COMMANDS=0` (set by the Docker image, which has no JVM or influxd) leaves out `up` and `dev`,
+    so the image lists only commands it can run.
+    """
+    import importlib
+    import os
+
+    development = os.environ.get("IOC_DEV_COMMANDS", "1").strip().lower() not in {"0", "false", "no", "off"}
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+        if development or name not in DEVELOPMENT_MODULES:
+            importlib.import_module(name).register(app)
 
 
 def main() -> None:

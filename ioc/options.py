@@ -11,6 +11,7 @@ the wall, alerts, e-mails and reports, is in Vietnamese (`dossiers.labels`).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from rich.markup import escape
 from dossiers import wire
 from dossiers.catalog import SAMPLE_WARNING, Catalog, load_catalog
 from kafka_settings import KafkaSettings, SaslMechanism, SecurityProtocol
+from producers.clients import KAFKA_PYTHON, LIBRDKAFKA
 
 KAFKA_PANEL = "Kafka connection"
 SECURITY_PANEL = "Kafka security"
@@ -63,6 +65,20 @@ KafkaUsernameOption = Annotated[
     typer.Option("--kafka-username", envvar="IOC_KAFKA_USERNAME", metavar="USER",
                  help="SASL user, e.g. agency-STP.", rich_help_panel=SECURITY_PANEL),
 ]
+class ClientName(StrEnum):
+    """The Kafka client the producer SDK sends through (`producers.clients`)."""
+
+    KAFKA_PYTHON = KAFKA_PYTHON
+    LIBRDKAFKA = LIBRDKAFKA
+
+
+ProducerClientOption = Annotated[
+    ClientName,
+    typer.Option("--client", envvar="IOC_PRODUCER_CLIENT", case_sensitive=False,
+                 help="Kafka client of the producer SDK: kafka-python, or librdkafka for bulk loads "
+                      "(the librdkafka extra: pip install 'ioc-monitor[librdkafka]').",
+                 rich_help_panel=KAFKA_PANEL),
+]
 KafkaPasswordOption = Annotated[
     str | None,
     typer.Option("--kafka-password", envvar="IOC_KAFKA_PASSWORD", metavar="PASSWORD", show_default=False,
@@ -99,6 +115,9 @@ def load_catalog_or_exit(path: Path | None, err: Console | None = None) -> Catal
     err = err or Console(stderr=True, highlight=False)
     try:
         catalog = load_catalog(path)
+    except FileNotFoundError as exc:
+        err.print(f"[red]catalog not found: {escape(str(path))}[/red]")
+        raise typer.Exit(2) from exc
     except OSError as exc:
         reason = escape(str(exc.strerror or exc))
         err.print(f"[red]cannot read the catalog {escape(str(path))}: {reason}[/red]")

@@ -23,11 +23,14 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from dossiers import wire
 from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
-from dossiers.catalog import Catalog, load_catalog
+from dossiers.catalog import Catalog
 from dossiers.clock import BusinessClock
+from ioc.options import CatalogOption, load_catalog_or_exit
 from ioc.wall import render
+from producers.pacing import DEFAULT_SEED
 from streams.readback import LiveKpis, read_live_kpis
 
 if TYPE_CHECKING:
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     from producers.sdk import EventProducer
     from streams.runner import WorkerProcess
 
+DEFAULT_SPEED = 60.0
+"""A business minute per wall second: a working day of the centre in about nine minutes."""
 SIMULATED_DAYS = 3650
 """The simulator runs open-ended: ten business years is more than any demo."""
 
@@ -84,11 +89,11 @@ def local_stack(state: Path, partitions: int, console: Console) -> Iterator[tupl
     from ioc.devstack.influx import LocalInflux
     from ioc.devstack.kafka import KafkaBroker
 
-    console.print("[dim]Khởi động Kafka (broker cục bộ)…[/dim]")
+    console.print("[dim]Starting Kafka (local broker)…[/dim]")
     with KafkaBroker(partitions=partitions, data_dir=state / "kafka") as broker:
         console.print(
-            f"[dim]Kafka sẵn sàng: {broker.bootstrap} ({broker.startup_seconds:.1f} s). "
-            "Khởi động InfluxDB…[/dim]"
+            f"[dim]Kafka ready: {broker.bootstrap} ({broker.startup_seconds:.1f} s). "
+            "Starting InfluxDB…[/dim]"
         )
         influx = LocalInflux(data_dir=state / "influxdb").start()
         try:
@@ -99,17 +104,23 @@ def local_stack(state: Path, partitions: int, console: Console) -> Iterator[tupl
 
 def up(
     no_simulator: Annotated[
-        bool, typer.Option("--no-simulator", help="Only the service, for real producers")
+        bool, typer.Option("--no-simulator", help="Only the service, for real producers (real time).")
     ] = False,
     speed: Annotated[
-        float, typer.Option(help="Business seconds per wall second (60 = a minute per second)")
-    ] = 60.0,
-    workers: Annotated[int, typer.Option(min=1, max=8, help="Stream worker processes")] = 1,
-    seed: Annotated[int, typer.Option(help="Simulator seed")] = 2026,
-    scenario: Annotated[list[str] | None, typer.Option(help="Simulator scenario, e.g. backlog:SKHDT")] = None,
-    catalog_path: Annotated[Path | None, typer.Option("--catalog", envvar="IOC_CATALOG")] = None,
-    state_dir: Annotated[Path, typer.Option(help="Where the local stack keeps its data")] = Path(".ioc-up"),
-    partitions: Annotated[int, typer.Option(min=1, help="Partitions of the events topic")] = 6,
+        float | None,
+        typer.Option(min=0.001, show_default="60",
+                     help="Business seconds per wall second of the simulator (60 = a minute per second)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=8, help="Stream worker processes.")] = 1,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = DEFAULT_SEED,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(metavar="KIND:AGENCY[@HH:MM]",
+                     help="Simulator scenario, e.g. backlog:SKHDT; repeatable."),
+    ] = None,
+    catalog_path: CatalogOption = None,
+    state_dir: Annotated[Path, typer.Option(help="Where the local stack keeps its data.")] = Path(".ioc-up"),
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of the events topic.")] = 6,
 ) -> None:
     """Run the whole stack locally (Kafka, InfluxDB, worker, notifier, simulator) with a terminal wall."""
     from alerts.cli import run_notifier
@@ -118,14 +129,18 @@ def up(
     from ioc.devstack.ports import free_port
     from streams.runner import WorkerProcess
 
+    if no_simulator and speed is not None:
+        raise typer.BadParameter(
+            "--speed paces the simulator; with --no-simulator business time is real time",
+            param_hint="--speed",
+        )
+    speed = 1.0 if no_simulator else DEFAULT_SPEED if speed is None else speed
     console = Console()
     state = state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
-    catalog = load_catalog(catalog_path)
+    catalog = load_catalog_or_exit(catalog_path)
     calendar = WorkingCalendar(catalog.calendar)
     wall0 = time.time()
-    if no_simulator:
-        speed = 1.0
     clock = BusinessClock(
         origin=float(default_origin(calendar, wall0) if not no_simulator else wall0),
         wall_origin=wall0,
@@ -138,28 +153,27 @@ def up(
     producer: EventProducer | None = None
     with local_stack(state, partitions, console) as (bootstrap, influx):
         try:
-            env = {
-                "IOC_KAFKA_BOOTSTRAP": bootstrap,
-                "IOC_INFLUX_URL": influx.url,
-                "IOC_INFLUX_TOKEN": influx.token,
-                "IOC_INFLUX_ORG": influx.org,
-                "IOC_INFLUX_BUCKET": influx.bucket,
-                "IOC_PARTITIONS": str(partitions),
-                "IOC_CLOCK_ORIGIN": str(clock.origin),
-                "IOC_CLOCK_WALL_ORIGIN": str(clock.wall_origin),
-                "IOC_CLOCK_SPEED": str(clock.speed),
-                "IOC_SNAPSHOT_SECONDS": "2",
-            }
-            if catalog_path is not None:
-                env["IOC_CATALOG"] = str(catalog_path.resolve())
+            env = worker_env(
+                kafka_bootstrap=bootstrap,
+                influx_url=influx.url,
+                influx_token=influx.token,
+                influx_org=influx.org,
+                influx_bucket=influx.bucket,
+                partitions=partitions,
+                clock_origin=clock.origin,
+                clock_wall_origin=clock.wall_origin,
+                clock_speed=clock.speed,
+                snapshot_seconds=2,
+                catalog=catalog_path.resolve() if catalog_path is not None else None,
+            )
             for n in range(workers):
                 worker = WorkerProcess(
-                    {**env, "IOC_METRICS_PORT": str(free_port()), "IOC_DATA_DIR": str(state / f"worker-{n}")},
+                    {**env, **worker_env(metrics_port=free_port(), data_dir=state / f"worker-{n}")},
                     state / f"worker-{n}.log",
                     f"worker-{n}",
                 )
                 processes.append(worker.start())
-            console.print(f"[dim]Đợi {workers} worker…[/dim]")
+            console.print(f"[dim]Waiting for {workers} worker(s)…[/dim]")
             for worker in processes:
                 worker.wait_ready(timeout=120)
             notify = NotifySettings(
@@ -182,7 +196,7 @@ def up(
                 threads.append(simulation)
             for thread in threads:
                 thread.start()
-            feed = AlertFeed(bootstrap, "dossier-alerts")
+            feed = AlertFeed(bootstrap, wire.ALERTS_TOPIC)
             _show_wall(
                 console,
                 catalog,
@@ -190,12 +204,12 @@ def up(
                 InfluxQL(influx.query_url, influx.bucket),
                 feed,
                 processes,
-                f"Kafka {bootstrap} · ×{speed:g} · {workers} worker · nhật ký: {state}",
+                f"Kafka {bootstrap} · ×{speed:g} · {workers} worker · logs: {state}",
             )
         except KeyboardInterrupt:
             pass
         finally:
-            console.print("[dim]Đang dừng…[/dim]")
+            console.print("[dim]Stopping…[/dim]")
             stop.set()
             for thread in threads:
                 thread.join(15)
@@ -205,7 +219,17 @@ def up(
                 feed.stop()
             for worker in processes:
                 worker.stop()
-    console.print("Đã dừng.")
+    console.print("Stopped.")
+
+
+def worker_env(**values: object) -> dict[str, str]:
+    """`IOC_*` variables for a worker process from `StreamSettings` field names (a typo fails here)."""
+    from streams.settings import StreamSettings
+
+    unknown = set(values) - set(StreamSettings.model_fields)
+    if unknown:
+        raise ValueError(f"not worker settings: {', '.join(sorted(unknown))}")
+    return {f"IOC_{name.upper()}": str(value) for name, value in values.items() if value is not None}
 
 
 def _simulation(
@@ -218,8 +242,8 @@ def _simulation(
     state: Path,
     stop: threading.Event,
 ) -> tuple[EventProducer, threading.Thread]:
+    from producers.pacing import run_simulation
     from producers.sdk import EventProducer
-    from producers.simulate_cli import run_simulation
     from producers.simulator import Simulator, parse_scenario, warmup_start
 
     origin = int(clock.origin)
@@ -263,10 +287,10 @@ def _show_wall(
             business = datetime.fromtimestamp(clock.now(time.time()), ZoneInfo(catalog.calendar.timezone))
             screen.update(render(catalog, live, list(feed.lines), business, status))
             if not any(p.running for p in processes):
-                console.print("[red]Mọi worker đã dừng — xem nhật ký.[/red]")
+                console.print("[red]Every worker has stopped: see their logs.[/red]")
                 return
             time.sleep(1)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("up")(up)
+    app.command("up", rich_help_panel="Run")(up)

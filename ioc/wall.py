@@ -100,6 +100,8 @@ def render(
     if not alerts:
         feed.add_row("", Text("Chưa có cảnh báo", style="dim"))
     title = f"{catalog.centre.name} — {business_now:%d/%m/%Y %H:%M}"
+    if catalog.sample:
+        title = f"[bold red]{labels.SAMPLE_CATALOG_WARNING}[/bold red] — {title}"
     return Group(
         Panel(header, title=title, subtitle=status or None),
         Panel(grid, title="Các cơ quan"),

@@ -2,7 +2,7 @@
 
 Pure (no I/O, no clock, no global random): the same catalog, calendar, seed and parameters give the
 same events, byte for byte, so demos, screenshots and tests are reproducible. `ioc simulate`
-(producers/simulate_cli.py) paces the events and sends them to a file or to Kafka.
+(producers/pacing.py) paces the events and sends them to a file or to Kafka.
 
 The model (docs/simulator.md has the numbers and why):
 - arrivals: per agency and working day, a Poisson count with a Monday peak, placed in office hours by

@@ -25,8 +25,8 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.testing import TopicFactory
+from producers.pacing import run_simulation
 from producers.sdk import EventProducer
-from producers.simulate_cli import run_simulation
 from producers.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -728,7 +728,8 @@ def test_dockerfile_image() -> None:
     labels = " ".join(args for op, args in final if op == "LABEL")
     assert "org.opencontainers.image.title" in labels
     runs = " ".join(args for stage in stages for op, args in stage if op == "RUN")
-    assert 'pip install ".[rocksdb,librdkafka]"' in runs  # the RocksDB store; the fast producer client
+    # the RocksDB store; the fast producer client; the Grafana tooling of `ioc grafana`
+    assert 'pip install ".[rocksdb,librdkafka,grafana]"' in runs
 
 
 def test_dockerfile_copies_every_package() -> None:
@@ -736,8 +737,12 @@ def test_dockerfile_copies_every_package() -> None:
     .dockerignore does not exclude from the build context."""
     import tomllib
 
+    from setuptools import find_packages
+
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    packages = {name.split(".")[0] for name in pyproject["tool"]["setuptools"]["packages"]}
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {name.split(".")[0] for name in find_packages(str(ROOT), include=include)}
+    assert {"dossiers", "producers", "streams", "ioc", "kafka_settings"} <= packages
     sources: list[str] = []
     for op, args in _stages()[0]:
         if op == "COPY" and not args.startswith("--from"):

@@ -265,7 +265,7 @@ def test_compose_sets_only_ioc_variables_the_app_reads() -> None:
 def _simulate_envvars() -> set[str]:
     import typer
 
-    from producers import simulate_cli
+    from ioc.commands import simulate as simulate_cli
 
     app = typer.Typer()
     simulate_cli.register(app)

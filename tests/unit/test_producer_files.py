@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from dossiers.events import parse_event
-from producers import cli as produce_cli
+from ioc.commands import produce as produce_cli
 from producers.files import (
     CSV_COLUMNS,
     SourceLine,
@@ -240,3 +240,16 @@ def test_reasons_are_printed_verbatim_not_as_markup(
     result = CliRunner().invoke(app, ["produce", str(path), "--catalog", str(catalog_file), "--dry-run"])
     assert result.exit_code == 1
     assert "line 1: [/red][bold]x: is not a field of the contract" in result.output
+
+
+def test_produce_reads_the_catalog_from_ioc_catalog(app: typer.Typer, tmp_path: Path) -> None:
+    """An agency that sets IOC_CATALOG is checked against its own catalog, not the shipped sample."""
+    own = tmp_path / "own.yaml"
+    own.write_text(CATALOG_YAML.replace("code: STP", "code: ZZTEST"), encoding="utf-8")
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(event(1, agency="ZZTEST")) + "\n", encoding="utf-8")
+    with_env = CliRunner().invoke(app, ["produce", str(path), "--dry-run"], env={"IOC_CATALOG": str(own)})
+    assert with_env.exit_code == 0, with_env.output
+    assert "1 valid, 0 invalid" in with_env.stdout and "SAMPLE" not in with_env.stderr
+    without = CliRunner().invoke(app, ["produce", str(path), "--dry-run"], env={"IOC_CATALOG": None})
+    assert without.exit_code == 1 and "SAMPLE" in without.stderr

@@ -15,11 +15,21 @@ from strategies import at, event, sample_event
 from typer.testing import CliRunner
 
 from dossiers.calendar import WorkingCalendar
-from dossiers.catalog import load_catalog
+from dossiers.catalog import SAMPLE_WARNING, load_catalog
 from dossiers.replay import replay_lines
-from ioc import domain_cli
+from ioc.commands import data as domain_cli
 
 runner = CliRunner()
+
+
+def without_sample_warning(stderr: str) -> str:
+    """stderr less the sample-catalog warning (these tests run on the shipped sample on purpose)."""
+    flat = " ".join(stderr.split())
+    warning = f"WARNING: {SAMPLE_WARNING}"
+    assert warning in flat, "the shipped sample catalog must be announced"
+    return flat.replace(warning, "").strip()
+
+
 AS_OF = "2026-03-13T12:00:00+07:00"
 
 
@@ -74,7 +84,7 @@ def run_replay(app: typer.Typer, *args: str, stdin: str | None = None) -> tuple[
 
 def test_replay_json_shape_and_values(app: typer.Typer, tmp_path: Path) -> None:
     report, stderr = run_replay(app, str(write(tmp_path, lines(EVENTS))))
-    assert stderr == ""
+    assert without_sample_warning(stderr) == ""
     assert report["as_of"] == AS_OF
     assert report["events"] == {"valid": 11, "invalid": 0, "duplicates": 0, "after_as_of": 1}
     assert set(report["agencies"]) == {a.code for a in load_catalog().agencies}
@@ -157,7 +167,7 @@ def test_bom_and_blank_lines(app: typer.Typer, tmp_path: Path) -> None:
     path = tmp_path / "bom.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + ("\n\n" + lines(EVENTS) + "\n").encode())
     report, stderr = run_replay(app, str(path))
-    assert report["events"]["invalid"] == 0 and stderr == ""
+    assert report["events"]["invalid"] == 0 and without_sample_warning(stderr) == ""
 
 
 def test_as_of_needs_an_offset(app: typer.Typer, tmp_path: Path) -> None:
@@ -220,3 +230,21 @@ def test_schema_prints_the_json_schema(app: typer.Typer) -> None:
     for raw in EVENTS:
         validator.validate(raw)
     assert not validator.is_valid({**EVENTS[0], "phone": "0900000000"})
+
+
+def test_a_centre_catalog_is_not_announced_as_the_sample(app: typer.Typer, tmp_path: Path) -> None:
+    """The warning names the shipped sample only: a centre's own catalog (sample: false) starts quietly."""
+    import yaml
+
+    from dossiers.catalog import load_catalog
+
+    own = load_catalog().model_dump(mode="json")
+    own["sample"] = False
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(own, allow_unicode=True), encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    events.write_text("", encoding="utf-8")
+    quiet = runner.invoke(app, ["validate", str(events), "--catalog", str(path)])
+    loud = runner.invoke(app, ["validate", str(events)])
+    assert quiet.exit_code == 0 and "SAMPLE" not in quiet.stderr
+    assert loud.exit_code == 0 and "SAMPLE" in loud.stderr

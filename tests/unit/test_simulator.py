@@ -27,7 +27,8 @@ from dossiers.catalog import load_catalog
 from dossiers.clock import BusinessClock
 from dossiers.replay import Replay, replay_lines
 from dossiers.validation import validate_event
-from producers.simulate_cli import register, run_simulation
+from ioc.commands.simulate import register
+from producers.pacing import run_simulation
 from producers.simulator import (
     Backlog,
     ScenarioError,
