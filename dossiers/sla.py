@@ -1,6 +1,6 @@
 """The SLA clock (thời hạn giải quyết): due time, pauses, and classification at any instant.
 
-Rules (DESIGN.md section 4):
+Rules (docs/domain.md, section 3):
 - processing time counts in working time from receipt; received outside office hours starts at the next
   opening; an explicit `due_at` on `received` replaces the computed due time;
 - time between `supplement_requested`/`supplement_received` and `paused`/`resumed` does not count; a pause

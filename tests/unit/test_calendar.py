@@ -1,4 +1,4 @@
-"""The working-time calendar (DESIGN.md section 4): working days, office hours, working-time arithmetic.
+"""The working-time calendar (docs/domain.md, section 2): working days, office hours, working-time arithmetic.
 
 Expected values are worked out by hand from the Vietnamese calendar; the properties check the
 calendar against an oracle built directly on the `holidays` package, not on `WorkingCalendar`.

@@ -1,4 +1,4 @@
-"""The event contract v1 (DESIGN.md section 3): parsing, error messages, catalog checks, JSON Schema."""
+"""The event contract v1 (docs/domain.md, section 1): parsing, error messages, catalog checks, JSON Schema."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""KPI definitions (DESIGN.md section 4): identities, rates, and incremental == batch."""
+"""KPI definitions (docs/domain.md, section 5): identities, rates, and incremental == batch."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SLA clock (DESIGN.md section 4): due time, pauses, extension, classification, timers.
+"""The SLA clock (docs/domain.md, section 3): due time, pauses, extension, classification, timers.
 
 March 2026 has no public holiday: Monday 2, 9, 16 March; Saturday 7, 14 March. One working day is
 8 office hours (07:00-11:30 and 13:30-17:00). Every expected instant below is worked out by hand.
