@@ -277,34 +277,66 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json.loads` keeps the last of two equal keys; an event that says two things is refused instead."""
+    body = dict(pairs)
+    if len(body) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InvalidEvent(f"{key}: given twice in one object (which one is meant?)", "json")
+            seen.add(key)
+    return body
+
+
+def decode_object(raw: bytes | str) -> dict[str, Any]:
+    """One JSON object from the wire or a file line, or `InvalidEvent` saying what is wrong with the bytes.
+
+    Every door (the stream, `ioc validate`, `ioc replay`, `ioc produce`) reads through here, so a line
+    that is not UTF-8, too large, nested too deep, has a key twice or is not an object gets the same
+    reason everywhere.
+    """
+    if isinstance(raw, str):
+        try:
+            raw = raw.encode("utf-8")
+        except UnicodeEncodeError as exc:  # text read with surrogateescape: the bytes were not UTF-8
+            raise InvalidEvent(
+                f"event: not UTF-8 text (undecodable byte at character {exc.start}): save the file as UTF-8",
+                "encoding",
+            ) from exc
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"event: {len(raw)} bytes is over the {MAX_EVENT_BYTES}-byte limit", "too_large")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent(
+            f"event: not UTF-8 text ({exc.reason} at byte {exc.start}): save the file as UTF-8", "encoding"
+        ) from exc
+    try:
+        body = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise InvalidEvent(
+            f"event: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", "json"
+        ) from exc
+    except RecursionError as exc:  # 5,000 nested brackets fit in 16 KiB
+        raise InvalidEvent("event: JSON nested too deeply (an event is two levels deep)", "json") from exc
+    except ValueError as exc:  # a number of more than 4,300 digits
+        raise InvalidEvent(f"event: a number in the JSON is too long ({exc})", "json") from exc
+    if not isinstance(body, dict):
+        raise InvalidEvent("event: must be a JSON object", "not_object")
+    return body
+
+
 def parse_event(raw: bytes | str | dict[str, Any]) -> Event:
     """Validate one event from the wire (bytes or text of a JSON object) or from a dict.
 
     Raises InvalidEvent whose reason names the field and what is wrong with it.
     """
-    if isinstance(raw, bytes | str):
-        size = len(raw.encode("utf-8") if isinstance(raw, str) else raw)
-        if size > MAX_EVENT_BYTES:
-            raise InvalidEvent(f"event: {size} bytes is over the {MAX_EVENT_BYTES}-byte limit", "too_large")
-        if isinstance(raw, bytes):
-            try:
-                raw = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InvalidEvent(
-                    f"event: not UTF-8 text ({exc.reason} at byte {exc.start})", "encoding"
-                ) from exc
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InvalidEvent(
-                f"event: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", "json"
-            ) from exc
-        except (RecursionError, ValueError) as exc:  # 5,000 nested brackets, a 5,000-digit number
-            raise InvalidEvent(f"event: JSON too deeply nested or a number too long ({exc})", "json") from exc
-    if not isinstance(raw, dict):
+    body = decode_object(raw) if isinstance(raw, bytes | str) else raw
+    if not isinstance(body, dict):
         raise InvalidEvent("event: must be a JSON object", "not_object")
     try:
-        return _ADAPTER.validate_python(raw)
+        return _ADAPTER.validate_python(body)
     except ValidationError as exc:
         raise InvalidEvent(_describe(exc), "schema") from exc
 

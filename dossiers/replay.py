@@ -48,6 +48,10 @@ class Replay:
         self.feed(event)
         return event
 
+    def reject(self, line: int, reason: str, code: str) -> None:
+        """A line a reader could not turn into an event (bytes, size, CSV shape): counted as invalid."""
+        self.invalid.append(InvalidLine(line, reason, code))
+
     def feed(self, event: Event) -> Applied | None:
         if event.occurred_at.timestamp() > self.as_of:
             self.after_as_of += 1  # not yet happened at as_of

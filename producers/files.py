@@ -1,9 +1,14 @@
 """Readers for event files: JSON lines, and the CSV layout a one-stop system's export can be mapped to.
 
-Both yield one `SourceLine` per record with its 1-based line number, so the CLI can tell an integrator
-"line 7: occurred_at: must carry a time-zone offset" rather than "record 5 is wrong". Blank lines are
-skipped, a UTF-8 byte-order mark (as Excel writes it) is ignored, and a line that cannot be read at
-all becomes a `SourceLine` with an `error` instead of stopping the file.
+Every command that reads an event file (`ioc produce`, `ioc validate`, `ioc replay`) reads it here, as
+bytes, so hostile input is handled once: lines end with LF, CRLF or a lone CR; a UTF-8 byte-order mark
+(as Excel writes it) is ignored; a line longer than any event is skipped without being held in memory;
+bytes that are not UTF-8 are reported (with a hint when the file was saved in the Windows Vietnamese code
+page), never sent as mojibake. Both formats yield one `SourceLine` per record with its 1-based line
+number, so the CLI can tell an integrator "line 7: occurred_at: must carry a time-zone offset" rather
+than "record 5 is wrong". Blank lines are skipped, and a line that cannot be read becomes a `SourceLine`
+with an `error` instead of stopping the file. A JSON line is decoded by the core's `decode_object`, the
+same function the stream uses, so a line gets the same reason at every door.
 
 CSV layout (contract v1 flattened; see docs/producer.md): a header row naming the columns
 `event_id, type, occurred_at, dossier, agency, procedure, channel, due_at` and the data columns
@@ -15,14 +20,14 @@ refused: an export must not smuggle personal data (names, ID numbers) into the s
 from __future__ import annotations
 
 import csv
-import io
-import json
+import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, BinaryIO, Literal
 
-from dossiers.events import SCHEMA_V1
+from dossiers.events import MAX_EVENT_BYTES, SCHEMA_V1, InvalidEvent, decode_object
 
 FileFormat = Literal["jsonl", "csv"]
 
@@ -35,16 +40,87 @@ CSV_COLUMNS = CSV_EVENT_COLUMNS + CSV_DATA_COLUMNS
 _CSV_OPTIONAL_SCHEMA = "schema"  # tolerated when present: it must then say dossier-event/1 (validated later)
 
 
-_NOT_UTF8 = "not UTF-8 text (save the file as UTF-8)"
+MAX_JSON_LINE_BYTES = 4 * MAX_EVENT_BYTES
+"""Longer JSON lines are skipped unread (an event is at most MAX_EVENT_BYTES; pretty-printing aside)."""
+MAX_CSV_LINE_BYTES = 1 << 20
+"""Longer CSV lines are skipped unread: memory stays flat whatever the file holds."""
+CHUNK_BYTES = 1 << 20
+BOM = b"\xef\xbb\xbf"
+
+_NOT_UTF8 = "not UTF-8 text: save the file as UTF-8"
+_CP1258 = (
+    "not UTF-8 text: the file looks saved in the Windows Vietnamese code page (Windows-1258); save it "
+    "as UTF-8 (Excel: File > Save As > 'CSV UTF-8 (Comma delimited)')"
+)
+_VIETNAMESE = re.compile("[\u0300-\u0323ăâđêôơưĂÂĐÊÔƠƯ]")
+"""Letters and combining tone marks that Windows-1258 text of Vietnamese is made of."""
 
 
-def _is_utf8(text: str) -> bool:
-    """False when the text carries undecodable bytes (kept as surrogates by `open_source`)."""
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    """One physical line of a file, without its line end; `too_long` is its size when it was skipped."""
+
+    number: int
+    data: bytes
+    too_long: int = 0
+
+
+def split_lines(chunks: Iterable[bytes], max_bytes: int) -> Iterator[RawLine]:
+    """Numbered lines of a byte stream, whatever its line ends (LF, CRLF, lone CR), in bounded memory.
+
+    A line over `max_bytes` is yielded once as `too_long` (its size) with no data: the rest of it is
+    read and dropped, never held. A last line without a line end is a line like the others.
+    """
+    number = 0
+    pending = b""
+    skipped = 0  # > 0 while dropping the rest of an overlong line
+    after_cr = False
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if after_cr and chunk[:1] == b"\n":
+            chunk = chunk[1:]  # the LF of a CRLF split across two chunks
+        after_cr = chunk[-1:] == b"\r"
+        parts = re.split(rb"\r\n|\r|\n", chunk)
+        for part in parts[:-1]:
+            number += 1
+            if skipped or len(pending) + len(part) > max_bytes:
+                yield RawLine(number, b"", skipped + len(pending) + len(part))
+            else:
+                yield RawLine(number, pending + part)
+            pending, skipped = b"", 0
+        tail = parts[-1]
+        if skipped or len(pending) + len(tail) > max_bytes:
+            skipped, pending = skipped + len(pending) + len(tail), b""
+        else:
+            pending += tail
+    if pending or skipped:
+        number += 1
+        yield RawLine(number, b"", skipped) if skipped else RawLine(number, pending)
+
+
+def _raw_lines(lines: Iterable[RawLine | bytes | str], max_bytes: int) -> Iterator[RawLine]:
+    """RawLines as they are; already-split text or byte lines (tests, other callers) numbered from 1."""
+    for number, line in enumerate(lines, start=1):
+        if isinstance(line, RawLine):
+            yield line
+            continue
+        data = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
+        data = data.rstrip(b"\r\n")
+        yield RawLine(number, b"", len(data)) if len(data) > max_bytes else RawLine(number, data)
+
+
+def _not_utf8(data: bytes) -> str:
+    """Why bytes are not UTF-8, with the fix when they look like Windows-1258 Vietnamese."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+        text = data.decode("cp1258")
+    except UnicodeDecodeError:
+        return _NOT_UTF8
+    return _CP1258 if _VIETNAMESE.search(text) else _NOT_UTF8
+
+
+def _too_long(size: int, limit: int) -> str:
+    return f"line: {size} bytes, over the {limit}-byte limit of a line (skipped unread)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +130,8 @@ class SourceLine:
     line: int
     record: dict[str, Any] | None = None
     error: str | None = None
+    code: str = "invalid"
+    """The machine-readable reason of `error` (`InvalidEvent.code`)."""
 
 
 def detect_format(name: str) -> FileFormat:
@@ -61,26 +139,21 @@ def detect_format(name: str) -> FileFormat:
     return "csv" if name.lower().endswith((".csv", ".tsv")) else "jsonl"
 
 
-def read_jsonl(lines: Iterable[str]) -> Iterator[SourceLine]:
-    """JSON lines: one JSON object per line."""
-    for number, text in enumerate(lines, start=1):
-        if number == 1:
-            text = text.removeprefix("\ufeff")
-        stripped = text.strip()
-        if not stripped:
+def read_jsonl(lines: Iterable[RawLine | bytes | str]) -> Iterator[SourceLine]:
+    """JSON lines: one JSON object per line, decoded by the core (`decode_object`)."""
+    for raw in _raw_lines(lines, MAX_JSON_LINE_BYTES):
+        if raw.too_long:
+            yield SourceLine(raw.number, error=_too_long(raw.too_long, MAX_JSON_LINE_BYTES), code="too_large")
             continue
-        if not _is_utf8(stripped):
-            yield SourceLine(number, error=_NOT_UTF8)
+        data = raw.data.removeprefix(BOM) if raw.number == 1 else raw.data
+        data = data.strip(b" \t\r\n")
+        if not data:
             continue
         try:
-            value = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            yield SourceLine(number, error=f"not valid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        if not isinstance(value, dict):
-            yield SourceLine(number, error="must be a JSON object (one event per line)")
-            continue
-        yield SourceLine(number, record=value)
+            yield SourceLine(raw.number, record=decode_object(data))
+        except InvalidEvent as exc:
+            reason = _not_utf8(data) if exc.code == "encoding" else exc.reason
+            yield SourceLine(raw.number, error=reason, code=exc.code)
 
 
 class _CountingLines:
@@ -108,11 +181,31 @@ def _sniff_delimiter(header: str) -> str:
     return max(counts, key=lambda d: (counts[d], d == ","))
 
 
-def read_csv(lines: Iterable[str]) -> Iterator[SourceLine]:
+def _csv_text(lines: Iterable[RawLine | bytes | str], bad: dict[int, str]) -> Iterator[str]:
+    """Text lines for the csv module (each ending with LF, so quoted fields may span lines); lines that
+    are not UTF-8 or too long are noted in `bad` and given to the reader empty."""
+    for raw in _raw_lines(lines, MAX_CSV_LINE_BYTES):
+        if raw.too_long:
+            bad[raw.number] = _too_long(raw.too_long, MAX_CSV_LINE_BYTES)
+            yield "\n"
+            continue
+        data = raw.data.removeprefix(BOM) if raw.number == 1 else raw.data
+        try:
+            yield data.decode("utf-8") + "\n"
+        except UnicodeDecodeError:
+            bad[raw.number] = _not_utf8(data)
+            yield "\n"
+
+
+def read_csv(lines: Iterable[RawLine | bytes | str]) -> Iterator[SourceLine]:
     """The documented CSV layout (header row first) → contract-shaped dicts; see the module docstring."""
-    counting = _CountingLines(lines)
+    bad: dict[int, str] = {}
+    counting = _CountingLines(_csv_text(lines, bad))
     first: str | None = None
     for text in counting:
+        if counting.number in bad:
+            yield SourceLine(counting.number, error=f"header: {bad.pop(counting.number)}", code="encoding")
+            return
         if text.strip().removeprefix("\ufeff"):
             first = text.removeprefix("\ufeff")
             break
@@ -127,16 +220,28 @@ def read_csv(lines: Iterable[str]) -> Iterator[SourceLine]:
         return
     counting.record_start = None
     reader = csv.reader(counting, delimiter=delimiter)
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a NUL byte, a field over the csv module's limit
+            start = counting.record_start or counting.number
+            counting.record_start = None
+            yield SourceLine(start, error=f"not a readable CSV row ({exc})", code="csv")
+            continue
         start = counting.record_start or counting.number
+        end = counting.number
         counting.record_start = None
+        unreadable = [bad.pop(n) for n in range(start, end + 1) if n in bad]
+        if unreadable:
+            yield SourceLine(start, error=unreadable[0], code="encoding")
+            continue
         if not any(cell.strip() for cell in row):
             continue
-        if not all(_is_utf8(cell) for cell in row):
-            yield SourceLine(start, error=_NOT_UTF8)
-            continue
         if len(row) > len(header):
-            yield SourceLine(start, error=f"{len(row)} cells but the header has {len(header)} columns")
+            yield SourceLine(start, error=f"{len(row)} cells but the header has {len(header)} columns",
+                             code="csv")
             continue
         yield SourceLine(start, record=_csv_record(dict(zip(header, row, strict=False))))
 
@@ -174,19 +279,15 @@ def _csv_record(cells: dict[str, str]) -> dict[str, Any]:
     return record
 
 
-def read_records(stream: TextIO, fmt: FileFormat) -> Iterator[SourceLine]:
-    """Dispatch on the format; `stream` is text (open with encoding="utf-8-sig", newline="")."""
-    return read_csv(stream) if fmt == "csv" else read_jsonl(stream)
+def read_records(stream: BinaryIO, fmt: FileFormat) -> Iterator[SourceLine]:
+    """Dispatch on the format; `stream` is binary (`open_source`) and read in chunks."""
+    limit = MAX_CSV_LINE_BYTES if fmt == "csv" else MAX_JSON_LINE_BYTES
+    lines = split_lines(iter(lambda: stream.read(CHUNK_BYTES), b""), limit)
+    return read_csv(lines) if fmt == "csv" else read_jsonl(lines)
 
 
-def open_source(path: str) -> TextIO:
-    """A text stream for a file path, or for standard input when `path` is "-".
-
-    UTF-8 with the BOM tolerated; undecodable bytes are kept (as surrogates) so that the readers can
-    report the line rather than abort the whole file.
-    """
+def open_source(path: str) -> BinaryIO:
+    """A binary stream for a file path, or for standard input when `path` is "-"."""
     if path == "-":
-        import sys
-
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="", errors="surrogateescape")
-    return Path(path).open(encoding="utf-8-sig", newline="", errors="surrogateescape")
+        return sys.stdin.buffer
+    return Path(path).open("rb")

@@ -3,33 +3,39 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dossiers import labels
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.events import json_schema
-from dossiers.replay import InvalidLine, replay_lines
+from dossiers.replay import InvalidLine, Replay
 from ioc.options import CatalogOption, load_catalog_or_exit
+from producers.files import detect_format, open_source, read_records
 
 SHOWN_ERRORS = 10
 
-@contextmanager
-def open_input(path: str) -> Iterator[TextIO]:
-    """A file path, or '-' for standard input; UTF-8 with or without BOM."""
-    if path == "-":
-        yield sys.stdin
-    else:
-        with open(path, encoding="utf-8-sig", errors="surrogateescape") as handle:
-            yield handle
+def read_file(path: str, run: Replay) -> None:
+    """Every record of a JSON-lines or CSV file (by its name; - is JSON lines on stdin) into `run`;
+    unreadable lines are recorded with their number and reason, the rest go on."""
+    try:
+        stream = open_source(path)
+    except OSError as exc:
+        Console(stderr=True, highlight=False).print(
+            f"[red]cannot read {escape(path)}: {escape(str(exc.strerror or exc))}[/red]")
+        raise typer.Exit(2) from exc
+    with stream:
+        for item in read_records(stream, detect_format(path)):
+            if item.record is None:
+                run.reject(item.line, item.error or "unreadable", item.code)
+            else:
+                run.feed_raw(item.record, item.line)
 
 
 def parse_instant(value: str | None) -> int:
@@ -46,9 +52,16 @@ def parse_instant(value: str | None) -> int:
 
 def report_invalid(invalid: list[InvalidLine], err: Console) -> None:
     for item in invalid[:SHOWN_ERRORS]:
-        err.print(f"[red]line {item.line}[/red]: {item.reason}", highlight=False, markup=True)
+        err.print(f"[red]line {item.line}[/red]: {escape(item.reason)}", highlight=False, soft_wrap=True)
     if len(invalid) > SHOWN_ERRORS:
         err.print(f"... and {len(invalid) - SHOWN_ERRORS} more invalid line(s)")
+
+
+def summary(run: Replay) -> str:
+    """How many records were read and how many were bad: the line a script or a person checks."""
+    total = run.valid + run.duplicates + run.after_as_of + len(run.invalid)
+    return (f"{total} event(s): {total - len(run.invalid)} valid, {len(run.invalid)} invalid"
+            + (f", {run.duplicates} duplicate(s)" if run.duplicates else ""))
 
 
 def schema() -> None:
@@ -57,23 +70,26 @@ def schema() -> None:
 
 
 def validate(
-    file: Annotated[str, typer.Argument(metavar="FILE|-", help="JSON-lines file of events; - reads stdin.")],
+    file: Annotated[
+        str, typer.Argument(metavar="FILE|-", help="Event file: JSON lines, or CSV by its .csv name; - is stdin.")
+    ],
     catalog: CatalogOption = None,
 ) -> None:
     """Check every event against the contract and the catalog; exit code 1 if any line is invalid."""
     err = Console(stderr=True)
     cat = load_catalog_or_exit(catalog, err)
-    with open_input(file) as handle:
-        run = replay_lines(handle, cat, WorkingCalendar(cat.calendar), as_of=2**62)
+    run = Replay(cat, WorkingCalendar(cat.calendar), as_of=2**62)
+    read_file(file, run)
     report_invalid(run.invalid, err)
-    total = run.valid + run.duplicates + len(run.invalid)
-    typer.echo(f"{total} event(s): {total - len(run.invalid)} valid, {len(run.invalid)} invalid")
+    typer.echo(summary(run))
     raise typer.Exit(1 if run.invalid else 0)
 
 
 def replay(
     file: Annotated[
-        str, typer.Argument(metavar="FILE|-", help="JSON-lines file of events (any order); - reads stdin.")
+        str,
+        typer.Argument(metavar="FILE|-", help="Event file (any order): JSON lines, or CSV by its .csv name; "
+                       "- is stdin."),
     ],
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="RFC 3339 instant with an offset. Default: now.")
@@ -85,14 +101,17 @@ def replay(
     instant = parse_instant(as_of)
     err = Console(stderr=True)
     cat = load_catalog_or_exit(catalog, err)
-    with open_input(file) as handle:
-        run = replay_lines(handle, cat, WorkingCalendar(cat.calendar), instant)
+    run = Replay(cat, WorkingCalendar(cat.calendar), instant)
+    read_file(file, run)
     report_invalid(run.invalid, err)
     report = run.report()
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))
     else:
         Console().print(kpi_table(report, cat))
+    if run.invalid:
+        err.print(summary(run))
+        raise typer.Exit(1)
 
 
 def kpi_table(report: dict[str, Any], catalog: Catalog) -> Table:

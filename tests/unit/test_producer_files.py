@@ -71,7 +71,7 @@ def test_jsonl_reports_unreadable_lines_and_goes_on() -> None:
     got = list(read_jsonl(lines(text)))
     assert [g.line for g in got] == [1, 2, 3, 4]
     assert got[1].record is None and got[1].error is not None and "not valid JSON" in got[1].error
-    assert got[2].error == "must be a JSON object (one event per line)"
+    assert got[2].error == "event: must be a JSON object" and got[2].code == "not_object"
     assert got[3].record == event(4)
 
 
@@ -148,7 +148,7 @@ def test_csv_header_with_personal_data_or_missing_columns_is_refused() -> None:
 
 def test_csv_too_many_cells_and_empty_file() -> None:
     got = list(read_csv(lines("event_id,type,occurred_at,dossier,agency\na,b,c,d,e,f\n")))
-    assert got == [SourceLine(2, error="6 cells but the header has 5 columns")]
+    assert got == [SourceLine(2, error="6 cells but the header has 5 columns", code="csv")]
     assert list(read_csv(lines(""))) == []
     assert list(read_csv(lines("\n  \n"))) == []
 

@@ -73,9 +73,12 @@ def write(tmp_path: Path, text: str, name: str = "events.jsonl") -> Path:
     return path
 
 
-def run_replay(app: typer.Typer, *args: str, stdin: str | None = None) -> tuple[dict[str, Any], str]:
+def run_replay(
+    app: typer.Typer, *args: str, stdin: str | None = None, exit_code: int = 0
+) -> tuple[dict[str, Any], str]:
+    """`ioc replay --json`; exit code 1 when any line was invalid (the report is printed all the same)."""
     result = runner.invoke(app, ["replay", *args, "--as-of", AS_OF, "--json"], input=stdin)
-    assert result.exit_code == 0, result.output + result.stderr
+    assert result.exit_code == exit_code, result.output + result.stderr
     return json.loads(result.stdout), result.stderr
 
 
@@ -119,8 +122,9 @@ def test_invalid_lines_are_counted_reported_and_skipped(app: typer.Typer, tmp_pa
     bad_contract = json.dumps(sample_event("received", citizen_name="Nguyễn Văn A"), ensure_ascii=False)
     unknown_agency = json.dumps(sample_event("resolved", agency="SO_MA"))
     text = "\n".join([good[0], "{not json", *good[1:4], bad_contract, "", *good[4:], unknown_agency]) + "\n"
-    report, stderr = run_replay(app, str(write(tmp_path, text)))
+    report, stderr = run_replay(app, str(write(tmp_path, text)), exit_code=1)
     assert report["events"]["invalid"] == 3
+    assert "15 event(s): 12 valid, 3 invalid" in stderr
     assert report["events"]["valid"] == 11  # every good line still counted
     assert "line 2" in stderr and "not valid JSON" in stderr
     assert "line 6" in stderr and "citizen_name" in stderr
@@ -130,7 +134,7 @@ def test_invalid_lines_are_counted_reported_and_skipped(app: typer.Typer, tmp_pa
 
 
 def test_many_invalid_lines_are_summarised(app: typer.Typer, tmp_path: Path) -> None:
-    report, stderr = run_replay(app, str(write(tmp_path, "[]\n" * 25)))
+    report, stderr = run_replay(app, str(write(tmp_path, "[]\n" * 25)), exit_code=1)
     assert report["events"]["invalid"] == 25
     assert "line 10" in stderr and "line 11:" not in stderr
     assert "15 more invalid line(s)" in stderr
