@@ -71,7 +71,8 @@ def schema() -> None:
 
 def validate(
     file: Annotated[
-        str, typer.Argument(metavar="FILE|-", help="Event file: JSON lines, or CSV by its .csv name; - is stdin.")
+        str,
+        typer.Argument(metavar="FILE|-", help="Event file: JSON lines, or CSV by its .csv name; - is stdin."),
     ],
     catalog: CatalogOption = None,
 ) -> None:
