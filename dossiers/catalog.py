@@ -13,7 +13,15 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from dossiers.events import Channel
 
@@ -166,10 +174,60 @@ SAMPLE_WARNING = (
 """Said loudly by every service and command that starts on a catalog marked `sample: true`."""
 
 
+MAX_CATALOG_BYTES = 8 << 20
+"""A province's catalog (centres, agencies, procedure sets) is well under a megabyte; larger is a mistake."""
+
+
+class CatalogError(ValueError):
+    """A catalog that cannot be used, with a message that names the file and the place in it."""
+
+
 def load_catalog(path: str | Path | None = None) -> Catalog:
-    """Read a catalog YAML file; without a path, the shipped Quảng Ngãi sample."""
+    """Read a catalog YAML file; without a path, the shipped Quảng Ngãi sample. `CatalogError` if invalid."""
     if path is None:
         text = resources.files("dossiers").joinpath("data/catalog.yaml").read_text(encoding="utf-8")
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-    return Catalog.model_validate(yaml.safe_load(text))
+        return parse_catalog(text, "the shipped sample catalog")
+    source = Path(path)
+    size = source.stat().st_size
+    if size > MAX_CATALOG_BYTES:
+        raise CatalogError(f"{source}: {size} bytes, over the {MAX_CATALOG_BYTES}-byte limit of a catalog")
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{source}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+    return parse_catalog(text, str(source))
+
+
+def parse_catalog(text: str, source: str = "catalog") -> Catalog:
+    """Validate a catalog's YAML text as a whole; every error names its place (line, or field path)."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                line = f" line {mark.line + 1}" if mark is not None else ""
+                raise CatalogError(
+                    f"{source}{line}: YAML aliases (*{event.anchor}) are not allowed in a catalog: write the "
+                    "value out (an alias can make a small file expand without bound)"
+                )
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from exc
+    if not isinstance(document, dict):
+        raise CatalogError(f"{source}: must be a YAML mapping with `centre` and `agencies`")
+    try:
+        return Catalog.model_validate(document)
+    except ValidationError as exc:
+        raise CatalogError(f"{source}: {_describe(exc)}") from exc
+
+
+def _describe(error: ValidationError, limit: int = 20) -> str:
+    """One line per problem, `agencies[3].procedures[0].processing: reason (got 'ten')`."""
+    lines = []
+    for item in error.errors(include_url=False)[:limit]:
+        place = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"])
+        place = place.lstrip(".") or "catalog"
+        got = item.get("input")
+        shown = repr(got) if isinstance(got, str | int | float | bool) or got is None else type(got).__name__
+        lines.append(f"{place}: {item['msg']} (got {shown[:60]})")
+    more = error.error_count() - limit
+    return "\n  ".join(["invalid", *lines] + ([f"... and {more} more"] if more > 0 else []))

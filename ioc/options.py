@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from dossiers import wire
-from dossiers.catalog import SAMPLE_WARNING, Catalog, load_catalog
+from dossiers.catalog import SAMPLE_WARNING, Catalog, CatalogError, load_catalog
 from kafka_settings import KafkaSettings, SaslMechanism, SecurityProtocol
 from producers.clients import KAFKA_PYTHON, LIBRDKAFKA
 
@@ -122,8 +122,8 @@ def load_catalog_or_exit(path: Path | None, err: Console | None = None) -> Catal
         reason = escape(str(exc.strerror or exc))
         err.print(f"[red]cannot read the catalog {escape(str(path))}: {reason}[/red]")
         raise typer.Exit(2) from exc
-    except ValueError as exc:  # pydantic's ValidationError and YAML errors name the place
-        err.print(f"[red]invalid catalog {escape(str(path))}:[/red]\n{escape(str(exc))}")
+    except CatalogError as exc:  # names the file and the place in it
+        err.print(f"[red]catalog: {escape(str(exc))}[/red]", soft_wrap=True)
         raise typer.Exit(2) from exc
     if catalog.sample:
         warn_sample(err)

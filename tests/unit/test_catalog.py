@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time as wallclock
 import unicodedata
 from datetime import date, time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from dossiers.catalog import Catalog, load_catalog
+from dossiers.catalog import MAX_CATALOG_BYTES, Catalog, CatalogError, load_catalog
 
 SAMPLE_PATH = Path(__file__).resolve().parents[2] / "dossiers" / "data" / "catalog.yaml"
 
@@ -329,5 +330,44 @@ def test_load_catalog_reads_a_user_file(tmp_path: Path) -> None:
 def test_load_catalog_rejects_a_bad_user_file(tmp_path: Path) -> None:
     path = tmp_path / "catalog.yaml"
     path.write_text(MINIMAL.replace("processing: 10", "processing: -1"), encoding="utf-8")
-    with pytest.raises(ValidationError, match="greater than 0"):
+    with pytest.raises(CatalogError, match=r"agencies\[0\]\.procedures\[0\]\.processing: .*greater than 0"):
+        load_catalog(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: &x [1, 2]\nb: [*x, *x]\n", r"line 2: YAML aliases \(\*x\) are not allowed"),
+        ("centre: [\n", "not valid YAML"),
+        ("- just\n- a list\n", "must be a YAML mapping"),
+        ("", "must be a YAML mapping"),
+    ],
+)
+def test_hostile_catalogs_are_refused_with_the_place(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogError, match=expected):
+        load_catalog(path)
+
+
+def test_a_yaml_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
+    """Billion laughs: nine levels of nine aliases would be 387 million strings if expanded."""
+    levels = ["a0: &a0 [" + ", ".join(['"lol"'] * 9) + "]"]
+    levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(levels) + "\ncentre: {name: *a8}\n", encoding="utf-8")
+    started = wallclock.monotonic()
+    with pytest.raises(CatalogError, match="aliases"):
+        load_catalog(path)
+    assert wallclock.monotonic() - started < 2.0
+
+
+def test_a_huge_or_non_utf8_catalog_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_CATALOG_BYTES + 1)  # sparse: no disk is spent
+    with pytest.raises(CatalogError, match=r"over the \d+-byte limit"):
+        load_catalog(path)
+    path.write_bytes(MINIMAL.replace("Sở Tư pháp", "S\xf4 T\xfd").encode("cp1258", "replace"))
+    with pytest.raises(CatalogError, match="not UTF-8"):
         load_catalog(path)
