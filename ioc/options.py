@@ -11,6 +11,7 @@ the wall, alerts, e-mails and reports, is in Vietnamese (`dossiers.labels`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -133,3 +134,15 @@ def load_catalog_or_exit(path: Path | None, err: Console | None = None) -> Catal
 def warn_sample(err: Console) -> None:
     """The sample-catalog warning, in the command line's voice."""
     err.print(f"[bold yellow]WARNING: {escape(SAMPLE_WARNING)}[/bold yellow]")
+
+
+SHOWN_BAD_LINES = 20
+"""Bad lines reported one by one; beyond this only their count (a broken export can have 10^5)."""
+
+
+def print_bad_lines(bad: Sequence[tuple[int, str]], err: Console) -> None:
+    """`line N: reason` for the first bad lines of a file, then how many more: one format for every door."""
+    for number, reason in bad[:SHOWN_BAD_LINES]:
+        err.print(f"[red]line {number}:[/red] {escape(reason)}", soft_wrap=True)
+    if len(bad) > SHOWN_BAD_LINES:
+        err.print(f"[red]… and {len(bad) - SHOWN_BAD_LINES} more invalid line(s)[/red]")

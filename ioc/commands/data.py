@@ -15,11 +15,10 @@ from dossiers import labels
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.events import json_schema
-from dossiers.replay import InvalidLine, Replay
-from ioc.options import CatalogOption, load_catalog_or_exit
+from dossiers.replay import Replay
+from ioc.options import CatalogOption, load_catalog_or_exit, print_bad_lines
 from producers.files import detect_format, open_source, read_records
 
-SHOWN_ERRORS = 10
 
 def read_file(path: str, run: Replay) -> None:
     """Every record of a JSON-lines or CSV file (by its name; - is JSON lines on stdin) into `run`;
@@ -50,13 +49,6 @@ def parse_instant(value: str | None) -> int:
     return int(moment.timestamp())
 
 
-def report_invalid(invalid: list[InvalidLine], err: Console) -> None:
-    for item in invalid[:SHOWN_ERRORS]:
-        err.print(f"[red]line {item.line}[/red]: {escape(item.reason)}", highlight=False, soft_wrap=True)
-    if len(invalid) > SHOWN_ERRORS:
-        err.print(f"... and {len(invalid) - SHOWN_ERRORS} more invalid line(s)")
-
-
 def summary(run: Replay) -> str:
     """How many records were read and how many were bad: the line a script or a person checks."""
     total = run.valid + run.duplicates + run.after_as_of + len(run.invalid)
@@ -81,7 +73,7 @@ def validate(
     cat = load_catalog_or_exit(catalog, err)
     run = Replay(cat, WorkingCalendar(cat.calendar), as_of=2**62)
     read_file(file, run)
-    report_invalid(run.invalid, err)
+    print_bad_lines([(item.line, item.reason) for item in run.invalid], err)
     typer.echo(summary(run))
     raise typer.Exit(1 if run.invalid else 0)
 
@@ -104,7 +96,7 @@ def replay(
     cat = load_catalog_or_exit(catalog, err)
     run = Replay(cat, WorkingCalendar(cat.calendar), instant)
     read_file(file, run)
-    report_invalid(run.invalid, err)
+    print_bad_lines([(item.line, item.reason) for item in run.invalid], err)
     report = run.report()
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))

@@ -36,15 +36,13 @@ from ioc.options import (
     SecurityProtocolOption,
     kafka_settings,
     load_catalog_or_exit,
+    print_bad_lines,
 )
 from kafka_settings import SaslMechanism, SecurityProtocol
 from producers.files import detect_format, open_source, read_records
 from producers.load import load_records
 from producers.sdk import DEFAULT_BOOTSTRAP, EventProducer, check_event, default_spool_path
 from producers.spool import SpoolLocked
-
-MAX_DETAILED_ERRORS = 20
-"""Invalid lines reported one by one; beyond this only their count (a broken export can have 10^5)."""
 
 
 class FileFormatChoice(StrEnum):
@@ -167,7 +165,7 @@ def produce(
             left = producer.spool_depth
 
     invalid = result.invalid
-    _report_invalid(invalid, err)
+    print_bad_lines(invalid, err)
     if dry_run:
         out.print(f"dry run: {result.valid} valid, {len(invalid)} invalid; nothing sent")
     else:
@@ -179,13 +177,6 @@ def produce(
                       f"[/yellow]")
     if invalid:
         raise typer.Exit(1)
-
-
-def _report_invalid(invalid: list[tuple[int, str]], err: Console) -> None:
-    for line, reason in invalid[:MAX_DETAILED_ERRORS]:
-        err.print(f"[red]line {line}:[/red] {escape(reason)}", soft_wrap=True)
-    if len(invalid) > MAX_DETAILED_ERRORS:
-        err.print(f"[red]… and {len(invalid) - MAX_DETAILED_ERRORS} more invalid line(s)[/red]")
 
 
 def _count_lines(source: str) -> int | None:
