@@ -15,8 +15,9 @@ In ONE run, on one topic of `--partitions` partitions holding `--events` simulat
 4. pipeline  - `ioc worker` (WorkerProcess, InfluxDB sink, Prometheus port), measured from its counters
                (ioc_events_total + ioc_dead_letters_total) until every record is consumed; also with
                two workers in one group (`--scale-workers`);
-5. profile   - py-spy (if installed: `pip install py-spy`) attached to `Processor.handle` in a loop, to
-               the naive agent and to the worker while they consume: where the per-event time goes;
+5. profile   - py-spy (if installed: `pip install py-spy`) attached to `Processor.handle` in a loop
+               (before the broker starts), to the naive agent and to the worker while they consume:
+               where the per-event time goes;
 6. overdue   - end-to-end on a real worker with `--overdue-open` open dossiers: from a dossier's due
                instant to its overdue alert consumed from the alerts topic;
 7. memory    - per open dossier (table bytes + key + heap entry + views) at `--open` open dossiers, in
@@ -108,7 +109,7 @@ def on_kafka(ctx: Context, best: Best) -> None:
                 best.keep(module, ctx.attempt(module.__name__, partial(phase, ctx)))
         best.keep(pipeline, ctx.attempt(f"{o.scale_workers} workers", lambda: pipeline.run_scaled(ctx)))
         if not o.no_profile:
-            best.keep(profile, profile.run(ctx))
+            best.keep(profile, profile.run_on_kafka(ctx))
         best.keep(overdue, ctx.attempt("overdue on a real worker", lambda: overdue.run(ctx)))
         ctx.influx_process = None
 
@@ -133,6 +134,8 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             result["mean_size"] = ctx.traffic.mean_size
             result["business_now"] = ctx.traffic.now
             best.keep(pure, pure.run(ctx))
+            if not options.no_profile:
+                best.keep(profile, profile.run_offline(ctx))
             on_kafka(ctx, best)
         best.keep(memory, memory.run(ctx))
     result["figures"] = [f.as_dict() for f in best.figures.values()]

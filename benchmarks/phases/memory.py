@@ -35,7 +35,6 @@ from benchmarks.harness import (
 
 TRACE_LIMIT = 200_000
 """Largest number of open dossiers measured with tracemalloc as well (it doubles memory and time)."""
-GOAL_BYTES = 1024
 
 
 def _templates(sample_events: int, partitions: int) -> tuple[list[list[Any]], Any, Any]:

@@ -94,16 +94,33 @@ def profile_worker(ctx: Context, out: Path) -> Profile | None:
         worker.stop()
 
 
-def run(ctx: Context) -> list[Figure]:
+PROFILES: dict[str, Callable[[Context, Path], Profile | None]] = {
+    "pure": profile_pure,
+    "naive": profile_naive,
+    "worker": profile_worker,
+}
+
+
+def run(ctx: Context, names: tuple[str, ...] = ("pure", "naive", "worker")) -> list[Figure]:
     if py_spy() is None:
         console.print("[yellow]py-spy is not installed (pip install py-spy): no profiles[/yellow]")
         return []
     directory: Path = ctx.options.profile_dir
     directory.mkdir(parents=True, exist_ok=True)
     figures: list[Figure] = []
-    for name, how in (("pure", profile_pure), ("naive", profile_naive), ("worker", profile_worker)):
-        figures += ctx.attempt(f"{name} profile", partial(_profiled, ctx, name, how, directory))
+    for name in names:
+        figures += ctx.attempt(f"{name} profile", partial(_profiled, ctx, name, PROFILES[name], directory))
     return figures
+
+
+def run_offline(ctx: Context) -> list[Figure]:
+    """`Processor.handle` alone: no broker needed (run before it starts)."""
+    return run(ctx, ("pure",))
+
+
+def run_on_kafka(ctx: Context) -> list[Figure]:
+    """The naive agent and `ioc worker` while they consume the run's topic."""
+    return run(ctx, ("naive", "worker"))
 
 
 def _profiled(
