@@ -1,11 +1,16 @@
-"""Helpers shared by the stream benchmarks (streams_bench.py, report.py): machine facts, realistic
-traffic, topics, a local InfluxDB in its own process, Prometheus scrapes and throughput series.
+"""The benchmarks' harness: machine facts, `Figure`, realistic traffic, topics, a local Kafka broker and
+InfluxDB, `ioc worker` processes, Prometheus scrapes and throughput series.
 
-Not a library for the product: everything here exists to measure it.
+Not a library for the product: everything here exists to measure it. Everything the benchmarks take
+from the test support and the worker launcher is imported here, and only here:
+
+- `ioc.devstack.testing.create_topic`  (topics, in `new_topic` and `precreate_topics`)
+- `streams.runner.WorkerProcess`       (`ioc worker` child processes, in `start_worker`)
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -26,24 +31,20 @@ from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dossiers.calendar import WorkingCalendar
+from dossiers.catalog import Catalog, load_catalog
+from ioc.devstack.influx import InfluxQL
+from ioc.devstack.kafka import KafkaBroker
+from ioc.devstack.ports import free_port
+from ioc.devstack.testing import create_topic
+from producers.simulator import Simulator, warmup_start
+from streams.runner import WorkerProcess
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from rich.console import Console  # noqa: E402
-from rich.progress import (  # noqa: E402
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
-
-from dossiers.calendar import WorkingCalendar  # noqa: E402
-from dossiers.catalog import Catalog, load_catalog  # noqa: E402
-from ioc.devstack.influx import InfluxQL  # noqa: E402
-from producers.simulator import Simulator, warmup_start  # noqa: E402
-
+"""The repository: the working directory of every child process (`python -m benchmarks...`)."""
 console = Console(stderr=True)
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 SIMULATION_FROM = datetime(2025, 1, 2, tzinfo=VN)
@@ -169,6 +170,10 @@ class Figure:
     broker_us: float | None = None
     """CPU time per event of the local Kafka broker (µs) during the same window."""
     load: str = field(default_factory=load_average)
+    phase: str = ""
+    """The phase module that measured it (`benchmarks.phases.<phase>`); set by the runner."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Everything else the phase measured (memory rows, latency percentiles, profiles...)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -179,6 +184,8 @@ class Figure:
             "cpu_us": self.cpu_us,
             "broker_us": self.broker_us,
             "load": self.load,
+            "phase": self.phase,
+            "details": self.details,
         }
 
 
@@ -328,8 +335,6 @@ def received_event(
 
 # -- Kafka ------------------------------------------------------------------------------------------------
 def new_topic(bootstrap: str, prefix: str, partitions: int, configs: dict[str, str] | None = None) -> str:
-    from ioc.devstack.testing import create_topic
-
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     create_topic(bootstrap, name, partitions, configs=configs)
     return name
@@ -363,8 +368,6 @@ def kafka(bootstrap: str | None, partitions: int) -> Iterator[str]:
     if bootstrap:
         yield bootstrap
         return
-    from ioc.devstack.kafka import KafkaBroker
-
     with console.status("starting a local Kafka broker"):
         broker = KafkaBroker(partitions=partitions).start()
     console.print(f"broker: {broker.bootstrap} (started in {broker.startup_seconds:.1f} s)")
@@ -486,8 +489,6 @@ def precreate_topics(env: dict[str, str]) -> None:
     """
     from kafka import KafkaAdminClient
 
-    from ioc.devstack.testing import create_topic
-
     bootstrap, partitions = env["IOC_KAFKA_BOOTSTRAP"], int(env["IOC_PARTITIONS"])
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ioc-bench")
     try:
@@ -560,128 +561,67 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-# -- py-spy -----------------------------------------------------------------------------------------------
-def py_spy() -> str | None:
-    """The py-spy binary when installed (`pip install py-spy`); None otherwise."""
-    from shutil import which
-
-    return which("py-spy")
+def per_event(start: float | None, end: float | None, events: int) -> float | None:
+    """µs per event of a CPU-seconds counter read at the start and at the end of a window."""
+    return None if start is None or end is None or not events else (end - start) / events * 1e6
 
 
-GROUPS: tuple[tuple[str, str], ...] = (
-    ("/faust/", "faust"),
-    ("/mode/", "mode"),
-    ("/aiokafka/", "aiokafka"),
-    ("/kafka/", "kafka-python"),
-    ("/influxdb_client/", "influxdb-client"),
-    ("/urllib3/", "urllib3"),
-    ("/prometheus_client/", "prometheus_client"),
-    ("/pydantic", "pydantic"),
-    ("/streams/", "streams (ours)"),
-    ("/dossiers/", "dossiers (ours)"),
-    ("/asyncio/", "asyncio"),
-    ("json/", "json (stdlib)"),
-    ("/venusian/", "venusian"),
-    ("/opentracing/", "opentracing"),
-    ("/logging/", "logging"),
-    ("/threading.py", "threading"),
-)
+# -- `ioc worker` and child processes ---------------------------------------------------------------------
+def start_worker(env: dict[str, str], work: Path, name: str) -> tuple[WorkerProcess, int]:
+    """One `ioc worker` on `env`'s topics (created first) with its Prometheus port; returns it started."""
+    precreate_topics(env)
+    port = free_port()
+    worker = WorkerProcess(
+        {**env, "IOC_METRICS_PORT": str(port), "IOC_DATA_DIR": str(work / name)}, work / f"{name}.log", name
+    )
+    return worker.start(), port
 
 
-def frame_group(frame: str) -> str:
-    """The library a py-spy frame `func (path:line)` belongs to."""
-    for needle, group in GROUPS:
-        if needle in frame:
-            return group
-    if "(<" in frame or "(" not in frame:
-        return "native/builtin"
-    return "other"
+def module_command(module: str, *args: str) -> list[str]:
+    """`python -m <module> <args>` with this interpreter; run it with `cwd=ROOT`."""
+    return [sys.executable, "-m", module, *args]
 
 
+# -- what a phase gets ------------------------------------------------------------------------------------
 @dataclass
-class Profile:
-    """A summarised py-spy raw profile: self time per library, top self and inclusive functions."""
+class Context:
+    """What a phase's `run(ctx)` gets: the run's options, a scratch directory and, in the Kafka part of
+    a run, the traffic, the broker, the topic holding the traffic and InfluxDB."""
 
-    samples: int
-    by_group: list[tuple[str, float]]
-    top_self: list[tuple[str, float]]
-    top_inclusive: list[tuple[str, float]]
+    options: argparse.Namespace
+    work: Path
+    traffic: Traffic | None = None
+    bootstrap: str = ""
+    topic: str = ""
+    influx_process: InfluxProcess | None = None
+    errors: list[str] = field(default_factory=list)
+    """One line per failed step; the run goes on (one phase must not cost the others)."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "samples": self.samples,
-            "by_group": self.by_group,
-            "top_self": self.top_self,
-            "top_inclusive": self.top_inclusive,
-        }
+    def attempt(self, name: str, step: Callable[[], list[Figure]]) -> list[Figure]:
+        """Run one step; a failure is printed, recorded in `errors`, and gives no figures."""
+        try:
+            return step()
+        except Exception as exc:
+            console.print(f"[red]{name} failed: {exc!r}[/red]")
+            self.errors.append(f"{name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            return []
 
+    @property
+    def partitions(self) -> int:
+        return int(self.options.partitions)
 
-def _short(frame: str) -> str:
-    match = re.match(r"(.*) \((.*):(\d+)\)$", frame)
-    if not match:
-        return frame
-    func, path = match.group(1), match.group(2)
-    parts = Path(path).parts
-    for anchor in ("site-packages", "main", "python3.11"):
-        if anchor in parts:
-            parts = parts[parts.index(anchor) + 1 :]
-            break
-    return f"{func} ({'/'.join(parts[-2:])})"
+    @property
+    def events(self) -> Traffic:
+        if self.traffic is None:
+            raise RuntimeError("this phase needs the run's traffic")
+        return self.traffic
 
+    @property
+    def total(self) -> int:
+        return len(self.events.records)
 
-def summarise_raw(path: Path, top: int = 40) -> Profile:
-    """Read py-spy's `--format raw` output (one `root;...;leaf count` line per stack)."""
-    groups: dict[str, int] = {}
-    leaves: dict[str, int] = {}
-    inclusive: dict[str, int] = {}
-    total = 0
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = stack.split(";")
-        total += count
-        leaf = frames[-1]
-        group = frame_group(leaf)
-        groups[group] = groups.get(group, 0) + count
-        leaves[_short(leaf)] = leaves.get(_short(leaf), 0) + count
-        for name in {_short(f) for f in frames}:
-            inclusive[name] = inclusive.get(name, 0) + count
-    if not total:
-        return Profile(0, [], [], [])
-
-    def share(items: dict[str, int]) -> list[tuple[str, float]]:
-        return sorted(((k, v / total) for k, v in items.items()), key=lambda kv: -kv[1])
-
-    interesting = [kv for kv in share(inclusive) if kv[1] < 0.9]
-    return Profile(total, share(groups), share(leaves)[:top], interesting[:top])
-
-
-def record_py_spy(pid: int, seconds: float, out: Path) -> Profile | None:
-    """Attach py-spy to `pid` for `seconds` (only samples holding the GIL: CPU time, not waits)."""
-    binary = py_spy()
-    if binary is None:
-        return None
-    cmd = [
-        binary,
-        "record",
-        "--pid",
-        str(pid),
-        "--duration",
-        str(max(1, int(seconds))),
-        "--rate",
-        "200",
-        "--gil",
-        "--nonblocking",
-        "--full-filenames",
-        "--format",
-        "raw",
-        "--output",
-        str(out),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=seconds + 60)
-    if proc.returncode != 0 or not out.is_file():
-        console.print(f"[yellow]py-spy failed ({proc.returncode}): {proc.stderr.strip()[-500:]}[/yellow]")
-        return None
-    return summarise_raw(out)
+    @property
+    def influx(self) -> InfluxProcess:
+        if self.influx_process is None:
+            raise RuntimeError("this phase needs InfluxDB")
+        return self.influx_process

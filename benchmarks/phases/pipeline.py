@@ -1,0 +1,74 @@
+"""The product: `ioc worker` (WorkerProcess, InfluxDB sink, Prometheus port), measured from its counters
+(ioc_events_total + ioc_dead_letters_total) until every record of the topic is consumed. Variants:
+Faust's producer linger set from the environment only, and N workers in one consumer group."""
+
+from __future__ import annotations
+
+from benchmarks.harness import Context, Figure, consumed, follow, start_worker, worker_env
+
+NAME = "pipeline: ioc worker"
+LINGER = {"PRODUCER_LINGER": "0.02"}
+"""Faust's producer linger (s), read from the environment by faust.App: batches the table's changelog."""
+
+
+def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None) -> list[Figure]:
+    """`workers` x `ioc worker` in one group on the events topic; `tuning`: extra environment (Faust
+    reads some of its settings from the environment, e.g. PRODUCER_LINGER, without a code change)."""
+    database, _ = ctx.influx.database("pipeline")
+    env = worker_env(
+        ctx.bootstrap,
+        ctx.partitions,
+        ctx.influx,
+        database,
+        IOC_EVENTS_TOPIC=ctx.topic,
+        IOC_CLOCK_ORIGIN=str(ctx.events.now),
+        **(tuning or {}),
+    )
+    started = [start_worker(env, ctx.work, f"worker-{i}-{env['IOC_APP_ID']}") for i in range(workers)]
+    total = ctx.total
+    try:
+        series = follow(
+            lambda: sum(consumed(port) for _, port in started),
+            total,
+            f"ioc worker × {workers}",
+            timeout=1800,
+            alive=lambda: all(w.running for w, _ in started),
+            pids=[w.process.pid for w, _ in started if w.process is not None],
+        )
+        if series.samples[-1][1] < total:
+            raise RuntimeError(
+                f"worker stopped at {series.samples[-1][1]:.0f}:\n{started[0][0].log_text()[-3000:]}"
+            )
+    finally:
+        for w, _ in started:
+            w.stop()
+    overall, steady = series.rates(total)
+    name = NAME if workers == 1 else f"pipeline: {workers} ioc workers, one group"
+    if tuning:
+        name += ", " + ", ".join(f"{k}={v}" for k, v in tuning.items()) + " (environment only)"
+    return [
+        Figure(
+            name,
+            overall,
+            "events/s",
+            f"steady (10-90%): {steady:,.0f}/s; InfluxDB sink on",
+            cpu_us=series.cpu_per_event(total),
+            broker_us=series.cpu_per_event(total, "broker"),
+        )
+    ]
+
+
+def run(ctx: Context) -> list[Figure]:
+    """One `ioc worker` with its default settings."""
+    return measure(ctx)
+
+
+def run_linger(ctx: Context) -> list[Figure]:
+    """One `ioc worker` with PRODUCER_LINGER=0.02 in its environment (no code change)."""
+    return measure(ctx, tuning=LINGER)
+
+
+def run_scaled(ctx: Context) -> list[Figure]:
+    """`--scale-workers` workers in one consumer group (skipped below 2)."""
+    workers = int(ctx.options.scale_workers)
+    return measure(ctx, workers) if workers > 1 else []

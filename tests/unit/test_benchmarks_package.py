@@ -1,0 +1,117 @@
+"""The benchmarks package: every phase module imports and exposes `run(ctx)`, the report refreshes only
+the text between its markers, and docs/benchmarks.md carries every block the report writes."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+import pytest
+
+from benchmarks.phases import REPORT_PHASES, STREAM_PHASES
+from benchmarks.report import DOCS, markers, refresh, refresh_doc
+from benchmarks.tables import BLOCKS, stream_blocks
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", STREAM_PHASES + REPORT_PHASES)
+def test_each_phase_module_exposes_run(name: str) -> None:
+    module = importlib.import_module(f"benchmarks.phases.{name}")
+    assert callable(module.run)
+    first, *others = inspect.signature(module.run).parameters.values()
+    assert first.name == "ctx"
+    assert all(p.default is not inspect.Parameter.empty for p in others)  # run(ctx) is enough
+
+
+def test_no_benchmark_edits_sys_path() -> None:
+    for path in (ROOT / "benchmarks").rglob("*.py"):
+        assert "sys.path" not in path.read_text(encoding="utf-8"), path
+
+
+DOC = """# Title
+
+Hand-written prose quoting 1,776 events/s.
+<!-- bench:streams:start -->
+| old | table |
+<!-- bench:streams:end -->
+More prose: keep   this spacing.
+<!-- bench:memory:start -->
+| memory | old |
+<!-- bench:memory:end -->
+tail without newline"""
+
+
+def test_refresh_replaces_only_the_named_block(tmp_path: Path) -> None:
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(DOC, encoding="utf-8")
+    refresh_doc(doc, {"streams": "| new | table |\n|---|---|\n"})
+    text = doc.read_text(encoding="utf-8")
+    start, end = markers("streams")
+    assert f"{start}\n| new | table |\n|---|---|\n{end}" in text
+    assert "| old | table |" not in text
+    before, after = DOC.split("<!-- bench:streams:start -->"), text.split("<!-- bench:streams:start -->")
+    assert after[0] == before[0]  # everything before the block, byte for byte
+    assert after[1].split(end)[1] == before[1].split(end)[1]  # everything after it, the other block included
+
+
+def test_refresh_is_idempotent_and_keeps_the_other_blocks() -> None:
+    once = refresh(DOC, "memory", "| memory | new |")
+    assert refresh(once, "memory", "| memory | new |") == once
+    assert "| old | table |" in once and "| memory | old |" not in once
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no markers at all",
+        "<!-- bench:streams:start -->\nonly a start",
+        "<!-- bench:streams:end -->\nx\n<!-- bench:streams:start -->",
+        DOC + "\n<!-- bench:streams:start -->\n<!-- bench:streams:end -->",
+    ],
+)
+def test_refresh_refuses_missing_reversed_or_doubled_markers(text: str) -> None:
+    with pytest.raises(ValueError):
+        refresh(text, "streams", "x")
+
+
+def test_the_doc_has_every_block_the_report_writes() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    for name in BLOCKS:
+        start, end = markers(name)
+        assert text.count(start) == 1 and text.count(end) == 1, name
+        assert text.index(start) < text.index(end), name
+
+
+MACHINE = {k: "x" for k in ("nproc", "cpu", "ram", "python", "faust-streaming", "aiokafka", "kafka-python")}
+
+
+def figure(name: str, phase: str, value: float, **details: object) -> dict[str, object]:
+    return {
+        "name": name, "value": value, "unit": "events/s", "note": "", "cpu_us": 10.0, "broker_us": None,
+        "load": "0.10 0.20 0.30", "phase": phase, "details": details,
+    }  # fmt: skip
+
+
+def test_stream_blocks_render_only_throughput_rows_in_the_streams_table() -> None:
+    memory = {
+        "open": 1000, "rss_per_dossier": 500.0, "traced_per_dossier": None, "state_bytes_mean": 290.0,
+        "state_bytes_p90": 330.0, "rebuild_seconds": 0.1, "tick_seconds_median": 0.005,
+        "tick_fired_median": 100, "load": "0.1 0.2 0.3",
+    }  # fmt: skip
+    streams = {
+        "machine": MACHINE, "events": 3000, "partitions": 6, "uptime_start": "a", "uptime_end": "b",
+        "ratios": {"pipeline / naive": 0.5}, "errors": [],
+        "figures": [
+            figure("pure: Processor.handle", "pure", 17702.0),
+            figure("memory: 1,000 open dossiers", "memory", 500.0, **memory),
+        ],
+    }  # fmt: skip
+    blocks = stream_blocks(streams, "python -m benchmarks.streams --events 3000")
+    assert set(blocks) <= set(BLOCKS)
+    assert "| pure: Processor.handle | 17,702 | 10 | — | 0.10 0.20 0.30 |  |" in blocks["streams"]
+    assert "memory: 1,000" not in blocks["streams"]
+    assert "**0.50×**" in blocks["streams"]
+    assert "| 1,000 | 500 | — | 290 (p90 330) | 0.1 | 5.00 | 100 | 50 | 0.1 0.2 0.3 |" in blocks["memory"]
+    assert "not measured" in blocks["overdue"] and "not measured" in blocks["streams-cpu"]
