@@ -328,7 +328,7 @@ def received_event(
 
 # -- Kafka ------------------------------------------------------------------------------------------------
 def new_topic(bootstrap: str, prefix: str, partitions: int, configs: dict[str, str] | None = None) -> str:
-    from ioc.devstack.testing import create_topic
+    from tests.support.stack import create_topic
 
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     create_topic(bootstrap, name, partitions, configs=configs)
@@ -486,7 +486,7 @@ def precreate_topics(env: dict[str, str]) -> None:
     """
     from kafka import KafkaAdminClient
 
-    from ioc.devstack.testing import create_topic
+    from tests.support.stack import create_topic
 
     bootstrap, partitions = env["IOC_KAFKA_BOOTSTRAP"], int(env["IOC_PARTITIONS"])
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="ioc-bench")

@@ -36,7 +36,6 @@ from dossiers.catalog import load_catalog
 from dossiers.events import InvalidEvent
 from dossiers.validation import validate_event
 from dossiers.wire import AGENCY_HEADER
-from ioc.devstack import testing
 from ioc.devstack.kafka import KafkaBroker, ensure_jars, java_binary
 from ioc.devstack.kafka_sasl import (
     ADMIN_USER,
@@ -61,6 +60,7 @@ from ioc.devstack.proc import DevstackError
 from producers.sdk import EventProducer
 from streams.processor import Processor
 from streams.runner import WorkerProcess
+from tests.support import stack as testing
 from tests.support.events import received
 
 ROOT = Path(__file__).resolve().parents[2]

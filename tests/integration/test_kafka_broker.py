@@ -22,7 +22,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.proc import StartupError, pid_alive
-from ioc.devstack.testing import TopicFactory
+from tests.support.stack import TopicFactory
 
 pytestmark = pytest.mark.integration
 
