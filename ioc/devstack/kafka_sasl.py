@@ -17,6 +17,7 @@ enforces them the way the compose broker does (deploy/kafka-sasl/server.properti
   `EnvVarConfigProvider`);
 * failed logins and denied requests are logged (INFO), as in compose: the audit trail.
 
+`ioc dev kafka --sasl` runs one in the foreground.
 """
 
 from __future__ import annotations
