@@ -24,6 +24,7 @@ COPY alerts/ alerts/
 COPY grafana/ grafana/
 COPY ioc/ ioc/
 COPY kafka_settings/ kafka_settings/
+COPY kafka_access/ kafka_access/
 # Every dependency ships manylinux wheels for CPython 3.11 (rocksdict and confluent-kafka included):
 # no compiler needed.
 RUN /opt/ioc/bin/pip install ".[rocksdb,librdkafka,grafana]" \

@@ -4,7 +4,7 @@ InfluxDB, `ioc worker` processes, Prometheus scrapes and throughput series.
 Not a library for the product: everything here exists to measure it. Everything the benchmarks take
 from the test support and the worker launcher is imported here, and only here:
 
-- `ioc.devstack.testing.create_topic`  (topics, in `new_topic` and `precreate_topics`)
+- `tests.support.stack.create_topic`  (topics, in `new_topic` and `precreate_topics`)
 - `streams.runner.WorkerProcess`       (`ioc worker` child processes, in `start_worker`)
 """
 
@@ -39,9 +39,9 @@ from dossiers.catalog import Catalog, load_catalog
 from ioc.devstack.influx import InfluxQL
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.ports import free_port
-from ioc.devstack.testing import create_topic
 from producers.simulator import Simulator, warmup_start
 from streams.runner import WorkerProcess
+from tests.support.stack import create_topic
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository: the working directory of every child process (`python -m benchmarks...`)."""

@@ -50,6 +50,7 @@ COMMAND_MODULES = [
     "ioc.commands.data",  # schema, validate, replay
     "ioc.commands.grafana",  # grafana build (--check), push, preview
     "ioc.commands.dev",  # dev kafka, dev influx
+    "ioc.commands.kafka_access",  # kafka-access acls|apply|set-password|revoke|env
 ]
 
 

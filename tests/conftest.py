@@ -1,4 +1,4 @@
-"""Session fixtures for the real Kafka broker and InfluxDB (logic lives in ioc.devstack.testing).
+"""Session fixtures for the real Kafka broker and InfluxDB (logic lives in tests/support/stack.py).
 
 * `kafka_broker`  (session)  - a running `ioc.devstack.kafka.KafkaBroker`: `.bootstrap`, `.restart()`, ...
 * `kafka_topic`   (function) - factory `kafka_topic(partitions=1, prefix="test", configs=None) -> name`
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from ioc.devstack import testing
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
 from ioc.devstack.kafka import KafkaBroker
+from tests.support import stack as testing
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 

@@ -340,24 +340,3 @@ class InfluxV2WriteShim:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m ioc.devstack.influx_v2_shim UPSTREAM_URL [PORT]`: run the shim in the foreground."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if not args:
-        print("usage: python -m ioc.devstack.influx_v2_shim http://127.0.0.1:8086 [port]", file=sys.stderr)
-        return 2
-    shim = InfluxV2WriteShim(args[0], port=int(args[1]) if len(args) > 1 else 0, verbose=True).start()
-    print(f"dev-only InfluxDB v2 write shim on {shim.url} -> {args[0]}; Ctrl-C stops it")
-    with contextlib.suppress(KeyboardInterrupt):
-        while True:
-            time.sleep(3600)
-    shim.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

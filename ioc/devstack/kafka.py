@@ -8,13 +8,12 @@ loopback ports, under the watchdog so that no JVM outlives the test run that sta
 Why 3.9.1: Kafka 4.x rejects CreateTopics v1, which faust-streaming sends with older aiokafka; 3.9.1
 accepts every client version. The same version is used in docker-compose.yml.
 
-Command line: `python -m ioc.devstack.kafka --fetch` pre-resolves the jars (used by scripts/test);
-`python -m ioc.devstack.kafka` runs a broker until Ctrl-C (so does `ioc dev kafka`).
+Command line: `ioc dev fetch` pre-resolves the jars (scripts/setup runs it); `ioc dev kafka` runs a
+broker until Ctrl-C.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import fcntl
@@ -23,7 +22,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -511,32 +509,3 @@ def _min_heap(heap: str) -> str:
         return heap
     mb = int(m.group(1)) * (1024 if m.group(2).lower() == "g" else 1)
     return f"{max(64, mb // 4)}m"
-
-
-# -- command line ---------------------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ioc.devstack.kafka", description=__doc__.split("\n")[0])
-    parser.add_argument("--fetch", action="store_true", help="only resolve the jars into the cache")
-    parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--port", type=int, default=None)
-    args = parser.parse_args(argv)
-    try:
-        if args.fetch:
-            started = time.monotonic()
-            libs = ensure_jars(quiet=False)
-            print(f"Kafka {KAFKA_VERSION} jars: {libs} ({time.monotonic() - started:.1f} s)")
-            return 0
-        with KafkaBroker(partitions=args.partitions, data_dir=args.data_dir, port=args.port) as broker:
-            print(f"Kafka {KAFKA_VERSION} on {broker.bootstrap} (log {broker.log_path}); Ctrl-C stops it")
-            with contextlib.suppress(KeyboardInterrupt):
-                while broker.running:
-                    time.sleep(0.5)
-        return 0
-    except DevstackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

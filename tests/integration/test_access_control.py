@@ -2,9 +2,9 @@
 
 A Kafka 3.9.1 broker of this module's own (`SecureKafkaBroker`: SCRAM on the client listener, SASL/PLAIN
 admin-only controller listener, StandardAuthorizer, allow.everyone.if.no.acl.found=false), provisioned
-with `ioc.devstack.kafka_sasl.provision` exactly as the compose init job does. The ACLs are tested with
-plain kafka-python clients, so these tests do not depend on the worker's wiring; the last test runs the
-real `ioc worker` on SASL.
+with `kafka_access.admin.provision` as the compose init job (`ioc kafka-access apply`) does. The ACLs
+are tested with plain kafka-python clients, so these tests do not depend on the worker's wiring; the
+last test runs the real `ioc worker` on SASL.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic, ScramMechanism, UserScramCredentialUpsertion
 from kafka.consumer.fetcher import ConsumerRecord
@@ -30,37 +31,45 @@ from kafka.errors import (
     TopicAuthorizationFailedError,
 )
 from prometheus_client import CollectorRegistry
+from typer.testing import CliRunner
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 from dossiers.events import InvalidEvent
 from dossiers.validation import validate_event
 from dossiers.wire import AGENCY_HEADER
-from ioc.devstack import testing
+from ioc.commands import kafka_access as access_command
 from ioc.devstack.kafka import KafkaBroker, ensure_jars, java_binary
 from ioc.devstack.kafka_sasl import (
-    ADMIN_USER,
     FAILED_AUTHENTICATION,
+    SecureKafkaBroker,
+    sasl_broker_properties,
+    scram_format_args,
+)
+from ioc.devstack.ports import free_ports
+from ioc.devstack.proc import DevstackError
+from kafka_access.acl import (
+    ADMIN_USER,
     NOTIFIER_USER,
     WORKER_USER,
     AclRule,
     AclTopology,
-    SecureKafkaBroker,
     acl_rules,
-    admin_client,
     agency_user,
+)
+from kafka_access.admin import (
+    admin_client,
     client_settings,
+    describe_rules,
     new_password,
     revoke_users,
-    sasl_broker_properties,
-    scram_format_args,
+    rule_from_acl,
+    to_acl,
 )
-from ioc.devstack.kafka_sasl import main as kafka_sasl_main
-from ioc.devstack.ports import free_ports
-from ioc.devstack.proc import DevstackError
 from producers.sdk import EventProducer
 from streams.processor import Processor
 from streams.runner import WorkerProcess
+from tests.support import stack as testing
 from tests.support.events import received
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,6 +178,11 @@ def sdk_producer(broker: SecureKafkaBroker, tmp_path: Path, code: str, client: s
     )
 
 
+def access(args: list[str]) -> Result:
+    """`ioc kafka-access ARGS`, in this process (typer's runner), as the compose job runs it."""
+    return CliRunner().invoke(access_command.app, args)
+
+
 def broker_log_size(broker: SecureKafkaBroker) -> int:
     return broker.log_path.stat().st_size
 
@@ -233,7 +247,7 @@ def test_acl_set_grants_each_principal_only_its_part() -> None:
 
 def test_round_trip_through_kafka_python_acl_objects() -> None:
     for rule in acl_rules([AGENCY]):
-        assert AclRule.from_acl(rule.to_acl()) == rule
+        assert rule_from_acl(to_acl(rule)) == rule
 
 
 def test_secure_broker_config_has_no_unauthenticated_listener(tmp_path: Path) -> None:
@@ -377,7 +391,7 @@ def test_agency_cannot_grant_itself_rights(broker: SecureKafkaBroker) -> None:
     admin = KafkaAdminClient(**broker.client_config(agency_user(AGENCY)), request_timeout_ms=10_000)
     try:
         grab = AclRule(f"User:{agency_user(AGENCY)}", "TOPIC", T.alerts_topic, "LITERAL", "READ")
-        result = admin.create_acls([grab.to_acl()])
+        result = admin.create_acls([to_acl(grab)])
         assert result["succeeded"] == [] and len(result["failed"]) == 1
         with pytest.raises(TopicAuthorizationFailedError):
             admin.create_topics([NewTopic("agency-owned-topic", 1, 1)])
@@ -410,6 +424,47 @@ def test_agency_leaving_the_catalog_loses_access(broker: SecureKafkaBroker) -> N
         assert revoke_users(admin, [user]) == []  # no ACL left to delete; credential deleted
         assert revoke_users(admin, [user]) == []  # idempotent: no credential left either
     assert_authentication_fails(broker, user, broker.users[user])
+
+
+def test_apply_twice_changes_nothing_the_second_time(
+    broker: SecureKafkaBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ioc kafka-access apply` is what compose runs at every `up`: the second run with the same input
+    creates, deletes and rewrites nothing, and what the first run set works (a login, a write)."""
+    user = f"acl-idem-{uuid.uuid4().hex[:8]}"  # a producer user of this test only
+    monkeypatch.setenv("IOC_KAFKA_PASSWORD", broker.admin_password)
+    password = new_password()
+    monkeypatch.setenv("IDEM_PASSWORD", password)
+    monkeypatch.setenv("IDEM_WORKER_PASSWORD", broker.users[WORKER_USER])
+    args = ["apply", "--bootstrap", broker.bootstrap, "--wait", "30", "--agency", AGENCY, "--agency", OTHER,
+            "--producer", user, "--password-env", f"{user}=IDEM_PASSWORD",
+            "--password-env", f"{WORKER_USER}=IDEM_WORKER_PASSWORD"]
+    try:
+        first = access(args)
+        assert first.exit_code == 0, first.output
+        assert "2 added, 0 removed" in first.output, first.output
+        assert f"+ User:{user} WRITE TOPIC {T.events_topic} (LITERAL)" in first.output
+        assert f"SCRAM passwords set: {user}; already current: {WORKER_USER}" in first.output
+        assert first.output.rstrip().endswith("\nchanged")
+        with broker.admin() as admin:
+            after_first = describe_rules(admin)
+
+        since = broker_log_size(broker)
+        second = access(args)
+        assert second.exit_code == 0, second.output
+        assert "0 added, 0 removed" in second.output, second.output
+        assert f"SCRAM passwords set: none; already current: {user}, {WORKER_USER}" in second.output
+        assert second.output.rstrip().endswith("nothing to change")
+        with broker.admin() as admin:
+            assert describe_rules(admin) == after_first
+        assert FAILED_AUTHENTICATION not in broker_said(broker, since, FAILED_AUTHENTICATION, timeout=0)
+
+        broker.users[user] = password  # what client_config() logs in with
+        assert send(broker, user, T.events_topic, event_json("ACL-IDEM-1", AGENCY)).offset >= 0
+    finally:
+        gone = access(["revoke", user, "--bootstrap", broker.bootstrap, "--wait", "30"])
+        assert gone.exit_code == 0, gone.output
+        broker.users.pop(user, None)
 
 
 # -- the identity header through the secured broker ------------------------------------------------------
@@ -545,11 +600,11 @@ def kafka_tool(main_class: str, *args: str, timeout: float = 90.0) -> subprocess
 
 
 def test_compose_broker_config_and_the_admin_cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """deploy/kafka-sasl/server.properties as compose runs it (only the host names and ports moved to
     loopback), formatted as start.sh does; then the `apply`, `set-password` and `revoke` commands of
-    `python -m ioc.devstack.kafka_sasl` (the compose init job) and the healthcheck's client config."""
+    `ioc kafka-access` (the compose init job) and the healthcheck's client config."""
     host_port, internal_port, controller_port = free_ports(3)
     admin_password, worker_password = new_password(), new_password()
     for name, value in {
@@ -583,7 +638,8 @@ def test_compose_broker_config_and_the_admin_cli(
         except DevstackError as exc:
             testing.component_unavailable("kafka", exc)
         internal = f"127.0.0.1:{internal_port}"
-        base = ["--bootstrap", internal, "--wait", "30"]
+        base = ["--bootstrap", internal, "--wait", "30"]  # as admin: IOC_KAFKA_PASSWORD, like the job
+        monkeypatch.setenv("IOC_KAFKA_PASSWORD", admin_password)
 
         # the compose healthcheck: kafka-broker-api-versions.sh --command-config client-admin.properties
         health = kafka_tool(
@@ -597,11 +653,11 @@ def test_compose_broker_config_and_the_admin_cli(
 
         # the init job: service users from the environment, ACLs for the catalog's agencies
         apply = ["apply", *base, "--agency", AGENCY, "--password-env", f"{WORKER_USER}=KAFKA_WORKER_PASSWORD"]
-        assert kafka_sasl_main(apply) == 0
+        assert access(apply).exit_code == 0
         # an agency's password: generated, set, printed once
-        capsys.readouterr()
-        assert kafka_sasl_main(["set-password", agency_user(AGENCY), *base]) == 0
-        user, password = capsys.readouterr().out.strip().split("\t")
+        result = access(["set-password", agency_user(AGENCY), *base])
+        assert result.exit_code == 0, result.output
+        user, password = result.stdout.strip().split("\t")
         assert user == agency_user(AGENCY) and len(password) >= 32
 
         admin = admin_client(internal, admin_password)
@@ -635,7 +691,7 @@ def test_compose_broker_config_and_the_admin_cli(
         )
         assert acls.returncode == 0 and f"User:{agency_user(AGENCY)}" in acls.stdout, acls.stderr
 
-        assert kafka_sasl_main(["revoke", agency_user(AGENCY), *base]) == 0
+        assert access(["revoke", agency_user(AGENCY), *base]).exit_code == 0
         with pytest.raises(KafkaTimeoutError):
             KafkaProducer(
                 bootstrap_servers=host, **client_settings(agency_user(AGENCY), password), **FAST_FAIL

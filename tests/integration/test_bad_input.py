@@ -32,10 +32,10 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
-from ioc.devstack import testing
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
 from ioc.devstack.kafka import KafkaBroker
 from streams.processor import Processor
+from tests.support import stack as testing
 from tests.support.malformed import CRASHERS, Bad, corpus_batch
 from tests.support.pipeline import (
     EVENING,

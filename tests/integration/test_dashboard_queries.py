@@ -30,10 +30,10 @@ from dossiers.alerts import Alert
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.kpi import Block
 from grafana import dashboards, queries
-from ioc.devstack import testing
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
 from streams.influx import alert_point, deadline_point, event_point, kpi_point, stamp
 from streams.processor import DeadlineMark
+from tests.support import stack as testing
 
 pytestmark = pytest.mark.integration
 

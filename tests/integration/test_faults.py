@@ -32,12 +32,12 @@ from prometheus_client import CollectorRegistry
 
 from dossiers.catalog import load_catalog
 from dossiers.replay import Replay
-from ioc.devstack import testing
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux, unique_name
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.proc import DevstackError
 from producers.sdk import EventProducer
 from streams.readback import LiveKpis
+from tests.support import stack as testing
 from tests.support.pipeline import (
     EVENING,
     EventPointKey,

@@ -22,7 +22,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.proc import StartupError, pid_alive
-from ioc.devstack.testing import TopicFactory
+from tests.support.stack import TopicFactory
 
 pytestmark = pytest.mark.integration
 
@@ -342,3 +342,48 @@ def test_sigkill_of_pytest_leaves_no_server_behind(tmp_path: Path, influx: Any) 
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+
+
+def test_ioc_dev_kafka_sasl_serves_the_catalog_users_until_sigterm(tmp_path: Path) -> None:
+    """`ioc dev kafka --sasl` (was `python -m ioc.devstack.kafka_sasl run`): a secured broker with the
+    catalog's users and ACLs, the worker's password in DATA_DIR/secrets; SIGTERM stops it cleanly."""
+    from kafka_access.acl import WORKER_USER, agency_user
+    from kafka_access.admin import admin_client, client_settings, describe_rules
+
+    data_dir = tmp_path / "kafka"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ioc.cli", "dev", "kafka", "--sasl", "--partitions", "1", "--data-dir",
+         str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if "Ctrl-C stops it." in line:
+                break
+        said = "".join(output)
+        assert "Ctrl-C stops it." in said, said
+        bootstrap = said.split("bootstrap servers :", 1)[1].split()[0]
+        secrets = data_dir / "secrets"
+        assert f"IOC_KAFKA_USERNAME={WORKER_USER}" in said
+        worker = KafkaAdminClient(bootstrap_servers=bootstrap,
+                                  **client_settings(WORKER_USER, (secrets / WORKER_USER).read_text()))
+        worker.close()  # it logged in
+        admin = admin_client(bootstrap, (secrets / "admin").read_text())
+        try:
+            users = {rule.user for rule in describe_rules(admin)}
+        finally:
+            admin.close()
+        assert {agency_user("STP"), agency_user("SKHDT"), WORKER_USER} <= users
+        assert len([u for u in users if u.startswith("agency-")]) == 19  # the sample catalog
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(output) + rest
+    assert "stopping Kafka" in rest

@@ -26,11 +26,11 @@ from prometheus_client import CollectorRegistry
 
 from dossiers.catalog import load_catalog
 from dossiers.events import parse_event
-from ioc.devstack import testing
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.proc import DevstackError
 from producers.clients import CLIENTS, LIBRDKAFKA
 from producers.sdk import EventProducer
+from tests.support import stack as testing
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog()

@@ -24,10 +24,10 @@ from prometheus_client import CollectorRegistry
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 from ioc.devstack.kafka import KafkaBroker
-from ioc.devstack.testing import TopicFactory
 from producers.pacing import run_simulation
 from producers.sdk import EventProducer
 from producers.simulator import Simulator
+from tests.support.stack import TopicFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

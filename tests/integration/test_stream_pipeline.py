@@ -22,9 +22,9 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 from dossiers.replay import Replay
 from grafana import queries as wall_queries
-from ioc.devstack import testing
 from producers.sdk import EventProducer
 from producers.simulator import Simulator, warmup_start
+from tests.support import stack as testing
 from tests.support.catalogs import write_fast_catalog
 from tests.support.events import VN, received
 from tests.support.pipeline import (

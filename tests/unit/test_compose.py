@@ -27,8 +27,9 @@ import jsonschema
 import pytest
 import yaml
 
-from ioc.devstack import kafka_sasl
 from ioc.devstack.kafka import KAFKA_VERSION
+from kafka_access import acl as access_acl
+from kafka_access import admin as access_admin
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -46,8 +47,8 @@ ONE_SHOT = {"kafka-acls"}
 """Our image too, run to completion at each `up` (SCRAM users and ACLs) before the Kafka clients start."""
 KAFKA_CLIENTS = {"worker": "ioc-worker", "notifier": "ioc-notifier", "simulator": "ioc-simulator"}
 """Each Kafka client service and its SCRAM user (docs/security.md, section 2)."""
-SECRETS = frozenset(kafka_sasl.ENV_PASSWORDS)
-"""The `.env` passwords (`python -m ioc.devstack.kafka_sasl env`): required, never defaulted."""
+SECRETS = frozenset(access_admin.ENV_PASSWORDS)
+"""The `.env` passwords (`ioc kafka-access env`): required, never defaulted."""
 TEST_SECRETS = {name: f"test-{name.lower().replace('_', '-')}-0123456789" for name in sorted(SECRETS)}
 """What the tests put in the `.env` environment (Compose refuses to load the file without them)."""
 
@@ -282,13 +283,13 @@ def test_env_example_and_gitignore() -> None:
     assert set(example) == SECRETS
     assert schema_errors(load_compose(example, secrets=False)) == []
     text = ENV_EXAMPLE.read_text(encoding="utf-8")
-    assert "python -m ioc.devstack.kafka_sasl env" in text
+    assert "ioc kafka-access env" in text and "devstack" not in text
     # the placeholders cannot start the broker (start.sh wants 16 characters at least)
     start = (KAFKA_SASL_DIR / "start.sh").read_text(encoding="utf-8")
     rule = re.search(r'KAFKA_ADMIN_PASSWORD" =~ \^(.+?)\$ \]\]', start)
     assert rule is not None
     assert re.fullmatch(rule.group(1), example["KAFKA_ADMIN_PASSWORD"]) is None
-    assert re.fullmatch(rule.group(1), kafka_sasl.new_password())  # what `env` generates is accepted
+    assert re.fullmatch(rule.group(1), access_admin.new_password())  # what `env` generates is accepted
     gitignore = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert ".env" in gitignore
     assert ".env" in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
@@ -533,31 +534,55 @@ def test_kafka_clients_log_in_with_their_own_user() -> None:
 
 
 def test_kafka_acls_job(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one-shot job: `python -m ioc.devstack.kafka_sasl apply` with arguments its parser accepts, as
-    admin, with every password it names in its environment."""
+    """The one-shot job: `ioc kafka-access apply` (the image's `ioc`) with options the command accepts,
+    logged in as admin with the admin's password, with every password it names in its environment. The
+    real command runs on the job's arguments and environment, up to the broker (recorded here)."""
+    from typer.testing import CliRunner
+
+    from ioc.commands import kafka_access as command
+
     services = load_compose()["services"]
     job = services["kafka-acls"]
-    assert job["entrypoint"] == ["python", "-m", "ioc.devstack.kafka_sasl"]
+    assert job["entrypoint"] == ["ioc", "kafka-access"]
     assert job["restart"] == "no"
-    seen: list[Any] = []
-
-    def apply(args: Any) -> int:
-        seen.append(args)
-        return 0
-
-    monkeypatch.setattr(kafka_sasl, "_cmd_apply", apply)
-    assert kafka_sasl.main(list(job["command"])) == 0
-    (args,) = seen
-    assert args.prune and args.producer == [kafka_sasl.SIMULATOR_USER]
-    assert args.admin_password_file is None
     env = environment(job)
-    assert env[args.admin_password_env] == env["KAFKA_ADMIN_PASSWORD"] == environment(
+    seen: dict[str, Any] = {}
+
+    class Admin:
+        def close(self) -> None:
+            seen["closed"] = True
+
+    def connect(settings: Any, *, wait: float) -> Admin:
+        seen["login"] = settings
+        return Admin()
+
+    def provision(admin: Any, codes: list[str], passwords: dict[str, str], topology: Any,
+                  **options: Any) -> access_admin.Provisioned:
+        seen.update(codes=codes, passwords=passwords, topology=topology, **options)
+        return access_admin.Provisioned(rules=[])
+
+    monkeypatch.setattr(access_admin, "connect", connect)
+    monkeypatch.setattr(access_admin, "provision", provision)
+    for name in ("IOC_CATALOG", "IOC_KAFKA_BOOTSTRAP", "IOC_KAFKA_SECURITY_PROTOCOL", "IOC_KAFKA_USERNAME",
+                 "IOC_KAFKA_PASSWORD", "IOC_KAFKA_SASL_MECHANISM"):
+        monkeypatch.delenv(name, raising=False)
+    job_env = {name: value for name, value in env.items() if value is not None}
+    result = CliRunner().invoke(command.app, list(job["command"]), env=job_env)
+    assert result.exit_code == 0, result.output
+    assert seen["closed"]
+    login = seen["login"]
+    assert login.kafka_bootstrap == env["IOC_KAFKA_BOOTSTRAP"] == "kafka:19092"
+    assert login.kafka_security_protocol == "SASL_PLAINTEXT" and login.kafka_username == access_acl.ADMIN_USER
+    assert login.kafka_password.get_secret_value() == TEST_SECRETS["KAFKA_ADMIN_PASSWORD"] == environment(
         services["kafka"])["KAFKA_ADMIN_PASSWORD"]
-    users = dict(item.split("=", 1) for item in args.password_env)
-    assert set(users) == {kafka_sasl.WORKER_USER, kafka_sasl.NOTIFIER_USER, kafka_sasl.SIMULATOR_USER}
-    assert set(users.values()) | {"KAFKA_ADMIN_PASSWORD"} == SECRETS
-    for variable in users.values():
-        assert env[variable], variable
+    assert seen["prune"] and seen["producers"] == [access_acl.SIMULATOR_USER]
+    assert seen["logs_in"] is not None  # a rerun does not rewrite passwords that already work
+    assert seen["passwords"] == {
+        access_acl.WORKER_USER: TEST_SECRETS["KAFKA_WORKER_PASSWORD"],
+        access_acl.NOTIFIER_USER: TEST_SECRETS["KAFKA_NOTIFIER_PASSWORD"],
+        access_acl.SIMULATOR_USER: TEST_SECRETS["KAFKA_SIMULATOR_PASSWORD"],
+    }
+    assert len(seen["codes"]) == 19  # the sample catalog's agencies: IOC_CATALOG is unset here
     assert "IOC_CATALOG" in env  # the same catalog as the workers' (passed through when set)
     assert "IOC_CATALOG" in environment(services["worker"])
 
@@ -737,12 +762,12 @@ def test_dockerfile_copies_every_package() -> None:
     .dockerignore does not exclude from the build context."""
     import tomllib
 
-    from setuptools import find_packages
 
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    packages = {name.split(".")[0] for name in find_packages(str(ROOT), include=include)}
-    assert {"dossiers", "producers", "streams", "ioc", "kafka_settings"} <= packages
+    patterns = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {path.name for path in ROOT.iterdir() if (path / "__init__.py").is_file()
+                and any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns)}
+    assert {"dossiers", "ioc", "kafka_access", "kafka_settings"} <= packages  # not vacuous
     sources: list[str] = []
     for op, args in _stages()[0]:
         if op == "COPY" and not args.startswith("--from"):

@@ -25,6 +25,8 @@ from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("dossiers", "producers", "streams", "alerts", "grafana", "ioc", "kafka_settings")
+TEST_STACK = ROOT / "tests" / "support" / "stack.py"
+"""The test fixtures' logic reads CI and IOC_TEST_* (documented too: they change what scripts/test does)."""
 DOC = ROOT / "docs" / "configuration.md"
 SCRIPTS = (ROOT / "scripts" / "test", ROOT / ".ci" / "run")
 PROVISIONING = (ROOT / "grafana" / "provisioning" / "datasources", ROOT / "alerts" / "provisioning")
@@ -40,10 +42,10 @@ IOC_LITERAL = re.compile(r"IOC_[A-Z0-9_]+")
 
 
 def _sources() -> Iterator[tuple[str, ast.Module]]:
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-            yield module, ast.parse(path.read_text(encoding="utf-8"), str(path))
+    paths = [path for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))]
+    for path in [*paths, TEST_STACK]:
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        yield module, ast.parse(path.read_text(encoding="utf-8"), str(path))
 
 
 def _strings(node: ast.AST | None) -> list[str]:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from ioc.devstack import testing
 from producers.clients import CLIENTS, KAFKA_PYTHON, LIBRDKAFKA, librdkafka_config
 from producers.sdk import EventProducer, default_compression
+from tests.support import stack as testing
 
 
 def test_sdk_options_become_librdkafka_properties() -> None:

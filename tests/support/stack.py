@@ -1,8 +1,9 @@
-"""Logic behind the pytest fixtures in tests/conftest.py, kept here so it is typed, linted and reusable.
+"""Logic behind the pytest fixtures in tests/conftest.py (the local stack: Kafka broker, InfluxDB).
 
 Why: the fixtures must start each component once per session, fail loudly in CI but skip with a clear
 message elsewhere when a component cannot start, report startup times, and create uniquely named
-topics and databases. None of that belongs in a conftest that every test directory inherits.
+topics and databases. None of that belongs in a conftest that every test directory inherits, nor in the
+product (it calls pytest.skip/fail): it lives with the tests, and benchmarks/ reuses `create_topic`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ __all__ = [
 
 HOW_TO_INSTALL = {
     "kafka": f"Kafka needs Java 17+ and, once, Maven with access to Maven Central ({INSTALL_JAVA}; "
-    f"{INSTALL_MAVEN}; then `python -m ioc.devstack.kafka --fetch`). `scripts/test` does all of this.",
+    f"{INSTALL_MAVEN}; then `ioc dev fetch`). `scripts/test` does all of this.",
     "influx": f"InfluxDB 1.x: {INSTALL_INFLUXD}. `scripts/test` does this. Or point the tests at a real "
     "InfluxDB 2.x/3.x with IOC_TEST_INFLUX_URL and IOC_TEST_INFLUX_TOKEN (+ _ORG, _BUCKET).",
 }
