@@ -119,6 +119,7 @@ def kpi_table(report: dict[str, Any], catalog: Catalog) -> Table:
         "Đúng hạn",
         "Mục tiêu",
         "Hài lòng",
+        "Hẹn lại >1",
     ):
         table.add_column(header, justify="right" if header != "Cơ quan" else "left")
     rows = [
@@ -140,6 +141,7 @@ def kpi_table(report: dict[str, Any], catalog: Catalog) -> Table:
             f"[{colour}]{_pct(rate)}[/{colour}]" if colour else _pct(rate),
             _pct(target),
             _pct(block["satisfaction_rate"]),
+            str(block["rescheduled_more_than_once"]),
         )
     return table
 

@@ -56,6 +56,7 @@ KPI_FIELDS = (
     "unsatisfied",
     "paid_online",
     "paid_offline",
+    "rescheduled_twice",
 )
 
 

@@ -200,11 +200,13 @@ def test_merge_of_partial_counters() -> None:
 def test_worked_example_two_agencies() -> None:
     """As of Friday 13 Mar 2026 12:00, justice (STP, 2.000488: 10 working days).
 
-    D1 received Mon 2 Mar 09:00 (due Mon 16 Mar 09:00), resolved Wed 4 Mar: early, rated satisfied.
-    D2 received with the appointment Thu 5 Mar 10:00 on the receipt, resolved Thu 5 Mar 15:00: late,
+    D1 received Mon 2 Mar 09:00 (due Mon 16 Mar 17:00, the day rule), resolved Wed 4 Mar: early, rated
+       satisfied.
+    D2 received with the appointment Thu 5 Mar 10:00 on the receipt, resolved Fri 6 Mar 08:00: late (the
+       day after the appointment's date; a result that Thursday afternoon would be on time by date),
        rated unsatisfied.
     D3 received Mon 2 Mar 09:00 with the appointment Wed 11 Mar 17:00, still open: overdue.
-    D4 received Thu 12 Mar 09:00 (due Thu 26 Mar 09:00), open: within; paid online.
+    D4 received Thu 12 Mar 09:00 (due Thu 26 Mar 17:00), open: within; paid online.
     D5 refused at the counter on Tue 3 Mar.  D6 received Tue 3 Mar, withdrawn Wed 4 Mar.
     Health (SYT) has nothing: its rates are unknown, not 0 %.
     """
@@ -221,8 +223,8 @@ def test_worked_example_two_agencies() -> None:
         ],
         [
             ev("received", "D2", at(2026, 3, 2, 9), channel="online", due_at=at(2026, 3, 5, 10), **proc),
-            ev("resolved", "D2", at(2026, 3, 5, 15)),
-            ev("rated", "D2", at(2026, 3, 6, 8), data={"rating": "unsatisfied"}),
+            ev("resolved", "D2", at(2026, 3, 6, 8)),
+            ev("rated", "D2", at(2026, 3, 6, 9), data={"rating": "unsatisfied"}),
         ],
         [ev("received", "D3", at(2026, 3, 2, 9), channel="postal", due_at=at(2026, 3, 11, 17), **proc)],
         [

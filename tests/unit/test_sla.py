@@ -19,7 +19,7 @@ from dossiers.catalog import CalendarConfig, Procedure
 from dossiers.lifecycle import DossierState
 from dossiers.sla import Clock, Timeliness, clock
 
-CAL = WorkingCalendar()
+CAL = WorkingCalendar(CalendarConfig(deadline_mode="instant"))  # the worked examples of the instant rule
 P5 = procedure(5)
 P3 = procedure(3)
 H8 = procedure(8, "hours")
@@ -395,7 +395,7 @@ def test_short_procedure_due_soon_window_is_half_its_time() -> None:
 
 def test_configured_due_soon_window() -> None:
     """16 working hours: WED is due soon from Monday 9 Mar 10:00:01 (Mon 5 h + Tue 8 h + Wed 3 h)."""
-    wide = WorkingCalendar(CalendarConfig(due_soon_hours=16))
+    wide = WorkingCalendar(CalendarConfig(due_soon_hours=16, deadline_mode="instant"))
     assert clock_at([WED], at(2026, 3, 9, 10), cal=wide).timeliness is Timeliness.WITHIN
     assert clock_at([WED], at(2026, 3, 9, 10, 0, 1), cal=wide).timeliness is Timeliness.DUE_SOON
 
@@ -406,7 +406,7 @@ def test_no_due_soon_window() -> None:
     Received Saturday 7 Mar: due Friday 13 Mar 17:00, so it is overdue from 17:00:01 that Friday
     (not from Monday's opening).
     """
-    none = WorkingCalendar(CalendarConfig(due_soon_hours=0))
+    none = WorkingCalendar(CalendarConfig(due_soon_hours=0, deadline_mode="instant"))
     raws = [received(at(2026, 3, 7, 10))]
     due = at(2026, 3, 13, 17)
     for as_of in (at(2026, 3, 9, 9), at(2026, 3, 13, 16), due):
