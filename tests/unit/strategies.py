@@ -210,11 +210,10 @@ def dossier_story(
     common = {"dossier": dossier, "agency": agency.code}
     if ending == "refused":
         return _number([event("refused", cursor, procedure=proc.code, **common)])
-    due_at: datetime | date | None = (
-        cursor + timedelta(days=draw(st.integers(1, 40))) if draw(st.integers(0, 9)) == 0 else None
-    )
-    if due_at is not None and draw(st.booleans()):
-        due_at = due_at.date()  # a receipt that carries the appointment's date only
+    appointment = cursor + timedelta(days=draw(st.integers(1, 40))) if draw(st.integers(0, 9)) == 0 else None
+    due_at: datetime | date | None = appointment
+    if appointment is not None and draw(st.booleans()):
+        due_at = appointment.date()  # a receipt that carries the appointment's date only
     story = [event("received", cursor, procedure=proc.code, channel=channel, due_at=due_at, **common)]
     steps = draw(st.lists(st.sampled_from(["supplement", "pause", "transfer", "extend", "pay"]), max_size=4))
     for step in steps:

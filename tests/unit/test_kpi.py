@@ -289,3 +289,20 @@ def test_block_add_and_snapshot_shape() -> None:
     snap = Snapshot.from_counts(Counter(), CATALOG, local(ts(at(2026, 3, 2))).date())
     assert len(snap.agencies) == 19
     assert snap.as_dict()["centre"]["on_time_rate"] is None
+
+
+def test_dossiers_rescheduled_more_than_once_are_counted_per_agency_and_centre() -> None:
+    def story(dossier: str, extensions: int) -> list[dict[str, Any]]:
+        common = {"dossier": dossier, "agency": "STP"}
+        raws = [event("received", at(2026, 3, 2, 9), procedure="2.000488", channel="counter", **common)]
+        for k in range(extensions):
+            new_due = f"2026-03-{20 + k}T17:00:00+07:00"
+            raws.append(event("extended", at(2026, 3, 10 + k, 9), data={"new_due_at": new_due}, **common))
+        return raws
+
+    run = replay([story("A", 0), story("B", 1), story("C", 2), story("D", 3)], ts(at(2026, 3, 31)))
+    report = run.report()
+    assert report["agencies"]["STP"]["rescheduled_more_than_once"] == 2
+    assert report["centre"]["rescheduled_more_than_once"] == 2
+    assert report["agencies"]["SYT"]["rescheduled_more_than_once"] == 0
+    assert report["dossiers"]["with_problems"] == 2
