@@ -37,6 +37,9 @@ class WorkingCalendar:
         self._periods = [(_seconds(a), _seconds(b)) for a, b in self.config.office_hours.periods]
         self.day_seconds: int = sum(b - a for a, b in self._periods)
         """Office seconds in one working day: the length of one 'working day' of processing time."""
+        self.close_second: int = self._periods[-1][1]
+        """Seconds after local midnight at which the office closes (17:00 by default)."""
+        self._close_of: dict[date, Timestamp] = {}
         self._extra_off = frozenset(self.config.extra_days_off)
         self._extra_on = frozenset(self.config.extra_working_days)
         self._first = date(first_year, 1, 1)
@@ -149,6 +152,53 @@ class WorkingCalendar:
     def _to_ts(self, day: date, second: int) -> Timestamp:
         naive = datetime.combine(day, time()) + timedelta(seconds=second)
         return int(naive.replace(tzinfo=self.tz).timestamp())
+
+    # -- days (for deadlines counted in days, Civil Code 2015 Art. 147-148) -----------------------
+
+    def end_of_day(self, work: WorkSeconds) -> WorkSeconds:
+        """The close of the working day in which the point `work` falls (a point at a close stays there).
+
+        Working days all have `day_seconds`, so their closes are exactly the day boundaries of the
+        cumulative table: one bisection, no date arithmetic.
+        """
+        while self._cum[-1] < work:
+            self._extend_to(self._last_built + timedelta(days=366))
+        return self._cum[bisect_left(self._cum, work)]
+
+    def receipt_day_close(self, ts: Timestamp) -> WorkSeconds:
+        """The close of the day a receipt at `ts` counts on: that day if it is a working day and the
+        office has not closed yet (before opening and the lunch break included), else the next working
+        day (received at night, on a weekend or holiday)."""
+        return self.end_of_day(self.to_work(ts) + 1)
+
+    def closing(self, ts: Timestamp) -> Timestamp:
+        """Closing time (office hours' end) on the local date of `ts`, working day or not."""
+        idx = self._day_of(ts)
+        if idx >= 0 and self._regular(idx):
+            return self._midnight[idx] + self.close_second
+        return self.close_of(self.local_date(ts))
+
+    def close_of(self, day: date) -> Timestamp:
+        """Closing time on `day` (cached: date-only appointments are read on every evaluation)."""
+        found = self._close_of.get(day)
+        if found is None:
+            found = self._close_of[day] = self._to_ts(day, self.close_second)
+        return found
+
+    def second_of_day(self, ts: Timestamp) -> int:
+        """Seconds since local midnight (for cut-off times such as 15:00)."""
+        idx = self._day_of(ts)
+        if idx >= 0 and self._regular(idx):
+            return ts - self._midnight[idx]
+        moment = self.local(ts)
+        return moment.hour * 3600 + moment.minute * 60 + moment.second
+
+    def working_at(self, ts: Timestamp) -> bool:
+        """Whether the local date of `ts` is a working day (from the cumulative table, no lookup)."""
+        idx = self._day_of(ts)
+        if idx < 0:
+            return self.is_working_day(self.local_date(ts))
+        return self._cum[idx + 1] > self._cum[idx]
 
     # -- conveniences ---------------------------------------------------------------------------
 

@@ -32,15 +32,44 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _no_sexagesimal(value: Any, where: str) -> None:
+    # YAML reads an unquoted 13:30 as the sexagesimal number 810: refuse it with a fix, not a crash
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"{where}: {value!r} is not a time; quote times in YAML, e.g. \"13:30\"")
+
+
 class Procedure(_Frozen):
     """One administrative procedure (TTHC) and its legal processing time (thời hạn giải quyết)."""
 
     code: Code
     name: str
     field: str = Field(description="Domain (lĩnh vực), a low-cardinality label for dashboards")
-    processing: float = Field(gt=0, description="Processing time, in `unit`")
-    unit: Literal["days", "hours"] = "days"
+    processing: float = Field(gt=0, description="Processing time, in `unit` (1 for `same_day`)")
+    unit: Literal["days", "hours", "same_day"] = "days"
+    """`same_day` (trả trong ngày): due at the close of the receipt day; see `same_day_cutoff`."""
+    same_day_cutoff: time | None = None
+    """For `same_day` only: received after this local time, due at the close of the next working day
+    (overrides the calendar's `same_day_cutoff`)."""
     channels: tuple[Channel, ...] = (Channel.COUNTER, Channel.ONLINE, Channel.POSTAL)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _same_day_defaults(cls, value: Any) -> Any:
+        # a "trong ngày" procedure has no number of days to write: its processing time is one day
+        if isinstance(value, dict):
+            _no_sexagesimal(value.get("same_day_cutoff"), "same_day_cutoff")
+            if value.get("unit") == "same_day" and "processing" not in value:
+                return {**value, "processing": 1}
+        return value
+
+    @model_validator(mode="after")
+    def _same_day_only(self) -> Procedure:
+        if self.unit == "same_day" and self.processing != 1:
+            raise ValueError("processing: a same_day procedure is returned within the day; "
+                             "leave processing out (or write 1)")
+        if self.same_day_cutoff is not None and self.unit != "same_day":
+            raise ValueError("same_day_cutoff: only for procedures with unit: same_day")
+        return self
 
 
 class Contact(_Frozen):
@@ -101,6 +130,13 @@ class OfficeHours(_Frozen):
         return self
 
 
+DeadlineMode = Literal["day", "instant"]
+"""How a period of working days is counted (docs/domain.md section 3):
+`day`: as the Civil Code 2015 (Art. 147-148) counts a period in days: the receipt day is not counted, the
+period ends at the close of its last working day, and results are classified by date;
+`instant`: N x 8 working hours from the receipt instant, results classified by instant."""
+
+
 class CalendarConfig(_Frozen):
     """Working-time calendar settings; public holidays come from the `holidays` package (VN)."""
 
@@ -109,6 +145,22 @@ class CalendarConfig(_Frozen):
     extra_days_off: tuple[date, ...] = ()
     extra_working_days: tuple[date, ...] = ()
     due_soon_hours: float = Field(default=8.0, ge=0, description="Working hours left that count as due soon")
+    deadline_mode: DeadlineMode = Field(default="day", description="How periods of working days are counted")
+    same_day_cutoff: time | None = Field(
+        default=None, description="Default cut-off for `same_day` procedures (e.g. 15:00)")
+
+    @field_validator("same_day_cutoff", mode="before")
+    @classmethod
+    def _quoted_cutoff(cls, value: Any) -> Any:
+        _no_sexagesimal(value, "same_day_cutoff")
+        return value
+
+    @field_validator("same_day_cutoff")
+    @classmethod
+    def _local_cutoff(cls, value: time | None) -> time | None:
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("same_day_cutoff: a local time; give no time-zone offset")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -17,9 +17,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -82,6 +85,47 @@ def _require_offset(value: datetime) -> datetime:
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_require_offset)]
+_AWARE: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _appointment(value: Any) -> date:
+    """An appointment (ngày hẹn trả): an instant with an offset, or a date alone ("2026-03-05").
+
+    A date alone is what many receipts (giấy tiếp nhận và hẹn trả kết quả) carry: the SLA clock then
+    classifies the result by date. Anything else must be an instant with an offset, as before.
+    """
+    if isinstance(value, date) and not isinstance(value, datetime):
+        day = value
+    elif isinstance(value, str) and _DATE_ONLY.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"not a valid date ({exc})") from exc
+    else:
+        try:
+            return _AWARE.validate_python(value)
+        except ValidationError as exc:
+            item = exc.errors(include_url=False)[0]
+            raise ValueError(_FRIENDLY.get(item["type"], item["msg"]).removeprefix("Value error, ")) from exc
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise ValueError(f"year {day.year} is out of range ({EARLIEST_YEAR}-{LATEST_YEAR})")
+    return day
+
+
+def _wire_appointment(value: date) -> str:
+    """A date as "2026-03-05"; an instant exactly as every other time of the contract."""
+    return _AWARE.dump_python(value, mode="json") if isinstance(value, datetime) else value.isoformat()
+
+
+Appointment = Annotated[
+    datetime | date,
+    PlainValidator(_appointment),
+    PlainSerializer(lambda value: _wire_appointment(value), return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"},
+                              {"type": "string", "format": "date"}]}),
+]
+"""`due_at`: an instant with an offset, or a date alone (classified by date)."""
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
@@ -132,7 +176,7 @@ class _EventBase(BaseModel):
     agency: Code
     procedure: Code | None = None
     channel: Channel | None = None
-    due_at: AwareDatetime | None = None
+    due_at: Appointment | None = None
 
     def to_json(self) -> str:
         """The canonical wire form (by alias, no nulls)."""

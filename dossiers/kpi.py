@@ -68,6 +68,8 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
         keys.append(("rated", agency, "satisfied" if state.rating in SATISFIED else "unsatisfied"))
     if state.paid:
         keys.append(("paid", agency, "online" if state.paid_online else "offline"))
+    if state.extensions > 1:  # the appointment may be rescheduled once (Decree 61/2018)
+        keys.append(("rescheduled_twice", agency))
     return Contribution(tuple(keys), the_clock)
 
 
@@ -123,6 +125,8 @@ class Block:
     unsatisfied: int = 0
     paid_online: int = 0
     paid_offline: int = 0
+    rescheduled_twice: int = 0
+    """Dossiers whose appointment was rescheduled more than once (a problem for operators)."""
     target_on_time: float | None = None
     channels: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0))
 
@@ -163,6 +167,7 @@ class Block:
             "channels": dict(self.channels),
             "paid": paid,
             "online_payment_share": _rate(self.paid_online, paid),
+            "rescheduled_more_than_once": self.rescheduled_twice,
         }
 
 
@@ -202,7 +207,7 @@ class Snapshot:
                     block.year_good, block.year_resolved = block.year_good + good, block.year_resolved + n
             elif kind == "open":
                 setattr(block, key[2], getattr(block, key[2]) + n)
-            elif kind in ("refused", "withdrawn", "paused"):
+            elif kind in ("refused", "withdrawn", "paused", "rescheduled_twice"):
                 setattr(block, kind, getattr(block, kind) + n)
             elif kind == "channel":
                 block.channels[key[2]] = block.channels.get(key[2], 0) + n

@@ -13,6 +13,7 @@ import hashlib
 import json
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from dossiers.events import Event, EventType, ExtendedData, PaidData, RatedData, ResolvedData
@@ -84,6 +85,11 @@ class DossierState:
     """Stream bookkeeping, not a fact: the instant of the contribution the KPI counters hold."""
     alerted: str | None = None
     """Stream bookkeeping, not a fact: the last timeliness an alert was raised for."""
+    extensions: int = 0
+    """Distinct `extended` events: the appointment may be rescheduled once (Decree 61/2018)."""
+    explicit_due_day: str | None = None
+    """A date-only appointment on the receipt (ISO date), classified by date; else `explicit_due`.
+    Last in the record so that states stored before it existed still decode."""
 
     # -- derived -------------------------------------------------------------------------------
 
@@ -129,6 +135,8 @@ class DossierState:
                              " without a matching start")
         if self.conflicts:
             found.append(f"{self.conflicts} conflicting event(s)")
+        if self.extensions > 1:
+            found.append("rescheduled more than once")
         return found
 
     # -- compact codec (the stream's table stores bytes) ---------------------------------------
@@ -183,7 +191,10 @@ def apply(state: DossierState, event: Event) -> Applied:
             state.received = mark
             state.procedure = event.procedure
             state.channel = event.channel.value if event.channel else None
-            state.explicit_due = int(event.due_at.timestamp()) if event.due_at else None
+            due = event.due_at
+            dated = due is not None and not isinstance(due, datetime)
+            state.explicit_due = int(due.timestamp()) if isinstance(due, datetime) else None
+            state.explicit_due_day = due.isoformat() if due is not None and dated else None
     elif kind is EventType.REFUSED:
         if _earliest(state.refused, mark):
             state.refused = mark
@@ -200,6 +211,7 @@ def apply(state: DossierState, event: Event) -> Applied:
         if _earliest(state.returned, mark):
             state.returned = mark
     elif kind is EventType.EXTENDED and isinstance(event.data, ExtendedData):
+        state.extensions += 1
         if state.extended is None or mark > state.extended:
             state.extended = mark
             state.appointment = int(event.data.new_due_at.timestamp())

@@ -1,19 +1,29 @@
 """The SLA clock (thời hạn giải quyết): due time, pauses, and classification at any instant.
 
-Rules (docs/domain.md, section 3):
-- processing time counts in working time from receipt; received outside office hours starts at the next
-  opening; an explicit `due_at` on `received` replaces the computed due time;
+Rules (docs/domain.md, section 3). Two ways to count a period of working days, chosen
+per centre (`calendar.deadline_mode`):
+- `day` (default; Civil Code 2015 Art. 147-148): the receipt day is not counted (received outside office
+  hours or on a day off: the next working day is the receipt day); N working days end at the close of
+  the N-th working day after it; results are classified by local date, an open dossier is overdue once
+  that day's office hours end;
+- `instant`: N x (office hours of a day) of working time from the receipt instant (outside office hours:
+  from the next opening), results classified by instant;
+- procedures in hours count from the receipt instant in both modes; `same_day` (trả trong ngày) ones are
+  due at the close of the receipt day, or of the next working day when received after the cut-off;
+- an explicit `due_at` on `received` replaces the computed due time (a date alone: classified by date);
 - time between `supplement_requested`/`supplement_received` and `paused`/`resumed` does not count; a pause
   that starts after the due time does not rescue a dossier that is already late;
 - `extended` gives the citizen a new appointment, but statistics keep the original due time;
-- resolved: early (trước hạn) before the due day, on time (đúng hạn) on the due day up to the due time,
-  late (quá hạn) after it; open: overdue (quá hạn) after the due time, due soon (sắp đến hạn) with less
-  than the configured working time left, else within (trong hạn). A paused clock is never due soon.
+- resolved: early (trước hạn) before the due day, on time (đúng hạn) on the due day up to the due time
+  (`day`: the whole due day), late (quá hạn) after it; open: overdue (quá hạn) after the due time,
+  due soon (sắp đến hạn) with less than the configured working time left, else within (trong hạn).
+  A paused clock is never due soon.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from dossiers.calendar import Timestamp, WorkingCalendar, WorkSeconds
@@ -51,44 +61,95 @@ class Clock:
 
 def processing_work(procedure: Procedure, calendar: WorkingCalendar) -> WorkSeconds:
     """The procedure's processing time in working seconds (days count as one office day each)."""
-    unit = calendar.day_seconds if procedure.unit == "days" else 3600
+    unit = 3600 if procedure.unit == "hours" else calendar.day_seconds
     return round(procedure.processing * unit)
 
 
-def due_work(state: DossierState, calendar: WorkingCalendar, processing: WorkSeconds,
-             until: Timestamp | None = None) -> tuple[WorkSeconds, Timestamp | None]:
-    """The due point in working seconds, and the start of a pause still running (or None).
+def counts_days(procedure: Procedure, calendar: WorkingCalendar) -> bool:
+    """Whether the procedure's period is counted as days under the centre's `day` mode."""
+    return procedure.unit != "hours" and calendar.config.deadline_mode == "day"
 
-    While a pause runs the due point is not final: it moves on with the pause.
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """Where a dossier's deadline stands, in working time and as an instant."""
+
+    work: WorkSeconds
+    """The due point in working seconds (due soon is measured back from it)."""
+    at: Timestamp | None
+    """The due instant; None while a pause runs (the point is not final)."""
+    by_date: bool
+    """Results are classified by local date (early / on time / late), not by instant."""
+
+
+def _cutoff_passed(procedure: Procedure, calendar: WorkingCalendar, received: Timestamp) -> bool:
+    """A `same_day` dossier received after the cut-off, during a working day's office time."""
+    cutoff = procedure.same_day_cutoff or calendar.config.same_day_cutoff
+    if cutoff is None:
+        return False
+    second = calendar.second_of_day(received)
+    limit = cutoff.hour * 3600 + cutoff.minute * 60 + cutoff.second
+    return limit < second < calendar.close_second and calendar.working_at(received)
+
+
+def due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
+        until: Timestamp | None = None) -> Due:
+    """The due point and due instant of a received dossier, with its pauses up to `until`.
+
+    `instant` mode, and procedures in hours: the processing time counts from the receipt instant.
+    `day` mode: the receipt day is not counted; the period ends at the close of its last working day.
+    Pauses add the working time they cover (in `day` mode only from the day after receipt); in `day`
+    mode the moved point then rounds up to the close of the working day it falls in.
     """
     assert state.received is not None
-    start = calendar.to_work(state.received[0])
-    due = calendar.to_work(state.explicit_due) if state.explicit_due is not None else start + processing
+    received = state.received[0]
+    received_w = calendar.to_work(received)
+    day_mode = calendar.config.deadline_mode == "day"
+    explicit: Timestamp | None = None
+    by_date = False
+    if state.explicit_due_day is not None:
+        explicit, by_date = calendar.close_of(date.fromisoformat(state.explicit_due_day)), True
+    elif state.explicit_due is not None:
+        explicit = state.explicit_due
+        if day_mode:  # an appointment with an hour counts by its date, and not before the close
+            explicit, by_date = max(explicit, calendar.closing(explicit)), True
+    if procedure.unit == "hours":
+        start = received_w
+        base = received_w + processing_work(procedure, calendar)
+    elif procedure.unit == "same_day":
+        start = received_w
+        base = calendar.receipt_day_close(received)
+        if _cutoff_passed(procedure, calendar, received):
+            base += calendar.day_seconds
+        by_date = by_date or day_mode
+    elif day_mode:
+        start = calendar.receipt_day_close(received)
+        base = calendar.end_of_day(start + processing_work(procedure, calendar))
+        by_date = True
+    else:
+        start = received_w
+        base = received_w + processing_work(procedure, calendar)
+    if explicit is not None:
+        base = calendar.to_work(explicit)
+    point = base
     merged_end = start
     for pause_start, pause_end in pause_intervals(state, until):
         if until is not None and pause_start >= until:
             break
         begin = max(calendar.to_work(pause_start), merged_end)
-        if begin >= due:
+        if begin >= (calendar.end_of_day(point) if by_date else point):
             break  # the dossier was already due: a later pause does not count
         if pause_end is None:
-            return due, pause_start
+            return Due(point, None, by_date)
         end = calendar.to_work(pause_end)
         if end > begin:
-            due += end - begin
+            point += end - begin
             merged_end = end
-    return due, None
-
-
-def due_instant(state: DossierState, calendar: WorkingCalendar, due_w: WorkSeconds) -> Timestamp:
-    """The due time of a due point: the earliest instant at which it is reached.
-
-    An appointment written on the receipt (`due_at`) stands as written, even outside office hours
-    (17:30, a Saturday), unless a pause moved it.
-    """
-    if state.explicit_due is not None and calendar.to_work(state.explicit_due) == due_w:
-        return state.explicit_due
-    return calendar.from_work(due_w)
+    if point == base and explicit is not None:
+        return Due(point, explicit, by_date)  # the appointment stands as written
+    if by_date:
+        point = calendar.end_of_day(point)
+    return Due(point, calendar.from_work(point), by_date)
 
 
 def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCalendar,
@@ -102,17 +163,23 @@ def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCal
     due_soon_work = min(round(calendar.config.due_soon_hours * 3600), processing // 2)
     if status is Status.RESOLVED:
         resolved_at = state.resolved[0] if state.resolved else as_of
-        due_w, _ = due_work(state, calendar, processing, until=resolved_at)
-        due_at = due_instant(state, calendar, due_w)
-        if resolved_at > due_at:
+        found = due(state, procedure, calendar, until=resolved_at)
+        assert found.at is not None  # a result ends any pause
+        due_at = found.at
+        if found.by_date:
+            result_day, due_day = calendar.local_date(resolved_at), calendar.local_date(due_at)
+            late, early = result_day > due_day, result_day < due_day
+        else:
+            late = resolved_at > due_at
+            early = not late and calendar.local_date(resolved_at) < calendar.local_date(due_at)
+        if late:
             return Clock(Timeliness.LATE, due_at, False, None, resolved_at - due_at, None)
-        early = calendar.local_date(resolved_at) < calendar.local_date(due_at)
         return Clock(Timeliness.EARLY if early else Timeliness.ON_TIME, due_at, False, None, 0, None)
-    due_w, paused_since = due_work(state, calendar, processing)
-    if paused_since is not None:
+    found = due(state, procedure, calendar)
+    if found.at is None:
         return Clock(Timeliness.WITHIN, None, True, None, 0, None)
-    due_at = due_instant(state, calendar, due_w)
-    due_soon_at = calendar.from_work(due_w - due_soon_work + 1)
+    due_at = found.at
+    due_soon_at = calendar.from_work(found.work - due_soon_work + 1)
     if as_of > due_at:
         return Clock(Timeliness.OVERDUE, due_at, False, due_soon_at, as_of - due_at, None)
     if as_of >= due_soon_at:

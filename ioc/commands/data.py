@@ -124,6 +124,7 @@ def kpi_table(report: dict[str, Any], catalog: Catalog) -> Table:
         labels.ON_TIME_RATE,
         labels.TARGET,
         labels.SATISFACTION,
+        labels.RESCHEDULED_TWICE,
     ):
         table.add_column(header, justify="right" if header != labels.AGENCY else "left")
     rows = [
@@ -145,6 +146,7 @@ def kpi_table(report: dict[str, Any], catalog: Catalog) -> Table:
             f"[{colour}]{labels.percent(rate)}[/{colour}]" if colour else labels.percent(rate),
             labels.percent(target),
             labels.percent(block["satisfaction_rate"]),
+            str(block["rescheduled_more_than_once"]),
         )
     return table
 

@@ -19,7 +19,7 @@ from kafka import KafkaConsumer
 from prometheus_client import CollectorRegistry
 
 from dossiers.calendar import WorkingCalendar
-from dossiers.catalog import load_catalog
+from dossiers.catalog import Catalog, load_catalog
 from dossiers.replay import Replay
 from grafana import queries as wall_queries
 from producers.sdk import EventProducer
@@ -40,6 +40,8 @@ from tests.support.pipeline import (
     settle,
 )
 from tests.support.traffic import lifecycles, with_noise
+
+SAMPLE_CATALOG = Path(__file__).parents[2] / "dossiers" / "data" / "catalog.yaml"
 
 
 @pytest.fixture
@@ -81,9 +83,23 @@ def assert_wall_queries_match(pipeline: Pipeline, replay: Replay) -> None:
         assert by_agency.get(code, 0) == block.overdue, code
 
 
-def test_a_simulated_month_reaches_influxdb_equal_to_replay(pipeline: Pipeline) -> None:
-    """March 2026 of the 19-agency simulator, with duplicates and invalid records mixed in."""
-    catalog = load_catalog()
+def sample_catalog_in(mode: str, directory: Path) -> tuple[Catalog, dict[str, str]]:
+    """The shipped sample with `calendar.deadline_mode` set to `mode`, and the worker's environment."""
+    text = SAMPLE_CATALOG.read_text(encoding="utf-8")
+    assert "\n  deadline_mode: day\n" in text
+    path = directory / f"catalog-{mode}.yaml"
+    path.write_text(text.replace("\n  deadline_mode: day\n", f"\n  deadline_mode: {mode}\n"),
+                    encoding="utf-8")
+    catalog = load_catalog(path)
+    assert catalog.calendar.deadline_mode == mode
+    return catalog, {"IOC_CATALOG": str(path)}
+
+
+@pytest.mark.parametrize("mode", ["day", "instant"])
+def test_a_simulated_month_reaches_influxdb_equal_to_replay(pipeline: Pipeline, mode: str) -> None:
+    """March 2026 of the 19-agency simulator, with duplicates and invalid records mixed in, with the
+    centre counting deadlines by day (the law's rule) or by instant."""
+    catalog, env = sample_catalog_in(mode, pipeline.tmp)
     calendar = WorkingCalendar(catalog.calendar)
     month = datetime(2026, 3, 2, tzinfo=VN)
     simulator = Simulator(
@@ -91,12 +107,18 @@ def test_a_simulated_month_reaches_influxdb_equal_to_replay(pipeline: Pipeline) 
     )
     events = list(simulator.events())
     records, duplicates, invalid = with_noise(events, seed=1)
-    worker = pipeline.worker("w1")
+    worker = pipeline.worker("w1", **env)
     print(f"worker ready in {worker.wait_ready():.1f} s")
     pipeline.produce(records)
     live = settle(pipeline, expected_received=replay_of(records, catalog, EVENING).snapshot().centre.received)
     replay = replay_of(records, catalog, max(live.as_of))
     assert_same_kpis(live, replay)
+    # the worker really counted in `mode`: the other mode classifies this month differently
+    other, _ = sample_catalog_in("instant" if mode == "day" else "day", pipeline.tmp)
+    centre = replay.snapshot().centre
+    other_centre = replay_of(records, other, max(live.as_of)).snapshot().centre
+    assert (centre.early, centre.on_time, centre.late, centre.overdue) != (
+        other_centre.early, other_centre.on_time, other_centre.late, other_centre.overdue)
     dead = pipeline.read_topic("IOC_DLQ_TOPIC")
     assert len(dead) == invalid
     assert all(dict(m.headers).get("ioc-dlq-reason") for m in dead)

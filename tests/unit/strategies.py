@@ -65,7 +65,7 @@ def event(
     for name, value in fields.items():
         if value is None:
             continue
-        raw[name] = value.isoformat() if isinstance(value, datetime) else value
+        raw[name] = value.isoformat() if isinstance(value, date) else value
     return raw
 
 
@@ -210,7 +210,10 @@ def dossier_story(
     common = {"dossier": dossier, "agency": agency.code}
     if ending == "refused":
         return _number([event("refused", cursor, procedure=proc.code, **common)])
-    due_at = cursor + timedelta(days=draw(st.integers(1, 40))) if draw(st.integers(0, 9)) == 0 else None
+    appointment = cursor + timedelta(days=draw(st.integers(1, 40))) if draw(st.integers(0, 9)) == 0 else None
+    due_at: datetime | date | None = appointment
+    if appointment is not None and draw(st.booleans()):
+        due_at = appointment.date()  # a receipt that carries the appointment's date only
     story = [event("received", cursor, procedure=proc.code, channel=channel, due_at=due_at, **common)]
     steps = draw(st.lists(st.sampled_from(["supplement", "pause", "transfer", "extend", "pay"]), max_size=4))
     for step in steps:
@@ -232,6 +235,8 @@ def dossier_story(
                 event("transferred", cursor, data={"to_agency": target} if target else None, **common)
             )
         elif step == "extend":
+            if any(e["type"] == "extended" for e in story):
+                continue  # rescheduled once at most (Decree 61/2018); a second time is a problem
             new_due = cursor + timedelta(days=draw(st.integers(1, 20)))
             story.append(event("extended", cursor, data={"new_due_at": new_due.isoformat()}, **common))
         else:

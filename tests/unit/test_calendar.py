@@ -366,3 +366,44 @@ def test_instants_before_the_calendar_origin_count_nothing() -> None:
     early = ts(at(2001, 3, 2, 9))
     assert CAL.to_work(early) == 0
     assert CAL.to_work(early) <= CAL.to_work(ts(at(2015, 1, 5, 9)))
+
+
+# --- days, for deadlines counted in days (the `day` rule of the SLA clock) -----------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=calendars, t=instants_2020_2035)
+def test_receipt_day_close_is_the_close_of_the_oracles_receipt_day(name: str, t: int) -> None:
+    """The receipt day is the local date while the office has not closed on a working day, else the
+    next working day; its close is that day's 17:00."""
+    cal, off, on = CALENDARS[name]
+    moment = local(t)
+    day = moment.date()
+    if not oracle_working(day, off, on) or moment.time() >= time(17, 0):
+        day += timedelta(days=1)
+        while not oracle_working(day, off, on):
+            day += timedelta(days=1)
+    close = cal.receipt_day_close(t)
+    assert cal.from_work(close) == ts(datetime.combine(day, time(17, 0), ICT))
+    assert cal.end_of_day(close) == close  # a close is its own end of day
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=calendars, t=instants_2020_2035)
+def test_end_of_day_is_the_close_of_the_working_day_of_a_point(name: str, t: int) -> None:
+    cal, off, on = CALENDARS[name]
+    w = cal.to_work(t) + 1  # a point inside a working day
+    end = cal.from_work(cal.end_of_day(w))
+    assert local(end).time() == time(17, 0)
+    assert oracle_working(local(end).date(), off, on)
+    assert local(end).date() == local(cal.from_work(w)).date()
+
+
+def test_day_helpers(cal: WorkingCalendar) -> None:
+    sat = ts(at(2026, 3, 7, 10))
+    assert cal.closing(sat) == ts(at(2026, 3, 7, 17))  # on a day off too: the date's closing time
+    assert cal.close_of(date(2026, 3, 7)) == ts(at(2026, 3, 7, 17))
+    assert cal.second_of_day(ts(at(2026, 3, 2, 15, 0, 1))) == 15 * 3600 + 1
+    assert not cal.working_at(sat) and cal.working_at(ts(at(2026, 3, 9, 3)))
+    assert not cal.working_at(ts(at(2026, 2, 17, 9)))  # mùng 1 Tết 2026
+    assert cal.working_at(ts(at(2026, 8, 22, 9)))  # the make-up Saturday

@@ -204,6 +204,7 @@ def test_minimal_catalog_gets_the_documented_defaults() -> None:
     assert cat.centre.code == "centre"
     assert cat.calendar.office_hours.periods == ((time(7, 0), time(11, 30)), (time(13, 30), time(17, 0)))
     assert cat.calendar.due_soon_hours == 8
+    assert cat.calendar.deadline_mode == "day" and cat.calendar.same_day_cutoff is None
     agency = cat.agencies[0]
     assert agency.kind == "department"
     assert agency.target_on_time == 0.99
@@ -282,6 +283,8 @@ def test_empty_office_hours_are_rejected() -> None:
         ("processing: 10", "processing: 10\n        channels: [counter, fax]", "channels"),
         ("    name: Sở Tư pháp\n", "    name: Sở Tư pháp\n    target_on_time: 1.5\n", "target_on_time"),
         ("    name: Sở Tư pháp\n", "    name: Sở Tư pháp\n    kind: ministry\n", "kind"),
+        ("centre:\n", "calendar: {deadline_mode: hours}\ncentre:\n", "deadline_mode"),
+        ("centre:\n", "calendar: {same_day_cutoff: 15:00}\ncentre:\n", "same_day_cutoff"),
     ],
 )
 def test_bad_values_are_rejected_with_their_location(old: str, new: str, where: str) -> None:
@@ -371,3 +374,17 @@ def test_a_huge_or_non_utf8_catalog_is_refused(tmp_path: Path) -> None:
     path.write_bytes(MINIMAL.replace("Sở Tư pháp", "S\xf4 T\xfd").encode("cp1258", "replace"))
     with pytest.raises(CatalogError, match="not UTF-8"):
         load_catalog(path)
+
+
+def test_same_day_procedures() -> None:
+    """`unit: same_day` (trả trong ngày) needs no processing; a cut-off belongs to such a procedure."""
+    same_day = MINIMAL.replace("processing: 10", "unit: same_day\n        same_day_cutoff: \"15:30\"", 1)
+    procedure = _validate(same_day).agencies[0].procedures[0]
+    assert (procedure.unit, procedure.processing, procedure.same_day_cutoff) == ("same_day", 1, time(15, 30))
+    for bad, message in (
+        ("processing: 10\n        same_day_cutoff: \"15:00\"", "only for procedures with unit: same_day"),
+        ("processing: 2\n        unit: same_day", "returned within the day"),
+        ("unit: same_day\n        same_day_cutoff: 15:00", "quote times"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            _validate(MINIMAL.replace("processing: 10", bad, 1))

@@ -367,3 +367,29 @@ def test_published_schema_file_matches_the_contract() -> None:
 
     published = json.loads((Path(__file__).parents[2] / "docs" / "dossier-event-1.schema.json").read_text())
     assert published == json_schema()
+
+
+@pytest.mark.parametrize(
+    ("due_at", "expected"),
+    [
+        ("2026-03-05", "2026-03-05"),  # a date alone: the receipt's appointment day (classified by date)
+        ("2026-03-05T10:00:00+07:00", "2026-03-05T10:00:00+07:00"),
+    ],
+)
+def test_due_at_is_an_instant_or_a_date_alone(due_at: str, expected: str) -> None:
+    raw = sample_event("received") | {"due_at": due_at}
+    parsed = parse_event(raw)
+    assert json.loads(parsed.to_json())["due_at"] == expected
+    assert parse_event(parsed.to_json()) == parsed  # the wire form round-trips
+
+
+@pytest.mark.parametrize(
+    ("due_at", "reason"),
+    [
+        ("2026-02-30", "due_at: not a valid date"),
+        ("1999-12-31", "due_at: year 1999 is out of range"),
+        ("2026-03-05T10:00", "due_at: must carry a time-zone offset"),
+    ],
+)
+def test_a_bad_appointment_names_its_field(due_at: str, reason: str) -> None:
+    assert reason_of(sample_event("received") | {"due_at": due_at}).reason.startswith(reason)

@@ -200,11 +200,13 @@ def test_merge_of_partial_counters() -> None:
 def test_worked_example_two_agencies() -> None:
     """As of Friday 13 Mar 2026 12:00, justice (STP, 2.000488: 10 working days).
 
-    D1 received Mon 2 Mar 09:00 (due Mon 16 Mar 09:00), resolved Wed 4 Mar: early, rated satisfied.
-    D2 received with the appointment Thu 5 Mar 10:00 on the receipt, resolved Thu 5 Mar 15:00: late,
+    D1 received Mon 2 Mar 09:00 (due Mon 16 Mar 17:00, the day rule), resolved Wed 4 Mar: early, rated
+       satisfied.
+    D2 received with the appointment Thu 5 Mar 10:00 on the receipt, resolved Fri 6 Mar 08:00: late (the
+       day after the appointment's date; a result that Thursday afternoon would be on time by date),
        rated unsatisfied.
     D3 received Mon 2 Mar 09:00 with the appointment Wed 11 Mar 17:00, still open: overdue.
-    D4 received Thu 12 Mar 09:00 (due Thu 26 Mar 09:00), open: within; paid online.
+    D4 received Thu 12 Mar 09:00 (due Thu 26 Mar 17:00), open: within; paid online.
     D5 refused at the counter on Tue 3 Mar.  D6 received Tue 3 Mar, withdrawn Wed 4 Mar.
     Health (SYT) has nothing: its rates are unknown, not 0 %.
     """
@@ -221,8 +223,8 @@ def test_worked_example_two_agencies() -> None:
         ],
         [
             ev("received", "D2", at(2026, 3, 2, 9), channel="online", due_at=at(2026, 3, 5, 10), **proc),
-            ev("resolved", "D2", at(2026, 3, 5, 15)),
-            ev("rated", "D2", at(2026, 3, 6, 8), data={"rating": "unsatisfied"}),
+            ev("resolved", "D2", at(2026, 3, 6, 8)),
+            ev("rated", "D2", at(2026, 3, 6, 9), data={"rating": "unsatisfied"}),
         ],
         [ev("received", "D3", at(2026, 3, 2, 9), channel="postal", due_at=at(2026, 3, 11, 17), **proc)],
         [
@@ -287,3 +289,20 @@ def test_block_add_and_snapshot_shape() -> None:
     snap = Snapshot.from_counts(Counter(), CATALOG, local(ts(at(2026, 3, 2))).date())
     assert len(snap.agencies) == 19
     assert snap.as_dict()["centre"]["on_time_rate"] is None
+
+
+def test_dossiers_rescheduled_more_than_once_are_counted_per_agency_and_centre() -> None:
+    def story(dossier: str, extensions: int) -> list[dict[str, Any]]:
+        common = {"dossier": dossier, "agency": "STP"}
+        raws = [event("received", at(2026, 3, 2, 9), procedure="2.000488", channel="counter", **common)]
+        for k in range(extensions):
+            new_due = f"2026-03-{20 + k}T17:00:00+07:00"
+            raws.append(event("extended", at(2026, 3, 10 + k, 9), data={"new_due_at": new_due}, **common))
+        return raws
+
+    run = replay([story("A", 0), story("B", 1), story("C", 2), story("D", 3)], ts(at(2026, 3, 31)))
+    report = run.report()
+    assert report["agencies"]["STP"]["rescheduled_more_than_once"] == 2
+    assert report["centre"]["rescheduled_more_than_once"] == 2
+    assert report["agencies"]["SYT"]["rescheduled_more_than_once"] == 0
+    assert report["dossiers"]["with_problems"] == 2

@@ -311,3 +311,30 @@ def test_a_pause_sent_twice_is_one_wait_that_one_resume_ends() -> None:
     state = state_of(parse(raws))
     assert pause_intervals(state) == [(ts(at(2026, 3, 3, 8)), ts(at(2026, 3, 5, 8)))]
     assert not any("resumed" in p for p in state.problems())
+
+
+def test_a_second_extension_is_a_problem_and_counted() -> None:
+    """The appointment may be rescheduled once (Decree 61/2018; Decree 118/2025 keeps the apology
+    letter): a second `extended` is reported, in any order, and the dossier stays late as before."""
+    common = {"dossier": "D", "agency": "STP"}
+    raws = [
+        event("received", at(2026, 3, 2, 9), procedure="2.000488", channel="counter", **common),
+        event("extended", at(2026, 3, 12, 9), data={"new_due_at": "2026-03-20T17:00:00+07:00"}, **common),
+        event("extended", at(2026, 3, 19, 9), data={"new_due_at": "2026-03-27T17:00:00+07:00"}, **common),
+        event("resolved", at(2026, 3, 25, 9), **common),
+    ]
+    once = state_of(parse(raws[:2] + raws[3:]))
+    assert once.problems() == [] and ("rescheduled_twice", "STP") not in _keys(once)
+    for order in (raws, raws[::-1]):
+        twice = state_of(parse(order))
+        assert twice.problems() == ["rescheduled more than once"]
+        keys = _keys(twice)
+        assert ("rescheduled_twice", "STP") in keys
+        assert any(k[0] == "resolved" and k[2] == "late" for k in keys)
+        assert twice.appointment == ts(at(2026, 3, 27, 17))  # the latest appointment is kept
+    duplicate = state_of(parse([*raws[:2], raws[1], *raws[3:]]))  # the same event twice is one
+    assert duplicate.problems() == []
+
+
+def _keys(state: DossierState) -> tuple[tuple[str, ...], ...]:
+    return contribution(state, CATALOG, WorkingCalendar(), ts(at(2026, 3, 31))).keys

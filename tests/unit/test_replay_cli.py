@@ -52,7 +52,7 @@ EVENTS = [
     ev("resolved", "D1", at(2026, 3, 4, 9)),
     ev("rated", "D1", at(2026, 3, 4, 10), data={"rating": "satisfied"}),
     ev("received", "D2", at(2026, 3, 2, 9), channel="online", due_at=at(2026, 3, 5, 10), **P),
-    ev("resolved", "D2", at(2026, 3, 5, 15)),
+    ev("resolved", "D2", at(2026, 3, 6, 8)),  # the day after the appointment's date: late in both modes
     ev("received", "D3", at(2026, 3, 2, 9), channel="postal", due_at=at(2026, 3, 11, 17), **P),
     ev("received", "D4", at(2026, 3, 12, 9), channel="online", **P),
     ev("refused", "D5", at(2026, 3, 3, 9), **P),

@@ -6,20 +6,22 @@ March 2026 has no public holiday: Monday 2, 9, 16 March; Saturday 7, 14 March. O
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from strategies import CATALOG, at, dossier_story, event, local, parse, procedure, state_of, ts
+from strategies import CATALOG, at, dossier_story, event, instants, local, parse, procedure, state_of, ts
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import CalendarConfig, Procedure
 from dossiers.lifecycle import DossierState
 from dossiers.sla import Clock, Timeliness, clock
 
-CAL = WorkingCalendar()
+CAL = WorkingCalendar(CalendarConfig(deadline_mode="instant"))  # the worked examples of the instant rule
+DAY = WorkingCalendar(CalendarConfig(deadline_mode="day"))  # the day rule (the default)
+MODES = {"day": DAY, "instant": CAL}
 P5 = procedure(5)
 P3 = procedure(3)
 H8 = procedure(8, "hours")
@@ -395,7 +397,7 @@ def test_short_procedure_due_soon_window_is_half_its_time() -> None:
 
 def test_configured_due_soon_window() -> None:
     """16 working hours: WED is due soon from Monday 9 Mar 10:00:01 (Mon 5 h + Tue 8 h + Wed 3 h)."""
-    wide = WorkingCalendar(CalendarConfig(due_soon_hours=16))
+    wide = WorkingCalendar(CalendarConfig(due_soon_hours=16, deadline_mode="instant"))
     assert clock_at([WED], at(2026, 3, 9, 10), cal=wide).timeliness is Timeliness.WITHIN
     assert clock_at([WED], at(2026, 3, 9, 10, 0, 1), cal=wide).timeliness is Timeliness.DUE_SOON
 
@@ -406,7 +408,7 @@ def test_no_due_soon_window() -> None:
     Received Saturday 7 Mar: due Friday 13 Mar 17:00, so it is overdue from 17:00:01 that Friday
     (not from Monday's opening).
     """
-    none = WorkingCalendar(CalendarConfig(due_soon_hours=0))
+    none = WorkingCalendar(CalendarConfig(due_soon_hours=0, deadline_mode="instant"))
     raws = [received(at(2026, 3, 7, 10))]
     due = at(2026, 3, 13, 17)
     for as_of in (at(2026, 3, 9, 9), at(2026, 3, 13, 16), due):
@@ -433,14 +435,15 @@ def proc_of(raws: list[dict[str, Any]]) -> Procedure:
 
 
 @settings(max_examples=300, deadline=None)
-@given(story=dossier_story(agencies=ONE_AGENCY), delay=st.integers(0, 120 * 86400))
-def test_pauses_never_make_a_dossier_worse(story: list[dict[str, Any]], delay: int) -> None:
+@given(story=dossier_story(agencies=ONE_AGENCY), delay=st.integers(0, 120 * 86400),
+       mode=st.sampled_from(sorted(MODES)))
+def test_pauses_never_make_a_dossier_worse(story: list[dict[str, Any]], delay: int, mode: str) -> None:
     """Removing every pause event can only move the due time earlier and the class towards late."""
     assume(story[0]["type"] == "received")
     without = [raw for raw in story if raw["type"] not in PAUSE_TYPES]
     proc = proc_of(story)
     as_of = ts(datetime.fromisoformat(story[-1]["occurred_at"])) + delay
-    paused, plain = clock_at(story, as_of, proc), clock_at(without, as_of, proc)
+    paused, plain = clock_at(story, as_of, proc, MODES[mode]), clock_at(without, as_of, proc, MODES[mode])
     if paused.due_at is not None:
         assert plain.due_at is not None
         assert paused.due_at >= plain.due_at
@@ -454,7 +457,8 @@ def test_pauses_never_make_a_dossier_worse(story: list[dict[str, Any]], delay: i
         assert paused.timeliness is plain.timeliness is None
 
 
-WINDOWS = {hours: WorkingCalendar(CalendarConfig(due_soon_hours=hours)) for hours in (0, 8, 20)}
+WINDOWS = {(hours, mode): WorkingCalendar(CalendarConfig(due_soon_hours=hours, deadline_mode=mode))
+           for hours in (0, 8, 20) for mode in ("day", "instant")}
 
 
 @settings(max_examples=300, deadline=None)
@@ -464,7 +468,7 @@ WINDOWS = {hours: WorkingCalendar(CalendarConfig(due_soon_hours=hours)) for hour
     window=st.sampled_from(sorted(WINDOWS)),
 )
 def test_next_change_at_is_exactly_when_the_class_changes(
-    story: list[dict[str, Any]], delay: int, window: int
+    story: list[dict[str, Any]], delay: int, window: tuple[int, str]
 ) -> None:
     assume(story[0]["type"] == "received")
     cal, proc = WINDOWS[window], proc_of(story)
@@ -484,13 +488,273 @@ def test_next_change_at_is_exactly_when_the_class_changes(
 
 
 @settings(max_examples=200, deadline=None)
-@given(story=dossier_story(agencies=ONE_AGENCY), step=st.integers(1, 40 * 86400))
-def test_open_class_only_gets_worse_as_time_passes(story: list[dict[str, Any]], step: int) -> None:
+@given(story=dossier_story(agencies=ONE_AGENCY), step=st.integers(1, 40 * 86400),
+       mode=st.sampled_from(sorted(MODES)))
+def test_open_class_only_gets_worse_as_time_passes(story: list[dict[str, Any]], step: int, mode: str) -> None:
     assume(story[0]["type"] == "received")
-    proc = proc_of(story)
+    proc, cal = proc_of(story), MODES[mode]
     last = ts(datetime.fromisoformat(story[-1]["occurred_at"]))
-    first, later = clock_at(story, last, proc), clock_at(story, last + step, proc)
+    first, later = clock_at(story, last, proc, cal), clock_at(story, last + step, proc, cal)
     if first.timeliness in OPEN_RANK:
         assert OPEN_RANK[first.timeliness] <= OPEN_RANK[later.timeliness]
     else:
         assert later.timeliness is first.timeliness
+
+
+# --- the day rule (deadline_mode: day, Civil Code 2015 Art. 147-148) -------------------------------------
+
+
+def day_clock(raws: list[dict[str, Any]], as_of: datetime, proc: Procedure = P3) -> Clock:
+    return clock_at(raws, as_of, proc, DAY)
+
+
+def test_day_rule_the_issue_examples() -> None:
+    """3 working days received Mon 2 Mar 09:00: the receipt day is not counted, Tue (1), Wed (2), Thu (3):
+    due Thu 5 Mar at the close (17:00). The instant rule said Thu 09:00 (a result at 15:00 was late)."""
+    mon_9 = [received(at(2026, 3, 2, 9))]
+    assert due_of(day_clock(mon_9, at(2026, 3, 2, 10))) == at(2026, 3, 5, 17)
+    assert due_of(clock_at(mon_9, at(2026, 3, 2, 10), P3)) == at(2026, 3, 5, 9)
+    mon_9_result = [*mon_9, ev("resolved", at(2026, 3, 5, 15))]
+    assert day_clock(mon_9_result, at(2026, 3, 6)).timeliness is Timeliness.ON_TIME
+    assert clock_at(mon_9_result, at(2026, 3, 6), P3).timeliness is Timeliness.LATE
+    # received at opening: the instant rule used up Monday as day 1 (due Wed 17:00); the law does not
+    mon_7 = [received(at(2026, 3, 2, 7))]
+    assert due_of(day_clock(mon_7, at(2026, 3, 2, 10))) == at(2026, 3, 5, 17)
+    assert due_of(clock_at(mon_7, at(2026, 3, 2, 10), P3)) == at(2026, 3, 4, 17)
+
+
+@pytest.mark.parametrize(
+    ("resolved_at", "expected"),
+    [
+        (at(2026, 3, 4, 23, 59, 59), Timeliness.EARLY),
+        (at(2026, 3, 5, 0, 0), Timeliness.ON_TIME),
+        (at(2026, 3, 5, 17, 0), Timeliness.ON_TIME),
+        (at(2026, 3, 5, 23, 59, 59), Timeliness.ON_TIME),  # any hour of the due date
+        (at(2026, 3, 6, 0, 0), Timeliness.LATE),
+    ],
+)
+def test_day_rule_classifies_results_by_date(resolved_at: datetime, expected: Timeliness) -> None:
+    c = day_clock([received(at(2026, 3, 2, 9)), ev("resolved", resolved_at)], at(2026, 3, 9))
+    assert c.timeliness is expected
+    assert (c.late_seconds > 0) is (expected is Timeliness.LATE)
+
+
+@pytest.mark.parametrize(
+    ("received_at", "due"),
+    [
+        (at(2026, 3, 2, 6, 0), at(2026, 3, 5, 17)),  # before opening: Monday is the receipt day
+        (at(2026, 3, 2, 12, 0), at(2026, 3, 5, 17)),  # lunch break: still Monday
+        (at(2026, 3, 2, 16, 59, 59), at(2026, 3, 5, 17)),
+        (at(2026, 3, 2, 17, 0), at(2026, 3, 6, 17)),  # at or after the close: Tuesday is the receipt day
+        (at(2026, 3, 2, 22, 0), at(2026, 3, 6, 17)),
+        (at(2026, 3, 7, 10, 0), at(2026, 3, 12, 17)),  # Saturday: Monday 9 is the receipt day
+        (at(2026, 2, 13, 9, 0), at(2026, 2, 25, 17)),  # Fri before Tết: 23, 24, 25 Feb (16-20 Feb Tết)
+        (at(2026, 2, 17, 9, 0), at(2026, 2, 26, 17)),  # mùng 1 Tết: Mon 23 Feb is the receipt day
+    ],
+)
+def test_day_rule_receipt_day(received_at: datetime, due: datetime) -> None:
+    assert due_of(day_clock([received(received_at)], received_at)) == due
+
+
+def test_day_rule_open_dossier_is_overdue_when_the_due_day_closes() -> None:
+    raws = [received(at(2026, 3, 2, 9))]
+    assert day_clock(raws, at(2026, 3, 5, 7, 0)).timeliness is Timeliness.WITHIN  # exactly 8 h left
+    assert day_clock(raws, at(2026, 3, 5, 7, 0, 1)).timeliness is Timeliness.DUE_SOON
+    c = day_clock(raws, at(2026, 3, 5, 17, 0))
+    assert c.timeliness is Timeliness.DUE_SOON and c.next_change_at == ts(at(2026, 3, 5, 17, 0, 1))
+    assert day_clock(raws, at(2026, 3, 5, 17, 0, 1)).timeliness is Timeliness.OVERDUE
+
+
+@pytest.mark.parametrize(
+    ("raws", "proc", "due"),
+    [
+        # same day: supplement Tue 3 Mar 09:00 -> 11:00, 2 working hours: the due date moves one
+        # working day (the moved point Fri 09:00 rounds up to Friday's close)
+        ([received(at(2026, 3, 2, 9)), ev("supplement_requested", at(2026, 3, 3, 9)),
+          ev("supplement_received", at(2026, 3, 3, 11))], P3, at(2026, 3, 6, 17)),
+        # a full working day paused (Tue 09:00 -> Wed 09:00): one day
+        ([received(at(2026, 3, 2, 9)), ev("paused", at(2026, 3, 3, 9)),
+          ev("resumed", at(2026, 3, 4, 9))], P3, at(2026, 3, 6, 17)),
+        # the receipt day is not counted, so neither is a pause during it: Mon 10:00 -> Tue 10:00 is
+        # 3 working hours (Tue 07:00-10:00): one day
+        ([received(at(2026, 3, 2, 9)), ev("supplement_requested", at(2026, 3, 2, 10)),
+          ev("supplement_received", at(2026, 3, 3, 10))], P3, at(2026, 3, 6, 17)),
+        # over a weekend: 5 days from Mon 2 Mar, due Mon 9 Mar; Fri 6 Mar 15:00 -> Mon 9 Mar 09:00
+        # is 2 h + 2 h = 4 working hours: Tue 10 Mar
+        ([received(at(2026, 3, 2, 9)), ev("supplement_requested", at(2026, 3, 6, 15)),
+          ev("supplement_received", at(2026, 3, 9, 9))], P5, at(2026, 3, 10, 17)),
+        # over Tết: 5 days from Thu 12 Feb 2026, due Thu 26 Feb; Fri 13 Feb 10:00 -> Tue 24 Feb 10:00
+        # is 5 h (Fri) + 8 h (Mon 23) + 3 h (Tue 24) = 16 h = 2 working days: Mon 2 Mar
+        ([received(at(2026, 2, 12, 9)), ev("supplement_requested", at(2026, 2, 13, 10)),
+          ev("supplement_received", at(2026, 2, 24, 10))], P5, at(2026, 3, 2, 17)),
+        # a pause of 17 working hours (Tue 3 Mar 09:00 -> Thu 5 Mar 10:00) rounds up to 3 days
+        ([received(at(2026, 3, 2, 9)), ev("paused", at(2026, 3, 3, 9)),
+          ev("resumed", at(2026, 3, 5, 10))], P3, at(2026, 3, 10, 17)),
+    ],
+)
+def test_day_rule_pauses_move_the_due_date(
+    raws: list[dict[str, Any]], proc: Procedure, due: datetime
+) -> None:
+    last = datetime.fromisoformat(raws[-1]["occurred_at"])
+    assert due_of(day_clock(raws, last, proc)) == due
+
+
+def test_day_rule_a_pause_on_the_due_date_still_counts() -> None:
+    """Due Thu 5 Mar (close 17:00): a supplement requested Thu 14:00 is before the due point."""
+    raws = [received(at(2026, 3, 2, 9)), ev("supplement_requested", at(2026, 3, 5, 14)),
+            ev("supplement_received", at(2026, 3, 6, 9))]
+    assert due_of(day_clock(raws, at(2026, 3, 6, 9))) == at(2026, 3, 6, 17)
+    late = [received(at(2026, 3, 2, 9)), ev("supplement_requested", at(2026, 3, 6, 8)),
+            ev("supplement_received", at(2026, 3, 9, 9))]
+    assert due_of(day_clock(late, at(2026, 3, 9, 9))) == at(2026, 3, 5, 17)
+
+
+SAME_DAY = Procedure.model_validate(
+    {"code": "2.000815", "name": "Chứng thực bản sao", "field": "Chứng thực", "unit": "same_day"})
+SAME_DAY_14 = SAME_DAY.model_copy(update={"same_day_cutoff": time(14, 0)})
+CUTOFF_15 = {
+    mode: WorkingCalendar(CalendarConfig.model_validate({"deadline_mode": mode, "same_day_cutoff": "15:00"}))
+    for mode in ("day", "instant")
+}
+
+
+@pytest.mark.parametrize("mode", ["day", "instant"])
+@pytest.mark.parametrize(
+    ("received_at", "proc", "due"),
+    [
+        (at(2026, 3, 2, 9), SAME_DAY, at(2026, 3, 2, 17)),
+        (at(2026, 3, 2, 15, 0), SAME_DAY, at(2026, 3, 2, 17)),  # at 15:00 is not after 15:00
+        (at(2026, 3, 2, 15, 0, 1), SAME_DAY, at(2026, 3, 3, 17)),
+        (at(2026, 3, 2, 14, 30), SAME_DAY_14, at(2026, 3, 3, 17)),  # the procedure's own cut-off
+        (at(2026, 3, 2, 18, 0), SAME_DAY, at(2026, 3, 3, 17)),  # after hours: Tuesday's dossier
+        (at(2026, 3, 6, 16, 0), SAME_DAY, at(2026, 3, 9, 17)),  # Friday after the cut-off: Monday
+        (at(2026, 3, 7, 16, 0), SAME_DAY, at(2026, 3, 9, 17)),  # Saturday: Monday, whatever the hour
+    ],
+)
+def test_same_day_procedures_and_the_cutoff(mode: str, received_at: datetime, proc: Procedure,
+                                             due: datetime) -> None:
+    c = clock_at([received(received_at)], received_at, proc, CUTOFF_15[mode])
+    assert due_of(c) == due
+
+
+def test_same_day_without_a_cutoff_is_due_the_same_evening() -> None:
+    assert due_of(day_clock([received(at(2026, 3, 2, 16, 50))], at(2026, 3, 2, 16, 50), SAME_DAY)) == \
+        at(2026, 3, 2, 17)
+
+
+@pytest.mark.parametrize("mode", ["day", "instant"])
+def test_date_only_appointment_is_classified_by_date(mode: str) -> None:
+    raws = [received(at(2026, 3, 2, 9), due_at="2026-03-05")]
+    cal = MODES[mode]
+    assert due_of(clock_at(raws, at(2026, 3, 3), P5, cal)) == at(2026, 3, 5, 17)
+    for when, expected in ((at(2026, 3, 4, 20), Timeliness.EARLY), (at(2026, 3, 5, 21), Timeliness.ON_TIME),
+                           (at(2026, 3, 6, 8), Timeliness.LATE)):
+        assert clock_at([*raws, ev("resolved", when)], at(2026, 3, 9), P5, cal).timeliness is expected
+    assert clock_at(raws, at(2026, 3, 5, 17, 0, 1), P5, cal).timeliness is Timeliness.OVERDUE
+
+
+def test_date_only_appointment_on_a_saturday_stands_and_pauses_move_it() -> None:
+    sat = [received(at(2026, 3, 2, 9), due_at="2026-03-07")]
+    assert due_of(day_clock(sat, at(2026, 3, 3), P5)) == at(2026, 3, 7, 17)
+    paused = [*sat, ev("paused", at(2026, 3, 3, 9)), ev("resumed", at(2026, 3, 3, 11))]
+    assert due_of(day_clock(paused, at(2026, 3, 4), P5)) == at(2026, 3, 9, 17)
+
+
+def test_timed_appointment_follows_the_centre_mode() -> None:
+    """due_at Thu 5 Mar 10:00, result Thu 15:00: on time by date (day), late by instant (instant)."""
+    raws = [received(at(2026, 3, 2, 9), due_at=at(2026, 3, 5, 10)), ev("resolved", at(2026, 3, 5, 15))]
+    assert day_clock(raws, at(2026, 3, 9), P5).timeliness is Timeliness.ON_TIME
+    assert clock_at(raws, at(2026, 3, 9), P5).timeliness is Timeliness.LATE
+    after_close = [received(at(2026, 3, 2, 9), due_at=at(2026, 3, 5, 17, 30))]
+    assert due_of(day_clock(after_close, at(2026, 3, 3), P5)) == at(2026, 3, 5, 17, 30)
+    morning = [received(at(2026, 3, 2, 9), due_at=at(2026, 3, 5, 10))]
+    assert due_of(day_clock(morning, at(2026, 3, 3), P5)) == at(2026, 3, 5, 17)  # open until the close
+
+
+def test_fractional_days_round_up_to_a_close() -> None:
+    """1.5 days from Mon 2 Mar: Tue (1) and half of Wed: due Wed 4 Mar 17:00."""
+    assert due_of(day_clock([received(at(2026, 3, 2, 9))], at(2026, 3, 2, 9), procedure(1.5))) == \
+        at(2026, 3, 4, 17)
+
+
+def test_hours_count_from_the_instant_in_both_modes() -> None:
+    raws = [received(at(2026, 3, 2, 9)), ev("resolved", at(2026, 3, 3, 10))]
+    for cal in MODES.values():
+        c = clock_at(raws, at(2026, 3, 4), H8, cal)
+        assert due_of(c) == at(2026, 3, 3, 9) and c.timeliness is Timeliness.LATE
+
+
+def test_extension_keeps_the_day_rule_statistics() -> None:
+    """As before: an extension does not rescue a dossier; here under the day rule."""
+    raws = [received(at(2026, 3, 2, 9)),
+            ev("extended", at(2026, 3, 4, 9), data={"new_due_at": at(2026, 3, 13, 17)}),
+            ev("resolved", at(2026, 3, 6, 9))]
+    assert day_clock(raws, at(2026, 3, 9)).timeliness is Timeliness.LATE
+
+
+# --- properties of the day rule --------------------------------------------------------------------------
+
+DAY_PROCS = [procedure(n) for n in (1, 2, 3, 5, 7, 10, 15, 20, 30)] + [SAME_DAY]
+SPAN = instants(at(2025, 1, 1), at(2027, 12, 31))
+
+
+@settings(max_examples=300, deadline=None)
+@given(received_at=SPAN, proc=st.sampled_from(DAY_PROCS), second=st.integers(0, 86399),
+       pause=st.one_of(st.none(), st.tuples(st.integers(0, 20 * 86400), st.integers(0, 10 * 86400))))
+def test_day_rule_a_result_on_the_due_date_is_never_late(
+    received_at: datetime, proc: Procedure, second: int, pause: tuple[int, int] | None
+) -> None:
+    raws = [received(received_at)]
+    if pause is not None:
+        begin = received_at + timedelta(seconds=pause[0])
+        raws += [ev("paused", begin), ev("resumed", begin + timedelta(seconds=pause[1]))]
+    last = datetime.fromisoformat(raws[-1]["occurred_at"])
+    open_clock = day_clock(raws, last, proc)
+    assert open_clock.due_at is not None
+    due = local(open_clock.due_at)
+    when = datetime.combine(due.date(), datetime.min.time(), due.tzinfo) + timedelta(seconds=second)
+    assume(when >= last)  # a result during the pause would end it there (another due date)
+    result = day_clock([*raws, ev("resolved", when)], when + timedelta(days=1), proc)
+    assert result.timeliness in (Timeliness.EARLY, Timeliness.ON_TIME)
+    assert result.due_at == open_clock.due_at
+    day_after = datetime.combine(due.date() + timedelta(days=1), datetime.min.time(), due.tzinfo)
+    assert day_clock([*raws, ev("resolved", day_after)], day_after, proc).timeliness is Timeliness.LATE
+
+
+@settings(max_examples=300, deadline=None)
+@given(story=dossier_story(agencies=ONE_AGENCY), delay=st.integers(0, 60 * 86400))
+def test_day_rule_a_computed_due_date_is_never_a_day_off(story: list[dict[str, Any]], delay: int) -> None:
+    assume(story[0]["type"] == "received" and "due_at" not in story[0])
+    proc = proc_of(story)
+    assume(proc.unit != "hours")
+    c = clock_at(story, ts(datetime.fromisoformat(story[-1]["occurred_at"])) + delay, proc, DAY)
+    if c.due_at is not None:
+        assert DAY.is_working_day(local(c.due_at).date())
+        assert local(c.due_at).time() == DAY.config.office_hours.periods[-1][1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(received_at=SPAN, proc=st.sampled_from(DAY_PROCS), hour=st.sampled_from([7, 9, 14]))
+def test_day_rule_received_on_a_day_off_counts_from_the_next_working_day(
+    received_at: datetime, proc: Procedure, hour: int
+) -> None:
+    assume(not DAY.is_working_day(received_at.date()))
+    next_day = DAY.add_working_days(received_at.date(), 0)
+    same = datetime.combine(next_day, datetime.min.time(), received_at.tzinfo) + timedelta(hours=hour)
+    off_day = day_clock([received(received_at)], same, proc)
+    assert off_day.due_at == day_clock([received(same)], same, proc).due_at
+
+
+@settings(max_examples=300, deadline=None)
+@given(story=dossier_story(agencies=ONE_AGENCY), delay=st.integers(0, 60 * 86400))
+def test_hours_procedures_are_the_same_in_both_modes(story: list[dict[str, Any]], delay: int) -> None:
+    """And equal to the instant rule's formula: N working hours from the receipt instant."""
+    assume(story[0]["type"] == "received" and "due_at" not in story[0])
+    proc = proc_of(story)
+    as_of = ts(datetime.fromisoformat(story[-1]["occurred_at"])) + delay
+    hours = procedure(proc.processing, "hours", proc.code)
+    in_day, in_instant = clock_at(story, as_of, hours, DAY), clock_at(story, as_of, hours, CAL)
+    assert in_day == in_instant
+    if not any(raw["type"] in PAUSE_TYPES for raw in story) and in_day.due_at is not None:
+        start = CAL.to_work(ts(datetime.fromisoformat(story[0]["occurred_at"])))
+        assert in_day.due_at == CAL.from_work(start + round(proc.processing * 3600))
