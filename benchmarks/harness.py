@@ -41,6 +41,7 @@ from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.ports import free_port
 from producers.simulator import Simulator, warmup_start
 from streams.runner import WorkerProcess
+from tests.support.catalogs import FAST_CATALOG as TEST_FAST_CATALOG
 from tests.support.stack import create_topic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,26 +57,9 @@ Record = tuple[bytes, bytes]
 """(key, value) of one Kafka record: dossier code and the event's JSON."""
 
 FAST_CATALOG: dict[str, Any] = {
-    "sample": False,
+    **TEST_FAST_CATALOG,
     "centre": {"code": "bench", "name": "Trung tâm đo hiệu năng"},
-    "calendar": {"due_soon_hours": 0.001},
-    "agencies": [
-        {
-            "code": "STP",
-            "name": "Sở Tư pháp",
-            "short_name": "Tư pháp",
-            "procedures": [
-                {
-                    "code": "P.FAST",
-                    "name": "Thủ tục vài giây",
-                    "field": "Hộ tịch",
-                    "processing": 0.002,
-                    "unit": "hours",
-                },
-                {"code": "P.DAY", "name": "Thủ tục một ngày", "field": "Hộ tịch", "processing": 1},
-            ],
-        }
-    ],
+    "agencies": TEST_FAST_CATALOG["agencies"][:1],  # Sở Tư pháp only
 }
 """A catalog whose P.FAST takes 7 working seconds: an SLA transition happens while we watch."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from dossiers.catalog import Catalog
 
-FAST_CATALOG = {
+FAST_CATALOG: dict[str, Any] = {
     "sample": False,
     "centre": {"code": "test", "name": "Trung tâm thử nghiệm"},
     "calendar": {"due_soon_hours": 0.001},
