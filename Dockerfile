@@ -20,7 +20,7 @@ COPY pyproject.toml README.m[d] ./
 COPY dossiers/ dossiers/
 COPY producers/ producers/
 COPY streams/ streams/
-COPY alerts/ alerts/
+COPY notifier/ notifier/
 COPY grafana/ grafana/
 COPY ioc/ ioc/
 COPY kafka_settings/ kafka_settings/

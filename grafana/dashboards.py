@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from grafana_foundation_sdk.builders import (
@@ -44,6 +43,9 @@ from dossiers.catalog import Agency, Catalog
 from grafana import queries as q
 from grafana.datasources import INFLUX, PROMETHEUS
 from grafana.influxql import InfluxQL
+from grafana.settings import WallSettings
+
+WALL_DEFAULTS = WallSettings()
 
 WALL_UID = "ioc-wall"
 AGENCY_UID = "ioc-agency"
@@ -53,19 +55,6 @@ AGENCY_TITLE = "IOC — Chi tiết cơ quan"
 PIPELINE_TITLE = "IOC — Sức khỏe hệ thống xử lý"
 TAGS = ["ioc", "hanh-chinh-cong"]
 GRID_COLUMNS = 24
-
-
-@dataclass(frozen=True)
-class WallSettings:
-    """Colour bands that are not in the catalog (each agency's own target is)."""
-
-    centre_target: float = 0.95
-    """The whole centre's on-time goal, for the three centre rate tiles (agencies mix 99 % and 80 %)."""
-    warn_margin: float = 0.05
-    """Orange band just under a target: red below `target - warn_margin`."""
-    satisfaction_target: float = 0.90
-    tiles_per_row: int = 8
-    tile_height: int = 4
 
 
 # -- small helpers ----------------------------------------------------------------------------------------
@@ -334,7 +323,7 @@ def _board_links(*uids: str) -> list[cogbuilder.Builder[dm.DashboardLink]]:
 
 
 # -- the wall ---------------------------------------------------------------------------------------------
-def wall(catalog: Catalog, settings: WallSettings = WallSettings()) -> db.Dashboard:
+def wall(catalog: Catalog, settings: WallSettings = WALL_DEFAULTS) -> db.Dashboard:
     """The wall: 28 grid rows of 38 px fill 1080 px in kiosk mode."""
     s = settings
     target = s.centre_target
@@ -449,7 +438,7 @@ def _deadline_table(title: str, kind: str, since_label: str) -> table.Panel:
     )
 
 
-def agency_board(catalog: Catalog, settings: WallSettings = WallSettings()) -> db.Dashboard:
+def agency_board(catalog: Catalog, settings: WallSettings = WALL_DEFAULTS) -> db.Dashboard:
     """Drill-down for `$agency`; its Vietnamese name is the `agency_name` variable and in panel titles."""
     agency = q.AGENCY_VAR
     grid = Grid()
@@ -724,7 +713,7 @@ def to_json(board: db.Dashboard | dm.Dashboard) -> dict[str, Any]:
     return data
 
 
-def dashboards(catalog: Catalog, settings: WallSettings = WallSettings()) -> dict[str, dict[str, Any]]:
+def dashboards(catalog: Catalog, settings: WallSettings = WALL_DEFAULTS) -> dict[str, dict[str, Any]]:
     """{uid: dashboard JSON} for the three boards."""
     return {
         WALL_UID: to_json(wall(catalog, settings)),

@@ -17,10 +17,10 @@ from typing import Any
 from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
-from alerts import rules
 from dossiers.catalog import Catalog
+from grafana import alert_rules as rules
 from grafana import dashboards, datasources
-from grafana.build import BuildSettings
+from grafana.settings import BuildSettings
 
 FOLDER_TITLE = "IOC"
 

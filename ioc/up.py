@@ -123,10 +123,10 @@ def up(
     partitions: Annotated[int, typer.Option(min=1, help="Partitions of the events topic.")] = 6,
 ) -> None:
     """Run the whole stack locally (Kafka, InfluxDB, worker, notifier, simulator) with a terminal wall."""
-    from alerts.cli import run_notifier
-    from alerts.settings import NotifySettings
     from ioc.devstack.influx import InfluxQL
     from ioc.devstack.ports import free_port
+    from notifier.service import run_notifier
+    from notifier.settings import NotifySettings
     from streams.runner import WorkerProcess
 
     if no_simulator and speed is not None:

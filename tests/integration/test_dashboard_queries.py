@@ -25,10 +25,10 @@ import pytest
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from alerts import rules
 from dossiers.alerts import Alert
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.kpi import Block
+from grafana import alert_rules as rules
 from grafana import dashboards, queries
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
 from streams.influx import alert_point, deadline_point, event_point, kpi_point, stamp

@@ -31,11 +31,11 @@ import yaml
 from aiosmtpd.controller import Controller
 from kafka import KafkaAdminClient, KafkaProducer
 
-from alerts.cli import run_notifier
-from alerts.settings import NotifySettings
 from dossiers.alerts import Alert, alert_id
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.ports import free_port
+from notifier.service import run_notifier
+from notifier.settings import NotifySettings
 
 ICT = timezone(timedelta(hours=7))
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""alerts/provisioning/alerting.yaml: Grafana's file-provisioning structure (a JSON schema of the
+"""grafana/provisioning/alerting/alerting.yaml: Grafana's file-provisioning structure (a JSON schema of the
 subset we use) and its cross references: data source UIDs, condition and expression refIds, contact
 points named by policies, one route per agency, the mute timing, per-agency targets from the catalog."""
 
@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
-from alerts import rules
 from dossiers.catalog import Catalog, load_catalog
+from grafana import alert_rules as rules
 from grafana import build, datasources, queries
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -650,7 +650,7 @@ def test_grafana_mounts_the_provisioning_and_the_home_wall() -> None:
     mounts = dict(_bind_mounts(grafana))
     assert mounts["/etc/grafana/provisioning/datasources"] == ROOT / "grafana/provisioning/datasources"
     assert mounts["/etc/grafana/provisioning/dashboards"] == ROOT / "grafana/provisioning/dashboards"
-    assert mounts["/etc/grafana/provisioning/alerting"] == ROOT / "alerts/provisioning"
+    assert mounts["/etc/grafana/provisioning/alerting"] == ROOT / "grafana/provisioning/alerting"
     home = environment(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"] or ""
     assert _host_path(grafana, home) == ROOT / "grafana/provisioning/dashboards/ioc-wall.json"
     assert json.loads(_host_path(grafana, home).read_text("utf-8"))["uid"] == "ioc-wall"

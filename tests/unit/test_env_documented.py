@@ -24,17 +24,18 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("dossiers", "producers", "streams", "alerts", "grafana", "ioc", "kafka_settings")
+PACKAGES = ("dossiers", "producers", "streams", "notifier", "grafana", "ioc", "kafka_settings")
 TEST_STACK = ROOT / "tests" / "support" / "stack.py"
 """The test fixtures' logic reads CI and IOC_TEST_* (documented too: they change what scripts/test does)."""
 DOC = ROOT / "docs" / "configuration.md"
 SCRIPTS = (ROOT / "scripts" / "test", ROOT / ".ci" / "run")
-PROVISIONING = (ROOT / "grafana" / "provisioning" / "datasources", ROOT / "alerts" / "provisioning")
+PROVISIONING = (ROOT / "grafana" / "provisioning" / "datasources",
+                ROOT / "grafana" / "provisioning" / "alerting")
 
 SECTIONS = {
     "kafka_settings.settings.KafkaSettings": "## Kafka connection (every service)",
     "streams.settings.StreamSettings": "## 1. Stream worker",
-    "alerts.settings.NotifySettings": "## 2. Supervisor notifier",
+    "notifier.settings.NotifySettings": "## 2. Supervisor notifier",
 }
 """Which docs/configuration.md section holds the table of each settings class (defaults are checked)."""
 
@@ -165,7 +166,7 @@ def test_the_collector_finds_variables_of_every_kind() -> None:
         "IOC_SKIP_LINT",  # scripts/test
     }
     assert expected <= app_variables()
-    assert {"streams.settings.StreamSettings", "alerts.settings.NotifySettings"} <= set(settings_classes())
+    assert {"streams.settings.StreamSettings", "notifier.settings.NotifySettings"} <= set(settings_classes())
 
 
 def test_every_variable_is_documented() -> None:
@@ -285,7 +286,7 @@ def test_each_app_service_gets_only_variables_it_reads() -> None:
     classes = settings_classes()
     readers = {
         "worker": set(settings_env(classes["streams.settings.StreamSettings"])),
-        "notifier": set(settings_env(classes["alerts.settings.NotifySettings"])),
+        "notifier": set(settings_env(classes["notifier.settings.NotifySettings"])),
         "simulator": _simulate_envvars() | {"IOC_SPOOL_PATH"},  # producers.sdk.default_spool_path
     }
     assert "IOC_CLOCK_ORIGIN" in readers["simulator"]

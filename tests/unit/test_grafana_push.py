@@ -16,8 +16,8 @@ import pytest
 from grafana_client.api import GrafanaApi
 from typer.testing import CliRunner
 
-from alerts import rules
 from dossiers.catalog import load_catalog
+from grafana import alert_rules as rules
 from grafana.push import push
 from ioc.cli import _mount, app
 

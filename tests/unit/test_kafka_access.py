@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from alerts.settings import NotifySettings
 from ioc.commands import kafka_access as command
 from ioc.devstack.kafka_sasl import scram_format_args
 from kafka_access import admin as access_admin
 from kafka_access.acl import AclTopology, acl_rules, agency_user
 from kafka_access.settings import KafkaAccessSettings
+from notifier.settings import NotifySettings
 from streams.settings import StreamSettings
 
 IOC_NAMES = ("IOC_EVENTS_TOPIC", "IOC_DLQ_TOPIC", "IOC_ALERTS_TOPIC", "IOC_TICKS_TOPIC", "IOC_APP_ID",

@@ -1,4 +1,4 @@
-"""The supervisor notifier's decisions (alerts/notifier.py) with plain times, plus its store and settings.
+"""The supervisor notifier's decisions (notifier/policy.py) with plain times, plus its store and settings.
 
 Times are local Vietnam instants worked out by hand: 2026-03-02 is a Monday; Tết 2026 closes the
 offices from Saturday 14 February to Sunday 22 February (the `holidays` package, country VN).
@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from alerts.cli import decide, prune
-from alerts.delivery import DeliveryError, Dispatcher, FileSink, SmtpSender
-from alerts.notifier import Notifier, Outbound, Policy, route, targets, working_duration
-from alerts.notify_store import PendingDelivery, SqliteNotifyStore
-from alerts.settings import NotifySettings
 from dossiers.alerts import Alert, alert_id
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
+from notifier.delivery import DeliveryError, Dispatcher, FileSink, SmtpSender
+from notifier.policy import Notifier, Outbound, Policy, route, targets, working_duration
+from notifier.service import decide, prune
+from notifier.settings import NotifySettings
+from notifier.store import PendingDelivery, SqliteNotifyStore
 
 ICT = timezone(timedelta(hours=7))
 

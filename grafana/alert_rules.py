@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from typing import Any, Literal
 
@@ -38,39 +37,15 @@ from dossiers.catalog import Agency, Catalog
 from grafana import queries as q
 from grafana.datasources import INFLUX, INFLUX_UID, PROMETHEUS, PROMETHEUS_UID
 from grafana.influxql import InfluxQL
+from grafana.settings import AlertSettings
+
+DEFAULTS = AlertSettings()
 
 EXPR_UID = "__expr__"
 DIRECTOR = "ioc-director"
 OFFICE_MUTE = "ioc-ngoai-gio-hanh-chinh"
 RULE_LABEL = "ioc_rule"
 UID_MAX = 40
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    """Thresholds and windows; defaults documented in docs/alerts.md."""
-
-    folder: str = "IOC"
-    folder_uid: str = "ioc"
-    new_overdue_minutes: int = 5
-    """Look-back of the new-overdue rule: it fires while a dossier turned overdue in the last N minutes."""
-    due_soon_threshold: int = 10
-    """Alert when an agency has more than this many due-soon dossiers."""
-    min_resolved: int = 20
-    """The on-time rule waits for this many dossiers resolved in the month (day 1 is not a trend)."""
-    silent_minutes: int = 120
-    """An agency with no event for this long (during office hours) is reported silent."""
-    dead_letters_threshold: int = 5
-    """Dead letters in 10 minutes, all reasons together."""
-    consumer_lag_threshold: int = 1000
-    """Records not yet consumed, all partitions together, for 5 minutes."""
-    sink_errors_threshold: int = 3
-    """Failed (retried) InfluxDB batch writes in 5 minutes, for 5 minutes."""
-    holiday_years: tuple[int, ...] = (2025, 2026, 2027)
-    """Years whose public holidays (holidays package, VN) are muted for the silent-agency rule."""
-    director_copy: bool = True
-    """Also send every agency alert to the director (grouped by rule, repeated at most twice a day)."""
-    notification_labels: dict[str, str] = field(default_factory=dict)
 
 
 def uid(prefix: str, code: str) -> str:
@@ -331,7 +306,7 @@ def pipeline_rules(settings: AlertSettings) -> list[alerting.Rule]:
     ]
 
 
-def rules(catalog: Catalog, settings: AlertSettings = AlertSettings()) -> dict[str, list[alerting.Rule]]:
+def rules(catalog: Catalog, settings: AlertSettings = DEFAULTS) -> dict[str, list[alerting.Rule]]:
     """{rule group: rules}."""
     return {
         SLA_GROUP: sla_rules(catalog, settings),
@@ -345,7 +320,7 @@ def to_data(obj: Any) -> Any:
     return json.loads(json.dumps(obj, cls=JSONEncoder))
 
 
-def api_rules(catalog: Catalog, settings: AlertSettings = AlertSettings()) -> dict[str, list[dict[str, Any]]]:
+def api_rules(catalog: Catalog, settings: AlertSettings = DEFAULTS) -> dict[str, list[dict[str, Any]]]:
     """Rules in the HTTP provisioning API's shape (`POST /api/v1/provisioning/alert-rules`)."""
     return {
         group: [to_data(r.build()) for r in group_rules]
@@ -420,7 +395,7 @@ def _silent_child() -> dict[str, Any]:
     return {"object_matchers": [[RULE_LABEL, "=", "agency_silent"]], "mute_time_intervals": [OFFICE_MUTE]}
 
 
-def policies(catalog: Catalog, settings: AlertSettings = AlertSettings()) -> list[dict[str, Any]]:
+def policies(catalog: Catalog, settings: AlertSettings = DEFAULTS) -> list[dict[str, Any]]:
     """The notification policy tree: one route per agency (label `agency`) to its supervisors.
 
     Provisioning a policy tree replaces the whole tree of the organisation: keep it all here.
@@ -498,7 +473,7 @@ def _days_off(catalog: Catalog, years: Iterable[int]) -> list[date]:
     return out
 
 
-def mute_timings(catalog: Catalog, settings: AlertSettings = AlertSettings()) -> list[dict[str, Any]]:
+def mute_timings(catalog: Catalog, settings: AlertSettings = DEFAULTS) -> list[dict[str, Any]]:
     """Outside office hours (plus the look-back grace), weekends, and weekday public holidays / days off."""
     tz = catalog.calendar.timezone
     intervals: list[dict[str, Any]] = [
@@ -523,8 +498,8 @@ def mute_timings(catalog: Catalog, settings: AlertSettings = AlertSettings()) ->
     return [{"orgId": 1, "name": OFFICE_MUTE, "time_intervals": intervals}]
 
 
-def provisioning(catalog: Catalog, settings: AlertSettings = AlertSettings()) -> dict[str, Any]:
-    """alerts/provisioning/alerting.yaml (Grafana alerting file provisioning, apiVersion 1)."""
+def provisioning(catalog: Catalog, settings: AlertSettings = DEFAULTS) -> dict[str, Any]:
+    """grafana/provisioning/alerting/alerting.yaml (Grafana alerting file provisioning, apiVersion 1)."""
     groups = [
         {
             "orgId": 1,

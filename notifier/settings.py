@@ -14,10 +14,10 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from alerts.notifier import CHANNELS, Policy
 from dossiers.alerts import ALERT_KINDS
 from dossiers.clock import BusinessClock
 from kafka_settings import KafkaSettings
+from notifier.policy import CHANNELS, Policy
 
 
 def _names(value: object, allowed: tuple[str, ...], what: str) -> str:

@@ -1,7 +1,7 @@
 """Delivery adapters (SMTP, webhook, JSON-lines file) and the dispatcher that retries them.
 
 Each adapter sends one `PendingDelivery` or raises `DeliveryError`. The dispatcher takes what the
-outbox (alerts/notify_store.py) says is due, sends it, and records the result: a failure keeps the
+outbox (notifier/store.py) says is due, sends it, and records the result: a failure keeps the
 delivery pending with a doubling delay, so a mail server or receiver that is down loses nothing.
 Sending is at-least-once at this edge (a crash between "sent" and "recorded" resends one message);
 each message carries its notification id (Message-ID, X-IOC-Notification, payload `id`) for that case.
@@ -26,7 +26,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
 
-from alerts.notify_store import PendingDelivery, SqliteNotifyStore
+from notifier.store import PendingDelivery, SqliteNotifyStore
 
 log = logging.getLogger("ioc.notify")
 

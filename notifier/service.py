@@ -1,30 +1,25 @@
 """`ioc notify`: tell supervisors about overdue dossiers (e-mail, webhook, file), digests, escalations.
 
 `run_notifier` is the service loop, callable from a thread or a process (`ioc up`): poll
-`dossier-alerts`, decide (alerts/notifier.py) and record the decisions and outgoing messages in SQLite
+`dossier-alerts`, decide (notifier/policy.py) and record the decisions and outgoing messages in SQLite
 in one transaction, commit the Kafka offsets only then, and let the dispatcher send what is due.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
-from types import FrameType
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
-import typer
-
-from alerts.delivery import Dispatcher, FileSink, Sender, SmtpSender, WebhookSender
-from alerts.notifier import Notifier, route, targets
-from alerts.notify_store import SqliteNotifyStore
-from alerts.settings import NotifySettings
 from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
-from dossiers.catalog import load_catalog
+from dossiers.catalog import SAMPLE_WARNING, load_catalog
+from notifier.delivery import Dispatcher, FileSink, Sender, SmtpSender, WebhookSender
+from notifier.policy import Notifier, targets
+from notifier.settings import NotifySettings
+from notifier.store import SqliteNotifyStore
 
 log = logging.getLogger("ioc.notify")
 
@@ -167,6 +162,8 @@ def run_notifier(settings: NotifySettings | None = None, stop_event: StopEvent |
     settings = settings or NotifySettings()
     stop: StopEvent = stop_event if stop_event is not None else threading.Event()
     catalog = load_catalog(settings.catalog)
+    if catalog.sample:
+        log.warning("%s", SAMPLE_WARNING)
     calendar = WorkingCalendar(catalog.calendar)
     clock = settings.clock()
     channels = settings.channels()
@@ -212,19 +209,24 @@ def decide(store: SqliteNotifyStore, notifier: Notifier, channels: frozenset[str
            now: int, wall: float, on_time: bool = True) -> None:
     """Decide on a batch of records (and on the time) and queue the messages, in one transaction.
 
-    Each record has its own savepoint: a record that cannot be read or handled is logged and skipped
-    rather than stopping the notifier on every restart (a poison record).
+    Records are decoded strictly (`Alert.from_json`); a malformed one is logged with its partition, offset
+    and the reason, and skipped. Each alert has its own savepoint: one that cannot be handled is logged
+    and skipped too, rather than stopping the notifier on every restart (a poison record).
     """
     with store.transaction():
         for record in records:
+            where = f"{record.topic}[{record.partition}]@{record.offset}"
+            try:
+                alert = Alert.from_json(record.value)
+            except ValueError as exc:  # the contract is strict (dossiers/alerts.py): say why, go on
+                log.warning("malformed alert record at %s skipped: %s", where, exc)
+                continue
             try:
                 with store.savepoint():
-                    for out in notifier.on_alert(Alert.from_json(record.value), now):
+                    for out in notifier.on_alert(alert, now):
                         store.record(out, targets(out, channels), wall)
-            except Exception as exc:
-                level = logging.WARNING if isinstance(exc, ValueError) else logging.ERROR
-                log.log(level, "skipping the record at %s[%s]@%s: %s", record.topic, record.partition,
-                        record.offset, exc, exc_info=level == logging.ERROR)
+            except Exception:
+                log.exception("alert %s at %s could not be handled; skipped", alert.alert_id, where)
         if on_time:
             try:
                 with store.savepoint():
@@ -232,70 +234,3 @@ def decide(store: SqliteNotifyStore, notifier: Notifier, channels: frozenset[str
                         store.record(out, targets(out, channels), wall)
             except Exception:
                 log.exception("time-driven notifications failed; retried on the next poll")
-
-
-def notify(
-    bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap (env IOC_KAFKA_BOOTSTRAP)")] = None,
-    catalog: Annotated[Path | None, typer.Option(help="Catalog YAML (env IOC_CATALOG)")] = None,
-    db: Annotated[Path | None, typer.Option(help="SQLite state file (env IOC_NOTIFY_DB)")] = None,
-    file: Annotated[Path | None, typer.Option(help="JSON-lines file sink (env IOC_NOTIFY_FILE)")] = None,
-    check: Annotated[bool, typer.Option("--check", help="Print channels and routing, then exit")] = False,
-    status: Annotated[bool, typer.Option("--status", help="Print the state's counts and failures, then exit")]
-    = False,
-) -> None:
-    """Send supervisors overdue-dossier messages, daily digests and escalations (Ctrl-C stops)."""
-    overrides = {k: v for k, v in {"kafka_bootstrap": bootstrap, "catalog": catalog, "notify_db": db,
-                                   "notify_file": file}.items() if v is not None}
-    settings = NotifySettings(**overrides)  # type: ignore[arg-type]
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if check:
-        _print_check(settings)
-        return
-    if status:
-        _print_status(settings)
-        return
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    run_notifier(settings, stop)
-
-
-def _print_check(settings: NotifySettings) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    catalog = load_catalog(settings.catalog)
-    console = Console()
-    console.print(f"channels: {', '.join(sorted(settings.channels())) or 'none'}"
-                  f" (enabled: {settings.notify_channels}; e-mail needs IOC_SMTP_HOST, file IOC_NOTIFY_FILE)")
-    table = Table("agency", "recipients", "e-mail", "webhook", "note")
-    for agency in catalog.agencies:
-        found = route(catalog, agency.code)
-        table.add_row(agency.code, ", ".join(c.name for c in found.recipients),
-                      ", ".join(c.email for c in found.recipients if c.email),
-                      ", ".join("yes" for c in found.recipients if c.webhook), found.note or "")
-    console.print(table)
-
-
-def _print_status(settings: NotifySettings) -> None:
-    from rich.console import Console
-
-    store = SqliteNotifyStore(settings.notify_db)
-    try:
-        console = Console()
-        for name, count in store.stats().items():
-            console.print(f"{name:>14}: {count}")
-        for record in store.deliveries():
-            if record.state == "pending" and record.attempts:
-                console.print(f"[yellow]pending[/] {record.key} via {record.channel} {record.address}: "
-                              f"{record.attempts} attempt(s), {record.last_error}")
-    finally:
-        store.close()
-
-
-def register(app: typer.Typer) -> None:
-    app.command("notify")(notify)

@@ -4,7 +4,7 @@
 notifications. It does no I/O: the durable state it needs (alerts already seen, open overdue dossiers,
 messages held until office hours, the last digest date) sits behind the `NotifyState` protocol, so the
 same logic runs on SQLite in production and in the unit tests with plain integer times. Delivery
-(SMTP, webhook, file) is the adapters' job (alerts/delivery.py).
+(SMTP, webhook, file) is the adapters' job (notifier/delivery.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any, Literal, Protocol
 
+from dossiers import labels
 from dossiers.alerts import ALERT_KINDS, Alert
 from dossiers.calendar import Timestamp, WorkingCalendar, WorkSeconds
 from dossiers.catalog import Catalog, Contact
@@ -24,11 +25,6 @@ CHANNELS: tuple[Channel, ...] = ("email", "webhook", "file")
 PAYLOAD_SCHEMA = "ioc-notification/1"
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
-SUBJECTS = {
-    "overdue": "Hồ sơ quá hạn",
-    "due_soon": "Hồ sơ sắp đến hạn",
-    "resolved_late": "Hồ sơ giải quyết quá hạn",
-}
 FOOTER = "Thông báo tự động của hệ thống giám sát IOC; vui lòng không trả lời thư này."
 
 
@@ -72,7 +68,7 @@ def targets(outbound: Outbound, channels: Iterable[str]) -> list[tuple[Channel, 
 
 # -- durable state --------------------------------------------------------------------------------------
 class NotifyState(Protocol):
-    """What the notifier remembers between calls and across restarts (alerts/notify_store.py)."""
+    """What the notifier remembers between calls and across restarts (notifier/store.py)."""
 
     def first_sight(self, alert: Alert, now: Timestamp) -> bool:
         """Record the alert id; False if it was recorded before (a re-sent alert)."""
@@ -235,7 +231,8 @@ class Notifier:
         lines = [lead, "", *self._fact_lines(facts), "", ask]
         return self._outbound(
             key=f"{alert.kind}:{alert.alert_id}", kind=alert.kind, agency=alert.agency, dossier=alert.dossier,
-            subject=f"{SUBJECTS[alert.kind]}: {alert.dossier} — {name}", lines=lines, route=route, now=now,
+            subject=f"{labels.ALERT_KIND[alert.kind]}: {alert.dossier} — {name}", lines=lines, route=route,
+            now=now,
             data={"alert": json.loads(alert.to_json()), **facts},
         )
 
@@ -276,7 +273,7 @@ class Notifier:
         sections: dict[str, list[dict[str, Any]]] = {}
         for kind, title, items in (
             ("overdue", "Hồ sơ đang quá hạn", overdue),
-            ("due_soon", "Hồ sơ sắp đến hạn", due_soon),
+            ("due_soon", labels.ALERT_KIND["due_soon"], due_soon),
             ("resolved_late", "Hồ sơ giải quyết quá hạn từ bản tổng hợp trước", resolved_late),
         ):
             lines.append(f"{title}: {len(items)}")

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alerts.notifier import Outbound
 from dossiers.alerts import Alert
 from dossiers.calendar import Timestamp, WorkSeconds
+from notifier.policy import Outbound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,7 +84,7 @@ class DeliveryRecord:
 
 
 class SqliteNotifyStore:
-    """Implements `alerts.notifier.NotifyState` plus the outbox; one connection, one thread."""
+    """Implements `notifier.policy.NotifyState` plus the outbox; one connection, one thread."""
 
     def __init__(self, path: str | Path):
         if str(path) != ":memory:":
