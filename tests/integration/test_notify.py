@@ -11,6 +11,7 @@ import contextlib
 import email
 import email.policy
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -338,6 +339,45 @@ def test_failed_deliveries_stay_pending_and_are_sent_once_when_receivers_recover
         hooks.shutdown()
         hooks.server_close()
         thread.join(5)
+
+
+def test_malformed_alert_records_are_logged_and_skipped_and_the_notifier_keeps_running(
+        kafka_broker: KafkaBroker, kafka_topic: Callable[..., str], hooks: HookServer, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A record that breaks the dossier-alert/1 contract (Alert.from_json is strict) is logged with its
+    partition, offset and reason, skipped, and committed past; the alerts around it are delivered."""
+    topic = kafka_topic(partitions=1, prefix="alerts")
+    catalog = write_catalog(tmp_path / "catalog.yaml", hooks.url)
+    nine = ts(2026, 3, 3, 9)
+    before = alert("overdue", "STP-31", "STP", nine - 3600, nine)
+    after = alert("overdue", "SXD-32", "SXD", nine - 3600, nine)
+    wrong_kind = json.loads(before.to_json()) | {"kind": "late", "alert_id": "x1"}
+    no_time = {k: v for k, v in json.loads(after.to_json()).items() if k != "at"}
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap)
+    try:
+        for value in (before.to_json(), b"not json {", json.dumps(wrong_kind).encode(),
+                      json.dumps(no_time).encode(), after.to_json()):
+            producer.send(topic, key=b"k", value=value)
+        producer.flush(30)
+    finally:
+        producer.close()
+    with smtp_server() as (box, port), caplog.at_level(logging.WARNING, logger="ioc.notify"):
+        settings = settings_for(tmp_path, kafka_broker.bootstrap, topic, catalog, port, nine,
+                                notify_digest_time=None)
+        with notifier(settings):  # raises if the notifier thread died
+            wait_for(lambda: len(box.by("overdue")) >= 2, what="the two valid alerts")
+            wait_for(lambda: committed(kafka_broker.bootstrap, settings.notify_group) == {(topic, 0): 5},
+                     what="offsets committed past the malformed records")
+    assert sorted(str(m["Subject"]).split(":")[1].split()[0] for _, m in box.by("overdue")) == [
+        "STP-31", "SXD-32"]
+    prefix = f"malformed alert record at {topic}[0]@"
+    skipped = [r.getMessage().removeprefix(prefix) for r in caplog.records if prefix in r.getMessage()]
+    assert skipped == [
+        "1 skipped: not JSON: Expecting value: line 1 column 1 (char 0)",
+        "2 skipped: kind: expected one of overdue, due_soon, resolved_late, got 'late'",
+        "3 skipped: at: missing",
+    ]
+    assert all(r.levelno == logging.WARNING for r in caplog.records if "malformed" in r.getMessage())
 
 
 def test_ioc_notify_command_writes_the_file_sink_and_stops_on_sigterm(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import logging
 from datetime import datetime, time, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
@@ -444,3 +445,28 @@ def test_settings_clock_is_the_workers_business_clock() -> None:
     settings = NotifySettings(clock_origin=1000.0, clock_wall_origin=50.0, clock_speed=60.0)
     assert settings.clock().now(51.0) == 1060.0
     assert NotifySettings().clock(wall=123.0).now(124.0) == 124.0
+
+
+# -- start-up ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("sample", [True, False])
+def test_the_notifier_warns_loudly_at_start_on_the_sample_catalog(
+        sample: bool, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The shipped sample routes real alerts to made-up supervisors: say so before anything else."""
+    import threading
+
+    import yaml
+
+    from dossiers.catalog import SAMPLE_WARNING
+    from notifier.service import run_notifier
+
+    own = tmp_path / "catalog.yaml"
+    own.write_text(yaml.safe_dump(CATALOG.model_dump(mode="json")), encoding="utf-8")
+    settings = NotifySettings(catalog=None if sample else own, notify_db=tmp_path / "n.sqlite",
+                              kafka_bootstrap="127.0.0.1:9")
+    stopped = threading.Event()
+    stopped.set()  # start, log, stop: no Kafka needed
+    with caplog.at_level(logging.WARNING, logger="ioc.notify"):
+        run_notifier(settings, stopped)
+    warnings = [r for r in caplog.records
+                if r.levelno == logging.WARNING and SAMPLE_WARNING in r.getMessage()]
+    assert len(warnings) == (1 if sample else 0)
