@@ -30,12 +30,27 @@ PAUSED: Final = "Tạm dừng"
 ON_TIME_RATE: Final = "Tỷ lệ đúng hạn"
 """Early + on time over resolved: the leaders' headline figure (trước hạn và đúng hạn)."""
 SATISFACTION: Final = "Hài lòng"
+SATISFACTION_RATE: Final = "Mức độ hài lòng"
+"""Satisfied over rated: the title of the satisfaction figure on the boards."""
+WITH_RESULT: Final = "Có kết quả"
+"""A result was issued (event `resolved`), on the throughput charts."""
+RETURNED: Final = "Trả kết quả"
+"""The result was handed to the applicant (event `returned`)."""
 TARGET: Final = "Mục tiêu"
 RESCHEDULED_TWICE: Final = "Hẹn lại >1"
 """Dossiers whose appointment was moved more than once (hẹn lại quá một lần): a problem the rules forbid."""
 AGENCY: Final = "Cơ quan"
 TODAY: Final = "hôm nay"
 MONTH: Final = "tháng"
+YEAR: Final = "năm"
+
+CHANNEL: Final[dict[str, str]] = {
+    "counter": "Trực tiếp",
+    "online": "Trực tuyến",
+    "postal": "Bưu chính",
+    "phone": "Điện thoại",
+}
+"""How a dossier was received (kênh tiếp nhận), by `Channel` value."""
 
 TIMELINESS: Final[dict[Timeliness, str]] = {
     Timeliness.EARLY: EARLY,

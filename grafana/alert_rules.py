@@ -32,6 +32,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import alerting as am
 from grafana_foundation_sdk.models import dashboard as dm
 
+from dossiers import labels
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Agency, Catalog
 from grafana import queries as q
@@ -169,7 +170,7 @@ def sla_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
     rules = [
         _rule(
             "ioc-overdue-new",
-            "Hồ sơ mới quá hạn",
+            f"Hồ sơ mới {labels.OVERDUE.lower()}",
             SLA_GROUP,
             s,
             _last_value_beyond(
@@ -178,14 +179,14 @@ def sla_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
                 0,
             ),
             labels={RULE_LABEL: "overdue_new", "severity": "warning"},
-            summary="{{ $labels.agency }}: {{ $values.B }} hồ sơ mới quá hạn",
+            summary="{{ $labels.agency }}: {{ $values.B }} hồ sơ mới " + labels.OVERDUE.lower(),
             description=f"Số hồ sơ chuyển sang quá hạn trong {s.new_overdue_minutes} phút qua. "
             "Danh sách: /d/ioc-agency?var-agency={{ $labels.agency }}",
             for_="0s",
         ),
         _rule(
             "ioc-due-soon",
-            "Nhiều hồ sơ sắp đến hạn",
+            f"Nhiều hồ sơ {labels.DUE_SOON.lower()}",
             SLA_GROUP,
             s,
             _last_value_beyond(
@@ -194,7 +195,7 @@ def sla_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
                 s.due_soon_threshold,
             ),
             labels={RULE_LABEL: "due_soon", "severity": "warning"},
-            summary="{{ $labels.agency_name }}: {{ $values.B }} hồ sơ sắp đến hạn",
+            summary="{{ $labels.agency_name }}: {{ $values.B }} hồ sơ " + labels.DUE_SOON.lower(),
             description=f"Hơn {s.due_soon_threshold} hồ sơ sắp đến hạn (còn dưới một ngày làm việc). "
             "Danh sách: /d/ioc-agency?var-agency={{ $labels.agency }}",
             for_="5m",
@@ -205,7 +206,7 @@ def sla_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
         rules.append(
             _rule(
                 uid("ioc-ontime", agency.code),
-                f"Tỷ lệ đúng hạn dưới mục tiêu — {agency.label}",
+                f"{labels.ON_TIME_RATE} dưới {labels.TARGET.lower()} — {agency.label}",
                 SLA_GROUP,
                 s,
                 [

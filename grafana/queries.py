@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from dossiers import labels
+
 KPI_WINDOW = "1m"
 """Snapshots come every 5 s: the latest one of every live partition falls in the last minute."""
 
@@ -169,12 +171,7 @@ def target(*, agency: str) -> str:
     )
 
 
-CHANNEL_LABELS: dict[str, str] = {
-    "counter": "Trực tiếp",
-    "online": "Trực tuyến",
-    "postal": "Bưu chính",
-    "phone": "Điện thoại",
-}
+CHANNEL_LABELS: dict[str, str] = labels.CHANNEL
 
 
 def channel_mix(*, agency: str | None = None) -> str:
@@ -182,23 +179,24 @@ def channel_mix(*, agency: str | None = None) -> str:
     return snapshot({label: f'sum("channel_{ch}")' for ch, label in CHANNEL_LABELS.items()}, agency=agency)
 
 
+OPEN_STATES: dict[str, str] = {
+    "within": labels.WITHIN,
+    "due_soon": labels.DUE_SOON,
+    "overdue": labels.OVERDUE,
+    "paused": labels.PAUSED,
+}
+"""`kpi` fields of the open dossiers by SLA state, and the series names (aliases) the boards colour."""
+
+
 def open_by_state(*, agency: str | None = None) -> str:
     """Open dossiers now: within deadline, due soon, overdue; and how many have their clock stopped."""
-    return snapshot(
-        {
-            "Trong hạn": 'sum("within")',
-            "Sắp đến hạn": 'sum("due_soon")',
-            "Quá hạn": 'sum("overdue")',
-            "Tạm dừng": 'sum("paused")',
-        },
-        agency=agency,
-    )
+    return snapshot({label: f"sum({ident(field)})" for field, label in OPEN_STATES.items()}, agency=agency)
 
 
 def resolved_today_split(*, agency: str | None = None) -> str:
     """Today's results: early or on time vs late (kpi keeps early and on time together per day)."""
     return snapshot(
-        {"Đúng hạn": 'sum("today_good")', "Trễ hạn": 'sum("today_resolved") - sum("today_good")'},
+        {labels.ON_TIME: 'sum("today_good")', labels.LATE: 'sum("today_resolved") - sum("today_good")'},
         agency=agency,
     )
 
@@ -209,22 +207,20 @@ def backlog_over_time(*, agency: str) -> str:
     Per interval: each partition's last snapshot, summed; `$__interval` is at least the panel's 10 s so
     every partition has a snapshot in each bucket.
     """
+    inner_select = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in OPEN_STATES)
+    outer_select = ", ".join(f"sum({ident(f)}) AS {ident(label)}" for f, label in OPEN_STATES.items())
     inner = (
-        'SELECT last("within") AS "within", last("due_soon") AS "due_soon", last("overdue") AS "overdue", '
-        f'last("paused") AS "paused" FROM "kpi" WHERE "agency" = {literal(agency)} AND $timeFilter '
+        f'SELECT {inner_select} FROM "kpi" WHERE "agency" = {literal(agency)} AND $timeFilter '
         'GROUP BY time($__interval), "partition"'
     )
-    return (
-        'SELECT sum("within") AS "Trong hạn", sum("due_soon") AS "Sắp đến hạn", sum("overdue") AS "Quá hạn", '
-        f'sum("paused") AS "Tạm dừng" FROM ({inner}) WHERE $timeFilter GROUP BY time($__interval) fill(none)'
-    )
+    return f"SELECT {outer_select} FROM ({inner}) WHERE $timeFilter GROUP BY time($__interval) fill(none)"
 
 
 # -- events: throughput ---------------------------------------------------------------------------------
 EVENT_SERIES: dict[str, str] = {
-    "received": "Tiếp nhận",
-    "resolved": "Có kết quả",
-    "returned": "Trả kết quả",
+    "received": labels.RECEIVED,
+    "resolved": labels.WITH_RESULT,
+    "returned": labels.RETURNED,
 }
 """Event types shown as inflow/outflow per hour, with their Vietnamese series names."""
 
@@ -243,7 +239,7 @@ def events_per_hour(kind: str, *, agency: str | None = None) -> str:
 def received_by_field(*, agency: str) -> str:
     """Dossiers received in the time range by procedure domain (lĩnh vực)."""
     return (
-        f'SELECT count("n") AS "Tiếp nhận" FROM "events" WHERE "agency" = {literal(agency)} '
+        f'SELECT count("n") AS {ident(labels.RECEIVED)} FROM "events" WHERE "agency" = {literal(agency)} '
         'AND "type" = \'received\' AND $timeFilter GROUP BY "field"'
     )
 

@@ -25,6 +25,7 @@ import pytest
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
+from dossiers import labels
 from dossiers.alerts import Alert
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.kpi import Block
@@ -311,7 +312,7 @@ def cases(catalog: Catalog) -> list[Case]:
         Case(q.rate_kpi("online_payment"), [{"online_payment": r((5 + 1 + 0) / (8 + 4 + 10))}]),
         Case(q.channel_mix(), [{"Trực tiếp": 60, "Trực tuyến": 40, "Bưu chính": 10, "Điện thoại": 1}]),
         Case(q.open_by_state(), [{"Trong hạn": 8 + 5 + 20, "Sắp đến hạn": 17, "Quá hạn": 9, "Tạm dừng": 3}]),
-        Case(q.resolved_today_split(), [{"Đúng hạn": 8, "Trễ hạn": 3}]),
+        Case(q.resolved_today_split(), [{labels.ON_TIME: 8, labels.LATE: 3}]),
         Case(
             q.count_kpi("overdue", by_agency=True),
             [

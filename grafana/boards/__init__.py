@@ -1,0 +1,1 @@
+"""One module per board; grafana/dashboards.py assembles them."""

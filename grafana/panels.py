@@ -1,0 +1,247 @@
+"""Panel builders shared by the boards (grafana/boards/): thresholds, queries, stat tiles, charts, the grid.
+
+Every query comes from grafana/queries.py and every Vietnamese word from dossiers/labels.py; a board
+module only places panels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grafana_foundation_sdk.builders import bargauge, gauge, piechart, prometheus, stat, timeseries
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import piechart as pm
+
+from dossiers import labels
+from grafana import queries as q
+from grafana.datasources import INFLUX, PROMETHEUS
+from grafana.influxql import InfluxQL
+
+WALL_UID = "ioc-wall"
+AGENCY_UID = "ioc-agency"
+PIPELINE_UID = "ioc-pipeline"
+TAGS = ["ioc", "hanh-chinh-cong"]
+GRID_COLUMNS = 24
+
+STATE_COLOURS: dict[str, str] = {
+    labels.WITHIN: "green",
+    labels.DUE_SOON: "orange",
+    labels.OVERDUE: "red",
+    labels.PAUSED: "purple",
+}
+"""Colours of the open dossiers' series (queries.OPEN_STATES aliases), the same on every board."""
+
+
+def thresholds(base: str, *steps: tuple[float, str]) -> db.ThresholdsConfig:
+    return (
+        db.ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(value=None, color=base)] + [dm.Threshold(value=v, color=c) for v, c in steps])
+    )
+
+
+def rate_thresholds(target: float, margin: float) -> db.ThresholdsConfig:
+    """Red under target - margin, orange under target, green at or above target."""
+    return thresholds("red", (round(max(target - margin, 0.0), 4), "orange"), (target, "green"))
+
+
+def influx(query: str, ref: str = "A", alias: str | None = None, *, table_format: bool = False) -> InfluxQL:
+    target = InfluxQL(query).ref_id(ref).datasource(INFLUX)
+    if alias is not None:
+        target = target.alias(alias)
+    return target.table() if table_format else target
+
+
+def prom(expr: str, legend: str, ref: str = "A") -> prometheus.Dataquery:
+    return prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref).datasource(PROMETHEUS).range()
+
+
+def last() -> cb.ReduceDataOptions:
+    return cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+
+
+class Grid:
+    """Places panels: sequential ids, explicit gridPos (24 columns), and remembers them in order."""
+
+    def __init__(self) -> None:
+        self.panels: list[cogbuilder.Builder[dm.Panel]] = []
+
+    def add(self, panel: Any, x: int, y: int, w: int, h: int) -> None:
+        if x < 0 or w <= 0 or x + w > GRID_COLUMNS:
+            raise ValueError(f"panel at x={x} w={w} does not fit in {GRID_COLUMNS} columns")
+        panel.id(len(self.panels) + 1).grid_pos(dm.GridPos(h=h, w=w, x=x, y=y))
+        self.panels.append(panel)
+
+
+def count_stat(
+    title: str,
+    query: str,
+    thresholds: db.ThresholdsConfig,
+    *,
+    background: bool = False,
+    description: str = "",
+) -> stat.Panel:
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(INFLUX)
+        .with_target(influx(query))
+        .unit("none")
+        .decimals(0)
+        .no_value("0")
+        .thresholds(thresholds)
+        .reduce_options(last())
+        .graph_mode(cm.BigValueGraphMode.NONE)
+        .color_mode(cm.BigValueColorMode.BACKGROUND if background else cm.BigValueColorMode.VALUE)
+        .text_mode(cm.BigValueTextMode.VALUE)
+        .justify_mode(cm.BigValueJustifyMode.CENTER)
+    )
+
+
+def rate_stat(
+    title: str, query: str, thresholds: db.ThresholdsConfig, *, description: str = ""
+) -> stat.Panel:
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(INFLUX)
+        .with_target(influx(query))
+        .unit("percentunit")
+        .decimals(1)
+        .min(0)
+        .max(1)
+        .no_value("—")
+        .thresholds(thresholds)
+        .reduce_options(last())
+        .graph_mode(cm.BigValueGraphMode.NONE)
+        .color_mode(cm.BigValueColorMode.BACKGROUND)
+        .text_mode(cm.BigValueTextMode.VALUE)
+        .justify_mode(cm.BigValueJustifyMode.CENTER)
+    )
+
+
+def per_hour(title: str, agency: str | None) -> timeseries.Panel:
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .datasource(INFLUX)
+        .unit("short")
+        .decimals(0)
+        .draw_style(cm.GraphDrawStyle.BARS)
+        .fill_opacity(70)
+        .line_width(1)
+        .bar_alignment(cm.BarAlignment.CENTER)
+        .legend(
+            cb.VizLegendOptions()
+            .show_legend(True)
+            .display_mode(cm.LegendDisplayMode.LIST)
+            .placement(cm.LegendPlacement.BOTTOM)
+            .calcs(["sum"])
+        )
+        .tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.NONE))
+    )
+    for ref, kind in zip("ABC", q.EVENT_SERIES, strict=True):
+        panel = panel.with_target(influx(q.events_per_hour(kind, agency=agency), ref))
+    return panel
+
+
+def pie(title: str, query: str) -> piechart.Panel:
+    return (
+        piechart.Panel()
+        .title(title)
+        .datasource(INFLUX)
+        .with_target(influx(query, alias="$col"))
+        .unit("short")
+        .decimals(0)
+        .reduce_options(last())
+        .pie_type(pm.PieChartType.DONUT)
+        .display_labels([pm.PieChartLabels.PERCENT])
+        .hide_from(cb.HideSeriesConfig().legend(False).tooltip(False).viz(False))
+        .legend(
+            piechart.PieChartLegendOptions()
+            .show_legend(True)
+            .display_mode(cm.LegendDisplayMode.TABLE)
+            .placement(cm.LegendPlacement.RIGHT)
+            .values([pm.PieChartLegendValues.VALUE])
+        )
+    )
+
+
+def bars(
+    title: str, query: str, thresholds: db.ThresholdsConfig, *, alias: str = "$col", unit: str = "none"
+) -> bargauge.Panel:
+    return (
+        bargauge.Panel()
+        .title(title)
+        .datasource(INFLUX)
+        .with_target(influx(query, alias=alias))
+        .unit(unit)
+        .decimals(0)
+        .min(0)
+        .thresholds(thresholds)
+        .reduce_options(last())
+        .orientation(cm.VizOrientation.HORIZONTAL)
+        .display_mode(cm.BarGaugeDisplayMode.BASIC)
+        .show_unfilled(True)
+    )
+
+
+def open_by_state(agency: str | None) -> bargauge.Panel:
+    panel = bars(
+        f"Hồ sơ {labels.OPEN.lower()} theo tình trạng", q.open_by_state(agency=agency), thresholds("blue")
+    )
+    for name, colour in STATE_COLOURS.items():
+        panel = panel.override_by_name(
+            name, [dm.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour})]
+        )
+    return panel
+
+
+def online_payment(agency: str | None) -> gauge.Panel:
+    return (
+        gauge.Panel()
+        .title("Thanh toán trực tuyến")
+        .description("Hồ sơ có thanh toán trực tuyến / hồ sơ có thanh toán")
+        .datasource(INFLUX)
+        .with_target(influx(q.rate_kpi("online_payment", agency=agency)))
+        .unit("percentunit")
+        .decimals(1)
+        .min(0)
+        .max(1)
+        .no_value("—")
+        .thresholds(thresholds("orange", (0.5, "green")))
+        .reduce_options(last())
+        .show_threshold_markers(True)
+        .show_threshold_labels(False)
+    )
+
+
+def dashboard(uid: str, title: str, timezone: str) -> db.Dashboard:
+    return (
+        db.Dashboard(title)
+        .uid(uid)
+        .tags(TAGS)
+        .timezone(timezone)
+        .style("dark")
+        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+        .readonly()
+        .week_start("monday")
+    )
+
+
+def board_links(*uids: str) -> list[cogbuilder.Builder[dm.DashboardLink]]:
+    names = {WALL_UID: "Màn hình IOC", AGENCY_UID: "Chi tiết cơ quan", PIPELINE_UID: "Sức khỏe hệ thống"}
+    return [
+        db.DashboardLink(names[u]).type(dm.DashboardLinkType.LINK).url(f"/d/{u}").icon("dashboard")
+        for u in uids
+    ]
+
+
+def fixed_colour(colour: str) -> list[dm.DynamicConfigValue]:
+    return [dm.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour})]

@@ -1,0 +1,92 @@
+"""The headline tiles, once: the wall shows them for the centre, the drill-down for `$agency`.
+
+A tile is a row of a table (title from the glossary, KPI name of grafana/queries.py, colours); `count_tile`
+and `rate_tile` build the panel for the centre (`agency=None`) or for one agency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import stat
+
+from dossiers import labels
+from dossiers.catalog import Catalog
+from grafana import queries as q
+from grafana.panels import count_stat, rate_stat, rate_thresholds, thresholds
+from grafana.settings import WallSettings
+
+
+@dataclass(frozen=True)
+class CountTile:
+    title: str
+    kpi: str
+    """A key of `queries.COUNTS`."""
+    base: str
+    """Colour below the first step."""
+    steps: tuple[tuple[float, str], ...] = ()
+    background: bool = False
+    """Paint the whole tile (the figures that need action: overdue, due soon)."""
+    wall_width: int = 3
+
+
+@dataclass(frozen=True)
+class RateTile:
+    title: str
+    kpi: str
+    """A key of `queries.RATES`."""
+    goal: str
+    """Which `WallSettings` target colours it: "centre_target" or "satisfaction_target"."""
+    wall_width: int = 3
+
+
+COUNT_TILES: tuple[CountTile, ...] = (
+    CountTile(f"{labels.RECEIVED} {labels.TODAY}", "received_today", "blue"),
+    CountTile(f"{labels.RESOLVED} {labels.TODAY}", "resolved_today", "green"),
+    CountTile(labels.OPEN, "open", "blue"),
+    CountTile(labels.OVERDUE, "overdue", "green", ((1, "red"),), background=True, wall_width=2),
+    CountTile(labels.DUE_SOON, "due_soon", "green", ((1, "orange"),), background=True, wall_width=2),
+)
+RATE_TILES: tuple[RateTile, ...] = (
+    RateTile(f"{labels.ON_TIME_RATE} {labels.TODAY}", "rate_today", "centre_target"),
+    RateTile(f"{labels.ON_TIME_RATE} {labels.MONTH}", "rate_month", "centre_target"),
+    RateTile(f"{labels.ON_TIME_RATE} {labels.YEAR}", "rate_year", "centre_target"),
+    RateTile(labels.SATISFACTION_RATE, "satisfaction", "satisfaction_target", wall_width=2),
+)
+MONTH_RATE = RATE_TILES[1]
+SATISFACTION = RATE_TILES[3]
+
+
+def count_tile(tile: CountTile, *, agency: str | None = None) -> stat.Panel:
+    """One count for the centre, or for `agency` (a code or the `$agency` variable)."""
+    return count_stat(tile.title, q.count_kpi(tile.kpi, agency=agency), thresholds(tile.base, *tile.steps),
+                      background=tile.background)
+
+
+def rate_tile(
+    tile: RateTile,
+    settings: WallSettings,
+    *,
+    agency: str | None = None,
+    colours: db.ThresholdsConfig | None = None,
+    description: str | None = None,
+) -> stat.Panel:
+    """One rate, coloured against its goal unless `colours` says otherwise (an agency's own target)."""
+    goal: float = getattr(settings, tile.goal)
+    return rate_stat(
+        tile.title,
+        q.rate_kpi(tile.kpi, agency=agency),
+        colours if colours is not None else rate_thresholds(goal, settings.warn_margin),
+        description=f"{labels.TARGET} {goal:.0%}" if description is None else description,
+    )
+
+
+def target_summary(catalog: Catalog) -> str:
+    """The agencies' on-time targets in words, from the catalog: "99% (riêng ĐKĐĐ TP 80%)"."""
+    targets = [a.target_on_time for a in catalog.agencies]
+    usual = max(set(targets), key=targets.count)
+    others = ", ".join(
+        f"{a.label} {a.target_on_time:.0%}" for a in catalog.agencies if a.target_on_time != usual
+    )
+    return f"{usual:.0%}" + (f" (riêng {others})" if others else "")
