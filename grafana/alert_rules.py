@@ -8,9 +8,9 @@ Rules (InfluxQL from grafana/queries.py, PromQL for the pipeline):
 * `ioc-due-soon`              due-soon backlog above a threshold, one alert per agency
 * `ioc-ontime-<AGENCY>`       on-time rate this month under *that agency's* target (one rule each,
                               since each has its own threshold), once enough dossiers are resolved
-* `ioc-silent-<AGENCY>`       no event at all from an agency for a while (one rule each: a silent
-                              agency returns no row, so only a per-agency rule can see it, through
-                              `noDataState: Alerting`); notifications muted outside office hours
+* `ioc-silent-<AGENCY>`       no event at all from an agency for a while, during office hours (one
+                              rule each; office hours and holidays come at run time from the
+                              workers' `office_open` field, see `silence_rules`)
 * `ioc-pipeline-*`            dead letters, consumer lag, sink errors (Prometheus)
 
 Rules are built with grafana-foundation-sdk's alerting builders, which model the HTTP provisioning API
@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from datetime import date, time, timedelta
+from datetime import time
 from typing import Any, Literal
 
 from grafana_foundation_sdk.builders import alerting, expr, prometheus
@@ -33,7 +32,6 @@ from grafana_foundation_sdk.models import alerting as am
 from grafana_foundation_sdk.models import dashboard as dm
 
 from dossiers import labels
-from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Agency, Catalog
 from grafana import queries as q
 from grafana.datasources import INFLUX, INFLUX_UID, PROMETHEUS, PROMETHEUS_UID
@@ -43,6 +41,7 @@ from grafana.settings import AlertSettings
 DEFAULTS = AlertSettings()
 
 EXPR_UID = "__expr__"
+DAY = 86400
 DIRECTOR = "ioc-director"
 OFFICE_MUTE = "ioc-ngoai-gio-hanh-chinh"
 RULE_LABEL = "ioc_rule"
@@ -228,25 +227,38 @@ def sla_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
 
 
 def silence_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
-    """One rule per agency: no event for `silent_minutes` (no row = NoData = Alerting)."""
+    """One rule per agency: no event for `silent_minutes` while the centre was open all that time.
+
+    Office hours are known at run time, not listed here: the workers write `office_open` on every `kpi`
+    snapshot from the catalog's calendar (holidays package, extra days off, make-up working days), and
+    the rule requires it to be 1 for the whole look-back (so also for the first `silent_minutes` after
+    each opening). Nothing in this file depends on the year. `agency_recent_events` returns 0 rather than
+    no row for a silent agency (no row would make the rule NoData); NoData (an agency that never sent
+    anything in `silent_history_days`, or no worker snapshot at all) is OK here: the pipeline rules and the
+    wall show those.
+    """
     s = settings
+    window = s.silent_minutes * 60
     return [
         _rule(
             uid("ioc-silent", a.code),
             f"Không nhận được sự kiện — {a.label}",
             SILENCE_GROUP,
             s,
-            _last_value_beyond(
-                _influx_query("A", q.agency_events(a.code), s.silent_minutes * 60),
-                "lt",
-                1,
-            ),
+            [
+                _influx_query(
+                    "A", q.agency_recent_events(a.code, s.silent_minutes), s.silent_history_days * DAY
+                ),
+                _influx_query("O", q.office_open_throughout(), window),
+                _reduce("B", "A"),
+                _reduce("P", "O"),
+                _math("C", "$B < 0.5 && $P >= 1"),
+            ],
             labels={"agency": a.code, RULE_LABEL: "agency_silent", "severity": "warning"},
             summary=f"{a.label}: không có sự kiện nào trong {s.silent_minutes} phút",
             description=f"Hệ thống của {a.name} không gửi sự kiện nào trong {s.silent_minutes} phút "
-            "giờ hành chính: kiểm tra kết nối của cơ quan (thông báo tắt ngoài giờ hành chính).",
+            "giờ hành chính: kiểm tra kết nối của cơ quan.",
             for_="10m",
-            no_data="Alerting",
         )
         for a in catalog.agencies
     ]
@@ -444,59 +456,29 @@ def _seconds(t: time) -> int:
     return t.hour * 3600 + t.minute * 60
 
 
-def muted_times_of_day(catalog: Catalog, grace_minutes: int) -> list[tuple[str, str]]:
-    """Times of a working day when the silent-agency rule must not notify: outside office hours, and
-    the first `grace_minutes` of each session (its look-back still covers the closed hours before)."""
-    active: list[tuple[int, int]] = []
-    for start, end in catalog.calendar.office_hours.periods:
-        a, b = _seconds(start) + grace_minutes * 60, _seconds(end)
-        if a < b:
-            active.append((a, b))
+def muted_times_of_day(catalog: Catalog) -> list[tuple[str, str]]:
+    """Times of day outside the catalog's office hours (the lunch break included), as Grafana "HH:MM"."""
     muted, cursor = [], 0
-    for a, b in active:
+    for start, end in catalog.calendar.office_hours.periods:
+        a, b = _seconds(start), _seconds(end)
         if a > cursor:
             muted.append((_hhmm(cursor), _hhmm(a)))
-        cursor = b
+        cursor = max(cursor, b)
     if cursor < 24 * 3600:
         muted.append((_hhmm(cursor), "24:00"))
     return muted
 
 
-def _days_off(catalog: Catalog, years: Iterable[int]) -> list[date]:
-    cal = WorkingCalendar(catalog.calendar)
-    out = []
-    for year in years:
-        day = date(year, 1, 1)
-        while day.year == year:
-            if day.weekday() < 5 and not cal.is_working_day(day):
-                out.append(day)
-            day += timedelta(days=1)
-    return out
-
-
 def mute_timings(catalog: Catalog, settings: AlertSettings = DEFAULTS) -> list[dict[str, Any]]:
-    """Outside office hours (plus the look-back grace), weekends, and weekday public holidays / days off."""
+    """Outside office hours, every day: only so that a silent agency's alert, which resolves when the
+    office closes (the rule no longer judges), does not send a "resolved" message at 11:30 and 17:00.
+
+    Times of day only, no dates: it never expires. Holidays and weekends need no muting, the rule itself
+    does not fire then (`office_open` is 0 all day).
+    """
     tz = catalog.calendar.timezone
-    intervals: list[dict[str, Any]] = [
-        {
-            "times": [
-                {"start_time": a, "end_time": b}
-                for a, b in muted_times_of_day(catalog, settings.silent_minutes)
-            ],
-            "location": tz,
-        },
-        {"weekdays": ["saturday", "sunday"], "location": tz},
-    ]
-    for day in _days_off(catalog, settings.holiday_years):
-        intervals.append(
-            {
-                "years": [str(day.year)],
-                "months": [str(day.month)],
-                "days_of_month": [str(day.day)],
-                "location": tz,
-            }
-        )
-    return [{"orgId": 1, "name": OFFICE_MUTE, "time_intervals": intervals}]
+    times = [{"start_time": a, "end_time": b} for a, b in muted_times_of_day(catalog)]
+    return [{"orgId": 1, "name": OFFICE_MUTE, "time_intervals": [{"times": times, "location": tz}]}]
 
 
 def provisioning(catalog: Catalog, settings: AlertSettings = DEFAULTS) -> dict[str, Any]:

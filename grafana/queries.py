@@ -289,9 +289,31 @@ def month_resolved_for_alert(agency: str) -> str:
     return snapshot({"month_resolved": 'sum("month_resolved")'}, agency=agency, time_filter=TIME_FILTER)
 
 
-def agency_events(agency: str) -> str:
-    """Events of one agency in the rule's time range; no row at all when the agency is silent."""
-    return f'SELECT count("n") AS "events" FROM "events" WHERE "agency" = {literal(agency)} AND $timeFilter'
+def agency_recent_events(agency: str, minutes: int) -> str:
+    """Events of one agency in about the last `minutes` (0 when it is silent), for the silent-agency rule.
+
+    A plain count returns *no row* for a silent agency, and in Grafana any query with no data turns the
+    whole rule into NoData, whatever the office hours. So the count is bucketed per minute with fill(0)
+    over the rule's long time range (`$timeFilter`, days), and the moving sum of the last `minutes`
+    buckets (moving average x N; an outer time filter would empty InfluxDB's fill) is read at the newest
+    bucket: 0 while the agency is silent, no row only when it sent nothing in the whole long range.
+    The value is a float (1 event may read 0.999...): compare it with 0.5, not 1.
+    """
+    inner = (
+        f'SELECT moving_average(count("n"), {minutes}) AS "recent" FROM "events" '
+        f'WHERE "agency" = {literal(agency)} AND $timeFilter GROUP BY time(1m) fill(0)'
+    )
+    return f'SELECT last("recent") * {minutes} AS "events" FROM ({inner})'
+
+
+def office_open_throughout() -> str:
+    """1 when every `kpi` snapshot in the rule's time range was taken while the centre was open.
+
+    The workers write `office_open` from the catalog's calendar (office hours, the `holidays` package's
+    public holidays, the catalog's extra days off and make-up working days), so the rule knows office
+    hours at run time, for any year. 0 as soon as one snapshot in the range was taken while closed.
+    """
+    return 'SELECT min("office_open") AS "office_open" FROM "kpi" WHERE $timeFilter'
 
 
 # -- Prometheus (pipeline health; metric names from streams/metrics.py) ----------------------------------

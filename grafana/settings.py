@@ -36,8 +36,9 @@ class AlertSettings:
     """The on-time rule waits for this many dossiers resolved in the month (day 1 is not a trend)."""
     silent_minutes: int = 120
     """An agency with no event for this long, while the office was open all that time, is silent."""
-    holiday_years: tuple[int, ...] = (2025, 2026, 2027)
-    """Years whose public holidays (holidays package, VN) are muted for the silent-agency rule."""
+    silent_history_days: int = 30
+    """The silent rule counts an agency's events per minute over this many days (see
+    `queries.agency_recent_events`); an agency silent for longer is "no data", not "silent"."""
     dead_letters_threshold: int = 5
     """Dead letters in 10 minutes, all reasons together."""
     consumer_lag_threshold: int = 1000

@@ -2,7 +2,9 @@
 
 Measurements (documented for dashboards in docs/influxdb.md):
 - `kpi`: one point per agency and partition every few seconds (tags agency, agency_name, partition);
-  sum over partitions for an agency, over agencies for the centre.
+  sum over partitions for an agency, over agencies for the centre. `office_open` (1/0) says whether the
+  centre was open at the snapshot's business instant (catalog calendar, holidays package), so Grafana's
+  silent-agency rule knows office hours and holidays at run time.
 - `events`: one point per applied event at its event time (tags agency, type, channel, field).
 - `deadlines`: one point per dossier that is or was overdue / due soon, at its due time (tags agency,
   kind); `open` = 1 while it is, overwritten with 0 when it stops being so.
@@ -26,6 +28,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
 from dossiers.alerts import Alert
+from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.kpi import KPI_FIELDS, Block
 from streams.lines import FieldValue, line
@@ -43,6 +46,17 @@ def stamp(ts: int, dossier: str) -> int:
     return ts * NS + offset
 
 
+_CALENDARS: dict[int, tuple[Catalog, WorkingCalendar]] = {}
+
+
+def office_open(catalog: Catalog, ts: int) -> int:
+    """1 while the centre is open at business instant `ts` (office hours of a working day), else 0."""
+    cached = _CALENDARS.get(id(catalog))
+    if cached is None or cached[0] is not catalog:  # one calendar per catalog object, built once
+        cached = _CALENDARS[id(catalog)] = (catalog, WorkingCalendar(catalog.calendar))
+    return 1 if cached[1].next_opening(ts) == ts else 0
+
+
 def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, wall: int, as_of: int) -> str:
     """Stamped with the wall clock (when measured); `as_of` is the business instant it describes."""
     found = catalog.agency(agency)
@@ -57,6 +71,7 @@ def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, wall:
     for channel, count in block.channels.items():
         fields[f"channel_{channel}"] = int(count)
     fields["target_on_time"] = float(found.target_on_time if found else 0.99)
+    fields["office_open"] = office_open(catalog, as_of)
     return line("kpi", tags, fields, wall * NS)
 
 

@@ -27,6 +27,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from dossiers import labels
 from dossiers.alerts import Alert
+from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.kpi import Block
 from grafana import alert_rules as rules
@@ -42,6 +43,8 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = datetime(2025, 3, 4, tzinfo=VN)  # a Tuesday; events and the backlog history live on this day
 LAND = "CNVPDKDD_TP"
 NOW = int(time.time())
+OPEN = int(datetime(2025, 3, 4, 10, tzinfo=VN).timestamp())
+"""The business instant of every snapshot below: a Tuesday 10:00, office open (`office_open` = 1)."""
 
 
 def at(hour: int, minute: int, second: int = 0) -> int:
@@ -173,7 +176,9 @@ EVENTS = [
     (LAND, "received", "Đất đai", "LAND-2", at(9, 15)),
     (LAND, "received", "Đất đai", "LAND-3", at(9, 20)),
     (LAND, "resolved", "Đất đai", "LAND-0", at(8, 45)),
-    ("STP", "received", "Hộ tịch", "STP-LIVE", NOW - 600),  # STP is not silent; SKHDT is
+    ("STP", "received", "Hộ tịch", "STP-LIVE", NOW - 600),  # STP is not silent; SKHDT and LAND are
+    ("SKHDT", "received", "Kế hoạch", "SKHDT-OLD", NOW - 3 * 3600),  # ... after sending 3 hours ago
+    (LAND, "received", "Đất đai", "LAND-OLD", NOW - 3 * 3600),
 ]
 # Per hour 08:00-09:59: received 08h STP 3 + LAND 1 = 4, 09h STP 1 + LAND 2 = 3; resolved 2 then 1;
 # returned 0 then 1. STP alone: received 3, 1; resolved 1, 1; returned 0, 1.
@@ -233,11 +238,10 @@ def db(influx: LocalInflux | RemoteInflux, catalog: Catalog) -> InfluxEndpoint:
     """A fresh database with the data above, written as the worker writes it."""
     endpoint = testing.fresh_endpoint(influx)
     points = [
-        kpi_point(catalog, agency, partition, b, NOW - ago, NOW - ago)
-        for agency, partition, ago, b in SNAPSHOTS
+        kpi_point(catalog, agency, partition, b, NOW - ago, OPEN) for agency, partition, ago, b in SNAPSHOTS
     ]
     points += [
-        kpi_point(catalog, "SXD", p, block(within=w, due_soon=d, overdue=o, paused=pa), t, t)
+        kpi_point(catalog, "SXD", p, block(within=w, due_soon=d, overdue=o, paused=pa), t, OPEN)
         for p, t, w, d, o, pa in BACKLOG
     ]
     points += [event_point(a, kind, "counter", fld, dossier, ts) for a, kind, fld, dossier, ts in EVENTS]
@@ -460,8 +464,12 @@ def cases(catalog: Catalog) -> list[Case]:
         out.append(Case(q.month_rate_for_alert(code), month_rates.get(code, []), *LIVE))
         resolved = [{"month_resolved": month_resolved[code]}] if code in month_resolved else []
         out.append(Case(q.month_resolved_for_alert(code), resolved, *LIVE))
-        events = [{"events": 1}] if code == "STP" else []
-        out.append(Case(q.agency_events(code), events, (NOW - 7200) * 1000, (NOW + 1) * 1000))
+        # in the last 2 hours: STP 1 event; SKHDT and LAND 0 (they sent 3 hours ago); the others never
+        events = {"STP": [{"events": 1}], "SKHDT": [{"events": 0}], LAND: [{"events": 0}]}.get(code, [])
+        history = (NOW - 30 * DAYS) * 1000, (NOW + 1) * 1000  # the rule's 30-day range
+        out.append(Case(q.agency_recent_events(code, 120), events, *history))
+    # every snapshot of the last 2 hours was taken at an open business instant
+    out.append(Case(q.office_open_throughout(), [{"office_open": 1}], (NOW - 7200) * 1000, (NOW + 1) * 1000))
     return out
 
 
@@ -595,10 +603,50 @@ def test_rule_on_time_waits_for_enough_dossiers(db: InfluxEndpoint, catalog: Cat
     assert set(evaluate(rule, db).values()) == {"Normal"}
 
 
-@pytest.mark.parametrize(("agency", "state"), [("STP", "Normal"), ("SKHDT", "Alerting"), (LAND, "Alerting")])
+@pytest.mark.parametrize(
+    ("agency", "state"),
+    [("STP", "Normal"), ("SKHDT", "Alerting"), (LAND, "Alerting"), ("SYT", "Normal")],
+)
 def test_rule_silent_agency(db: InfluxEndpoint, catalog: Catalog, agency: str, state: str) -> None:
-    # STP sent an event 10 minutes ago; SKHDT and LAND sent nothing in the last 2 hours
+    # office open for the last 2 hours; STP sent an event 10 minutes ago; SKHDT and LAND sent nothing in
+    # the last 2 hours; SYT never sent anything (no data: not judged silent, noDataState OK)
     assert set(evaluate(rule_by_uid(catalog)[f"ioc-silent-{agency}"], db).values()) == {state}
+
+
+def _ict(*parts: int) -> int:
+    return int(datetime(*parts, tzinfo=VN).timestamp())  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("why", "business_times", "state"),
+    [
+        ("a working Tuesday, open for 2 hours", [_ict(2028, 3, 7, 8, 0) + 60 * m for m in range(121)],
+         "Alerting"),
+        ("Tết 2028 (holidays package, a year no file lists)", [_ict(2028, 1, 27, 10, 0) + 60 * m
+                                                                for m in range(121)], "Normal"),
+        ("Quốc khánh 2030, a Monday", [_ict(2030, 9, 2, 8, 0) + 60 * m for m in range(121)], "Normal"),
+        ("just after opening: the look-back still sees the night", [_ict(2028, 3, 7, 6, 0) + 60 * m
+                                                                    for m in range(121)], "Normal"),
+        ("across the lunch break", [_ict(2028, 3, 7, 11, 0) + 60 * m for m in range(121)], "Normal"),
+        ("a Saturday", [_ict(2028, 3, 11, 8, 0) + 60 * m for m in range(121)], "Normal"),
+    ],
+)
+def test_silent_rule_knows_office_hours_and_holidays_at_run_time(
+    influx: LocalInflux | RemoteInflux, catalog: Catalog, why: str, business_times: list[int], state: str
+) -> None:
+    """The workers write `office_open` from the catalog calendar at each snapshot's business instant; the
+    rule fires for a silent agency only when every snapshot of its look-back says open. One snapshot a
+    minute over the last 2 hours (wall time), taken at the given business instants."""
+    calendar = WorkingCalendar(catalog.calendar)
+    working_day = calendar.is_working_day(calendar.local_date(business_times[-1]))
+    assert working_day == ("Tết" not in why and "Quốc khánh" not in why and "Saturday" not in why), why
+    endpoint = testing.fresh_endpoint(influx)
+    wall = [NOW - 7140 + 60 * m for m in range(len(business_times))]  # 119 min ago .. now
+    points = [kpi_point(catalog, "STP", 0, block(), w, b) for w, b in zip(wall, business_times, strict=True)]
+    points.append(event_point("SKHDT", "received", "counter", "Kế hoạch", "SKHDT-X", NOW - 3 * 3600))
+    with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=10_000) as client:
+        client.write_api(write_options=SYNCHRONOUS).write(bucket=endpoint.bucket, record=points)
+    assert set(evaluate(rule_by_uid(catalog)["ioc-silent-SKHDT"], endpoint).values()) == {state}, why
 
 
 def test_centre_and_agency_helpers(db: InfluxEndpoint) -> None:

@@ -41,10 +41,13 @@ def test_alert_queries_use_the_rule_time_range() -> None:
         q.due_soon_by_agency(),
         q.month_rate_for_alert("STP"),
         q.month_resolved_for_alert("STP"),
-        q.agency_events("STP"),
+        q.office_open_throughout(),
         q.new_overdue_by_agency(),
     ):
         assert "$timeFilter" in query and "now()" not in query
+    silent = q.agency_recent_events("STP", 120)  # per-minute history over the rule's range, last 120
+    assert "AND $timeFilter GROUP BY time(1m) fill(0)" in silent and "now()" not in silent
+    assert silent.startswith('SELECT last("recent") * 120') and "moving_average(count(\"n\"), 120)" in silent
 
 
 def test_literal_escapes_quotes() -> None:
@@ -76,7 +79,7 @@ def test_render_replaces_macros_like_grafana() -> None:
 
 def test_render_refuses_to_leave_a_macro() -> None:
     with pytest.raises(ValueError, match="start and end"):
-        q.render(q.agency_events("STP"))
+        q.render(q.agency_recent_events("STP", 120))
     with pytest.raises(ValueError, match="unreplaced"):
         q.render(q.deadline_list("overdue", agency=q.AGENCY_VAR))
 
