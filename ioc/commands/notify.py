@@ -21,16 +21,18 @@ from notifier.settings import NotifySettings
 from notifier.store import SqliteNotifyStore
 
 NOTIFIER_PANEL = "Notifier state"
+_FIELDS = NotifySettings.model_fields  # the defaults shown in the help are the settings' own
 
 BootstrapOption = Annotated[
     str | None,
     typer.Option("--bootstrap", envvar="IOC_KAFKA_BOOTSTRAP", metavar="HOST:PORT,...", show_default=False,
-                 help="Kafka bootstrap servers. Default: 127.0.0.1:9092.", rich_help_panel=KAFKA_PANEL),
+                 help=f"Kafka bootstrap servers. Default: {_FIELDS['kafka_bootstrap'].default}.",
+                 rich_help_panel=KAFKA_PANEL),
 ]
 DbOption = Annotated[
     Path | None,
     typer.Option("--db", envvar="IOC_NOTIFY_DB", metavar="FILE", show_default=False,
-                 help="SQLite state and outbox. Default: ./.ioc-notifier/notify.sqlite.",
+                 help=f"SQLite state and outbox. Default: {_FIELDS['notify_db'].default}.",
                  rich_help_panel=NOTIFIER_PANEL),
 ]
 FileOption = Annotated[
@@ -58,7 +60,8 @@ def notify(
 ) -> None:
     """Send supervisors overdue-dossier messages, daily digests and escalations (Ctrl-C stops).
 
-    Every other setting comes from the environment (IOC_SMTP_*, IOC_NOTIFY_*): see docs/notifier.md.
+    Every other setting (SMTP, channels, digest, escalation, retries) comes from the IOC_SMTP_* and
+    IOC_NOTIFY_* environment variables.
     """
     overrides = {k: v for k, v in {"kafka_bootstrap": bootstrap, "catalog": catalog, "notify_db": db,
                                    "notify_file": file}.items() if v is not None}
