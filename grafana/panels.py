@@ -77,52 +77,50 @@ class Grid:
         self.panels.append(panel)
 
 
-def count_stat(
-    title: str,
-    query: str,
-    thresholds: db.ThresholdsConfig,
-    *,
-    background: bool = False,
-    description: str = "",
-) -> stat.Panel:
+def _headline(title: str, query: str, colours: db.ThresholdsConfig, description: str) -> stat.Panel:
+    """A single big figure, its last value, centred: what count and rate tiles share."""
     return (
         stat.Panel()
         .title(title)
         .description(description)
         .datasource(INFLUX)
         .with_target(influx(query))
-        .unit("none")
-        .decimals(0)
-        .no_value("0")
-        .thresholds(thresholds)
+        .thresholds(colours)
         .reduce_options(last())
         .graph_mode(cm.BigValueGraphMode.NONE)
-        .color_mode(cm.BigValueColorMode.BACKGROUND if background else cm.BigValueColorMode.VALUE)
         .text_mode(cm.BigValueTextMode.VALUE)
         .justify_mode(cm.BigValueJustifyMode.CENTER)
     )
 
 
-def rate_stat(
-    title: str, query: str, thresholds: db.ThresholdsConfig, *, description: str = ""
+def count_stat(
+    title: str,
+    query: str,
+    colours: db.ThresholdsConfig,
+    *,
+    background: bool = False,
+    description: str = "",
 ) -> stat.Panel:
+    """A count: whole number, 0 when there is no row; the background painted for figures to act on."""
     return (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(INFLUX)
-        .with_target(influx(query))
+        _headline(title, query, colours, description)
+        .unit("none")
+        .decimals(0)
+        .no_value("0")
+        .color_mode(cm.BigValueColorMode.BACKGROUND if background else cm.BigValueColorMode.VALUE)
+    )
+
+
+def rate_stat(title: str, query: str, colours: db.ThresholdsConfig, *, description: str = "") -> stat.Panel:
+    """A rate in percent; "—" when nothing was counted yet (the query returns no row then)."""
+    return (
+        _headline(title, query, colours, description)
         .unit("percentunit")
         .decimals(1)
         .min(0)
         .max(1)
         .no_value("—")
-        .thresholds(thresholds)
-        .reduce_options(last())
-        .graph_mode(cm.BigValueGraphMode.NONE)
         .color_mode(cm.BigValueColorMode.BACKGROUND)
-        .text_mode(cm.BigValueTextMode.VALUE)
-        .justify_mode(cm.BigValueJustifyMode.CENTER)
     )
 
 

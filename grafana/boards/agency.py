@@ -11,6 +11,7 @@ from grafana_foundation_sdk.builders import table, timeseries
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
+from dossiers import labels
 from dossiers.catalog import Catalog
 from grafana import queries as q
 from grafana.datasources import INFLUX
@@ -60,6 +61,17 @@ def _deadline_table(title: str, kind: str, since_label: str) -> table.Panel:
         .override_by_name("dossier", [dm.DynamicConfigValue(id_val="custom.width", value=260)])
         .no_value("Không có hồ sơ")
         .cell_height(cm.TableCellHeight.SM)
+    )
+
+
+def _tag_variable(name: str, label: str, query: str) -> db.QueryVariable:
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .datasource(INFLUX)
+        .query(query)
+        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
     )
 
 
@@ -126,25 +138,11 @@ def agency_board(catalog: Catalog, settings: WallSettings = DEFAULTS) -> db.Dash
     )
     grid.add(online_payment(agency), 16, 22, 8, 8)
 
-    agency_var = (
-        db.QueryVariable("agency")
-        .label("Mã cơ quan")
-        .datasource(INFLUX)
-        .query(q.AGENCY_VALUES)
-        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
-        .sort(dm.VariableSort.ALPHABETICAL_ASC)
-        .current(
-            dm.VariableOption(selected=True, text=catalog.agencies[0].code, value=catalog.agencies[0].code)
-        )
+    first = catalog.agencies[0].code
+    agency_var = _tag_variable("agency", "Mã cơ quan", q.AGENCY_VALUES).current(
+        dm.VariableOption(selected=True, text=first, value=first)
     )
-    name_var = (
-        db.QueryVariable("agency_name")
-        .label("Cơ quan")
-        .datasource(INFLUX)
-        .query(q.AGENCY_NAME_VALUES)
-        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
-        .sort(dm.VariableSort.ALPHABETICAL_ASC)
-    )
+    name_var = _tag_variable("agency_name", labels.AGENCY, q.AGENCY_NAME_VALUES)
     board = (
         dashboard(AGENCY_UID, TITLE, catalog.calendar.timezone)
         .refresh("30s")
