@@ -405,6 +405,7 @@ async def _batched(
             for tp, messages in batches.items():
                 for message in messages:
                     outcome = processor.handle(tp.partition, message.value or b"", {}, now)
+                    processor.save(processor.stage(outcome))  # the one write mode: staged, then saved
                     event = outcome.event
                     if outcome.status == "dead_letter" and outcome.error is not None:
                         metrics.dead_letters.labels(outcome.error.code).inc()
@@ -488,7 +489,7 @@ def pure(traffic: Traffic, partitions: int) -> tuple[list[Figure], list[dict[str
     processor = Processor(traffic.catalog, traffic.calendar, {}, alert_backfill_seconds=2 * 86400)
     timed(
         "pure: Processor.handle",
-        lambda p, value: processor.handle(p, value, {}, traffic.now),
+        lambda p, value: processor.save(processor.stage(processor.handle(p, value, {}, traffic.now))),
         "dict store, no Kafka, no Faust",
     )
     # cProfile over the first part of the same records, on a fresh processor
@@ -497,7 +498,7 @@ def pure(traffic: Traffic, partitions: int) -> tuple[list[Figure], list[dict[str
     profiler = cProfile.Profile()
     profiler.enable()
     for i in range(sample):
-        fresh.handle(parts[i], records[i][1], {}, traffic.now)
+        fresh.save(fresh.stage(fresh.handle(parts[i], records[i][1], {}, traffic.now)))
     profiler.disable()
     return figures, top_of_cprofile(profiler)
 
@@ -533,7 +534,7 @@ def open_child(args: argparse.Namespace) -> None:
     scratch: dict[str, bytes] = {}
     warm = Processor(sample.catalog, sample.calendar, scratch, alert_backfill_seconds=2 * 86400)
     for key, value in sample.records:
-        warm.handle(partition_of(key.decode(), partitions), value, {}, sample.now)
+        warm.save(warm.stage(warm.handle(partition_of(key.decode(), partitions), value, {}, sample.now)))
     templates = [
         json.loads(raw) for raw in scratch.values() if DossierState.from_bytes(raw).status is Status.OPEN
     ]
@@ -594,6 +595,7 @@ def open_child(args: argparse.Namespace) -> None:
         alerts = marks = 0
         for p in range(partitions):
             outcome = processor.tick(p, now)
+            processor.save(processor.stage(outcome))
             alerts += len(outcome.alerts)
             marks += len(outcome.deadlines)
         seconds = time.perf_counter() - started
@@ -756,7 +758,7 @@ def pure_child(args: argparse.Namespace) -> None:
     while True:  # until the parent stops it; fresh state each round, as a new worker would have
         processor = Processor(traffic.catalog, traffic.calendar, {}, alert_backfill_seconds=2 * 86400)
         for partition, value in records:
-            processor.handle(partition, value, {}, traffic.now)
+            processor.save(processor.stage(processor.handle(partition, value, {}, traffic.now)))
 
 
 def profile_pure(events: int, partitions: int, seconds: float, out: Path) -> Profile | None:
