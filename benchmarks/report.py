@@ -226,7 +226,7 @@ def recovery(
 ) -> dict[str, Any]:
     """A worker with the dossiers of `events` simulated events in its table is stopped (SIGTERM) and
     a new one started: seconds to its "rebuilt" (ready) line and to its first KPI snapshot."""
-    from streams.readback import read_live_kpis
+    from ioc.readback import read_live_kpis
 
     traffic = simulated_traffic(events, seed=5, label="recovery: simulating events")
     dossiers = len({key for key, _ in traffic.records})

@@ -296,7 +296,7 @@ def _free_port() -> int:
 
 
 def start_worker(env: dict[str, str], work: Path, name: str) -> tuple[Any, int]:
-    from streams.runner import WorkerProcess
+    from ioc.devstack.worker import WorkerProcess
 
     precreate_topics(env)
     port = _free_port()
@@ -463,8 +463,8 @@ def batched(
 # -- 5. pure --------------------------------------------------------------------------------------------
 def pure(traffic: Traffic, partitions: int) -> tuple[list[Figure], list[dict[str, Any]]]:
     from dossiers.validation import validate_event
-    from streams.app import partition_of
     from streams.processor import Processor
+    from streams.worker import partition_of
 
     records = traffic.records
     parts = [partition_of(key.decode(), partitions) for key, _ in records]
@@ -526,8 +526,8 @@ def top_of_cprofile(profiler: cProfile.Profile, top: int = 14) -> list[dict[str,
 def open_child(args: argparse.Namespace) -> None:
     """Runs in a fresh child: N open dossiers in a dict store + the views; prints one JSON object."""
     from dossiers.lifecycle import DossierState, Status
-    from streams.app import partition_of
     from streams.processor import Processor
+    from streams.worker import partition_of
 
     partitions: int = args.partitions
     sample = simulated_traffic(args.sample, seed=11, label="template dossiers")
@@ -749,8 +749,8 @@ def overdue_e2e(
 # -- 8. profiles ------------------------------------------------------------------------------------------
 def pure_child(args: argparse.Namespace) -> None:
     """Runs in a child: `Processor.handle` over simulated traffic in a loop, for py-spy to sample."""
-    from streams.app import partition_of
     from streams.processor import Processor
+    from streams.worker import partition_of
 
     traffic = simulated_traffic(args.events, label="pure processor (profile run)")
     records = [(partition_of(k.decode(), args.partitions), v) for k, v in traffic.records]

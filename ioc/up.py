@@ -27,13 +27,13 @@ from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.clock import BusinessClock
+from ioc.readback import LiveKpis, read_live_kpis
 from ioc.wall import render
-from streams.readback import LiveKpis, read_live_kpis
 
 if TYPE_CHECKING:
     from ioc.devstack.influx import InfluxQL, LocalInflux
+    from ioc.devstack.worker import WorkerProcess
     from producers.sdk import EventProducer
-    from streams.runner import WorkerProcess
 
 SIMULATED_DAYS = 3650
 """The simulator runs open-ended: ten business years is more than any demo."""
@@ -116,7 +116,7 @@ def up(
     from alerts.settings import NotifySettings
     from ioc.devstack.influx import InfluxQL
     from ioc.devstack.ports import free_port
-    from streams.runner import WorkerProcess
+    from ioc.devstack.worker import WorkerProcess
 
     console = Console()
     state = state_dir.resolve()

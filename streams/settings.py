@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from dossiers.clock import BusinessClock
 from kafka_settings import KafkaSettings
 
 
@@ -54,3 +55,11 @@ class StreamSettings(KafkaSettings):
     )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     log_level: str = "WARNING"
+
+    def business_clock(self, wall: float) -> BusinessClock:
+        """Business time as configured; without an origin, business time is wall time from `wall` on."""
+        return BusinessClock(
+            origin=wall if self.clock_origin is None else self.clock_origin,
+            wall_origin=wall if self.clock_wall_origin is None else self.clock_wall_origin,
+            speed=self.clock_speed,
+        )

@@ -58,8 +58,8 @@ from ioc.devstack.kafka_sasl import (
 from ioc.devstack.kafka_sasl import main as kafka_sasl_main
 from ioc.devstack.ports import free_ports
 from ioc.devstack.proc import DevstackError
+from ioc.devstack.worker import WorkerProcess
 from producers.sdk import EventProducer
-from streams.runner import WorkerProcess
 from tests.support.events import received
 from tests.support.processing import SavingProcessor
 

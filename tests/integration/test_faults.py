@@ -36,8 +36,8 @@ from ioc.devstack import testing
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux, unique_name
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.proc import DevstackError
+from ioc.readback import LiveKpis
 from producers.sdk import EventProducer
-from streams.readback import LiveKpis
 from tests.support.pipeline import (
     EVENING,
     EventPointKey,

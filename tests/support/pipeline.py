@@ -24,13 +24,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
+from dossiers.kpi import KPI_FIELDS
 from dossiers.replay import Replay
 from ioc.devstack.influx import InfluxTarget
 from ioc.devstack.ports import free_port
-from streams.app import partition_of
+from ioc.devstack.worker import WorkerProcess
+from ioc.readback import LiveKpis, read_live_kpis
 from streams.influx import stamp
-from streams.readback import INT_FIELDS, LiveKpis, read_live_kpis
-from streams.runner import WorkerProcess
+from streams.worker import partition_of
 from tests.support.events import VN
 from tests.support.processing import SavingProcessor
 
@@ -261,7 +262,7 @@ def kpi_mismatches(live: LiveKpis, replay: Replay) -> dict[str, Any]:
             continue
         diff = {
             name: (getattr(got, name), getattr(block, name))
-            for name in INT_FIELDS
+            for name in KPI_FIELDS
             if getattr(got, name) != getattr(block, name)
         }
         if got.channels != block.channels:
