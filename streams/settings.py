@@ -21,7 +21,6 @@ class StreamSettings(KafkaSettings):
     store: str = Field("memory://", description="Table store: memory:// (tests) or rocksdb:// (production)")
     data_dir: Path = Field(Path("./.ioc-worker"), description="Faust data dir (RocksDB files)")
     catalog: Path | None = Field(None, description="Catalog YAML; default: the shipped sample")
-    web_port: int = Field(6066, description="Faust web port (0 = pick a free one)")
     metrics_port: int = Field(9108, description="Prometheus /metrics port (0 = disabled)")
     tick_seconds: float = Field(0.5, gt=0, description="How often due-time heaps are checked")
     snapshot_seconds: float = Field(5.0, gt=0, description="How often KPI snapshots go to InfluxDB")
