@@ -189,8 +189,11 @@ class Worker:
             outcome = Outcome(
                 "dead_letter", error=InvalidEvent(f"event: not processable ({exc!r})", "internal_error")
             )
-        await self.emit(partition, outcome, message, record)
-        await self.save(partition, ack)
+        if outcome.error is not None:
+            await self.dead_letter(outcome.error, message)
+        await self.checkpoint.write(partition, outcome, self.emit(outcome), record)
+        if self.may_save(partition):
+            await self.checkpoint.save(partition, ack)
 
     async def on_tick(self, partition: int, record: Any, ack: Ack) -> None:
         """A tick: fire the partition's due SLA timers, and save what can be saved."""
@@ -198,20 +201,23 @@ class Worker:
         started = time.perf_counter()
         outcome = self.processor.tick(partition, self.now())
         self.sensor.on_tick(time.perf_counter() - started)
-        await self.emit(partition, outcome, None, None)
+        await self.checkpoint.write(partition, outcome, self.emit(outcome), None)
         await ack(record)  # nothing to replay in a tick: the heap is rebuilt after a restart
-        await self.save(partition, ack)
+        if self.may_save(partition):
+            await self.checkpoint.save(partition, ack)
 
-    async def emit(self, partition: int, outcome: Outcome, message: Message | None, record: Any) -> None:
-        """The dead letter and InfluxDB lines of one outcome, then the checkpoint's steps 1-3."""
+    async def dead_letter(self, error: InvalidEvent, message: Message) -> None:
+        """The original record to the dead-letter topic, with why and where from in its headers."""
+        await self.dead_letters.send(
+            key=message.key, value=message.value, headers=dead_letter_headers(error, message)
+        )
+        self.sensor.on_dead_letter(error.code)
+
+    def emit(self, outcome: Outcome) -> list[str]:
+        """The InfluxDB lines of one outcome (its alerts go out through the checkpoint), and its metrics."""
         lines: list[str] = []
-        if outcome.status == "dead_letter" and outcome.error is not None and message is not None:
-            await self.dead_letters.send(
-                key=message.key, value=message.value, headers=dead_letter_headers(outcome.error, message)
-            )
-            self.sensor.on_dead_letter(outcome.error.code)
-        elif outcome.event is not None:
-            event = outcome.event
+        event = outcome.event
+        if event is not None:
             self.sensor.on_event(event.type.value, event.agency, outcome.status)
             if outcome.status == "applied":
                 lines.append(
@@ -228,13 +234,12 @@ class Worker:
             self.sensor.on_alert(alert.kind)
             lines.append(alert_point(alert))
         lines.extend(deadline_point(mark) for mark in outcome.deadlines)
-        await self.checkpoint.write(partition, outcome, lines, record)
+        return lines
 
-    async def save(self, partition: int, ack: Ack) -> None:
-        """The checkpoint's steps 4-5, only for a partition this worker owns with its views rebuilt."""
-        if self.needs_rebuild or partition not in self.mine:
-            return
-        await self.checkpoint.save(partition, ack)
+    def may_save(self, partition: int) -> bool:
+        """Whether the checkpoint can save some of the partition's states now: only for a partition
+        this worker owns with its views rebuilt, and only what the sink has caught up with."""
+        return not self.needs_rebuild and partition in self.mine and self.checkpoint.saveable(partition)
 
     # -- timers ----------------------------------------------------------------------------------
 

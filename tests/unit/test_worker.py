@@ -208,20 +208,22 @@ def test_the_first_record_after_a_rebalance_rebuilds_the_views_and_logs_the_read
 
 def test_nothing_is_saved_while_a_rebuild_is_pending_nor_for_a_partition_gone() -> None:
     rig = Rig(sink=False)
+    rig.mine = {0, 1, 3}
 
     async def run() -> None:
         await rig.event(received("D1", T0), partition=0)
-        assert "D1" in rig.store
+        assert "D1" in rig.store and rig.worker.may_save(0) is False  # saved: nothing left
         rig.worker.on_revoked()
-        assert rig.worker.needs_rebuild
-        await rig.worker.emit(0, rig.worker.processor.handle(0, json.dumps(received("D2", T0)).encode(), {},
-                                                              T0), None, "record-D2")
-        await rig.worker.save(0, rig.ack)
-        assert "D2" not in rig.store
-        await rig.worker.save(3, rig.ack)  # never assigned here
+        for partition, key in ((0, "D2"), (3, "D3")):
+            outcome = rig.worker.processor.handle(partition, json.dumps(received(key, T0)).encode(), {}, T0)
+            await rig.worker.checkpoint.write(partition, outcome, [], f"record-{key}")
+        assert rig.worker.checkpoint.saveable(0) and not rig.worker.may_save(0)  # views not rebuilt yet
+        rig.worker.needs_rebuild = False
+        rig.worker.mine = frozenset({0, 1})  # partition 3 was not there at the last rebuild
+        assert rig.worker.may_save(0) and not rig.worker.may_save(3)
 
     asyncio.run(run())
-    assert ("acked", "record-D2") not in rig.log
+    assert ("acked", "record-D2") not in rig.log and "D2" not in rig.store
 
 
 def test_timers_send_a_tick_only_where_something_is_due_and_not_twice_in_flight() -> None:
