@@ -15,6 +15,7 @@ INFLUX_PANEL = "InfluxDB and metrics"
 
 
 def worker(
+    ctx: typer.Context,
     catalog: CatalogOption = None,
     bootstrap: Annotated[
         str | None,
@@ -36,6 +37,9 @@ def worker(
 
     Every other setting comes from the environment (IOC_*, docs/configuration.md).
     """
+    source = ctx.get_parameter_source("catalog")
+    if source is not None and source.name == "ENVIRONMENT":
+        catalog = None  # StreamSettings reads IOC_CATALOG itself, like every IOC_* ("none" = the sample)
     given: dict[str, Any] = {
         "catalog": catalog,
         "kafka_bootstrap": bootstrap,

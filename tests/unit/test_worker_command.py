@@ -68,6 +68,15 @@ def test_the_catalog_comes_from_ioc_catalog_too(
     assert started[0][0].catalog == path and started[0][1].sample is False
 
 
+def test_ioc_catalog_none_means_the_sample_as_for_every_worker_setting(
+    started: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IOC_CATALOG", "none")  # what the tests' worker environments say
+    result = CliRunner().invoke(cli(), ["worker"])
+    assert result.exit_code == 0, result.output
+    assert started[0][0].catalog is None and started[0][1].sample is True
+
+
 def test_a_missing_catalog_is_a_usage_error_not_a_traceback(tmp_path: Path, started: list[Any]) -> None:
     result = CliRunner().invoke(cli(), ["worker", "--catalog", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2 and "cannot read the catalog" in result.output
