@@ -5,7 +5,7 @@ Not a library for the product: everything here exists to measure it. Everything 
 from the test support and the worker launcher is imported here, and only here:
 
 - `tests.support.stack.create_topic`  (topics, in `new_topic` and `precreate_topics`)
-- `streams.runner.WorkerProcess`       (`ioc worker` child processes, in `start_worker`)
+- `ioc.devstack.worker.WorkerProcess`       (`ioc worker` child processes, in `start_worker`)
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from dossiers.catalog import Catalog, load_catalog
 from ioc.devstack.influx import InfluxQL
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.ports import free_port
+from ioc.devstack.worker import WorkerProcess
 from producers.simulator import Simulator, warmup_start
-from streams.runner import WorkerProcess
 from tests.support.catalogs import FAST_CATALOG as TEST_FAST_CATALOG
 from tests.support.stack import create_topic
 

@@ -237,7 +237,7 @@ SCAFFOLDING = (
     "Typer.",
     "get_callback",
     "run_worker (",
-    "worker (streams/cli",
+    "worker (ioc/commands/worker",
     "naive_child (",
     "pure_child (",
     "._execute_task",

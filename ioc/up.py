@@ -29,14 +29,14 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.clock import BusinessClock
 from ioc.options import CatalogOption, load_catalog_or_exit
+from ioc.readback import LiveKpis, read_live_kpis
 from ioc.wall import render
 from producers.pacing import DEFAULT_SEED
-from streams.readback import LiveKpis, read_live_kpis
 
 if TYPE_CHECKING:
     from ioc.devstack.influx import InfluxQL, LocalInflux
+    from ioc.devstack.worker import WorkerProcess
     from producers.sdk import EventProducer
-    from streams.runner import WorkerProcess
 
 DEFAULT_SPEED = 60.0
 """A business minute per wall second: a working day of the centre in about nine minutes."""
@@ -125,9 +125,9 @@ def up(
     """Run the whole stack locally (Kafka, InfluxDB, worker, notifier, simulator) with a terminal wall."""
     from ioc.devstack.influx import InfluxQL
     from ioc.devstack.ports import free_port
+    from ioc.devstack.worker import WorkerProcess
     from notifier.service import run_notifier
     from notifier.settings import NotifySettings
-    from streams.runner import WorkerProcess
 
     if no_simulator and speed is not None:
         raise typer.BadParameter(

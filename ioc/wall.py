@@ -18,7 +18,7 @@ from dossiers import labels
 from dossiers.alerts import Alert
 from dossiers.catalog import Catalog
 from dossiers.kpi import Block
-from streams.readback import LiveKpis
+from ioc.readback import LiveKpis
 
 
 def _late(seconds: int) -> str:

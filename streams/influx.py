@@ -34,6 +34,7 @@ from dossiers.kpi import KPI_FIELDS, Block
 from streams.lines import FieldValue, line
 from streams.metrics import WorkerMetrics
 from streams.processor import DeadlineMark
+from streams.settings import StreamSettings
 
 log = logging.getLogger(__name__)
 
@@ -251,3 +252,19 @@ class InfluxSink:
         self._thread.join(timeout)
         self._client.close()  # type: ignore[no-untyped-call]
         self._probe.close()  # type: ignore[no-untyped-call]
+
+
+def open_sink(settings: StreamSettings, metrics: WorkerMetrics) -> InfluxSink | None:
+    """The worker's sink as configured, or None when no InfluxDB URL is set."""
+    if not settings.influx_url:
+        return None
+    return InfluxSink(
+        settings.influx_url,
+        settings.influx_token,
+        settings.influx_org,
+        settings.influx_bucket,
+        metrics,
+        settings.sink_batch_size,
+        settings.sink_flush_seconds,
+        settings.sink_max_buffer,
+    )

@@ -1,29 +1,44 @@
-"""Line protocol on the hot path, with influxdb-client's own escaping rules.
+"""Line protocol on the hot path, with influxdb-client's escaping rules.
 
 `influxdb_client.Point` builds a line in ~30 us; one per consumed event was a third of the worker's CPU.
 Here the escaped "measurement,tags" prefix is cached (tags repeat: agency, type, channel, field) and
-only the fields are formatted per event. The escaping functions are the client library's, so the
-output is byte-identical to Point's (tests/unit/test_lines.py checks it).
+only the fields are formatted per event. The escaping rules are InfluxDB's line protocol, written as
+influxdb-client 1.x writes them (its own functions are private): the output is byte-identical to
+Point's (tests/unit/test_lines.py checks it, special characters included).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from influxdb_client.client.write.point import (  # the library's escaping, reused rather than rewritten
-    _ESCAPE_MEASUREMENT,
-    _escape_key,
-    _escape_string,
-    _escape_tag_value,
-)
-
 FieldValue = int | float | str | bool
+
+_LINE_BREAKS = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_MEASUREMENT = str.maketrans({",": "\\,", " ": "\\ ", **_LINE_BREAKS})
+_KEY = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", **_LINE_BREAKS})
+"""Tag keys, tag values and field keys."""
+_STRING = str.maketrans({'"': '\\"', "\\": "\\\\"})
+"""String field values, inside double quotes."""
+
+
+def _escape_key(key: str, table: dict[int, str] = _KEY) -> str:
+    return key.translate(table)
+
+
+def _escape_tag_value(value: str) -> str:
+    escaped = value.translate(_KEY)
+    # a trailing backslash would escape the separator after it; Point adds a space, as we do
+    return escaped + " " if escaped.endswith("\\") else escaped
+
+
+def _escape_string(value: str) -> str:
+    return value.translate(_STRING)
 
 
 @lru_cache(maxsize=65536)
 def prefix(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
     """'measurement,tag=value,...' with tags sorted by key, as Point writes them."""
-    parts = [_escape_key(measurement, _ESCAPE_MEASUREMENT)]
+    parts = [_escape_key(measurement, _MEASUREMENT)]
     parts.extend(f"{_escape_key(k)}={_escape_tag_value(v)}" for k, v in sorted(tags) if k != "" and v != "")
     return ",".join(parts)
 

@@ -57,7 +57,7 @@ class Outcome:
     alerts: list[Alert] = field(default_factory=list)
     deadlines: list[DeadlineMark] = field(default_factory=list)
     writes: list[tuple[str, bytes]] = field(default_factory=list)
-    """Table writes held back (with `defer_writes`): see `Processor.stage` and `Processor.save`."""
+    """Table writes held back until the adapter may save them: see `Processor.stage` and `Processor.save`."""
 
 
 @dataclass(slots=True)
@@ -79,20 +79,20 @@ class Processor:
         store: MutableMapping[str, bytes],
         alert_backfill_seconds: int | None = None,
         max_future_seconds: int | None = 3600,
-        defer_writes: bool = False,
     ):
         self.catalog = catalog
         self.calendar = calendar
         self.store = store
         self.alert_backfill_seconds = alert_backfill_seconds
         """Events older than this (a backfill, a replay of history) update state silently: no alert storm."""
-        self.defer_writes = defer_writes
-        """Hold table writes in the outcome; the adapter stages them (visible to the next records at
-        once) and saves them to the table only when the outcome's alerts are delivered and its InfluxDB
-        points written. A saved state is a changelog record, and after a crash a record whose state is
-        saved is a duplicate that emits nothing: saving first would lose its alerts and points."""
         self.staged: dict[str, bytes] = {}
-        """Written but not yet saved states, read before the table (see `defer_writes`)."""
+        """Staged but not yet saved states, read before the table.
+
+        Table writes are never made by `handle` or `tick`: they are held in the outcome, the adapter
+        stages them (visible to the next records at once) and saves them to the table only when the
+        outcome's alerts are delivered and its InfluxDB points written (`streams.checkpoint`). A saved
+        state is a changelog record, and after a crash a record whose state is saved is a duplicate
+        that emits nothing: saving first would lose its alerts and points."""
         self.max_future_seconds = max_future_seconds
         """An event dated further ahead of the centre's clock is refused: a wrong clock at the source
         would otherwise stop SLA clocks (a future `paused`) or hide dossiers from today's counts."""
@@ -195,11 +195,9 @@ class Processor:
                 self._write(outcome, key, state.to_bytes())
         return outcome
 
-    def _write(self, outcome: Outcome, key: str, value: bytes) -> None:
-        if self.defer_writes:
-            outcome.writes.append((key, value))
-        else:
-            self.store[key] = value
+    @staticmethod
+    def _write(outcome: Outcome, key: str, value: bytes) -> None:
+        outcome.writes.append((key, value))
 
     def load(self, key: str) -> bytes | None:
         staged = self.staged.get(key)
@@ -218,10 +216,6 @@ class Processor:
             self.store[key] = value
             if self.staged.get(key) is value:
                 del self.staged[key]
-
-    def commit(self, outcome: Outcome) -> None:
-        """Stage and save at once: for callers with nothing to wait for between the two."""
-        self.save(self.stage(outcome))
 
     def next_due(self, partition: int) -> Timestamp | None:
         view = self.views.get(partition)

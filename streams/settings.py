@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from dossiers.clock import BusinessClock
 from kafka_settings import KafkaSettings
 
 
@@ -20,7 +21,6 @@ class StreamSettings(KafkaSettings):
     store: str = Field("memory://", description="Table store: memory:// (tests) or rocksdb:// (production)")
     data_dir: Path = Field(Path("./.ioc-worker"), description="Faust data dir (RocksDB files)")
     catalog: Path | None = Field(None, description="Catalog YAML; default: the shipped sample")
-    web_port: int = Field(6066, description="Faust web port (0 = pick a free one)")
     metrics_port: int = Field(9108, description="Prometheus /metrics port (0 = disabled)")
     tick_seconds: float = Field(0.5, gt=0, description="How often due-time heaps are checked")
     snapshot_seconds: float = Field(5.0, gt=0, description="How often KPI snapshots go to InfluxDB")
@@ -54,3 +54,11 @@ class StreamSettings(KafkaSettings):
     )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     log_level: str = "WARNING"
+
+    def business_clock(self, wall: float) -> BusinessClock:
+        """Business time as configured; without an origin, business time is wall time from `wall` on."""
+        return BusinessClock(
+            origin=wall if self.clock_origin is None else self.clock_origin,
+            wall_origin=wall if self.clock_wall_origin is None else self.clock_wall_origin,
+            speed=self.clock_speed,
+        )

@@ -40,14 +40,14 @@ TRACE_LIMIT = 200_000
 def _templates(sample_events: int, partitions: int) -> tuple[list[list[Any]], Any, Any]:
     """Open dossier states of the simulator (as JSON lists), its catalog and calendar."""
     from dossiers.lifecycle import DossierState, Status
-    from streams.app import partition_of
     from streams.processor import Processor
+    from streams.worker import partition_of
 
     sample = simulated_traffic(sample_events, seed=11, label="template dossiers")
     scratch: dict[str, bytes] = {}
     warm = Processor(sample.catalog, sample.calendar, scratch, alert_backfill_seconds=2 * 86400)
     for key, value in sample.records:
-        warm.handle(partition_of(key.decode(), partitions), value, {}, sample.now)
+        warm.save(warm.stage(warm.handle(partition_of(key.decode(), partitions), value, {}, sample.now)))
     open_states = [raw for raw in scratch.values() if DossierState.from_bytes(raw).status is Status.OPEN]
     return [json.loads(raw) for raw in open_states], sample.catalog, sample.calendar
 
@@ -84,6 +84,7 @@ def _ticks(processor: Any, partitions: int, k: int, rounds: int = 5) -> list[dic
         alerts = marks = 0
         for p in range(partitions):
             outcome = processor.tick(p, now)
+            processor.save(processor.stage(outcome))  # the one write mode: staged, then saved
             alerts += len(outcome.alerts)
             marks += len(outcome.deadlines)
         ticks.append(
@@ -94,8 +95,8 @@ def _ticks(processor: Any, partitions: int, k: int, rounds: int = 5) -> list[dic
 
 def open_child(args: argparse.Namespace) -> None:
     """Runs in a fresh child: N open dossiers in a dict store + the views; prints one JSON object."""
-    from streams.app import partition_of
     from streams.processor import Processor
+    from streams.worker import partition_of
 
     partitions, n, trace = int(args.partitions), int(args.open), bool(args.trace)
     templates, catalog, calendar = _templates(args.sample, partitions)

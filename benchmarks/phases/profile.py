@@ -33,8 +33,8 @@ from benchmarks.pyspy import Profile, py_spy, record_py_spy
 
 def pure_child(args: argparse.Namespace) -> None:
     """Runs in the child: `Processor.handle` over simulated traffic in a loop, for py-spy to sample."""
-    from streams.app import partition_of
     from streams.processor import Processor
+    from streams.worker import partition_of
 
     traffic = simulated_traffic(args.events, label="pure processor (profile run)")
     records = [(partition_of(k.decode(), args.partitions), v) for k, v in traffic.records]
@@ -42,7 +42,7 @@ def pure_child(args: argparse.Namespace) -> None:
     while True:  # until the parent stops it; fresh state each round, as a new worker would have
         processor = Processor(traffic.catalog, traffic.calendar, {}, alert_backfill_seconds=2 * 86400)
         for partition, value in records:
-            processor.handle(partition, value, {}, traffic.now)
+            processor.save(processor.stage(processor.handle(partition, value, {}, traffic.now)))
 
 
 def profile_pure(ctx: Context, out: Path) -> Profile | None:

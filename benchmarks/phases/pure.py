@@ -55,8 +55,8 @@ def top_of_cprofile(profiler: cProfile.Profile, top: int = 14) -> list[dict[str,
 
 def run(ctx: Context) -> list[Figure]:
     from dossiers.validation import validate_event
-    from streams.app import partition_of
     from streams.processor import Processor
+    from streams.worker import partition_of
 
     traffic = ctx.events
     records = traffic.records
@@ -67,7 +67,12 @@ def run(ctx: Context) -> list[Figure]:
         _timed(
             "pure: validate_event", traffic, parts, lambda _p, value: validate_event(value, traffic.catalog)
         ),
-        _timed(HANDLE, traffic, parts, lambda p, value: processor.handle(p, value, {}, traffic.now)),
+        _timed(
+            HANDLE,
+            traffic,
+            parts,
+            lambda p, value: processor.save(processor.stage(processor.handle(p, value, {}, traffic.now))),
+        ),
     ]
     figures[-1].note = "dict store, no Kafka, no Faust"
     # cProfile over the first part of the same records, on a fresh processor
@@ -76,7 +81,7 @@ def run(ctx: Context) -> list[Figure]:
     profiler = cProfile.Profile()
     profiler.enable()
     for i in range(sample):
-        fresh.handle(parts[i], records[i][1], {}, traffic.now)
+        fresh.save(fresh.stage(fresh.handle(parts[i], records[i][1], {}, traffic.now)))
     profiler.disable()
     figures[-1].details["cprofile"] = top_of_cprofile(profiler)
     figures[-1].details["cprofile_events"] = sample

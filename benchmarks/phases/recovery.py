@@ -23,7 +23,7 @@ def _first_worker(
     ctx: Context, env: dict[str, str], records: list[tuple[bytes, bytes]], ql: Any
 ) -> dict[str, Any]:
     """Consume every record, then stop with SIGTERM: consume rate, received before, stop seconds."""
-    from streams.readback import read_live_kpis
+    from ioc.readback import read_live_kpis
 
     first, port = start_worker(env, ctx.work, f"recovery-a-{env['IOC_APP_ID']}")
     try:
@@ -52,7 +52,7 @@ def _first_worker(
 
 def _second_worker(ctx: Context, env: dict[str, str], ql: Any) -> dict[str, Any]:
     """A new worker: seconds to its ready line and to its first `kpi` point, received after."""
-    from streams.readback import read_live_kpis
+    from ioc.readback import read_live_kpis
 
     restart_wall = time.time()
     second, _ = start_worker(env, ctx.work, f"recovery-b-{env['IOC_APP_ID']}")

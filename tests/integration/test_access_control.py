@@ -48,6 +48,7 @@ from ioc.devstack.kafka_sasl import (
 )
 from ioc.devstack.ports import free_ports
 from ioc.devstack.proc import DevstackError
+from ioc.devstack.worker import WorkerProcess
 from kafka_access.acl import (
     ADMIN_USER,
     NOTIFIER_USER,
@@ -67,10 +68,9 @@ from kafka_access.admin import (
     to_acl,
 )
 from producers.sdk import EventProducer
-from streams.processor import Processor
-from streams.runner import WorkerProcess
 from tests.support import stack as testing
 from tests.support.events import received
+from tests.support.processing import SavingProcessor
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog()
@@ -483,7 +483,7 @@ def test_identity_header_travels_and_the_stream_dead_letters_a_mismatch(
 
     records = read_topic(broker, WORKER_USER, T.events_topic, {mismatch.encode(), match.encode()})
     assert set(records) == {mismatch.encode(), match.encode()}
-    processor = Processor(CATALOG, WorkingCalendar(CATALOG.calendar), {})
+    processor = SavingProcessor(CATALOG, WorkingCalendar(CATALOG.calendar), {})
     now = int(time.time())
     outcomes = {}
     for key, record in records.items():
@@ -535,7 +535,7 @@ def test_limit_the_broker_does_not_bind_the_header_to_the_principal(broker: Secu
     raw.send(T.events_topic, key=bare.encode(), value=event_json(bare, OTHER)).get(timeout=10)
     raw.close()
     records = read_topic(broker, WORKER_USER, T.events_topic, {forged.encode(), bare.encode()})
-    processor = Processor(CATALOG, WorkingCalendar(CATALOG.calendar), {})
+    processor = SavingProcessor(CATALOG, WorkingCalendar(CATALOG.calendar), {})
     for record in records.values():
         outcome = processor.handle(record.partition, record.value, dict(record.headers), int(time.time()))
         assert outcome.status == "applied"

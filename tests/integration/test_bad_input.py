@@ -34,7 +34,6 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
 from ioc.devstack.kafka import KafkaBroker
-from streams.processor import Processor
 from tests.support import stack as testing
 from tests.support.malformed import CRASHERS, Bad, corpus_batch
 from tests.support.pipeline import (
@@ -50,6 +49,7 @@ from tests.support.pipeline import (
     uninterrupted,
     wait_until,
 )
+from tests.support.processing import SavingProcessor
 
 pytestmark = pytest.mark.slow
 
@@ -120,7 +120,7 @@ def stream(
 
 def expected_by_the_pure_processor(batch: list[Bad]) -> None:
     """The strategies' claims, checked without Kafka: a wrong claim is a test bug, not a stream bug."""
-    processor = Processor(CATALOG, WorkingCalendar(CATALOG.calendar), {})
+    processor = SavingProcessor(CATALOG, WorkingCalendar(CATALOG.calendar), {})
     for bad in batch:
         outcome = processor.handle(0, bad.value or b"", dict(bad.headers), EVENING)
         got = outcome.error.code if outcome.error is not None else None

@@ -35,8 +35,8 @@ from dossiers.replay import Replay
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux, unique_name
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.proc import DevstackError
+from ioc.readback import LiveKpis
 from producers.sdk import EventProducer
-from streams.readback import LiveKpis
 from tests.support import stack as testing
 from tests.support.pipeline import (
     EVENING,

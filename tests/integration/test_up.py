@@ -79,9 +79,9 @@ def test_ioc_up_shows_every_agency_and_an_alert_then_stops_cleanly(tmp_path: Pat
         assert "Cảnh báo mới nhất" in screen and catalog.centre.name in screen
         tmux("send-keys", "-t", session, "C-c")
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and "Đã dừng." not in tmux("capture-pane", "-p", "-t", session):
+        while time.monotonic() < deadline and "Stopped." not in tmux("capture-pane", "-p", "-t", session):
             time.sleep(1)
-        assert "Đã dừng." in tmux("capture-pane", "-p", "-t", session), tmux(
+        assert "Stopped." in tmux("capture-pane", "-p", "-t", session), tmux(
             "capture-pane", "-p", "-t", session
         )
         time.sleep(2)

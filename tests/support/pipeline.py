@@ -28,12 +28,12 @@ from dossiers.kpi import KPI_FIELDS
 from dossiers.replay import Replay
 from ioc.devstack.influx import InfluxTarget
 from ioc.devstack.ports import free_port
-from streams.app import partition_of
+from ioc.devstack.worker import WorkerProcess
+from ioc.readback import LiveKpis, read_live_kpis
 from streams.influx import stamp
-from streams.processor import Processor
-from streams.readback import LiveKpis, read_live_kpis
-from streams.runner import WorkerProcess
+from streams.worker import partition_of
 from tests.support.events import VN
+from tests.support.processing import SavingProcessor
 
 PARTITIONS = 6
 EVENING = int(datetime(2026, 3, 31, 18, 0, tzinfo=VN).timestamp())  # Tuesday after closing time
@@ -293,7 +293,7 @@ class Uninterrupted:
 def uninterrupted(
     records: Iterable[tuple[bytes | None, bytes | None]], catalog: Catalog, now: int
 ) -> Uninterrupted:
-    processor = Processor(catalog, WorkingCalendar(catalog.calendar), {})
+    processor = SavingProcessor(catalog, WorkingCalendar(catalog.calendar), {})
     out = Uninterrupted(set(), 0, 0, 0, 0, set())
     for key, value in records:
         partition = partition_of((key or b"").decode("utf-8", "replace"), PARTITIONS)

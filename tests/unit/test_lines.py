@@ -21,3 +21,24 @@ def test_line_equals_point(tag: str, value: str, name: str, number: int, ns: int
     for key, field_value in fields.items():
         point.field(key, field_value)
     assert line("kpi lines", tags, fields, ns) == point.to_line_protocol()
+
+
+special = st.text(
+    alphabet=st.sampled_from([",", "=", " ", '"', "\\", "\n", "\t", "\r", "a", "ư"]), min_size=1, max_size=12
+)
+
+
+@given(measurement=special, key=special, value=special, name=special, text_value=special)
+def test_line_escapes_every_special_character_as_point_does(
+    measurement: str, key: str, value: str, name: str, text_value: str
+) -> None:
+    """The escaping is ours (influxdb-client's functions are private): separators, quotes, backslashes
+    and line breaks in every position must come out as Point writes them."""
+    tags = ((key, value), ("agency", "STP"))
+    fields = {name: text_value, "n": 1}
+    point = Point(measurement).time(7, WritePrecision.NS)
+    for tag_key, tag_value in tags:
+        point.tag(tag_key, tag_value)
+    for field_key, field_value in fields.items():
+        point.field(field_key, field_value)
+    assert line(measurement, tags, fields, 7) == point.to_line_protocol()

@@ -17,6 +17,7 @@ from dossiers.wire import AGENCY_HEADER
 from streams.processor import Processor
 from tests.support.catalogs import fast_catalog
 from tests.support.events import VN, event, received
+from tests.support.processing import SavingProcessor, commit
 
 T0 = int(datetime(2026, 3, 3, 9, 0, tzinfo=VN).timestamp())  # a Tuesday, office hours
 CATALOG = fast_catalog()
@@ -28,7 +29,8 @@ def raw(body: dict[str, object]) -> bytes:
 
 
 def processor() -> Processor:
-    return Processor(CATALOG, CALENDAR, {})
+    """Saves every outcome at once: these tests check what is computed, not when it is saved."""
+    return SavingProcessor(CATALOG, CALENDAR, {})
 
 
 def open_counts(proc: Processor, partition: int = 0) -> dict[str, int]:
@@ -149,7 +151,7 @@ def test_a_tick_touches_only_the_fired_dossiers_not_every_open_one() -> None:
             return super().get(key, default)
 
     store = CountingStore()
-    proc = Processor(CATALOG, CALENDAR, store)
+    proc = SavingProcessor(CATALOG, CALENDAR, store)
     proc.handle(0, raw(received("FAST", T0)), {}, T0)
     for i in range(2000):
         proc.handle(0, raw(received(f"SLOW{i}", T0, procedure="P.DAY")), {}, T0)
@@ -205,7 +207,7 @@ def test_an_event_dated_ahead_of_the_clock_is_dead_lettered() -> None:
 
 
 def test_history_older_than_the_backfill_window_updates_state_without_paging() -> None:
-    quiet = Processor(CATALOG, CALENDAR, {}, alert_backfill_seconds=86400)
+    quiet = SavingProcessor(CATALOG, CALENDAR, {}, alert_backfill_seconds=86400)
     old = quiet.handle(0, raw(received("OLD", T0 - 3 * 86400)), {}, T0)
     fresh = quiet.handle(0, raw(received("NEW", T0 - 60)), {}, T0)
     assert old.alerts == [] and [m.kind for m in old.deadlines] == ["overdue"]  # on the wall, not paged
@@ -215,16 +217,16 @@ def test_history_older_than_the_backfill_window_updates_state_without_paging() -
 
 def test_deferred_writes_reach_the_table_only_on_commit() -> None:
     store: dict[str, bytes] = {}
-    proc = Processor(CATALOG, CALENDAR, store, defer_writes=True)
+    proc = Processor(CATALOG, CALENDAR, store)
     outcome = proc.handle(0, raw(received("D1", T0 - 60)), {}, T0)
     assert [a.kind for a in outcome.alerts] == ["overdue"] and store == {}
-    proc.commit(outcome)
+    commit(proc, outcome)
     assert list(store) == ["D1"] and outcome.writes == [] and proc.staged == {}
 
 
 def test_staged_states_are_read_before_the_table_until_saved() -> None:
     store: dict[str, bytes] = {}
-    proc = Processor(CATALOG, CALENDAR, store, defer_writes=True)
+    proc = Processor(CATALOG, CALENDAR, store)
     first = proc.stage(proc.handle(0, raw(received("D1", T0)), {}, T0))
     again = proc.handle(0, raw(received("D1", T0)), {}, T0 + 1)
     assert again.status == "duplicate" and store == {}  # the staged state knows the record
@@ -237,7 +239,7 @@ def test_staged_states_are_read_before_the_table_until_saved() -> None:
 
 
 def test_rebuild_counts_staged_states_and_drops_those_of_partitions_gone() -> None:
-    proc = Processor(CATALOG, CALENDAR, {}, defer_writes=True)
+    proc = Processor(CATALOG, CALENDAR, {})
     for name, partition in (("A1", 0), ("B1", 1)):
         proc.stage(proc.handle(partition, raw(received(name, T0)), {}, T0))
     proc.rebuild([0], proc.store.items(), lambda key: 0 if key.startswith("A") else 1)
@@ -253,7 +255,7 @@ def test_deferring_and_saving_at_any_pace_ends_as_writing_at_once(seed: int, sav
     bodies = shuffled_histories(rng, 25, window=120, resolved=0.6, resolve_within=40)
     bodies += rng.sample(bodies, 5)  # duplicates
     direct = processor()
-    deferred = Processor(CATALOG, CALENDAR, {}, defer_writes=True)
+    deferred = Processor(CATALOG, CALENDAR, {})
     waiting: list[list[tuple[str, bytes]]] = []
     now = T0
     for i, body in enumerate(bodies):
@@ -286,7 +288,7 @@ def test_a_replayed_record_rewrites_its_state_so_a_lost_changelog_write_is_repai
             super().__setitem__(key, value)
 
     store = CountingStore()
-    proc = Processor(CATALOG, CALENDAR, store)
+    proc = SavingProcessor(CATALOG, CALENDAR, store)
     proc.handle(0, raw(received("D1", T0)), {}, T0)
     saved = store["D1"]
     writes.clear()

@@ -1,4 +1,4 @@
-"""Run `ioc worker` as a child process: for `ioc up`, the tests and the benchmarks.
+"""Run `ioc worker` as a child process: for `ioc up`, the tests and the benchmarks (dev tooling).
 
 A Faust worker owns its event loop and signal handlers, so each worker is its own process (which
 is also how production scales: more processes, more partitions each). The child gets its own
@@ -16,8 +16,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-READY_LINE = "rebuilt "
-"""Logged by the worker once its partition views are built: it is consuming."""
+from streams.worker import READY_LINE
 
 
 class WorkerProcess:

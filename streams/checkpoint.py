@@ -1,0 +1,138 @@
+"""The write ordering of a worker, in one object: alerts, then InfluxDB points, then state, then offsets.
+
+Whatever a crash interrupts, the record comes again and finds the state from before it, so it emits
+again what may have been lost (alerts carry an id, points overwrite themselves). Saving the state
+first would make the replayed record a duplicate that emits nothing (docs/faults.md, bug 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from streams.processor import Outcome, Processor
+
+BACKPRESSURE_SECONDS = 0.1
+
+
+class Sink(Protocol):
+    """What the checkpoint needs of the InfluxDB sink (`streams.influx.InfluxSink`)."""
+
+    @property
+    def added(self) -> int:
+        """Lines accepted so far: the sequence number of the last one."""
+
+    @property
+    def written(self) -> int:
+        """Lines durably written so far, in the order they were added."""
+
+    @property
+    def full(self) -> bool: ...
+
+    def add(self, lines: list[str]) -> int: ...
+
+    def close(self, timeout: float) -> None:
+        """Write what is buffered (up to `timeout`) and stop."""
+
+
+class Publisher(Protocol):
+    """A topic to send to (a Faust topic): awaiting `send` queues the record and returns its delivery."""
+
+    async def send(
+        self,
+        *,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Awaitable[Any]: ...
+
+
+Ack = Callable[[Any], Awaitable[Any]]
+"""Acknowledges a record (Faust's `stream.ack(event)`): its offset may then be committed."""
+
+
+@dataclass(slots=True)
+class Unsaved:
+    """A record (None for a tick) whose staged states wait until the sink has written `seq` lines."""
+
+    seq: int
+    record: Any
+    writes: list[tuple[str, bytes]]
+
+
+class Checkpoint:
+    """Takes each outcome through the steps below, in this order, per partition.
+
+    `write` (for every record and tick, in the agent, in arrival order):
+      1. Deliver the outcome's alerts to the alerts topic, and wait until Kafka has them.
+      2. Hand its InfluxDB lines to the sink, waiting while the sink is full (back-pressure during an
+         outage: nothing is dropped). The sink numbers lines; the outcome's number is `sink.added`.
+      3. Stage its new states in the processor (the next records read them at once) and queue them,
+         with the record and that number, in the partition's `unsaved` queue.
+    `save` (inside a stream iteration of the partition: Faust takes a table write's changelog
+    partition from the current iteration), for the oldest queued entries whose lines are written:
+      4. Save the states to the table, so to its changelog.
+      5. Acknowledge the record, so Faust commits its offset.
+    A tick has nothing to replay: its own offset is acknowledged by the worker at once, and its states
+    wait here like a record's.
+    """
+
+    def __init__(self, processor: Processor, alerts: Publisher, sink: Sink | None = None):
+        self.processor = processor
+        self.alerts = alerts
+        self.sink = sink
+        self.unsaved: dict[int, deque[Unsaved]] = {}
+        """Partition -> staged states and records in arrival order, waiting for their InfluxDB lines."""
+
+    async def write(self, partition: int, outcome: Outcome, lines: list[str], record: Any | None) -> None:
+        """Steps 1-3 for one outcome; `record` is what `save` acknowledges (None for a tick)."""
+        # 1. alerts, delivered before the state that says "alerted" can be saved
+        if outcome.alerts:
+            sent = [
+                await self.alerts.send(key=alert.dossier.encode(), value=alert.to_json())
+                for alert in outcome.alerts
+            ]
+            await asyncio.gather(*sent)
+        # 2. InfluxDB lines
+        sink = self.sink
+        if sink is not None and lines:
+            while sink.full:
+                await asyncio.sleep(BACKPRESSURE_SECONDS)
+            sink.add(lines)
+        # 3. states staged, queued behind those lines
+        writes = self.processor.stage(outcome)
+        if writes or record is not None:
+            seq = sink.added if sink is not None else 0
+            queue = self.unsaved.get(partition)
+            if queue is None:
+                queue = self.unsaved[partition] = deque()
+            queue.append(Unsaved(seq, record, writes))
+
+    def written(self, unit: Unsaved) -> bool:
+        """Whether every InfluxDB line up to this unit's is written (so its states may be saved)."""
+        return self.sink is None or unit.seq <= self.sink.written
+
+    def saveable(self, partition: int) -> bool:
+        """Whether the oldest unsaved states of a partition can be saved (a timer then sends a tick)."""
+        queue = self.unsaved.get(partition)
+        return bool(queue) and self.written(queue[0])  # type: ignore[index]
+
+    async def save(self, partition: int, ack: Ack) -> None:
+        """Steps 4-5, in order, for what the sink has caught up with; call inside an iteration of
+        `partition`, and only while this worker owns it with its views rebuilt."""
+        queue = self.unsaved.get(partition)
+        while queue and self.written(queue[0]):
+            unit = queue.popleft()
+            self.processor.save(unit.writes)  # 4. state
+            if unit.record is not None:
+                await ack(unit.record)  # 5. offset
+
+    def keep(self, partitions: Iterable[int]) -> None:
+        """Forget the queues of partitions gone to another worker: it consumes those records again."""
+        kept = set(partitions)
+        for partition in set(self.unsaved) - kept:
+            del self.unsaved[partition]

@@ -1,0 +1,278 @@
+"""What one worker process does, as named callbacks the Faust app wires (streams/app.py); no Faust here.
+
+One agent consumes `dossier-events` and the internal ticks topic (co-partitioned with it), so that SLA
+timers, like events, update the table inside a stream iteration of the right partition. A timer sends a
+tick to partition p only when p's due-time heap says something is due, or when p's oldest unsaved states
+can be saved (saving needs an iteration of the partition): no scan, and no tick traffic when idle.
+What happens to an outcome, and in which order, is `streams.checkpoint.Checkpoint`'s job; the metrics
+are `streams.sensor.WorkerSensor`'s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from kafka.partitioner.default import murmur2
+
+from dossiers.calendar import WorkingCalendar
+from dossiers.catalog import Catalog
+from dossiers.clock import BusinessClock
+from dossiers.events import InvalidEvent
+from dossiers.kpi import Block
+from dossiers.wire import DLQ_CODE_HEADER, DLQ_REASON_HEADER
+from streams.checkpoint import Ack, Checkpoint, Publisher, Sink
+from streams.influx import alert_point, deadline_point, event_point, kpi_point
+from streams.processor import Outcome, Processor
+from streams.sensor import WorkerSensor
+
+log = logging.getLogger(__name__)
+
+READY_LINE = "rebuilt "
+"""How the worker's log line starts once its partition views are built, i.e. once it consumes
+(`ioc.devstack.worker.WorkerProcess.wait_ready` waits for it): logged by `Worker.on_assigned`."""
+
+SOURCE_TOPIC_HEADER = "ioc-source-topic"
+SOURCE_PARTITION_HEADER = "ioc-source-partition"
+SOURCE_OFFSET_HEADER = "ioc-source-offset"
+"""On a dead letter, where the original record was: with partition and offset, one id per record."""
+
+TICK_RESEND_SECONDS = 5.0
+"""A tick not consumed after this long (lost in a rebalance) is sent again."""
+
+Lag = Callable[[], Awaitable[Mapping[int, int]]]
+"""Reads the consumer lag per assigned events partition (skipping the ones it cannot tell)."""
+
+
+class Message(Protocol):
+    """What the worker reads of a consumed Kafka record (a Faust `Message`)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Any
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition the Kafka default partitioner (murmur2, as in Java and kafka-python) gives a key."""
+    return int(murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+def record_headers(raw: Any) -> Mapping[str, bytes]:
+    """A record's headers as a mapping, whether Kafka gave a list of pairs or a mapping."""
+    if not raw:
+        return {}
+    if isinstance(raw, Mapping):
+        return {str(k): bytes(v) for k, v in raw.items() if v is not None}
+    return {str(k): bytes(v) for k, v in raw if v is not None}
+
+
+def dead_letter_headers(error: InvalidEvent, message: Message) -> list[tuple[str, bytes]]:
+    """Why a record was refused and where it came from; the dead letter keeps the original bytes."""
+    return [
+        (DLQ_REASON_HEADER, error.reason.encode()),
+        (DLQ_CODE_HEADER, error.code.encode()),
+        (SOURCE_TOPIC_HEADER, str(message.topic).encode()),
+        (SOURCE_PARTITION_HEADER, str(message.partition).encode()),
+        (SOURCE_OFFSET_HEADER, str(message.offset).encode()),
+    ]
+
+
+class Worker:
+    """Everything one worker process holds besides the Faust app, and what it does on each callback."""
+
+    def __init__(
+        self,
+        *,
+        processor: Processor,
+        calendar: WorkingCalendar,
+        clock: BusinessClock,
+        sensor: WorkerSensor,
+        partitions: int,
+        events_topic: str,
+        ticks_topic: str,
+        alerts: Publisher,
+        dead_letters: Publisher,
+        ticks: Publisher,
+        assigned: Callable[[], set[int]],
+        lag: Lag | None = None,
+        wall: Callable[[], float] = time.time,
+    ):
+        self.processor = processor
+        self.catalog: Catalog = processor.catalog
+        self.calendar = calendar
+        self.clock = clock
+        self.sensor = sensor
+        self.partitions = partitions
+        """The events topic's partition count: which partition a table key belongs to."""
+        self.events_topic, self.ticks_topic = events_topic, ticks_topic
+        self.dead_letters, self.ticks = dead_letters, ticks
+        self.assigned = assigned
+        """The events partitions assigned to this worker now (from Faust's assignor)."""
+        self.lag = lag
+        self.wall = wall
+        self.checkpoint = Checkpoint(processor, alerts)
+        self.needs_rebuild = True
+        """Set on a revocation or rebalance: nothing is saved until the views are rebuilt."""
+        self.tick_pending: dict[int, float] = {}
+        """Partition -> wall time a tick was sent and not yet consumed (resent if lost in a rebalance)."""
+        self.mine: frozenset[int] = frozenset()
+        """The partitions whose views were last rebuilt."""
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def start(self, sink: Sink | None) -> None:
+        """Attach the InfluxDB sink (None: no InfluxDB, states are saved as soon as alerts are out)."""
+        self.checkpoint.sink = sink
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what the sink holds (up to `timeout`) and close it."""
+        if self.checkpoint.sink is not None:
+            self.checkpoint.sink.close(timeout)
+
+    def now(self) -> int:
+        """Business time now (accelerated in demos)."""
+        return int(self.clock.now(self.wall()))
+
+    # -- rebalances ------------------------------------------------------------------------------
+
+    def on_revoked(self) -> None:
+        self.needs_rebuild = True
+
+    def on_rebalanced(self) -> None:
+        self.needs_rebuild = True
+        self.tick_pending.clear()
+
+    def on_assigned(self) -> None:
+        """Rebuild the views of the assigned partitions from the table and the staged states.
+
+        Runs in the first stream iteration after a rebalance (the table is recovered by then). Queued
+        states of partitions gone are dropped: their new owner consumes the records again.
+        """
+        mine = self.assigned()
+        started = time.perf_counter()
+        self.processor.rebuild(mine, self.processor.store.items(), self.partition_of)
+        self.checkpoint.keep(mine)
+        self.mine = frozenset(mine)
+        self.needs_rebuild = False
+        self.tick_pending.clear()
+        self.sensor.on_assigned(len(mine))
+        log.info(READY_LINE + "%d partition view(s) in %.3f s", len(mine), time.perf_counter() - started)
+
+    def partition_of(self, key: str) -> int:
+        return partition_of(key, self.partitions)
+
+    # -- the agent -------------------------------------------------------------------------------
+
+    async def on_message(self, message: Message, record: Any, ack: Ack) -> None:
+        """One record of the agent's stream: an event or a tick; `ack(record)` commits it."""
+        if self.needs_rebuild:
+            self.on_assigned()
+        if message.topic == self.ticks_topic:
+            await self.on_tick(message.partition, record, ack)
+        else:
+            await self.on_record(message, record, ack)
+
+    async def on_record(self, message: Message, record: Any, ack: Ack) -> None:
+        """An event: applied, counted as a duplicate or dead-lettered, then checkpointed."""
+        partition = message.partition
+        try:
+            outcome = self.processor.handle(
+                partition, message.value or b"", record_headers(message.headers), self.now()
+            )
+        except Exception as exc:  # a record the core cannot take must not kill the agent
+            log.exception("record %s/%s/%s failed", message.topic, partition, message.offset)
+            outcome = Outcome(
+                "dead_letter", error=InvalidEvent(f"event: not processable ({exc!r})", "internal_error")
+            )
+        if outcome.error is not None:
+            await self.dead_letter(outcome.error, message)
+        await self.checkpoint.write(partition, outcome, self.emit(outcome), record)
+        if self.may_save(partition):
+            await self.checkpoint.save(partition, ack)
+
+    async def on_tick(self, partition: int, record: Any, ack: Ack) -> None:
+        """A tick: fire the partition's due SLA timers, and save what can be saved."""
+        self.tick_pending.pop(partition, None)
+        started = time.perf_counter()
+        outcome = self.processor.tick(partition, self.now())
+        self.sensor.on_tick(time.perf_counter() - started)
+        await self.checkpoint.write(partition, outcome, self.emit(outcome), None)
+        await ack(record)  # nothing to replay in a tick: the heap is rebuilt after a restart
+        if self.may_save(partition):
+            await self.checkpoint.save(partition, ack)
+
+    async def dead_letter(self, error: InvalidEvent, message: Message) -> None:
+        """The original record to the dead-letter topic, with why and where from in its headers."""
+        await self.dead_letters.send(
+            key=message.key, value=message.value, headers=dead_letter_headers(error, message)
+        )
+        self.sensor.on_dead_letter(error.code)
+
+    def emit(self, outcome: Outcome) -> list[str]:
+        """The InfluxDB lines of one outcome (its alerts go out through the checkpoint), and its metrics."""
+        lines: list[str] = []
+        event = outcome.event
+        if event is not None:
+            self.sensor.on_event(event.type.value, event.agency, outcome.status)
+            if outcome.status == "applied":
+                lines.append(
+                    event_point(
+                        event.agency,
+                        event.type.value,
+                        outcome.channel,
+                        outcome.procedure_field,
+                        event.dossier,
+                        int(event.occurred_at.timestamp()),
+                    )
+                )
+        for alert in outcome.alerts:
+            self.sensor.on_alert(alert.kind)
+            lines.append(alert_point(alert))
+        lines.extend(deadline_point(mark) for mark in outcome.deadlines)
+        return lines
+
+    def may_save(self, partition: int) -> bool:
+        """Whether the checkpoint can save some of the partition's states now: only for a partition
+        this worker owns with its views rebuilt, and only what the sink has caught up with."""
+        return not self.needs_rebuild and partition in self.mine and self.checkpoint.saveable(partition)
+
+    # -- timers ----------------------------------------------------------------------------------
+
+    async def fire_timers(self) -> None:
+        """Send a tick to each assigned partition whose earliest due time has passed or whose unsaved
+        states can be saved; one tick in flight per partition."""
+        now, wall = self.now(), self.wall()
+        for partition in sorted(self.assigned()):
+            if wall - self.tick_pending.get(partition, 0.0) < TICK_RESEND_SECONDS:
+                continue
+            due = self.processor.next_due(partition)
+            if self.needs_rebuild or (due is not None and due <= now) or self.checkpoint.saveable(partition):
+                self.tick_pending[partition] = wall
+                await self.ticks.send(partition=partition, value=b"")
+
+    async def snapshot(self) -> None:
+        """KPI snapshot per agency and partition to InfluxDB; dossier gauges and lag to the sensor."""
+        if self.needs_rebuild:
+            return
+        now = self.now()
+        day = self.calendar.local_date(now)
+        stamped = int(self.wall())
+        lines = []
+        totals: dict[str, Block] = {}
+        for partition, view in sorted(self.processor.views.items()):
+            snap = view.counters.snapshot(self.catalog, day)
+            for agency, block in snap.agencies.items():
+                lines.append(kpi_point(self.catalog, agency, partition, block, stamped, now))
+                totals.setdefault(agency, Block()).add(block)
+        self.sensor.on_snapshot(totals)
+        sink = self.checkpoint.sink
+        if sink is not None and lines:
+            sink.add(lines)
+        if self.lag is not None:
+            for partition, lag in (await self.lag()).items():
+                self.sensor.on_lag(partition, lag)

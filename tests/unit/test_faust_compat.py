@@ -1,0 +1,132 @@
+"""The Faust workarounds (streams/faust_compat.py): what each patch does, on fakes and on the installed
+Faust, and the start-up check of the faust-streaming version they were tested with."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any
+
+import faust
+import pytest
+
+from streams import faust_compat
+from streams.faust_compat import TESTED_FAUST, check_faust, faust_version_problem
+
+
+@dataclass(frozen=True)
+class TP:
+    topic: str
+    partition: int
+
+
+@dataclass
+class FakeConsumer:
+    """Test double of Faust's consumer: committed offsets, earliest offsets, seeks and the flow."""
+
+    committed: dict[TP, int]
+    earliest: dict[TP, int]
+    seeks: list[tuple[TP, int]] = field(default_factory=list)
+    flow_active: bool = True
+    flow_during_seek: list[bool] = field(default_factory=list)
+    fail_seek: bool = False
+    stopped: int = 0
+
+    async def seek_to_committed(self) -> dict[TP, int]:
+        return dict(self.committed)
+
+    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
+        return {tp: self.earliest[tp] for tp in tps}
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def perform_seek(self) -> None:
+        self.flow_during_seek.append(self.flow_active)
+        if self.fail_seek:
+            raise RuntimeError("seek failed")
+
+    def stop_flow(self) -> None:
+        self.flow_active = False
+        self.stopped += 1
+
+    def resume_flow(self) -> None:
+        self.flow_active = True
+
+
+def test_the_installed_faust_streaming_is_the_one_the_workarounds_were_tested_with() -> None:
+    """Fails on an upgrade: run the two-worker, slow-seek and fault tests, then widen TESTED_FAUST."""
+    assert faust_version_problem(version("faust-streaming")) is None
+
+
+@pytest.mark.parametrize("installed", ["0.15.2", "0.16.0", "1.0.0", "0.14.9"])
+def test_a_version_outside_the_tested_range_is_named_with_what_to_do(installed: str) -> None:
+    problem = faust_version_problem(installed)
+    low = TESTED_FAUST[0]
+    assert problem is not None and installed in problem and "test_stream_pipeline.py" in problem
+    assert ".".join(map(str, low)) in problem
+
+
+def test_the_edges_of_the_tested_range_are_accepted() -> None:
+    for edge in TESTED_FAUST:
+        assert faust_version_problem(".".join(map(str, edge))) is None
+
+
+def test_an_untested_version_is_a_loud_warning_at_start_up(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="streams.faust_compat")
+    check_faust("0.16.1")
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING and "UNTESTED FAUST VERSION" in record.getMessage()
+    caplog.clear()
+    check_faust(".".join(map(str, TESTED_FAUST[0])))
+    assert caplog.records == []
+
+
+def test_partitions_without_a_committed_offset_are_sought_to_their_earliest() -> None:
+    fresh, committed, other = TP("events", 0), TP("events", 1), TP("elsewhere", 0)
+    consumer = FakeConsumer({fresh: 0, committed: 42, other: 0}, {fresh: 7, committed: 3, other: 9})
+    faust_compat.seek_uncommitted_to_earliest(consumer, {"events", "ticks"})
+    result = asyncio.run(consumer.seek_to_committed())
+    assert consumer.seeks == [(fresh, 7)]
+    assert result == {fresh: 7, committed: 42, other: 0}
+
+
+def test_the_flow_is_stopped_for_the_seek_and_resumed_only_if_the_seek_fails() -> None:
+    consumer = FakeConsumer({}, {})
+    faust_compat.hold_flow_while_seeking(consumer)
+    asyncio.run(consumer.perform_seek())
+    assert consumer.flow_during_seek == [False]
+    assert consumer.flow_active is False  # Faust's callers resume the flow after the seek
+    consumer.flow_active, consumer.fail_seek = True, True
+    with pytest.raises(RuntimeError, match="seek failed"):
+        asyncio.run(consumer.perform_seek())
+    assert consumer.flow_active is True
+
+
+def test_a_faust_without_the_patched_internals_fails_loudly_at_start_up() -> None:
+    class Renamed:
+        async def seek_to_committed(self) -> dict[Any, int]:
+            return {}
+
+    with pytest.raises(RuntimeError, match="perform_seek"):
+        faust_compat.patch_consumer(Renamed(), {"events"})
+    with pytest.raises(RuntimeError, match="_new_changelog_topic"):
+        faust_compat.use_raw_changelog(object())
+
+
+def test_the_patches_apply_to_the_installed_faust() -> None:
+    """The consumer and table internals the patches use exist on this faust-streaming, and the table's
+    changelog is rebuilt with the raw serializers (no broker is contacted)."""
+    app: Any = faust.App("compat-test", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False)
+    schema: Any = faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    table = app.Table("dossiers", default=None, schema=schema, partitions=3)
+    assert table.changelog_topic.value_serializer == "json"  # what Faust derives from the types
+    faust_compat.use_raw_changelog(table)
+    assert (table.key_serializer, table.value_serializer) == ("raw", "raw")
+    assert (table.changelog_topic.key_serializer, table.changelog_topic.value_serializer) == ("raw", "raw")
+    assert table.changelog_topic.get_topic_name() == "compat-test-dossiers-changelog"
+    faust_compat.patch_consumer(app.consumer, {"events"})
+    assert app.consumer.perform_seek.__qualname__.startswith("hold_flow_while_seeking")
+    assert app.consumer.seek_to_committed.__qualname__.startswith("seek_uncommitted_to_earliest")

@@ -1,0 +1,282 @@
+"""The worker's callbacks without Faust: records, ticks, rebalances, timers, snapshots, dead letters.
+
+Kafka topics and the InfluxDB sink are test doubles (tests/support/doubles.py); the processor, the
+checkpoint and the sensor (with its own Prometheus registry) are the production ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from dossiers.alerts import Alert
+from dossiers.calendar import WorkingCalendar
+from dossiers.clock import BusinessClock
+from dossiers.wire import AGENCY_HEADER, DLQ_CODE_HEADER, DLQ_REASON_HEADER
+from ioc.devstack import worker as devstack_worker
+from streams.processor import Processor
+from streams.sensor import WorkerSensor
+from streams.worker import READY_LINE, TICK_RESEND_SECONDS, Worker, partition_of
+from tests.support.catalogs import fast_catalog
+from tests.support.doubles import FakeSink, FakeTopic, LoggingStore
+from tests.support.events import VN, received
+from tests.support.processing import SavingProcessor
+
+T0 = int(datetime(2026, 3, 3, 9, 0, tzinfo=VN).timestamp())  # a Tuesday, office hours
+WALL0 = 1_000_000.0
+CATALOG = fast_catalog()
+CALENDAR = WorkingCalendar(CATALOG.calendar)
+PARTITIONS = 4
+EVENTS, TICKS = "events", "ticks"
+
+
+@dataclass
+class FakeMessage:
+    """A consumed Kafka record, as the worker reads it (test double of a Faust Message)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Any = None
+
+
+class Rig:
+    """A worker on partitions 0 and 1 with a business clock that moves only when told to."""
+
+    def __init__(self, sink: bool = True, lag: dict[int, int] | None = None):
+        self.log: list[tuple[Any, ...]] = []
+        self.store = LoggingStore(self.log)
+        self.wall = WALL0
+        self.alerts = FakeTopic("alerts", self.log)
+        self.dlq = FakeTopic("dlq", self.log)
+        self.ticks = FakeTopic("ticks", self.log)
+        self.sink = FakeSink(self.log) if sink else None
+        self.sensor = WorkerSensor()
+        self.mine = {0, 1}
+
+        async def read_lag() -> dict[int, int]:
+            return dict(lag or {})
+
+        self.worker = Worker(
+            processor=Processor(CATALOG, CALENDAR, self.store),
+            calendar=CALENDAR,
+            clock=BusinessClock(origin=T0, wall_origin=WALL0),
+            sensor=self.sensor,
+            partitions=PARTITIONS,
+            events_topic=EVENTS,
+            ticks_topic=TICKS,
+            alerts=self.alerts,
+            dead_letters=self.dlq,
+            ticks=self.ticks,
+            assigned=lambda: set(self.mine),
+            lag=read_lag if lag is not None else None,
+            wall=lambda: self.wall,
+        )
+        self.worker.start(self.sink)
+        self.offset = 0
+
+    def at(self, business: int) -> None:
+        self.wall = WALL0 + (business - T0)
+
+    async def ack(self, record: Any) -> None:
+        self.log.append(("acked", record))
+
+    async def event(self, body: dict[str, Any] | bytes, partition: int = 0, headers: Any = None) -> str:
+        value = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.offset += 1
+        record = f"record-{self.offset}"
+        message = FakeMessage(EVENTS, partition, self.offset, b"key", value, headers)
+        await self.worker.on_message(message, record, self.ack)
+        return record
+
+    async def tick(self, partition: int = 0) -> str:
+        self.offset += 1
+        record = f"tick-{self.offset}"
+        await self.worker.on_message(FakeMessage(TICKS, partition, self.offset, None, b""), record, self.ack)
+        return record
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        return self.sensor.metrics.registry.get_sample_value(name, labels)
+
+
+def test_an_event_is_applied_written_then_saved_then_acknowledged() -> None:
+    rig = Rig()
+
+    async def run() -> str:
+        record = await rig.event(received("D1", T0))
+        assert rig.store == {} and ("acked", record) not in rig.log  # its line is not written yet
+        assert rig.sink is not None and len(rig.sink.lines) == 1 and rig.sink.lines[0].startswith("events,")
+        rig.sink.write_all()
+        await rig.tick()  # the next iteration of the partition saves what the sink caught up with
+        return record
+
+    record = asyncio.run(run())
+    assert rig.log.index(("saved", "D1")) < rig.log.index(("acked", record))
+    assert rig.metric("ioc_events_total", type="received", agency="STP", result="applied") == 1.0
+
+
+def test_an_invalid_record_is_dead_lettered_with_the_original_bytes_and_the_reason() -> None:
+    rig = Rig(sink=False)
+    payload = b'{"not": "an event"'
+
+    async def run() -> str:
+        return await rig.event(payload)
+
+    record = asyncio.run(run())
+    [dead] = rig.dlq.sent
+    headers = dict(dead["headers"])
+    assert (dead["key"], dead["value"]) == (b"key", payload)
+    assert headers[DLQ_CODE_HEADER] == b"json" and headers[DLQ_REASON_HEADER]
+    assert (headers["ioc-source-topic"], headers["ioc-source-partition"], headers["ioc-source-offset"]) == (
+        b"events",
+        b"0",
+        b"1",
+    )
+    assert ("acked", record) in rig.log  # nothing to save: acknowledged, the dead letter is its record
+    assert rig.metric("ioc_dead_letters_total", reason="json") == 1.0
+
+
+def test_the_agency_header_is_read_from_kafka_header_pairs() -> None:
+    rig = Rig(sink=False)
+    asyncio.run(rig.event(received("D1", T0), headers=[(AGENCY_HEADER, b"CNVPDKDD_TP")]))
+    assert dict(rig.dlq.sent[0]["headers"])[DLQ_CODE_HEADER] == b"agency_mismatch"
+
+
+def test_a_record_the_core_cannot_take_is_dead_lettered_and_the_worker_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rig = Rig(sink=False)
+
+    def broken(*args: Any) -> Any:
+        raise ZeroDivisionError("a bug in the core")
+
+    async def run() -> None:
+        with monkeypatch.context() as patch:
+            patch.setattr(rig.worker.processor, "handle", broken)
+            await rig.event(received("D1", T0))
+        await rig.event(received("D2", T0))
+
+    asyncio.run(run())
+    assert dict(rig.dlq.sent[0]["headers"])[DLQ_CODE_HEADER] == b"internal_error"
+    assert "D2" in rig.store
+
+
+def test_a_tick_raises_the_alert_of_a_dossier_that_became_overdue_and_is_acknowledged_at_once() -> None:
+    rig = Rig(sink=False)
+
+    async def run() -> str:
+        await rig.event(received("D1", T0))
+        rig.at(T0 + 8)  # P.FAST: due at T0 + 7, overdue from T0 + 8
+        return await rig.tick()
+
+    tick = asyncio.run(run())
+    [sent] = rig.alerts.sent
+    alert = Alert.from_json(sent["value"])
+    assert (alert.kind, alert.dossier, sent["key"]) == ("overdue", "D1", b"D1")
+    assert rig.log.index(("delivered", "alerts", b"D1")) < rig.log.index(("acked", tick))
+    assert rig.metric("ioc_alerts_total", kind="overdue") == 1.0
+    assert rig.metric("ioc_tick_seconds_count") == 1.0
+
+
+def test_the_first_record_after_a_rebalance_rebuilds_the_views_and_logs_the_ready_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig(sink=False)
+    table = SavingProcessor(CATALOG, CALENDAR, {})  # what the table holds after a restart
+    keys = [next(f"K{i}" for i in range(100) if partition_of(f"K{i}", PARTITIONS) == p) for p in range(4)]
+    for key in keys:
+        table.handle(partition_of(key, PARTITIONS), json.dumps(received(key, T0)).encode(), {}, T0)
+    dict.update(rig.store, table.store)
+    new = next(f"N{i}" for i in range(100) if partition_of(f"N{i}", PARTITIONS) == 0)
+    caplog.set_level(logging.INFO, logger="streams.worker")
+    asyncio.run(rig.event(received(new, T0), partition=0))
+    assert sorted(rig.worker.processor.views) == [0, 1] and rig.worker.mine == {0, 1}
+    ready = [r.getMessage() for r in caplog.records if r.getMessage().startswith(READY_LINE)]
+    assert len(ready) == 1 and ready[0].startswith("rebuilt 2 partition view(s) in ")
+    assert devstack_worker.READY_LINE is READY_LINE  # the launcher waits for this very line
+    assert rig.metric("ioc_assigned_partitions") == 2.0
+    assert [rig.worker.processor.views[p].dossiers for p in (0, 1)] == [2, 1]  # K on 0 and 1, and the new one
+
+
+def test_nothing_is_saved_while_a_rebuild_is_pending_nor_for_a_partition_gone() -> None:
+    rig = Rig(sink=False)
+    rig.mine = {0, 1, 3}
+
+    async def run() -> None:
+        await rig.event(received("D1", T0), partition=0)
+        assert "D1" in rig.store and rig.worker.may_save(0) is False  # saved: nothing left
+        rig.worker.on_revoked()
+        for partition, key in ((0, "D2"), (3, "D3")):
+            outcome = rig.worker.processor.handle(partition, json.dumps(received(key, T0)).encode(), {}, T0)
+            await rig.worker.checkpoint.write(partition, outcome, [], f"record-{key}")
+        assert rig.worker.checkpoint.saveable(0) and not rig.worker.may_save(0)  # views not rebuilt yet
+        rig.worker.needs_rebuild = False
+        rig.worker.mine = frozenset({0, 1})  # partition 3 was not there at the last rebuild
+        assert rig.worker.may_save(0) and not rig.worker.may_save(3)
+
+    asyncio.run(run())
+    assert ("acked", "record-D2") not in rig.log and "D2" not in rig.store
+
+
+def test_timers_send_a_tick_only_where_something_is_due_and_not_twice_in_flight() -> None:
+    rig = Rig(sink=False)
+
+    async def run() -> list[int | None]:
+        await rig.event(received("D1", T0), partition=0)
+        await rig.worker.fire_timers()  # nothing due yet
+        rig.at(T0 + 6)  # due soon from T0 + 5, on partition 0 only
+        await rig.worker.fire_timers()
+        await rig.worker.fire_timers()  # in flight: not again
+        rig.wall += TICK_RESEND_SECONDS  # lost in a rebalance? sent again
+        await rig.worker.fire_timers()
+        return [sent["partition"] for sent in rig.ticks.sent]
+
+    assert asyncio.run(run()) == [0, 0]
+
+
+def test_a_tick_is_sent_when_the_sink_has_caught_up_with_unsaved_states() -> None:
+    rig = Rig()
+
+    async def run() -> list[int | None]:
+        await rig.event(received("D1", T0, procedure="P.DAY"), partition=1)  # far from due
+        await rig.worker.fire_timers()
+        assert rig.ticks.sent == []
+        assert rig.sink is not None
+        rig.sink.write_all()
+        await rig.worker.fire_timers()
+        return [sent["partition"] for sent in rig.ticks.sent]
+
+    assert asyncio.run(run()) == [1]
+
+
+def test_a_snapshot_writes_kpi_points_per_partition_and_sums_the_gauges_per_agency() -> None:
+    rig = Rig(lag={0: 5, 1: 0})
+    keys = [f"D{i}" for i in range(20)]
+
+    async def run() -> None:
+        for key in keys:
+            await rig.event(received(key, T0), partition=partition_of(key, 2))
+        await rig.worker.snapshot()
+
+    asyncio.run(run())
+    assert rig.sink is not None
+    kpi = [line for line in rig.sink.lines if line.startswith("kpi,")]
+    assert {line.split("partition=")[1].split(" ")[0] for line in kpi} == {"0", "1"}
+    assert len([line for line in kpi if line.startswith("kpi,agency=STP,")]) == 2
+    assert rig.metric("ioc_open_dossiers", agency="STP") == 20.0
+    assert rig.metric("ioc_consumer_lag", partition="0") == 5.0
+    assert rig.metric("ioc_consumer_lag", partition="1") == 0.0
+
+
+def test_stop_closes_the_sink() -> None:
+    rig = Rig()
+    rig.worker.stop()
+    assert rig.sink is not None and rig.sink.closed
