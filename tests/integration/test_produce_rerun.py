@@ -7,12 +7,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
@@ -24,18 +20,10 @@ from tests.support.pipeline import (
     Pipeline,
     assert_same_kpis,
     expected_alert_ids,
-    make_pipeline,
     metric,
     replay_of,
     settle,
 )
-
-
-@pytest.fixture
-def pipeline(kafka_broker: Any, influx_db: Any, tmp_path: Path) -> Iterator[Pipeline]:
-    line = make_pipeline(kafka_broker.bootstrap, influx_db, tmp_path)
-    yield line
-    line.close()
 
 
 def produce(pipeline: Pipeline, path: Path, spool: Path) -> subprocess.CompletedProcess[str]:

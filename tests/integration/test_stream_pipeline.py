@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kafka import KafkaConsumer
@@ -34,7 +32,6 @@ from tests.support.pipeline import (
     Record,
     assert_same_kpis,
     expected_alert_ids,
-    make_pipeline,
     metric,
     replay_of,
     settle,
@@ -42,13 +39,6 @@ from tests.support.pipeline import (
 from tests.support.traffic import lifecycles, with_noise
 
 SAMPLE_CATALOG = Path(__file__).parents[2] / "dossiers" / "data" / "catalog.yaml"
-
-
-@pytest.fixture
-def pipeline(kafka_broker: Any, influx_db: Any, tmp_path: Path) -> Iterator[Pipeline]:
-    line = make_pipeline(kafka_broker.bootstrap, influx_db, tmp_path)
-    yield line
-    line.close()
 
 
 def assert_wall_queries_match(pipeline: Pipeline, replay: Replay) -> None:
