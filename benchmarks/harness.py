@@ -566,6 +566,62 @@ def module_command(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+class StatusChild:
+    """A measured child process (a peer's consumer) that writes its progress to a JSON status file:
+    `count`, `first`/`last` wall times, `cpu_first`/`cpu_last`, `t0.1`/`t0.9`, and `final` at the end."""
+
+    def __init__(self, work: Path, name: str) -> None:
+        self.status = work / f"{name}.json"
+        self.log = work / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, cmd: Sequence[str]) -> StatusChild:
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                list(cmd), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, cwd=ROOT,
+            )  # fmt: skip
+        return self
+
+    def read(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self.status.read_text())
+            return data
+        except (OSError, ValueError):
+            return {}
+
+    def count(self) -> float:
+        return float(self.read().get("count", 0))
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+
+    def measure(self, total: int, name: str, timeout: float = 1200) -> Figure:
+        """Follow the child until it has consumed `total` records: the overall and steady rates."""
+        try:
+            series = follow(self.count, total, name, timeout=timeout, alive=self.alive, interval=0.5)
+            data = self.read()
+        finally:
+            self.stop()
+        if not data.get("final"):
+            raise RuntimeError(f"{name} did not finish:\n{self.log.read_text()[-3000:]}")
+        overall = total / (data["last"] - data["first"])
+        steady = 0.8 * total / (data["t0.9"] - data["t0.1"])
+        cpu = (data["cpu_last"] - data["cpu_first"]) / (total - 1) * 1e6
+        note = f"steady (10-90%): {steady:,.0f}/s"
+        broker = series.cpu_per_event(total, "broker")
+        return Figure(name, overall, "events/s", note, cpu_us=cpu, broker_us=broker)
+
+
 # -- what a phase gets ------------------------------------------------------------------------------------
 @dataclass
 class Context:

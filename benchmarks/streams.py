@@ -12,6 +12,8 @@ In ONE run, on one topic of `--partitions` partitions holding `--events` simulat
 2. ceiling   - a raw aiokafka consumer + `json.loads` of every value (docs/architecture.md: ~150k/s);
 3. naive     - a minimal faust-streaming agent (stream.events(), json.loads, a memory-table count) in a
                child process: the peer baseline (docs/architecture.md: ~4.5-5.6k/s);
+   quix      - Quix Streams 3.28 on the same topic, stateless and with per-dossier RocksDB state, in a
+               child process of its own venv (created on first use; `--no-peers` skips it);
 4. pipeline  - `ioc worker` (WorkerProcess, InfluxDB sink, Prometheus port), measured from its counters
                (ioc_events_total + ioc_dead_letters_total) until every record is consumed; also with
                two workers in one group (`--scale-workers`);
@@ -57,7 +59,7 @@ from benchmarks.harness import (
     simulated_traffic,
     uptime,
 )
-from benchmarks.phases import ceiling, memory, naive, overdue, pipeline, profile, pure
+from benchmarks.phases import ceiling, memory, naive, overdue, pipeline, profile, pure, quix
 
 Phase = Callable[[Context], list[Figure]]
 
@@ -87,6 +89,8 @@ def kafka_phases(options: argparse.Namespace) -> list[tuple[ModuleType, Phase]]:
         (naive, naive.run),
         (pipeline, pipeline.run),
     ]
+    if not options.no_peers:  # Quix Streams, from its own venv (installed on first use)
+        phases += [(quix, quix.run_stateless), (quix, quix.run_stateful)]
     if not options.no_variants:  # what the per-event time is made of, and an environment-only tuning
         phases += [(naive, naive.run_no_table), (naive, naive.run_linger), (pipeline, pipeline.run_linger)]
     return phases
@@ -153,7 +157,12 @@ def ratios(figures: dict[str, Figure]) -> dict[str, float]:
     pipe, naive_, top, pure_ = (
         value(pipeline.NAME), value(naive.VARIANTS["table"]), value(ceiling.NAME), value(pure.HANDLE),
     )  # fmt: skip
+    quix_less, quix_state = value(quix.MODES["stateless"]), value(quix.MODES["stateful"])
     out: dict[str, float] = {}
+    if pipe and quix_state:
+        out["pipeline / Quix Streams with state"] = pipe / quix_state
+    if pipe and quix_less:
+        out["pipeline / Quix Streams stateless"] = pipe / quix_less
     if pipe and naive_:
         out["pipeline / naive"] = pipe / naive_
     if pipe and top:
@@ -205,6 +214,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=1, help="rounds of the Kafka phases (best kept)")
     p.add_argument("--scale-workers", type=int, default=2, help="also run N workers in one group (0: skip)")
     p.add_argument("--no-profile", action="store_true", help="skip the py-spy runs")
+    p.add_argument(
+        "--no-peers", action="store_true", help="skip the Quix Streams peers (installed in their own venv)"
+    )
     p.add_argument("--only-memory", action="store_true", help="only the memory/tick phase (no Kafka)")
     p.add_argument(
         "--no-variants",

@@ -10,14 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import ROOT, Context, Figure, follow, module_command
+from benchmarks.harness import Context, Figure, StatusChild, module_command
 
 VARIANTS = {
     "table": "naive faust agent",
@@ -77,75 +75,27 @@ def naive_child(args: argparse.Namespace) -> None:
     faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
 
 
-class NaiveAgent:
-    """The naive agent's child process, its status file and its log."""
-
-    def __init__(self, ctx: Context, variant: str = "table") -> None:
-        suffix = os.urandom(4).hex()
-        self.status = ctx.work / f"naive-{suffix}.json"
-        self.log = ctx.work / f"naive-{suffix}.log"
-        options = {
-            "--bootstrap": ctx.bootstrap,
-            "--topic": ctx.topic,
-            "--partitions": str(ctx.partitions),
-            "--expect": str(ctx.total),
-            "--app-id": f"naive-{suffix}",
-            "--status": str(self.status),
-            "--data-dir": str(ctx.work / f"naive-{suffix}"),
-            "--variant": variant,
-        }
-        cmd = module_command(
-            "benchmarks.phases.naive", "--child", *(x for pair in options.items() for x in pair)
-        )
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                cwd=ROOT,
-            )
-
-    def read(self) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads(self.status.read_text())
-            return data
-        except (OSError, ValueError):
-            return {}
-
-    def count(self) -> float:
-        return float(self.read().get("count", 0))
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+def naive_agent(ctx: Context, variant: str = "table") -> StatusChild:
+    """The naive agent's child process, reporting to its status file."""
+    suffix = os.urandom(4).hex()
+    child = StatusChild(ctx.work, f"naive-{suffix}")
+    options = {
+        "--bootstrap": ctx.bootstrap,
+        "--topic": ctx.topic,
+        "--partitions": str(ctx.partitions),
+        "--expect": str(ctx.total),
+        "--app-id": f"naive-{suffix}",
+        "--status": str(child.status),
+        "--data-dir": str(ctx.work / f"naive-{suffix}"),
+        "--variant": variant,
+    }
+    return child.start(
+        module_command("benchmarks.phases.naive", "--child", *(x for pair in options.items() for x in pair))
+    )
 
 
 def measure(ctx: Context, variant: str = "table") -> list[Figure]:
-    total = ctx.total
-    agent = NaiveAgent(ctx, variant)
-    try:
-        series = follow(agent.count, total, VARIANTS[variant], timeout=1200, alive=agent.alive, interval=0.5)
-        data = agent.read()
-    finally:
-        agent.stop()
-    if not data.get("final"):
-        raise RuntimeError(f"the naive agent did not finish:\n{agent.log.read_text()[-3000:]}")
-    overall = total / (data["last"] - data["first"])
-    steady = 0.8 * total / (data["t0.9"] - data["t0.1"])
-    cpu = (data["cpu_last"] - data["cpu_first"]) / (total - 1) * 1e6
-    note = f"steady (10-90%): {steady:,.0f}/s"
-    broker = series.cpu_per_event(total, "broker")
-    return [Figure(VARIANTS[variant], overall, "events/s", note, cpu_us=cpu, broker_us=broker)]
+    return [naive_agent(ctx, variant).measure(ctx.total, VARIANTS[variant])]
 
 
 def run(ctx: Context) -> list[Figure]:

@@ -27,7 +27,7 @@ from benchmarks.harness import (
     start_worker,
     worker_env,
 )
-from benchmarks.phases.naive import NaiveAgent
+from benchmarks.phases.naive import naive_agent
 from benchmarks.pyspy import Profile, py_spy, record_py_spy
 
 
@@ -62,11 +62,12 @@ def profile_pure(ctx: Context, out: Path) -> Profile | None:
 
 
 def profile_naive(ctx: Context, out: Path) -> Profile | None:
-    agent = NaiveAgent(ctx)
+    agent = naive_agent(ctx)
     try:
         follow(
             agent.count, min(ctx.total, 10_000), "naive agent (profile run): warm-up", 120, agent.alive, 0.2
         )
+        assert agent.process is not None
         return record_py_spy(agent.process.pid, ctx.options.profile_seconds, out)
     finally:
         agent.stop()
