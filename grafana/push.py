@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from grafana_client.api import GrafanaApi
@@ -61,6 +62,20 @@ class Pusher:
         (self.report.created if created else self.report.updated).append(what)
         self.log(("created " if created else "updated ") + what)
 
+    def _upsert(self, what: str, get: Callable[[], object], create: Callable[[], object],
+                update: Callable[[], object]) -> None:
+        """Update the object when Grafana has it, create it when Grafana answers 'not found'."""
+        try:
+            get()
+        except GrafanaClientError as exc:
+            if not _missing(exc):
+                raise
+            create()
+            self._done(True, what)
+            return
+        update()
+        self._done(False, what)
+
     def folder(self, uid: str, title: str = FOLDER_TITLE) -> None:
         try:
             self.api.folder.get_folder(uid)
@@ -80,16 +95,10 @@ class Pusher:
                     f"data source {source['uid']}: set the environment variable {exc.args[0]} "
                     "(or use --skip-datasources)"
                 ) from None
-            try:
-                self.api.datasource.get_datasource_by_uid(payload["uid"])
-            except GrafanaClientError as exc:
-                if not _missing(exc):
-                    raise
-                self.api.datasource.create_datasource(payload)
-                self._done(True, f"data source {payload['uid']}")
-                continue
-            self.api.datasource.update_datasource_by_uid(payload["uid"], payload)
-            self._done(False, f"data source {payload['uid']}")
+            api, uid = self.api.datasource, payload["uid"]
+            self._upsert(f"data source {uid}", partial(api.get_datasource_by_uid, uid),
+                         partial(api.create_datasource, payload),
+                         partial(api.update_datasource_by_uid, uid, payload))  # fmt: skip
 
     def dashboards(self, boards: Mapping[str, dict[str, Any]], folder_uid: str) -> None:
         for uid, board in boards.items():
@@ -107,16 +116,10 @@ class Pusher:
         ap = self.api.alertingprovisioning
         for timing in timings:
             payload = {k: v for k, v in timing.items() if k != "orgId"}
-            try:
-                ap.get_mute_timing(payload["name"])
-            except GrafanaClientError as exc:
-                if not _missing(exc):
-                    raise
-                ap.create_mute_timing(payload)
-                self._done(True, f"mute timing {payload['name']}")
-                continue
-            ap.update_mute_timing(payload["name"], payload)
-            self._done(False, f"mute timing {payload['name']}")
+            name = payload["name"]
+            self._upsert(f"mute timing {name}", partial(ap.get_mute_timing, name),
+                         partial(ap.create_mute_timing, payload),
+                         partial(ap.update_mute_timing, name, payload))  # fmt: skip
 
     def contact_points(self, points: list[dict[str, Any]]) -> None:
         ap = self.api.alertingprovisioning
@@ -144,16 +147,10 @@ class Pusher:
         ap = self.api.alertingprovisioning
         for group, group_rules in groups.items():
             for rule in group_rules:
-                try:
-                    ap.get_alertrule(rule["uid"])
-                except GrafanaClientError as exc:
-                    if not _missing(exc):
-                        raise
-                    ap.create_alertrule(rule)
-                    self._done(True, f"alert rule {rule['uid']}")
-                    continue
-                ap.update_alertrule(rule["uid"], rule)
-                self._done(False, f"alert rule {rule['uid']}")
+                uid = rule["uid"]
+                self._upsert(f"alert rule {uid}", partial(ap.get_alertrule, uid),
+                             partial(ap.create_alertrule, rule),
+                             partial(ap.update_alertrule, uid, rule))  # fmt: skip
             ap.update_rule_group(
                 folder_uid,
                 group,
