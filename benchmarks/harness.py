@@ -665,3 +665,11 @@ class Context:
         if self.influx_process is None:
             raise RuntimeError("this phase needs InfluxDB")
         return self.influx_process
+
+    def traffic_worker_env(self, purpose: str, **extra: str) -> dict[str, str]:
+        """A worker's environment on the run's topic and business clock, with its own InfluxDB database."""
+        database, _ = self.influx.database(purpose)
+        return worker_env(
+            self.bootstrap, self.partitions, self.influx, database,
+            IOC_EVENTS_TOPIC=self.topic, IOC_CLOCK_ORIGIN=str(self.events.now), **extra,
+        )  # fmt: skip

@@ -4,7 +4,7 @@ Faust's producer linger set from the environment only, and N workers in one cons
 
 from __future__ import annotations
 
-from benchmarks.harness import Context, Figure, consumed, follow, start_worker, worker_env
+from benchmarks.harness import Context, Figure, consumed, follow, start_worker
 
 NAME = "pipeline: ioc worker"
 LINGER = {"PRODUCER_LINGER": "0.02"}
@@ -14,16 +14,7 @@ LINGER = {"PRODUCER_LINGER": "0.02"}
 def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None) -> list[Figure]:
     """`workers` x `ioc worker` in one group on the events topic; `tuning`: extra environment (Faust
     reads some of its settings from the environment, e.g. PRODUCER_LINGER, without a code change)."""
-    database, _ = ctx.influx.database("pipeline")
-    env = worker_env(
-        ctx.bootstrap,
-        ctx.partitions,
-        ctx.influx,
-        database,
-        IOC_EVENTS_TOPIC=ctx.topic,
-        IOC_CLOCK_ORIGIN=str(ctx.events.now),
-        **(tuning or {}),
-    )
+    env = ctx.traffic_worker_env("pipeline", **(tuning or {}))
     started = [start_worker(env, ctx.work, f"worker-{i}-{env['IOC_APP_ID']}") for i in range(workers)]
     total = ctx.total
     try:

@@ -25,7 +25,6 @@ from benchmarks.harness import (
     module_command,
     simulated_traffic,
     start_worker,
-    worker_env,
 )
 from benchmarks.phases.naive import naive_agent
 from benchmarks.pyspy import Profile, py_spy, record_py_spy
@@ -74,15 +73,7 @@ def profile_naive(ctx: Context, out: Path) -> Profile | None:
 
 
 def profile_worker(ctx: Context, out: Path) -> Profile | None:
-    database, _ = ctx.influx.database("profile")
-    env = worker_env(
-        ctx.bootstrap,
-        ctx.partitions,
-        ctx.influx,
-        database,
-        IOC_EVENTS_TOPIC=ctx.topic,
-        IOC_CLOCK_ORIGIN=str(ctx.events.now),
-    )
+    env = ctx.traffic_worker_env("profile")
     worker, port = start_worker(env, ctx.work, f"profile-{env['IOC_APP_ID']}")
     try:
         warm = min(ctx.total, 10_000)
