@@ -11,12 +11,12 @@ instant of a period still running) and the states holding only events up to `end
   online, else in (5) Trực tiếp, dịch vụ bưu chính (counter, postal, phone); one received before the
   period and not finished before its first day counts in (6) Từ kỳ trước;
 - (7) Đã giải quyết = (8) Trước hạn + (9) Đúng hạn + (10) Quá hạn: dossiers of (3) finished by `end`, a
-  result, a withdrawal (công dân rút hồ sơ) or a refusal after receipt, classified by the SLA clock at
-  the instant they finished;
+  result, a withdrawal (công dân rút hồ sơ) or a refusal on a day after the receipt, classified by the
+  SLA clock at the instant they finished;
 - (11) Đang giải quyết = (12) Trong hạn + (13) Quá hạn: the others, classified at `end` (due soon and
   paused, e.g. awaiting a supplement, are within);
-- `refused_at_counter`: dossiers refused at the counter (từ chối tiếp nhận, never received) in the
-  period: outside the form, which counts received dossiers only.
+- `refused_at_counter`: dossiers refused at the counter (từ chối tiếp nhận: never received, or refused on
+  the day of their receipt) in the period: outside the form, which counts received dossiers only.
 """
 
 from __future__ import annotations
@@ -76,10 +76,11 @@ def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
     check of these rules, not a consequence of how the sums are written.
     """
     status = state.status
+    if status is Status.REFUSED and refused_at_counter(state, calendar):
+        assert state.refused is not None
+        return ("refused_at_counter",) if window.start <= state.refused[0] <= window.end else ()
     if state.received is None:
-        if status is Status.REFUSED and state.refused and window.start <= state.refused[0] <= window.end:
-            return ("refused_at_counter",)
-        return ()  # refused in another period, or never received (its `received` may come later)
+        return ()  # never received (its `received` may come later)
     received = state.received[0]
     closed = state.closed_at()
     if received > window.end:
@@ -96,7 +97,7 @@ def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
     if closed is not None:
         out.append("c7")
         ended = state
-        if status is not Status.RESOLVED:  # a withdrawal, or a refusal after receipt, ends it like a result
+        if status is not Status.RESOLVED:  # a withdrawal, or a later refusal, ends it like a result
             ended = replace(state, resolved=(closed, 0), refused=None, withdrawn=None)
             if status is Status.WITHDRAWN:
                 out.append("withdrawn")
@@ -110,6 +111,18 @@ def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
         if the_clock.paused:
             out.append("paused")
     return tuple(out)
+
+
+def refused_at_counter(state: DossierState, calendar: WorkingCalendar) -> bool:
+    """Turned away at the counter (từ chối tiếp nhận): refused with no receipt, or on the receipt's own local
+    date (a one-stop system may log the submission as `received` before the officer refuses it, as the
+    simulator does). A refusal on a later day ends a dossier that was received, like a withdrawal: that
+    keeps a dossier in progress at one period's end in the next period's (6)."""
+    if state.refused is None:
+        return False
+    if state.received is None:
+        return True
+    return calendar.local_date(state.refused[0]) == calendar.local_date(state.received[0])
 
 
 @dataclass(slots=True)

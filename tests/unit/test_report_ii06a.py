@@ -56,8 +56,11 @@ SCENARIO: dict[str, list[dict[str, Any]]] = {
     "K result after the period": [rec("K", at(2026, 4, 13, 9), "online"),
                                   ev("resolved", "K", at(2026, 4, 15, 9))],
     "K2 received after the period": [rec("K2", at(2026, 4, 15, 0, 0, 0))],
-    # refused after its receipt: received, so in the form, finished by its date
+    # refused a day after its receipt: received, so in the form, finished by its date; refused on the day of
+    # its receipt (the submission logged, then turned away): at the counter, outside the form
     "L refused after receipt": [rec("L", at(2026, 3, 16, 9)), ev("refused", "L", at(2026, 3, 17, 9))],
+    "L2 refused on the receipt day": [rec("L2", at(2026, 3, 16, 9)),
+                                      ev("refused", "L2", at(2026, 3, 16, 9, 20))],
 }
 ALL = [e for events in SCENARIO.values() for e in events]
 
@@ -95,6 +98,7 @@ def figures(counts: dict[str, int]) -> dict[str, int]:
     ("K result after the period", {"c3": 1, "c4": 1, "c11": 1, "c12": 1}),
     ("K2 received after the period", {}),
     ("L refused after receipt", {"c3": 1, "c5": 1, "c7": 1, "c8": 1}),
+    ("L2 refused on the receipt day", {"refused_at_counter": 1}),
 ])
 def test_each_dossier_lands_in_its_columns(name: str, expected: dict[str, int]) -> None:
     rep = report(SCENARIO[name])
@@ -105,7 +109,7 @@ def test_each_dossier_lands_in_its_columns(name: str, expected: dict[str, int]) 
 def test_the_whole_scenario_adds_up() -> None:
     stp = row(report(ALL), "STP")
     assert figures(stp) == {"c3": 11, "c4": 3, "c5": 5, "c6": 3, "c7": 7, "c8": 4, "c9": 1, "c10": 2,
-                            "c11": 4, "c12": 3, "c13": 1, "refused_at_counter": 1, "withdrawn": 2,
+                            "c11": 4, "c12": 3, "c13": 1, "refused_at_counter": 2, "withdrawn": 2,
                             "paused": 1}
 
 
@@ -134,7 +138,7 @@ def test_a_running_period_is_classified_at_its_as_of_instant() -> None:
         "c3": 8, "c4": 1, "c5": 4, "c6": 3,
         "c7": 4, "c8": 3, "c10": 1,  # E, G, L early; G2 late
         "c11": 4, "c12": 3, "c13": 1,  # A, B, C within; D overdue
-        "refused_at_counter": 1, "withdrawn": 2,
+        "refused_at_counter": 2, "withdrawn": 2,
     }
 
 
@@ -164,6 +168,7 @@ def test_by_field_uses_the_procedures_field_in_the_catalog() -> None:
     assert figures(row(rep, "ly-lich-tu-phap"))["c3"] == 11
     assert figures(row(rep, "ho-tich")) == {"c3": 1, "c5": 1, "c7": 1, "c8": 1}
     assert figures(row(rep, "chua-xac-dinh-linh-vuc")) == {"refused_at_counter": 1}
+    assert figures(row(rep, "ly-lich-tu-phap"))["refused_at_counter"] == 2
     by_agency = report(ALL + extra)
     assert rep.total == by_agency.total
 
@@ -189,4 +194,4 @@ def test_explicit_period() -> None:
     one_day = period_between(at(2026, 3, 16).date(), at(2026, 3, 16).date())
     stp = figures(row(report(ALL, period=one_day), "STP"))
     # received Mon 16 Mar: A (online), B, C, L; carried: D, E, G2 (received 2 and 10 Mar, open on the 16th)
-    assert stp == {"c3": 7, "c4": 1, "c5": 3, "c6": 3, "c11": 7, "c12": 5, "c13": 2}
+    assert stp == {"c3": 7, "c4": 1, "c5": 3, "c6": 3, "c11": 7, "c12": 5, "c13": 2, "refused_at_counter": 1}
