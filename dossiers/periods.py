@@ -108,6 +108,24 @@ def parse_period(text: str, calendar: bool = False) -> Period:
     return Period(span[0], span[1], name)
 
 
+def month_of(day: date, calendar: bool = False) -> Period:
+    """The monthly period that contains `day` (by the cut-off convention, 20 April is in `2026-05`)."""
+    if calendar or day.day < CUTOFF_DAY:
+        return parse_period(f"{day.year}-{day.month:02d}", calendar)
+    following = _add_months(day.replace(day=1), 1)
+    return parse_period(f"{following.year}-{following.month:02d}", calendar)
+
+
+def relative_period(text: str, today: date, calendar: bool = False) -> Period | None:
+    """`current` (the month in progress on `today`) and `previous` (the last closed month: the one a
+    centre sends after the cut-off); None for any other text."""
+    word = text.strip().lower()
+    if word not in ("current", "previous"):
+        return None
+    month = month_of(today, calendar)
+    return month if word == "current" else month_of(month.first - timedelta(days=1), calendar)
+
+
 def period_between(first: date, last: date) -> Period:
     """An explicit period (`--from`/`--to`), both dates included."""
     return Period(first, last)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from dossiers import labels, wire
 from dossiers.calendar import WorkingCalendar
-from dossiers.periods import Period, PeriodError, parse_period, period_between
+from dossiers.periods import Period, PeriodError, parse_period, period_between, relative_period
 from dossiers.replay import Replay
 from dossiers.report_ii06a import FORM_COLUMNS, Grouping, Report, Window, build_report
 from ioc.commands.data import parse_instant, read_file, summary
@@ -50,12 +50,12 @@ class By(StrEnum):
     FIELD = "field"
 
 
-def _period(period: str | None, first: str | None, last: str | None, calendar: bool) -> Period:
+def _period(period: str | None, first: str | None, last: str | None, calendar: bool, today: date) -> Period:
     if period is not None and (first or last):
         raise typer.BadParameter("give --period, or --from and --to, not both", param_hint="--period")
     try:
         if period is not None:
-            return parse_period(period, calendar=calendar)
+            return relative_period(period, today, calendar) or parse_period(period, calendar=calendar)
         if first and last:
             return period_between(date.fromisoformat(first), date.fromisoformat(last))
     except PeriodError as exc:
@@ -76,7 +76,8 @@ def ii06a(
         str | None,
         typer.Option("--period", metavar="P", rich_help_panel=PERIOD_PANEL,
                      help="2026-04, 2026-Q2, 2026-H1, 2026-H2, 2026-9M or 2026: by the cut-off convention "
-                     "(15th of the month before to the 14th) unless --calendar-periods."),
+                     "(15th of the month before to the 14th) unless --calendar-periods; 'previous' is the "
+                     "last closed month (as of --as-of), 'current' the month in progress."),
     ] = None,
     first: Annotated[
         str | None, typer.Option("--from", metavar="YYYY-MM-DD", rich_help_panel=PERIOD_PANEL,
@@ -123,10 +124,10 @@ def ii06a(
         raise typer.BadParameter("choose one of --json, --csv and --xlsx", param_hint="--json")
     if bool(files) == from_kafka:
         raise typer.BadParameter("give event FILEs or --from-kafka (one of them)", param_hint="FILE")
-    the_period = _period(period, first, last, calendar_periods)
+    instant = parse_instant(as_of)
     cat = load_catalog_or_exit(catalog, err)
     cal = WorkingCalendar(cat.calendar)
-    instant = parse_instant(as_of)
+    the_period = _period(period, first, last, calendar_periods, cal.local_date(instant))
     if instant < the_period.start(cal.tz):
         raise typer.BadParameter(f"the period starts on {the_period.first}, after the as-of instant "
                                  f"{cal.local(instant).isoformat()}", param_hint="--as-of")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dossiers.periods import Period, PeriodError, parse_period, period_between
+from dossiers.periods import Period, PeriodError, month_of, parse_period, period_between, relative_period
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -78,3 +78,18 @@ def test_months_tile_the_year(calendar: bool) -> None:
         for n in range(1, 13)
     ]
     assert Period(year.first, year.last) == Period(year.first, year.last)
+
+
+@pytest.mark.parametrize(("today", "calendar", "current", "previous"), [
+    (date(2026, 4, 14), False, "2026-04", "2026-03"),
+    (date(2026, 4, 15), False, "2026-05", "2026-04"),  # the day after the cut-off: April is closed
+    (date(2026, 12, 20), False, "2027-01", "2026-12"),
+    (date(2026, 1, 3), False, "2026-01", "2025-12"),
+    (date(2026, 4, 15), True, "2026-04", "2026-03"),
+    (date(2026, 1, 31), True, "2026-01", "2025-12"),
+])
+def test_current_and_previous_months(today: date, calendar: bool, current: str, previous: str) -> None:
+    assert relative_period("current", today, calendar) == parse_period(current, calendar)
+    assert relative_period("Previous", today, calendar) == parse_period(previous, calendar)
+    assert month_of(today, calendar).first <= today <= month_of(today, calendar).last
+    assert relative_period("2026-04", today, calendar) is None

@@ -84,6 +84,16 @@ def test_calendar_periods_explicit_dates_and_as_of(app: typer.Typer, tmp_path: P
     assert by_field["total"] == as_json(app, path, "--period", "2026-04")["total"]
 
 
+def test_previous_and_current_months_are_relative_to_as_of(app: typer.Typer, tmp_path: Path) -> None:
+    path = str(write(tmp_path, ALL))
+    previous = as_json(app, path, "--period", "previous", "--as-of", "2026-04-15T08:00:00+07:00")
+    assert previous["period"] == {"from": "2026-03-15", "to": "2026-04-14"} and "as_of" not in previous
+    assert previous["rows"] == as_json(app, path, "--period", "2026-04")["rows"]
+    current = as_json(app, path, "--period", "current", "--as-of", "2026-04-10T08:00:00+07:00")
+    assert current["period"] == {"from": "2026-03-15", "to": "2026-04-14"}
+    assert current["as_of"] == "2026-04-10T08:00:00+07:00"
+
+
 def test_csv(app: typer.Typer, tmp_path: Path) -> None:
     text = invoke(app, str(write(tmp_path, ALL)), "--period", "2026-04", "--csv").stdout
     rows = list(csv.DictReader(io.StringIO(text)))
