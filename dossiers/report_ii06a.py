@@ -254,3 +254,62 @@ def build_report(states: Iterable[DossierState], catalog: Catalog, calendar: Wor
     for row in rows.values():
         total.add(row.counts)
     return Report(period, window, by, list(rows.values()), total)
+
+
+# -- the period in progress, from running counters (groundwork for the live board) ----------------------
+
+LiveKey = tuple[str, str, str, str]
+"""("ii06a", agency, column, local date): what one dossier adds to running counters, whatever the period."""
+
+
+def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
+              as_of: Timestamp) -> tuple[LiveKey, ...]:
+    """Date-keyed keys from which the form of any period running at `as_of` is a sum (`running_report`).
+
+    A counter keeps them like the KPI contributions (subtract a dossier's old keys, add its new ones): a
+    dossier received in the period adds to (4) or (5) by its receipt date; a finished one to (8), (9) or
+    (10) by the later of its receipt and end dates (the dossiers of (3) finished by `as_of` are those whose
+    later date is in the period); an open one to (12) or (13) as classified at `as_of`, dated by its
+    receipt; a refusal at the counter by its date. (6) is then (7) + (11) - (4) - (5).
+    """
+    agency = state.agency or ""
+    if state.status is Status.REFUSED and refused_at_counter(state, calendar):
+        assert state.refused is not None
+        return (("ii06a", agency, "refused_at_counter", calendar.day_key(state.refused[0])),)
+    if state.received is None:
+        return ()
+    received = state.received[0]
+    closed = state.closed_at()
+    whole = Window(received, as_of)  # a period starting at its receipt sees every column of it
+    names = columns(state, catalog, calendar, whole)
+    day = calendar.day_key(received)
+    channel = next(n for n in names if n in ("c4", "c5"))
+    klass = next(n for n in names if n in ("c8", "c9", "c10", "c12", "c13"))
+    dated = day if closed is None else calendar.day_key(max(received, closed))
+    return (("ii06a", agency, channel, day), ("ii06a", agency, klass, dated))
+
+
+def running_report(counts: dict[LiveKey, int], catalog: Catalog, calendar: WorkingCalendar, period: Period,
+                   as_of: Timestamp) -> Report:
+    """The form, per agency, of `period` running at `as_of` (within it), from the sums of `live_keys` of
+    every dossier at `as_of`: what a worker holding those sums would show."""
+    window = Window.of(period, calendar, as_of)
+    if not window.start <= as_of <= period.last_instant(calendar.tz):
+        raise ValueError("running_report: as_of must fall within the period")
+    first, last = period.first.isoformat(), calendar.day_key(as_of)
+    rows = _rows(catalog, Grouping.AGENCY)
+    for (_, agency, column, day), n in counts.items():
+        if column in ("c12", "c13") or first <= day <= last:
+            row = rows.get(agency)
+            if row is None:
+                found = catalog.agency(agency)
+                row = rows[agency] = Row(agency, found.name if found else agency)
+            setattr(row.counts, column, getattr(row.counts, column) + n)
+    total = Counts()
+    for row in rows.values():
+        c = row.counts
+        c.c7, c.c11 = c.c8 + c.c9 + c.c10, c.c12 + c.c13
+        c.c3 = c.c7 + c.c11
+        c.c6 = c.c3 - c.c4 - c.c5
+        total.add(c)
+    return Report(period, window, Grouping.AGENCY, list(rows.values()), total)

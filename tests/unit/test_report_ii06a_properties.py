@@ -4,6 +4,7 @@ duplicates, and adjacent periods that chain (carried over = in progress at the e
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,16 @@ from strategies import CATALOG, at, chaos_events, dossier_story, parse, ts
 from dossiers.calendar import WorkingCalendar
 from dossiers.periods import Period
 from dossiers.replay import Replay
-from dossiers.report_ii06a import FORM_COLUMNS, Grouping, Report, Window, build_report
+from dossiers.report_ii06a import (
+    FORM_COLUMNS,
+    Grouping,
+    LiveKey,
+    Report,
+    Window,
+    build_report,
+    live_keys,
+    running_report,
+)
 
 CAL = WorkingCalendar(CATALOG.calendar)
 AGENCIES = [CATALOG.agency_by_code[c] for c in ("STP", "SYT", "CNVPDKDD_TP", "SNNPTNT", "CAT")]
@@ -143,3 +153,26 @@ def test_adjacent_periods_chain_and_add_up(stories: list[list[dict[str, Any]]], 
                 added = getattr(x.counts, name) + getattr(y.counts, name)
                 assert getattr(z.counts, name) == added, (x.key, name)
         assert (z.counts.c11, z.counts.c12, z.counts.c13) == (y.counts.c11, y.counts.c12, y.counts.c13), x.key
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(histories(), chaotic()), periods(), st.integers(0, 10**9))
+def test_running_counters_give_the_form_of_the_period_in_progress(
+        stories: list[list[dict[str, Any]]], period: Period, offset: int) -> None:
+    """Sums of `live_keys` (what a worker would keep) = the form computed from the states, at any instant
+    within the period."""
+    start, end = period.start(CAL.tz), period.last_instant(CAL.tz)
+    as_of = start + offset % (end - start + 1)
+    expected = run(stories, period, as_of)
+    replay = Replay(CATALOG, CAL, as_of)
+    for item in (e for story in stories for e in parse(story)):
+        replay.feed(item)
+    counts: Counter[LiveKey] = Counter()
+    for state in replay.states.values():
+        counts.update(live_keys(state, CATALOG, CAL, as_of))
+    live = running_report(dict(counts), CATALOG, CAL, period, as_of)
+    columns = (*FORM_COLUMNS, "refused_at_counter")
+    for got, want in zip(live.rows, expected.rows, strict=True):
+        assert got.key == want.key
+        figures = {c: getattr(got.counts, c) for c in columns}
+        assert figures == {c: getattr(want.counts, c) for c in columns}, got.key
