@@ -25,6 +25,7 @@ COPY grafana/ grafana/
 COPY ioc/ ioc/
 COPY kafka_settings/ kafka_settings/
 COPY kafka_access/ kafka_access/
+COPY reports/ reports/
 # Every dependency ships manylinux wheels for CPython 3.11 (rocksdict and confluent-kafka included):
 # no compiler needed.
 RUN /opt/ioc/bin/pip install ".[rocksdb,librdkafka,grafana]" \

@@ -84,3 +84,38 @@ SAMPLE_CATALOG_WARNING: Final = (
 def percent(rate: float | None) -> str:
     """A rate as the wall prints it: one decimal, a dash where nothing was counted yet."""
     return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+# -- the periodic report form II.06a (docs/reports.md) ---------------------------------------------------
+
+II06A_FORM: Final = "Biểu số II.06a/VPCP/KSTT"
+II06A_TITLE: Final = "TÌNH HÌNH, KẾT QUẢ GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH TẠI TRUNG TÂM PHỤC VỤ HÀNH CHÍNH CÔNG"
+II06A_UNIT: Final = "Đơn vị tính: Số hồ sơ TTHC"
+II06A_ROW: Final = "TT"
+II06A_GROUP: Final[dict[str, str]] = {"agency": "Đơn vị", "field": "Lĩnh vực"}
+"""Column (2), "Lĩnh vực / đơn vị", by what the rows are."""
+II06A_TOTAL: Final = "Tổng cộng"
+TOTAL: Final = "Tổng số"
+IN_PERIOD: Final = "Trong kỳ"
+ONLINE: Final = "Trực tuyến"
+DIRECT_POSTAL: Final = "Trực tiếp, dịch vụ bưu chính"
+CARRIED_OVER: Final = "Từ kỳ trước"
+II06A_HEADER: Final[tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = (
+    (RECEIVED, (("c3", TOTAL), ("c4", f"{IN_PERIOD}: {ONLINE}"), ("c5", f"{IN_PERIOD}: {DIRECT_POSTAL}"),
+                ("c6", CARRIED_OVER))),
+    (RESOLVED, (("c7", TOTAL), ("c8", EARLY), ("c9", ON_TIME), ("c10", LATE))),
+    (OPEN, (("c11", TOTAL), ("c12", WITHIN), ("c13", OVERDUE))),
+)
+"""The two-level header of columns (3)..(13): (group, ((column key, sub-header), ...))."""
+II06A_OUTSIDE: Final = "Ngoài biểu"
+II06A_REFUSED: Final = f"{REFUSED} (không tính vào biểu)"
+"""The column after (13): refused at the counter, never received, so not in the form."""
+
+
+def period_line(first: str, last: str, name: str | None = None) -> str:
+    """`Kỳ báo cáo: 2026-04 (Từ ngày 15/03/2026 đến ngày 14/04/2026)`: dates as DD/MM/YYYY, from ISO dates."""
+    def vn(iso: str) -> str:
+        year, month, day = iso.split("-")
+        return f"{day}/{month}/{year}"
+    named = f"{name} " if name else ""
+    return f"Kỳ báo cáo: {named}(Từ ngày {vn(first)} đến ngày {vn(last)})"

@@ -1,6 +1,7 @@
 """Replay (chạy lại): the whole domain core over a sequence of raw events, in any order.
 
-This is the reference the stream is checked against: same events, same `as_of`, same KPIs.
+This is the reference the stream is checked against: same events, same `as_of`, same KPIs. The periodic
+report (`dossiers.report_ii06a`) reads the states of a replay whose `as_of` is the end of its period.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Replay:
         self.invalid.append(InvalidLine(line, reason, code))
 
     def feed(self, event: Event) -> Applied | None:
-        if event.occurred_at.timestamp() > self.as_of:
+        if int(event.occurred_at.timestamp()) > self.as_of:  # by whole second, as the state keeps it
             self.after_as_of += 1  # not yet happened at as_of
             return None
         state = self.states.get(event.dossier)

@@ -48,6 +48,7 @@ COMMAND_MODULES = [
     "ioc.commands.produce",  # produce
     "ioc.commands.simulate",  # simulate
     "ioc.commands.data",  # schema, validate, replay
+    "ioc.commands.report",  # report ii06a
     "ioc.commands.grafana",  # grafana build (--check), push, preview
     "ioc.commands.dev",  # dev kafka, dev influx
     "ioc.commands.kafka_access",  # kafka-access acls|apply|set-password|revoke|env

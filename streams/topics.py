@@ -1,4 +1,5 @@
-"""Topic creation: explicit partitions and retention, so workers scale and ticks do not pile up."""
+"""Topic creation: explicit partitions and retention, so workers scale, ticks do not pile up, and the events
+topic keeps its whole history (the periodic reports replay it from the earliest offset: docs/reports.md)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from streams.settings import StreamSettings
 log = logging.getLogger(__name__)
 
 HOUR_MS = 3_600_000
+EVENTS_TOPIC_CONFIGS = {"retention.ms": "-1"}
+"""The events topic is the history `ioc report ii06a --from-kafka` and `ioc replay` rebuild from: never
+deleted by age (Kafka's default would delete records after 7 days). A year of a province is a few GB."""
 
 
 def topic_specs(settings: StreamSettings, n: int) -> list[NewTopic]:
     return [
-        NewTopic(settings.events_topic, n, 1),
+        NewTopic(settings.events_topic, n, 1, topic_configs=dict(EVENTS_TOPIC_CONFIGS)),
         NewTopic(settings.dlq_topic, n, 1),
         NewTopic(settings.alerts_topic, n, 1),
         NewTopic(settings.ticks_topic, n, 1, topic_configs={"retention.ms": str(HOUR_MS)}),

@@ -60,6 +60,9 @@ BROKER_JAR = f"kafka_2.13-{KAFKA_VERSION}.jar"
 DEV_PROPERTIES: dict[str, str] = {
     "broker.heartbeat.interval.ms": "500",
     "broker.session.timeout.ms": "2500",
+    # topics auto-created by a producer before the worker creates them keep their history, like the
+    # events topic the worker creates (retention.ms=-1, streams/topics.py): reports replay it (reports.md)
+    "log.retention.ms": "-1",
 }
 
 INSTALL_JAVA = "install Java 17+: `apt-get install -y openjdk-17-jre-headless` (Debian)"

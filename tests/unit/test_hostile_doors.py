@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from ioc.commands import data, produce
+from ioc.commands import data, produce, report
 from ioc.options import SHOWN_BAD_LINES
 from tests.support.big_file import stream
 from tests.support.hostile import Case, corpus
@@ -24,6 +24,7 @@ def app() -> typer.Typer:
     app = typer.Typer()
     data.register(app)
     produce.register(app)
+    report.register(app)
     return app
 
 
@@ -71,6 +72,17 @@ def test_replay(app: typer.Typer, tmp_path: Path, case: Case) -> None:
     assert (events["valid"], events["invalid"]) == (case.valid, case.invalid)
     receipts = case.valid if case.receipts is None else case.receipts
     assert json.loads(result.stdout)["centre"]["received"] == receipts
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_report_ii06a(app: typer.Typer, tmp_path: Path, case: Case) -> None:
+    result = run(app, ["report", "ii06a", str(write(tmp_path, case)), "--json", "--from", "2015-01-01",
+                       "--to", "2030-12-31", "--as-of", "2026-03-31T17:00:00+07:00"])
+    check_report(case, result)
+    total = json.loads(result.stdout)["total"]
+    assert total["c3"] == total["c7"] + total["c11"]
+    receipts = case.valid if case.receipts is None else case.receipts
+    assert total["c3"] + total["refused_at_counter"] == receipts  # as `ioc replay` counts them
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
