@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dossiers.calendar import Timestamp
+from dossiers.calendar import Timestamp, WorkingCalendar
 
 CUTOFF_DAY = 15
 """The first day of a cut-off period; the previous one ends on the 14th."""
@@ -129,3 +129,11 @@ def relative_period(text: str, today: date, calendar: bool = False) -> Period | 
 def period_between(first: date, last: date) -> Period:
     """An explicit period (`--from`/`--to`), both dates included."""
     return Period(first, last)
+
+
+def delivery_day(period: Period, calendar: WorkingCalendar) -> date:
+    """The first working day after the period's last day: when its report is sent (gửi báo cáo)."""
+    day = period.last + timedelta(days=1)
+    while not calendar.is_working_day(day):
+        day += timedelta(days=1)
+    return day

@@ -19,8 +19,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from email import encoders
 from email.header import Header
 from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate
 from pathlib import Path
@@ -42,7 +45,8 @@ class Sender(Protocol):
 
 
 class SmtpSender:
-    """One e-mail per recipient address, plain text UTF-8, over smtplib."""
+    """One e-mail per recipient address, plain text UTF-8 (multipart with the files when it has
+    attachments), over smtplib."""
 
     def __init__(self, host: str, port: int = 25, sender: str = "ioc-monitor@localhost", *,
                  user: str | None = None, password: str | None = None, starttls: bool = False,
@@ -54,7 +58,18 @@ class SmtpSender:
     def message(self, delivery: PendingDelivery) -> Message:
         """Built with the legacy `Header` API on purpose: the modern folder drops the space between two
         RFC 2047 encoded words when it folds a long Vietnamese subject ("— Sở" becomes "—Sở")."""
-        msg = MIMEText(delivery.body, "plain", "utf-8")
+        text = MIMEText(delivery.body, "plain", "utf-8")
+        msg: Message = text
+        if delivery.attachments:
+            msg = MIMEMultipart("mixed")
+            msg.attach(text)
+            for attachment in delivery.attachments:
+                main, _, sub = attachment.content_type.partition("/")
+                part = MIMEBase(main, sub or "octet-stream")
+                part.set_payload(attachment.data)
+                encoders.encode_base64(part)
+                part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+                msg.attach(part)
         msg["From"] = self.sender
         msg["To"] = delivery.address
         msg["Subject"] = Header(delivery.subject, "utf-8")  # type: ignore[assignment]  # documented use

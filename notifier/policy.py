@@ -34,11 +34,20 @@ def iso(ts: Timestamp) -> str:
 
 # -- what goes out --------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with an e-mail (tệp đính kèm), e.g. the period's report form as XLSX."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Outbound:
     """One notification to a list of recipients. `key` is deterministic, so recording it is idempotent."""
 
     key: str
-    kind: str  # overdue | due_soon | resolved_late | escalation | digest
+    kind: str  # overdue | due_soon | resolved_late | escalation | digest | report
     agency: str
     dossier: str | None
     subject: str
@@ -46,6 +55,8 @@ class Outbound:
     recipients: tuple[Contact, ...]
     payload: dict[str, Any] = field(hash=False, compare=False)
     """The JSON document POSTed to webhooks and written to the file sink (schema ioc-notification/1)."""
+    attachments: tuple[Attachment, ...] = field(default=(), hash=False, compare=False)
+    """Files for the e-mails (webhooks and the file sink get their names in the payload only)."""
 
 
 def targets(outbound: Outbound, channels: Iterable[str]) -> list[tuple[Channel, str]]:

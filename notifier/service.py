@@ -30,6 +30,13 @@ PRUNE_EVERY_SECONDS = 3600.0
 KAFKA_TIMEOUT_MS = 10_000
 
 
+class NotifierJob(Protocol):
+    """Work the entry point adds to the loop (e.g. the periodic report, ioc/report_delivery.py): called on
+    every turn with the outbox, the enabled channels, business `now` and wall time; it keeps its own pace."""
+
+    def __call__(self, store: SqliteNotifyStore, channels: frozenset[str], now: int, wall: float) -> None: ...
+
+
 class StopEvent(Protocol):
     """threading.Event and multiprocessing.Event both fit."""
 
@@ -157,7 +164,8 @@ class AlertSource:
         return bool(wanted)
 
 
-def run_notifier(settings: NotifySettings | None = None, stop_event: StopEvent | None = None) -> None:
+def run_notifier(settings: NotifySettings | None = None, stop_event: StopEvent | None = None,
+                 jobs: Sequence[NotifierJob] = ()) -> None:
     """Run until `stop_event` is set (forever without one). Safe to stop and restart at any point."""
     settings = settings or NotifySettings()
     stop: StopEvent = stop_event if stop_event is not None else threading.Event()
@@ -182,6 +190,11 @@ def run_notifier(settings: NotifySettings | None = None, stop_event: StopEvent |
             decide(store, notifier, channels, records, int(clock.now(time.time())), time.time(), caught_up)
             if records:
                 source.commit()
+            for job in jobs:
+                try:
+                    job(store, channels, int(clock.now(time.time())), time.time())
+                except Exception:  # one failing job must not stop the alerts; it is tried again
+                    log.exception("notifier job %s failed; retried on a later turn", type(job).__name__)
             dispatcher.run(time.time())
             if time.time() - pruned_at >= PRUNE_EVERY_SECONDS:
                 pruned_at = time.time()

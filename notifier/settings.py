@@ -55,6 +55,11 @@ class NotifySettings(KafkaSettings):
     notify_retention_days: float = Field(
         30.0, ge=0, description="Days seen alert ids and sent messages are kept (0 = forever); "
         "keep it longer than the alerts topic's retention (Kafka's default: 7 days)")
+    notify_reports: bool = Field(
+        True, description="Send the report of a period that closed (Biểu II.06a) on the first working day "
+        "after its cut-off (needs the events topic's history)")
+    report_calendar_periods: bool = Field(
+        False, description="Reporting periods are calendar months (default: the 15th-14th cut-off months)")
     notify_retry_initial_seconds: float = Field(5.0, gt=0, description="First retry delay after a failure")
     notify_retry_max_seconds: float = Field(600.0, gt=0, description="Longest retry delay (backoff doubles)")
     notify_webhook_timeout: float = Field(10.0, gt=0, description="Seconds per webhook POST")

@@ -18,13 +18,13 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from dossiers.alerts import Alert
 from dossiers.calendar import Timestamp, WorkSeconds
-from notifier.policy import Outbound
+from notifier.policy import Attachment, Outbound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL NOT NULL, last_error TEXT, sent_wall REAL,
     UNIQUE (key, channel, address));
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (next_attempt) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS attachments (
+    key TEXT NOT NULL REFERENCES notifications (key) ON DELETE CASCADE, position INTEGER NOT NULL,
+    filename TEXT NOT NULL, content_type TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (key, position));
 """
 
 
@@ -68,6 +71,7 @@ class PendingDelivery:
     body: str
     payload: str
     """The notification's JSON document (ioc-notification/1), as text."""
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +220,10 @@ class SqliteNotifyStore:
             self.db.executemany(
                 "INSERT OR IGNORE INTO deliveries (key, channel, address, next_attempt) VALUES (?, ?, ?, ?)",
                 [(outbound.key, channel, address, wall) for channel, address in targets])
+            self.db.executemany(
+                "INSERT INTO attachments VALUES (?, ?, ?, ?, ?)",
+                [(outbound.key, i, a.filename, a.content_type, a.data)
+                 for i, a in enumerate(outbound.attachments)])
             return True
 
     def pending(self, wall: float, limit: int = 100) -> list[PendingDelivery]:
@@ -225,7 +233,14 @@ class SqliteNotifyStore:
             "FROM deliveries d JOIN notifications n ON n.key = d.key "
             "WHERE d.state = 'pending' AND d.next_attempt <= ? ORDER BY d.next_attempt, d.id LIMIT ?",
             (wall, limit))
-        return [PendingDelivery(*row) for row in rows]
+        found = [PendingDelivery(*row) for row in rows]
+        return [replace(d, attachments=self.attachments(d.key)) if d.channel == "email" else d for d in found]
+
+    def attachments(self, key: str) -> tuple[Attachment, ...]:
+        """The files of a notification, in order (none for most)."""
+        rows = self.db.execute("SELECT filename, content_type, data FROM attachments WHERE key = ? "
+                               "ORDER BY position", (key,))
+        return tuple(Attachment(name, kind, bytes(data)) for name, kind, data in rows)
 
     def next_attempt(self) -> float | None:
         row = self.db.execute("SELECT MIN(next_attempt) FROM deliveries WHERE state = 'pending'").fetchone()

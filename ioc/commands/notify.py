@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from dossiers.calendar import WorkingCalendar
 from ioc.options import KAFKA_PANEL, OUTPUT_PANEL, CatalogOption, load_catalog_or_exit
 from notifier.policy import route
-from notifier.service import run_notifier
+from notifier.service import NotifierJob, run_notifier
 from notifier.settings import NotifySettings
 from notifier.store import SqliteNotifyStore
 
@@ -80,7 +81,18 @@ def notify(
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    run_notifier(settings, stop)  # logs the sample-catalog warning itself, as `ioc up` needs too
+    run_notifier(settings, stop, jobs=report_jobs(settings))  # logs the sample-catalog warning itself
+
+
+def report_jobs(settings: NotifySettings) -> list[NotifierJob]:
+    """The periodic report's delivery (ioc/report_delivery.py), unless IOC_NOTIFY_REPORTS=false."""
+    if not settings.notify_reports:
+        return []
+    from ioc.report_delivery import ReportDelivery
+
+    catalog = load_catalog_or_exit(settings.catalog)
+    return [ReportDelivery(settings, catalog, WorkingCalendar(catalog.calendar),
+                           calendar_periods=settings.report_calendar_periods)]
 
 
 def _print_check(settings: NotifySettings) -> None:

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,7 +35,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from dossiers.alerts import Alert, alert_id
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.ports import free_port
-from notifier.service import run_notifier
+from notifier.service import NotifierJob, run_notifier
 from notifier.settings import NotifySettings
 
 ICT = timezone(timedelta(hours=7))
@@ -171,13 +171,13 @@ def produce(bootstrap: str, topic: str, *alerts: Alert) -> None:
 
 
 @contextlib.contextmanager
-def notifier(settings: NotifySettings) -> Iterator[threading.Thread]:
+def notifier(settings: NotifySettings, jobs: Sequence[NotifierJob] = ()) -> Iterator[threading.Thread]:
     stop = threading.Event()
     errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            run_notifier(settings, stop)
+            run_notifier(settings, stop, jobs)
         except BaseException as exc:  # surfaced in the test
             errors.append(exc)
 
@@ -393,6 +393,7 @@ def test_ioc_notify_command_writes_the_file_sink_and_stops_on_sigterm(
         "IOC_NOTIFY_CHANNELS": "file",
         "IOC_CLOCK_ORIGIN": str(nine), "IOC_CLOCK_WALL_ORIGIN": str(time.time()),
         "IOC_NOTIFY_POLL_SECONDS": "0.2", "IOC_NOTIFY_DIGEST_TIME": "off",
+        "IOC_NOTIFY_REPORTS": "false",  # this test is about alerts: test_report_delivery.py covers reports
     }
     produce(kafka_broker.bootstrap, topic, alert("overdue", "SXD-7", "SXD", nine - 60, nine))
     proc = subprocess.Popen([sys.executable, "-m", "ioc.cli", "notify"], cwd=ROOT, env=env,
