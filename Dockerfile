@@ -27,8 +27,8 @@ COPY kafka_settings/ kafka_settings/
 COPY kafka_access/ kafka_access/
 # Every dependency ships manylinux wheels for CPython 3.11 (rocksdict and confluent-kafka included):
 # no compiler needed.
-RUN /opt/ioc/bin/pip install ".[rocksdb,librdkafka,grafana]" \
-    && /opt/ioc/bin/python -c "import rocksdict, confluent_kafka, faust, grafana_foundation_sdk, ioc.cli"
+RUN /opt/ioc/bin/pip install ".[rocksdb,librdkafka,grafana,gateway]" \
+    && /opt/ioc/bin/python -c "import rocksdict, confluent_kafka, faust, grafana_foundation_sdk, aiohttp, ioc.cli"
 
 # -- runtime ---------------------------------------------------------------------------------------------
 FROM python:3.11-slim

@@ -754,7 +754,7 @@ def test_dockerfile_image() -> None:
     assert "org.opencontainers.image.title" in labels
     runs = " ".join(args for stage in stages for op, args in stage if op == "RUN")
     # the RocksDB store; the fast producer client; the Grafana tooling of `ioc grafana`
-    assert 'pip install ".[rocksdb,librdkafka,grafana]"' in runs
+    assert 'pip install ".[rocksdb,librdkafka,grafana,gateway]"' in runs
 
 
 def test_dockerfile_copies_every_package() -> None:
