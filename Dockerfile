@@ -55,7 +55,7 @@ RUN groupadd --system --gid 10001 ioc \
     && useradd --system --uid 10001 --gid ioc --home-dir /var/lib/ioc --no-create-home \
                --shell /usr/sbin/nologin ioc \
     && mkdir -p /var/lib/ioc/worker /var/lib/ioc/notifier /var/lib/ioc/spool /var/lib/ioc/state \
-                /var/lib/ioc/cache \
+                /var/lib/ioc/cache /var/lib/ioc/gateway \
     && chown -R ioc:ioc /var/lib/ioc
 
 COPY --from=build /opt/ioc /opt/ioc
