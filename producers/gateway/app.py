@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
@@ -196,24 +197,43 @@ def _authenticated(route: str, handler: Handler) -> Callable[[web.Request], Awai
     return wrapped
 
 
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a request that timed out has cancelled nothing it shares: shielded
+        future.set_result(None)
+
+
 async def _deliver(gw: Gateway, events: list[Event], agency: str) -> list[str | BaseException]:
     """Hand events to the producer and wait until each is in Kafka or the spool ("kafka" / "spool")."""
     producer = gw.producer
     assert producer is not None
+    if not events:
+        return []
     loop = asyncio.get_running_loop()
+    all_safe: asyncio.Future[None] = loop.create_future()
+    lock = threading.Lock()
+    left = [len(events)]
+
+    def one_done(_: Future[str]) -> None:
+        # a producer thread: count down, and wake the event loop once, for the last event of the request
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            loop.call_soon_threadsafe(_settle, all_safe)
 
     def submit() -> list[Future[str]]:
-        return [producer.send_durable(event, agency) for event in events]
+        futures = [producer.send_durable(event, agency) for event in events]
+        for future in futures:
+            future.add_done_callback(one_done)
+        return futures
 
     gw.pending += len(events)
     try:
         futures = await loop.run_in_executor(None, submit)
-        done = await asyncio.wait_for(
-            asyncio.gather(*(asyncio.wrap_future(f) for f in futures), return_exceptions=True),
-            gw.settings.gateway_ack_timeout)
+        await asyncio.wait_for(asyncio.shield(all_safe), gw.settings.gateway_ack_timeout)
     finally:
         gw.pending -= len(events)
-    return list(done)
+    return [f.exception() or f.result() for f in futures]
 
 
 async def post_events(request: web.Request, agency: str) -> web.Response:
