@@ -29,8 +29,10 @@ from dossiers.replay import Replay
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.proc import DevstackError
 from producers.gateway.keys import hash_key, new_key
+from producers.simulator import Simulator, warmup_start
 from tests.support import stack as testing
 from tests.support.events import VN, received
+from tests.support.pipeline import EVENING, assert_same_kpis, make_pipeline, metric, replay_of, settle
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,11 +64,13 @@ def free_port() -> int:
 class GatewayProcess:
     """`python -m ioc.cli gateway` with its own keys file, spool and port."""
 
-    def __init__(self, tmp_path: Path, bootstrap: str, topic: str) -> None:
+    def __init__(self, tmp_path: Path, bootstrap: str, topic: str,
+                 keys_by_agency: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         keys = tmp_path / "keys.txt"
-        keys.write_text(f"STP {hash_key(STP_KEY)}\nSYT {hash_key(SYT_KEY)}\n")
+        pairs = keys_by_agency or {"STP": STP_KEY, "SYT": SYT_KEY}
+        keys.write_text("".join(f"{agency} {hash_key(key)}\n" for agency, key in pairs.items()))
         self.log = tmp_path / "gateway.log"
         self.env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": bootstrap, "IOC_EVENTS_TOPIC": topic,
                     "IOC_GATEWAY_PORT": str(self.port), "IOC_GATEWAY_KEYS": str(keys),
@@ -264,3 +268,38 @@ def test_gateway_killed_during_a_load(broker: KafkaBroker, topic: str, tmp_path:
         assert set(acked) <= values, f"{len(set(acked) - values)} of {len(acked)} acknowledged events lost"
     finally:
         process.stop()
+
+
+def test_posted_equals_what_the_worker_counts_equals_replay(kafka_broker: Any, influx_db: Any,
+                                                            tmp_path: Path) -> None:
+    """A day of the 19-agency simulator posted through the gateway, each agency with its own key: the
+    worker's KPIs in InfluxDB equal `ioc replay` of the posted events, and nothing is dead-lettered (the
+    gateway's `ioc-agency` header matches every event)."""
+    pipeline = make_pipeline(kafka_broker.bootstrap, influx_db, tmp_path)
+    keys = {agency.code: new_key() for agency in CATALOG.agencies}
+    process = GatewayProcess(tmp_path, pipeline.bootstrap, pipeline.topic, keys)
+    try:
+        worker = pipeline.worker("w1")
+        worker.wait_ready()
+        process.start()
+        calendar = WorkingCalendar(CATALOG.calendar)
+        start = datetime(2026, 3, 23, tzinfo=VN)
+        simulator = Simulator(CATALOG, calendar, seed=7, start=warmup_start(calendar, start, 3), end=EVENING,
+                              emit_from=start)
+        posted = list(simulator.events())
+        by_agency: dict[str, list[dict[str, Any]]] = {}
+        for item in posted:
+            by_agency.setdefault(item["agency"], []).append(item)
+        for agency, items in by_agency.items():
+            for first in range(0, len(items), 500):
+                response = post(process.url, items[first:first + 500], keys[agency])
+                assert response.status_code == 200, response.text
+                assert response.json()["invalid"] == 0, response.text
+        records = [(None, json.dumps(e, ensure_ascii=False).encode()) for e in posted]
+        expected = replay_of(records, CATALOG, EVENING)
+        live = settle(pipeline, expected_received=expected.snapshot().centre.received)
+        assert_same_kpis(live, replay_of(records, CATALOG, max(live.as_of)))
+        assert metric(worker, "ioc_dead_letters_total") == 0
+    finally:
+        process.stop()
+        pipeline.close()
