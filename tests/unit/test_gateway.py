@@ -301,3 +301,18 @@ def test_https_with_a_certificate_authority_made_here(tmp_path: Path) -> None:
             stop.set()
             await task
     run(body)
+
+
+def test_ioc_gateway_key_prints_a_key_once_and_only_its_hash_for_the_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ioc import cli
+    cli._mount()
+    result = CliRunner().invoke(cli.app, ["gateway", "key", "STP"])
+    assert result.exit_code == 0, result.output
+    key = result.output.splitlines()[0].rsplit(" ", 1)[1]
+    line = result.output.splitlines()[1].removeprefix("keys file line: ")
+    assert key.startswith("ioc_") and key not in line
+    keys = tmp_path / "keys.txt"
+    keys.write_text(line + "\n")
+    assert KeyStore(keys).agency(key) == "STP"
