@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sqlite3
 import ssl
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import requests
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
@@ -276,7 +278,6 @@ def test_https_with_a_certificate_authority_made_here(tmp_path: Path) -> None:
     assert tls_context(chain, key) is not None
 
     async def body() -> None:
-        import socket
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -316,3 +317,31 @@ def test_ioc_gateway_key_prints_a_key_once_and_only_its_hash_for_the_file(tmp_pa
     keys = tmp_path / "keys.txt"
     keys.write_text(line + "\n")
     assert KeyStore(keys).agency(key) == "STP"
+
+
+def test_ioc_up_local_gateway_keys_work_and_only_hashes_are_read(tmp_path: Path) -> None:
+    """`ioc up --gateway PORT` runs this helper: a key per agency, printed, kept owner-only."""
+    from ioc.up import LocalGateway
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gateway = LocalGateway(tmp_path, NOWHERE, port, CATALOG, None).start()
+    try:
+        assert set(gateway.keys) == {agency.code for agency in CATALOG.agencies}
+        assert oct(gateway.local_keys.stat().st_mode & 0o777) == "0o600"
+        assert gateway.keys["STP"] not in (tmp_path / "gateway-keys.txt").read_text()
+        deadline = time.monotonic() + 30
+        status = 0
+        while time.monotonic() < deadline:
+            try:
+                status = requests.post(f"{gateway.url}/v1/events", data=json.dumps([stp_event(1)]),
+                                       headers={"X-API-Key": gateway.keys["STP"]}, timeout=5).status_code
+            except requests.ConnectionError:
+                status = 0
+            if status == 200:
+                break
+            time.sleep(0.2)
+        assert status == 200
+    finally:
+        gateway.stop()
