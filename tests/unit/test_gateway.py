@@ -2,7 +2,7 @@
 address answers nothing, so every accepted event is acknowledged by the spool). Keys, limits, results,
 start-up, overload, metrics, OpenAPI, key rotation and HTTPS.
 
-The broker side: tests/integration/test_gateway.py."""
+The broker side: tests/integration/test_gateway_kafka.py."""
 
 from __future__ import annotations
 
