@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 API_KEY_HEADER = "X-API-Key"
 ROUTE_EVENTS = "/v1/events"
 ROUTE_DVCQG = "/v1/dvcqg/dossiers"
-REMEMBERED_IDS = 1_000_000
-"""Event ids acknowledged earlier that the gateway remembers, to answer `duplicate` without sending."""
+REMEMBERED_IDS = 200_000
+"""Event ids acknowledged earlier that the gateway remembers, to answer `duplicate` without sending
+(about 30 MB); an older repeat is sent again, and the stream drops it by its id."""
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 

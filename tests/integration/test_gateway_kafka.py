@@ -199,6 +199,8 @@ def test_posted_equals_the_topic_equals_replay(broker: KafkaBroker, topic: str,
             run.feed_raw(item)
         return run.report()
     assert replay(values) == replay(posted)
+    log = gateway.log.read_text()
+    assert STP_KEY not in log and SYT_KEY not in log and "ioc_not-a-key" not in log  # keys never logged
     metrics = requests.get(gateway.url + "/metrics", timeout=10).text
     assert 'ioc_gateway_events_total{agency="STP",outcome="accepted",route="/v1/events"} 501.0' in metrics
 
