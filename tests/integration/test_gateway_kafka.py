@@ -305,3 +305,23 @@ def test_posted_equals_what_the_worker_counts_equals_replay(kafka_broker: Any, i
     finally:
         process.stop()
         pipeline.close()
+
+
+def test_sighup_reloads_the_keys(gateway: GatewayProcess, tmp_path: Path) -> None:
+    """Rotation by SIGHUP alone: the file is rewritten with the same size and modification time, so the
+    once-a-second check cannot see it; the signal must."""
+    keys = tmp_path / "keys.txt"
+    before = keys.stat()
+    rotated = new_key()
+    keys.write_text(f"STP {hash_key(rotated)}\nSYT {hash_key(SYT_KEY)}\n")
+    os.utime(keys, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert keys.stat().st_size == before.st_size
+    time.sleep(1.5)
+    assert post(gateway.url, batch("hup", 0, 1), rotated).status_code == 401  # not reloaded yet
+    assert gateway.proc is not None
+    gateway.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while post(gateway.url, batch("hup", 1, 1), rotated).status_code != 200:
+        assert time.monotonic() < deadline, "SIGHUP did not reload the keys"
+        time.sleep(0.2)
+    assert post(gateway.url, batch("hup", 2, 1), STP_KEY).status_code == 401  # the old key is revoked
