@@ -28,8 +28,8 @@ COPY kafka_access/ kafka_access/
 COPY reports/ reports/
 # Every dependency ships manylinux wheels for CPython 3.11 (rocksdict and confluent-kafka included):
 # no compiler needed.
-RUN /opt/ioc/bin/pip install ".[rocksdb,librdkafka,grafana]" \
-    && /opt/ioc/bin/python -c "import rocksdict, confluent_kafka, faust, grafana_foundation_sdk, ioc.cli"
+RUN /opt/ioc/bin/pip install ".[rocksdb,librdkafka,grafana,gateway]" \
+    && /opt/ioc/bin/python -c "import rocksdict, confluent_kafka, faust, grafana_foundation_sdk, aiohttp, ioc.cli"
 
 # -- runtime ---------------------------------------------------------------------------------------------
 FROM python:3.11-slim
@@ -56,7 +56,7 @@ RUN groupadd --system --gid 10001 ioc \
     && useradd --system --uid 10001 --gid ioc --home-dir /var/lib/ioc --no-create-home \
                --shell /usr/sbin/nologin ioc \
     && mkdir -p /var/lib/ioc/worker /var/lib/ioc/notifier /var/lib/ioc/spool /var/lib/ioc/state \
-                /var/lib/ioc/cache \
+                /var/lib/ioc/cache /var/lib/ioc/gateway \
     && chown -R ioc:ioc /var/lib/ioc
 
 COPY --from=build /opt/ioc /opt/ioc

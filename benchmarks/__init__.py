@@ -1,6 +1,7 @@
 """Benchmarks of ioc-monitor (docs/benchmarks.md). Run from the repository root:
 
     python -m benchmarks.producer      # the producer SDK against raw clients
+    python -m benchmarks.gateway       # the HTTP gateway against `ioc produce` (needs wrk)
     python -m benchmarks.streams       # the stream worker, its peers, memory, overdue detection, profiles
     python -m benchmarks.report        # all + latency, recovery, replay; refreshes the doc's tables
 

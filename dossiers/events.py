@@ -362,6 +362,8 @@ def decode_object(raw: bytes | str) -> dict[str, Any]:
         raise InvalidEvent(
             f"event: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})", "json"
         ) from exc
+    except InvalidEvent:  # a key given twice (the hook's own reason), not "a number too long"
+        raise
     except RecursionError as exc:  # 5,000 nested brackets fit in 16 KiB
         raise InvalidEvent("event: JSON nested too deeply (an event is two levels deep)", "json") from exc
     except ValueError as exc:  # a number of more than 4,300 digits

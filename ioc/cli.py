@@ -46,6 +46,7 @@ COMMAND_MODULES = [
     "ioc.commands.worker",  # worker
     "ioc.commands.notify",  # notify
     "ioc.commands.produce",  # produce
+    "ioc.commands.gateway",  # gateway (the HTTP gateway), gateway key
     "ioc.commands.simulate",  # simulate
     "ioc.commands.data",  # schema, validate, replay
     "ioc.commands.report",  # report ii06a

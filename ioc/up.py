@@ -8,6 +8,7 @@ everything in reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -42,6 +43,60 @@ DEFAULT_SPEED = 60.0
 """A business minute per wall second: a working day of the centre in about nine minutes."""
 SIMULATED_DAYS = 3650
 """The simulator runs open-ended: ten business years is more than any demo."""
+
+
+class LocalGateway:
+    """`ioc up --gateway PORT`: the HTTP gateway in a thread, with a fresh local key per agency.
+
+    The keys are for this machine only: their hashes go to STATE/gateway-keys.txt (what the gateway
+    reads), the keys themselves to STATE/gateway-local-keys.txt (owner-only) and to the terminal at start.
+    """
+
+    def __init__(self, state: Path, bootstrap: str, port: int, catalog: Catalog,
+                 catalog_path: Path | None) -> None:
+        from producers.gateway.keys import hash_key, new_key
+        from producers.gateway.settings import GatewaySettings
+
+        self.keys = {agency.code: new_key() for agency in catalog.agencies}
+        hashes = state / "gateway-keys.txt"
+        hashes.write_text("".join(f"{code} {hash_key(key)}\n" for code, key in self.keys.items()))
+        self.local_keys = state / "gateway-local-keys.txt"
+        self.local_keys.touch(mode=0o600)
+        self.local_keys.chmod(0o600)
+        self.local_keys.write_text("".join(f"{code} {key}\n" for code, key in self.keys.items()))
+        self.url = f"http://127.0.0.1:{port}"
+        self._settings = GatewaySettings(kafka_bootstrap=bootstrap, gateway_port=port, gateway_keys=hashes,
+                                         gateway_spool=state / "gateway-spool.sqlite", catalog=catalog_path)
+        self._catalog = catalog
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
+
+    def _run(self) -> None:
+        from producers.gateway.service import serve
+
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await serve(self._settings, self._catalog, self._stop)
+
+        try:
+            asyncio.run(main())
+        finally:
+            self._ready.set()
+
+    def start(self) -> LocalGateway:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended
+                self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(20)
 
 
 def default_origin(calendar: WorkingCalendar, wall: float) -> int:
@@ -121,6 +176,12 @@ def up(
     catalog_path: CatalogOption = None,
     state_dir: Annotated[Path, typer.Option(help="Where the local stack keeps its data.")] = Path(".ioc-up"),
     partitions: Annotated[int, typer.Option(min=1, help="Partitions of the events topic.")] = 6,
+    gateway_port: Annotated[
+        int | None,
+        typer.Option("--gateway", metavar="PORT", show_default=False,
+                     help="Also run the HTTP gateway on this port, with a local API key per agency (printed "
+                          "at start, kept in STATE/gateway-local-keys.txt)."),
+    ] = None,
 ) -> None:
     """Run the whole stack locally (Kafka, InfluxDB, worker, notifier, simulator) with a terminal wall."""
     from ioc.devstack.influx import InfluxQL
@@ -151,6 +212,7 @@ def up(
     processes: list[WorkerProcess] = []
     feed: AlertFeed | None = None
     producer: EventProducer | None = None
+    gateway: LocalGateway | None = None
     with local_stack(state, partitions, console) as (bootstrap, influx):
         try:
             env = worker_env(
@@ -189,6 +251,12 @@ def up(
             threads.append(
                 threading.Thread(target=run_notifier, args=(notify, stop), name="notifier", daemon=True)
             )
+            if gateway_port is not None:
+                gateway = LocalGateway(state, bootstrap, gateway_port, catalog, catalog_path).start()
+                console.print(f"HTTP gateway on {gateway.url} (docs/gateway.md); local API keys, also in "
+                              f"{gateway.local_keys}:")
+                for code, key in gateway.keys.items():
+                    console.print(f"  {code:<14} {key}", highlight=False)
             if not no_simulator:
                 producer, simulation = _simulation(
                     catalog, calendar, clock, bootstrap, seed, scenario or [], state, stop
@@ -215,6 +283,8 @@ def up(
                 thread.join(15)
             if producer is not None:
                 producer.close(10)
+            if gateway is not None:
+                gateway.stop()
             if feed is not None:
                 feed.stop()
             for worker in processes:

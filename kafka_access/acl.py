@@ -34,6 +34,9 @@ WORKER_USER = "ioc-worker"
 NOTIFIER_USER = "ioc-notifier"
 SIMULATOR_USER = "ioc-simulator"
 """Demo only (`--profile demo`): writes events of every agency, so it carries no identity header."""
+GATEWAY_USER = "ioc-gateway"
+"""The HTTP gateway (`ioc gateway`): writes events of every agency that has an API key, each record with
+its key's `ioc-agency` header (docs/gateway.md)."""
 AGENCY_USER_PREFIX = "agency-"
 
 USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}")

@@ -54,8 +54,9 @@ ENV_PASSWORDS = (
     "KAFKA_WORKER_PASSWORD",
     "KAFKA_NOTIFIER_PASSWORD",
     "KAFKA_SIMULATOR_PASSWORD",
+    "KAFKA_GATEWAY_PASSWORD",
 )
-"""The compose `.env` variables (passwords of admin, ioc-worker, ioc-notifier, ioc-simulator)."""
+"""The compose `.env` variables: passwords of admin, ioc-worker, ioc-notifier, ioc-simulator, ioc-gateway."""
 
 
 class AccessError(RuntimeError):

@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -262,7 +263,25 @@ class EventProducer:
         key = event.dossier.encode("utf-8")
         value = event.to_json().encode("utf-8")
         label = self._own_label or self.metrics.agency_label(event.agency)
-        self._submit(key, value, event.event_id, label)
+        self._submit(key, value, event.event_id, label, self._headers, None)
+
+    def send_durable(self, event: Event, identity: str | None = None) -> Future[str]:
+        """Send a validated event; the future says when it is safe: "kafka" (acks=all) or "spool".
+
+        For a door that must not acknowledge before the event is durable (the HTTP gateway): the future
+        completes once Kafka acknowledged the record, or once the SQLite spool committed it (at once when
+        the broker is away). `identity` sets the `ioc-agency` header of this one record (the gateway checks
+        it against the API key), in place of the producer's own identity.
+        """
+        safe: Future[str] = Future()
+        headers = self._headers
+        if identity is not None:
+            headers = [(AGENCY_HEADER, identity.encode("utf-8")), (SCHEMA_HEADER, SCHEMA_V1.encode())]
+        key = event.dossier.encode("utf-8")
+        value = event.to_json().encode("utf-8")
+        label = self._own_label or self.metrics.agency_label(event.agency)
+        self._submit(key, value, event.event_id, label, headers, safe)
+        return safe
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every event sent so far is acknowledged or spooled, then until the spool is drained.
@@ -337,7 +356,8 @@ class EventProducer:
         self.close()
 
     # -- sending ---------------------------------------------------------------------------------------
-    def _submit(self, key: bytes, value: bytes, event_id: str, label: str) -> None:
+    def _submit(self, key: bytes, value: bytes, event_id: str, label: str,
+                headers: list[tuple[str, bytes]], safe: Future[str] | None) -> None:
         """Send directly when the way is clear, else append to the spool (behind what is there)."""
         with self._cv:
             if self._closing:
@@ -357,23 +377,27 @@ class EventProducer:
                 self._inflight += 1
                 seq = self.spool.reserve()
             else:
-                self.spool.append(key, value, self._headers, topic=self.topic)
+                self.spool.append(key, value, headers, topic=self.topic)
         counters = self._counters(label)
         if not direct:
             counters.spooled.inc()
             self._set_depth()
             self._wake.set()
+            if safe is not None:
+                safe.set_result("spool")
             return
         assert kafka is not None
-        pending = _Pending(self, seq, key, value, event_id, counters, time.monotonic())
+        pending = _Pending(self, seq, key, value, event_id, counters, time.monotonic(), headers, safe)
         try:
-            kafka.send(self.topic, key, value, self._headers, pending)
+            kafka.send(self.topic, key, value, headers, pending)
         except Exception as exc:  # metadata timeout, full queue, closed client: still not lost
             pending.fail(exc)
 
     def _on_sent(self, pending: _Pending, metadata: Any) -> None:
         """kafka-python callback (sender thread): a direct send was acknowledged."""
         try:
+            if pending.safe is not None:
+                pending.safe.set_result("kafka")
             pending.counters.sent.inc()
             self._latency.observe(time.monotonic() - pending.started)
             if self.on_delivery is not None:
@@ -396,11 +420,15 @@ class EventProducer:
                 log.debug("event %s not delivered (%s); spooled", pending.event_id, exc)
             try:
                 self.spool.append(
-                    pending.key, pending.value, self._headers, topic=self.topic, seq=pending.seq
+                    pending.key, pending.value, pending.headers, topic=self.topic, seq=pending.seq
                 )
-            except Exception:
+            except Exception as spool_exc:
                 log.exception("event %s could not be spooled either: it is LOST", pending.event_id)
+                if pending.safe is not None:
+                    pending.safe.set_exception(spool_exc)
                 raise
+            if pending.safe is not None:
+                pending.safe.set_result("spool")
             pending.counters.spooled.inc()
             self._set_depth()
             self._wake.set()
@@ -577,10 +605,13 @@ class _Counters(NamedTuple):
 class _Pending:
     """One direct send in flight: what is needed to spool it, in its place, if Kafka does not take it."""
 
-    __slots__ = ("counters", "event_id", "key", "producer", "seq", "started", "value")
+    __slots__ = ("counters", "event_id", "headers", "key", "producer", "safe", "seq", "started", "value")
 
     def __init__(self, producer: EventProducer, seq: int, key: bytes, value: bytes, event_id: str,
-                 counters: _Counters, started: float) -> None:
+                 counters: _Counters, started: float, headers: list[tuple[str, bytes]],
+                 safe: Future[str] | None) -> None:
+        self.headers = headers
+        self.safe = safe
         self.producer = producer
         self.seq = seq
         self.key = key

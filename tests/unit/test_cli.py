@@ -44,7 +44,8 @@ def test_the_image_lists_only_what_it_can_run() -> None:
     """The Dockerfile installs the extras its commands need and hides the local-stack commands."""
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     extras = re.search(r'pip install "\.\[([a-z,]+)\]"', dockerfile)
-    assert extras is not None and {"grafana", "librdkafka", "rocksdb"} <= set(extras.group(1).split(","))
+    assert extras is not None
+    assert {"grafana", "librdkafka", "rocksdb", "gateway"} <= set(extras.group(1).split(","))
     assert re.search(r"IOC_DEV_COMMANDS=0\b", dockerfile)
 
 
@@ -55,7 +56,8 @@ def test_no_simulator_with_speed_is_refused() -> None:
     assert "--speed" in result.output and "real time" in " ".join(result.output.split())
 
 
-@pytest.mark.parametrize("command", ["produce", "simulate", "validate", "replay", "up", "worker", "notify"])
+@pytest.mark.parametrize("command", ["produce", "simulate", "validate", "replay", "up", "worker", "notify",
+                                     "gateway"])
 def test_catalog_option_reads_ioc_catalog(command: str) -> None:
     """Every command that reads the catalog takes --catalog with IOC_CATALOG, shown the same way."""
     page = " ".join(_run(command, "--help").stdout.split())

@@ -40,12 +40,14 @@ PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 KAFKA_SASL_DIR = ROOT / "deploy" / "kafka-sasl"
 ENV_EXAMPLE = ROOT / ".env.example"
 
-SERVICES = {"kafka", "kafka-acls", "influxdb", "grafana", "prometheus", "worker", "notifier", "simulator"}
-APP_SERVICES = {"worker", "notifier", "simulator"}
+SERVICES = {"kafka", "kafka-acls", "influxdb", "grafana", "prometheus", "worker", "notifier", "simulator",
+            "gateway"}
+APP_SERVICES = {"worker", "notifier", "simulator", "gateway"}
 """Long-running services of our image (built from ./Dockerfile)."""
 ONE_SHOT = {"kafka-acls"}
 """Our image too, run to completion at each `up` (SCRAM users and ACLs) before the Kafka clients start."""
-KAFKA_CLIENTS = {"worker": "ioc-worker", "notifier": "ioc-notifier", "simulator": "ioc-simulator"}
+KAFKA_CLIENTS = {"worker": "ioc-worker", "notifier": "ioc-notifier", "simulator": "ioc-simulator",
+                 "gateway": "ioc-gateway"}
 """Each Kafka client service and its SCRAM user (docs/security.md, section 2)."""
 SECRETS = frozenset(access_admin.ENV_PASSWORDS)
 """The `.env` passwords (`ioc kafka-access env`): required, never defaulted."""
@@ -575,12 +577,13 @@ def test_kafka_acls_job(monkeypatch: pytest.MonkeyPatch) -> None:
     assert login.kafka_security_protocol == "SASL_PLAINTEXT" and login.kafka_username == access_acl.ADMIN_USER
     assert login.kafka_password.get_secret_value() == TEST_SECRETS["KAFKA_ADMIN_PASSWORD"] == environment(
         services["kafka"])["KAFKA_ADMIN_PASSWORD"]
-    assert seen["prune"] and seen["producers"] == [access_acl.SIMULATOR_USER]
+    assert seen["prune"] and seen["producers"] == [access_acl.SIMULATOR_USER, access_acl.GATEWAY_USER]
     assert seen["logs_in"] is not None  # a rerun does not rewrite passwords that already work
     assert seen["passwords"] == {
         access_acl.WORKER_USER: TEST_SECRETS["KAFKA_WORKER_PASSWORD"],
         access_acl.NOTIFIER_USER: TEST_SECRETS["KAFKA_NOTIFIER_PASSWORD"],
         access_acl.SIMULATOR_USER: TEST_SECRETS["KAFKA_SIMULATOR_PASSWORD"],
+        access_acl.GATEWAY_USER: TEST_SECRETS["KAFKA_GATEWAY_PASSWORD"],
     }
     assert len(seen["codes"]) == 19  # the sample catalog's agencies: IOC_CATALOG is unset here
     assert "IOC_CATALOG" in env  # the same catalog as the workers' (passed through when set)
@@ -754,7 +757,7 @@ def test_dockerfile_image() -> None:
     assert "org.opencontainers.image.title" in labels
     runs = " ".join(args for stage in stages for op, args in stage if op == "RUN")
     # the RocksDB store; the fast producer client; the Grafana tooling of `ioc grafana`
-    assert 'pip install ".[rocksdb,librdkafka,grafana]"' in runs
+    assert 'pip install ".[rocksdb,librdkafka,grafana,gateway]"' in runs
 
 
 def test_dockerfile_copies_every_package() -> None:

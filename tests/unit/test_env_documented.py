@@ -36,6 +36,7 @@ SECTIONS = {
     "kafka_settings.settings.KafkaSettings": "## Kafka connection (every service)",
     "streams.settings.StreamSettings": "## 1. Stream worker",
     "notifier.settings.NotifySettings": "## 2. Supervisor notifier",
+    "producers.gateway.settings.GatewaySettings": "## 3a. HTTP gateway",
 }
 """Which docs/configuration.md section holds the table of each settings class (defaults are checked)."""
 
