@@ -2,7 +2,7 @@
 is due, who gets what, the XLSX attached, sent once per period; attachments through the outbox and SMTP.
 
 The events come from a list of records here (`read=`): a named stand-in for the events topic, whose real
-reading is tested in tests/integration/test_report_delivery.py on the local broker.
+reading is tested in tests/integration/test_report_delivery_mail.py on the local broker.
 """
 
 from __future__ import annotations
