@@ -11,6 +11,8 @@ made where the guidance is silent: docs/index766.md. Items that events cannot me
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -248,6 +250,18 @@ def indicators(t: Tally) -> dict[str, Indicator]:
     return {item.code: item for item in out}
 
 
+def sync_health(delays: list[int], received: int) -> dict[str, float | int | None]:
+    """Sync health (issue 17): dossiers received in the period and synced by its end, and the delay from
+    receipt to the first sync in calendar hours, median and 95th percentile (nearest rank)."""
+    ordered = sorted(delays)
+    p95 = ordered[max(math.ceil(0.95 * len(ordered)) - 1, 0)] if ordered else None
+    return {
+        "received": received, "synced": len(ordered),
+        "delay_median_hours": round(statistics.median(ordered) / 3600, 2) if ordered else None,
+        "delay_p95_hours": None if p95 is None else round(p95 / 3600, 2),
+    }
+
+
 @dataclass(slots=True)
 class Row:
     """One agency, or the centre, with its tally."""
@@ -255,6 +269,8 @@ class Row:
     key: str
     label: str
     tally: Tally = field(default_factory=Tally)
+    sync_delays: list[int] = field(default_factory=list)
+    """Seconds from receipt to first sync of the dossiers in `tally.synced` (a list: medians do not add)."""
 
     def indicators(self) -> dict[str, Indicator]:
         return indicators(self.tally)
@@ -268,7 +284,8 @@ class Row:
         points, out_of = self.score()
         return {"key": self.key, "label": self.label,
                 "indicators": {code: item.as_dict() for code, item in self.indicators().items()},
-                "total": {"points": round(points, 4), "max": out_of, "lost": round(out_of - points, 4)}}
+                "total": {"points": round(points, 4), "max": out_of, "lost": round(out_of - points, 4)},
+                "sync_health": sync_health(self.sync_delays, self.tally.received)}
 
 
 @dataclass(slots=True)
@@ -305,7 +322,10 @@ def build_index(states: Iterable[DossierState], catalog: Catalog, calendar: Work
         if row is None:
             row = rows[agency] = Row(agency, agency)
         row.tally.add(tally)
+        if tally.synced and state.synced is not None and state.received is not None:
+            row.sync_delays.append(max(state.synced[0] - state.received[0], 0))  # a sync "before": 0
     total = Row(catalog.centre.code, catalog.centre.name)
     for row in rows.values():
         total.tally.add(row.tally)
+        total.sync_delays.extend(row.sync_delays)
     return Index766(period, window, list(rows.values()), total)

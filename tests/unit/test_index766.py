@@ -15,7 +15,7 @@ from strategies import at, event
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import parse_catalog
-from dossiers.index766 import COVERED, GROUPS, ITEM, NOT_MEASURED, Index766, Item, build_index
+from dossiers.index766 import COVERED, GROUPS, ITEM, NOT_MEASURED, Index766, Item, build_index, sync_health
 from dossiers.periods import parse_period
 from dossiers.replay import Replay
 from dossiers.report_ii06a import Window
@@ -230,3 +230,18 @@ def test_total_says_what_it_covers_and_leaves_n_a_out(doc: dict[str, Any]) -> No
 def test_points_full_at_the_threshold_else_proportional(rate: float, points: float) -> None:
     assert Item("x", "digital", 10, threshold=0.8).points(rate) == pytest.approx(points)
     assert ITEM["2.1"].points(0.5) == 10
+
+
+def test_sync_health_delays_from_receipt_to_the_first_sync(doc: dict[str, Any]) -> None:
+    # STP: A synced 1 hour after receipt, D 48 hours after; SYT: nothing synced in the period
+    stp = next(a for a in doc["agencies"] if a["key"] == "STP")["sync_health"]
+    assert stp == {"received": 5, "synced": 2, "delay_median_hours": 24.5, "delay_p95_hours": 48.0}
+    syt = next(a for a in doc["agencies"] if a["key"] == "SYT")["sync_health"]
+    assert syt == {"received": 2, "synced": 0, "delay_median_hours": None, "delay_p95_hours": None}
+    assert doc["centre"]["sync_health"]["synced"] == 2
+
+
+def test_sync_health_p95_is_the_nearest_rank() -> None:
+    hours = [h * 3600 for h in range(1, 21)]  # 1..20 hours: the 19th of 20 is the 95th percentile
+    assert sync_health(hours, 25) == {"received": 25, "synced": 20, "delay_median_hours": 10.5,
+                                      "delay_p95_hours": 19.0}

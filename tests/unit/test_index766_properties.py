@@ -110,6 +110,7 @@ def test_rates_in_0_1_points_within_the_maximum(stories: list[list[dict[str, Any
         points, out_of = row.score()
         assert 0 <= points <= out_of + 1e-9
         t = row.tally
+        assert len(row.sync_delays) == t.synced and all(d >= 0 for d in row.sync_delays)
         assert t.synced <= t.received and t.online <= t.received and t.digitised <= t.received
         assert t.fee <= t.received and t.received <= t.in_form and t.finished <= t.received
 
