@@ -280,9 +280,16 @@ class Row:
         scored = [i for i in self.indicators().values() if i.points is not None and i.max is not None]
         return sum(i.points or 0 for i in scored), sum(i.max or 0 for i in scored)
 
+    def losing_most(self, count: int = 3) -> list[str]:
+        """The items that lose the most points (issue 17's board: where an agency's points go), ties in
+        the index's order; items that lose nothing are left out."""
+        lost = [(i.max - i.points, n, code) for n, (code, i) in enumerate(self.indicators().items())
+                if i.points is not None and i.max is not None and i.max - i.points > 1e-9]
+        return [code for _, _, code in sorted(lost, key=lambda x: (-x[0], x[1]))[:count]]
+
     def as_dict(self) -> dict[str, Any]:
         points, out_of = self.score()
-        return {"key": self.key, "label": self.label,
+        return {"key": self.key, "label": self.label, "losing_most": self.losing_most(),
                 "indicators": {code: item.as_dict() for code, item in self.indicators().items()},
                 "total": {"points": round(points, 4), "max": out_of, "lost": round(out_of - points, 4)},
                 "sync_health": sync_health(self.sync_delays, self.tally.received)}

@@ -245,3 +245,11 @@ def test_sync_health_p95_is_the_nearest_rank() -> None:
     hours = [h * 3600 for h in range(1, 21)]  # 1..20 hours: the 19th of 20 is the 95th percentile
     assert sync_health(hours, 25) == {"received": 25, "synced": 20, "delay_median_hours": 10.5,
                                       "delay_p95_hours": 19.0}
+
+
+def test_the_three_items_losing_most(doc: dict[str, Any]) -> None:
+    # STP loses 2.1: 10, 3.3: 8.16, 3.6: 7.5, 5.4: 4.89, 1.4: 3.6, 4.1: 4, 4.2: 2
+    assert next(a for a in doc["agencies"] if a["key"] == "STP")["losing_most"] == ["2.1", "3.3", "3.6"]
+    perfect = [rec("A", at(2026, 3, 16, 9), "online", "FREE", digitised=True),
+               ev("synced", "A", at(2026, 3, 16, 10)), result("A", at(2026, 3, 20, 9))]
+    assert index(perfect).as_dict()["centre"]["losing_most"] == []
