@@ -51,6 +51,12 @@ class Procedure(_Frozen):
     """For `same_day` only: received after this local time, due at the close of the next working day
     (overrides the calendar's `same_day_cutoff`)."""
     channels: tuple[Channel, ...] = (Channel.COUNTER, Channel.ONLINE, Channel.POSTAL)
+    has_fee: bool = False
+    """The procedure charges a fee (phí, lệ phí khác 0): its dossiers are in the 766 index item 3.6's
+    denominator. False by default, so a catalog that does not say leaves 3.6 without a denominator (N/A)."""
+    requires_written_result: bool = False
+    """The result is a written document (yêu cầu trả kết quả bằng văn bản, giấy tờ): the 766 index items
+    3.3, 4.1 and 4.2 then want an electronic result. False by default (the rule is not imposed unsaid)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -47,6 +47,8 @@ class EventType(StrEnum):
     WITHDRAWN = "withdrawn"  # rút hồ sơ
     RATED = "rated"  # đánh giá
     PAID = "paid"  # thanh toán
+    SYNCED = "synced"  # đồng bộ lên Cổng Dịch vụ công quốc gia (occurred_at: when the portal took it)
+    COMPLAINED = "complained"  # phản ánh, kiến nghị (PAKN) about the dossier
 
 
 class Channel(StrEnum):
@@ -137,6 +139,11 @@ class NoData(_Data):
     """Types that carry no type-specific fields."""
 
 
+class ReceivedData(_Data):
+    digitised: bool | None = None
+    """The components were digitised at receipt (số hóa thành phần hồ sơ): the 766 index item 4.2."""
+
+
 class TransferredData(_Data):
     to_agency: Code | None = None
 
@@ -152,6 +159,8 @@ class ExtendedData(_Data):
 
 class ResolvedData(_Data):
     outcome: Outcome = Outcome.APPROVED
+    e_result: bool | None = None
+    """The result was issued as an electronic result (kết quả điện tử): the 766 index items 3.3, 4.1, 4.2."""
 
 
 class RatedData(_Data):
@@ -187,7 +196,7 @@ class Received(_EventBase):
     type: Literal[EventType.RECEIVED]
     procedure: Code
     channel: Channel
-    data: NoData | None = None
+    data: ReceivedData | None = None
 
 
 class Refused(_EventBase):
@@ -256,6 +265,20 @@ class Paid(_EventBase):
         return self
 
 
+class Synced(_EventBase):
+    """The dossier reached the National Public Service Portal (Cổng DVCQG); sent again on later syncs."""
+
+    type: Literal[EventType.SYNCED]
+    data: NoData | None = None
+
+
+class Complained(_EventBase):
+    """A complaint or petition about the dossier (phản ánh, kiến nghị); each one is its own event."""
+
+    type: Literal[EventType.COMPLAINED]
+    data: NoData | None = None
+
+
 Event = Annotated[
     Received
     | Refused
@@ -269,7 +292,9 @@ Event = Annotated[
     | Returned
     | Withdrawn
     | Rated
-    | Paid,
+    | Paid
+    | Synced
+    | Complained,
     Field(discriminator="type"),
 ]
 """Any v1 event; `type` selects the model."""
@@ -302,7 +327,7 @@ def _describe(error: ValidationError) -> str:
         # drop the discriminator tag pydantic inserts (e.g. "received") from the location
         if loc and loc[0] in EventType._value2member_map_:
             loc = loc[1:]
-        loc = [p for p in loc if p not in {"NoData", "function-after"}]
+        loc = [p for p in loc if p not in {"NoData", "ReceivedData", "function-after"}]
         field = ".".join(loc) or "event"
         if field == "schema_":
             field = "schema"

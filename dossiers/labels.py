@@ -119,3 +119,28 @@ def period_line(first: str, last: str, name: str | None = None) -> str:
         return f"{day}/{month}/{year}"
     named = f"{name} " if name else ""
     return f"Kỳ báo cáo: {named}(Từ ngày {vn(first)} đến ngày {vn(last)})"
+
+
+# -- the Decision 766 index (docs/index766.md) ------------------------------------------------------------
+
+INDEX766_TITLE: Final = "CHỈ SỐ ĐÁNH GIÁ CHẤT LƯỢNG PHỤC VỤ NGƯỜI DÂN, DOANH NGHIỆP (QUYẾT ĐỊNH 766/QĐ-TTg)"
+INDEX766_SUBTITLE: Final = "Phần đo được từ sự kiện hồ sơ"
+INDEX766_ITEMS: Final[dict[str, str]] = {
+    "1.4": "Tỷ lệ hồ sơ đồng bộ lên Cổng DVCQG",
+    "2.1": "Tỷ lệ hồ sơ xử lý trước hạn, đúng hạn",
+    "2.2": "Thời gian giải quyết trung bình (ngày làm việc)",
+    "3.3": "Tỷ lệ hồ sơ nộp trực tuyến",
+    "3.6": "Tỷ lệ hồ sơ thanh toán trực tuyến",
+    "4.1": "Tỷ lệ hồ sơ có kết quả giải quyết điện tử",
+    "4.2": "Tỷ lệ hồ sơ thực hiện số hóa",
+    "5.4": "Tỷ lệ hài lòng trong tiếp nhận, giải quyết TTHC",
+}
+"""The items' names, as the guidance for the index words them."""
+INDEX766_POINTS: Final = "Điểm"
+INDEX766_LOST: Final = "Điểm bị trừ"
+INDEX766_NOT_APPLICABLE: Final = "—"
+"""An item whose denominator is 0 (không áp dụng)."""
+INDEX766_NOT_MEASURED: Final = "Chưa đo ở đây"
+INDEX766_COVERS: Final = "Phần đo được: {covered} / {total} điểm"
+INDEX766_ASSUMED: Final = "* điểm tối đa của chỉ tiêu là giả định (nguồn chỉ cho điểm của nhóm)"
+CENTRE: Final = "Toàn Trung tâm"

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from dossiers.events import Event, EventType, ExtendedData, PaidData, RatedData, ResolvedData
+from dossiers.events import (
+    Event,
+    EventType,
+    ExtendedData,
+    PaidData,
+    RatedData,
+    ReceivedData,
+    ResolvedData,
+)
 
 Mark = tuple[int, int]
 """(occurred_at epoch seconds, event-id hash): totally ordered, so 'earliest' never depends on arrival."""
@@ -90,6 +98,15 @@ class DossierState:
     explicit_due_day: str | None = None
     """A date-only appointment on the receipt (ISO date), classified by date; else `explicit_due`.
     Last in the record so that states stored before it existed still decode."""
+    # -- the 766 index (dossiers/index766.py); after every older field, for the same reason ----------
+    synced: Mark | None = None
+    """The earliest `synced` (đồng bộ lên Cổng DVCQG): a dossier synced again stays synced since then."""
+    digitised: bool = False
+    """A `received` said its components were digitised (số hóa thành phần hồ sơ); true once any did."""
+    e_result: bool = False
+    """A `resolved` said the result is electronic (kết quả điện tử); true once any did."""
+    complaints: int = 0
+    """Distinct `complained` events (phản ánh, kiến nghị)."""
 
     # -- derived -------------------------------------------------------------------------------
 
@@ -115,6 +132,20 @@ class DossierState:
         """When the dossier left the open queue (resolved, refused or withdrawn), if it did."""
         ends = [m[0] for m in (self.refused, self.withdrawn, self.resolved) if m is not None]
         return min(ends) if ends else None
+
+    def supplement_requests(self) -> list[int]:
+        """The start of each supplement wait (yêu cầu bổ sung), in time order.
+
+        A request re-sent while the citizen has not answered yet (a new id, no `supplement_received`
+        between) is the same wait, as the SLA clock pairs them; so this counts requests the citizen saw.
+        """
+        pairs, open_starts, _ = _pair(self, PauseKind.SUPPLEMENT)
+        return sorted([start for start, _ in pairs] + open_starts)
+
+    def awaiting_supplement_since(self) -> int | None:
+        """When the still-unanswered supplement request started, if one is open."""
+        open_starts = _pair(self, PauseKind.SUPPLEMENT)[1]
+        return open_starts[0] if open_starts else None
 
     def problems(self) -> list[str]:
         """Impossible combinations of facts, in words an operator can act on. Order-free."""
@@ -164,7 +195,7 @@ class DossierState:
 _FIELDS = tuple(DossierState.__dataclass_fields__)
 _BOOKKEEPING = frozenset({"evaluated_at", "alerted"})
 _MARKS = ("agency_key", "received", "refused", "withdrawn", "resolved", "returned", "extended", "rated",
-          "paid")
+          "paid", "synced")
 
 
 def _earliest(current: Mark | None, mark: Mark) -> bool:
@@ -185,6 +216,8 @@ def apply(state: DossierState, event: Event) -> Applied:
     if state.agency_key is None or agency_key < state.agency_key:
         state.agency, state.agency_key = event.agency, agency_key
     if kind is EventType.RECEIVED:
+        if isinstance(event.data, ReceivedData) and event.data.digitised:
+            state.digitised = True
         if state.received is not None:
             state.conflicts += 1
         if _earliest(state.received, mark):
@@ -204,6 +237,8 @@ def apply(state: DossierState, event: Event) -> Applied:
         if _earliest(state.withdrawn, mark):
             state.withdrawn = mark
     elif kind is EventType.RESOLVED:
+        if isinstance(event.data, ResolvedData) and event.data.e_result:
+            state.e_result = True
         if _earliest(state.resolved, mark):
             state.resolved = mark
             state.outcome = event.data.outcome.value if isinstance(event.data, ResolvedData) else "approved"
@@ -225,6 +260,11 @@ def apply(state: DossierState, event: Event) -> Applied:
             state.paid = mark
     elif kind is EventType.TRANSFERRED:
         state.transfers += 1
+    elif kind is EventType.SYNCED:
+        if _earliest(state.synced, mark):
+            state.synced = mark
+    elif kind is EventType.COMPLAINED:
+        state.complaints += 1
     elif kind in _PAUSE_START or kind in _PAUSE_END:
         start = kind in _PAUSE_START
         pause = (ts, (_PAUSE_START if start else _PAUSE_END)[kind].value, start)

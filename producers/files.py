@@ -12,9 +12,10 @@ same function the stream uses, so a line gets the same reason at every door.
 
 CSV layout (contract v1 flattened; see docs/producer.md): a header row naming the columns
 `event_id, type, occurred_at, dossier, agency, procedure, channel, due_at` and the data columns
-`to_agency, reason, new_due_at, outcome, rating, online, receipt, amount_vnd`. Column order is free and
-optional columns may be left out; an empty cell means "absent"; `schema` is implied. Any other column is
-refused: an export must not smuggle personal data (names, ID numbers) into the stream.
+`to_agency, reason, new_due_at, outcome, rating, online, receipt, amount_vnd, digitised, e_result`.
+Column order is free and optional columns may be left out; an empty cell means "absent"; `schema` is
+implied. Any other column is refused: an export must not smuggle personal data (names, ID numbers)
+into the stream.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ FileFormat = Literal["jsonl", "csv"]
 CSV_EVENT_COLUMNS = ("event_id", "type", "occurred_at", "dossier", "agency", "procedure", "channel", "due_at")
 CSV_DATA_COLUMNS = (
     "to_agency", "reason", "new_due_at", "outcome", "rating", "online", "receipt", "amount_vnd",
+    "digitised", "e_result",
 )
 CSV_REQUIRED_COLUMNS = ("event_id", "type", "occurred_at", "dossier", "agency")
 CSV_COLUMNS = CSV_EVENT_COLUMNS + CSV_DATA_COLUMNS

@@ -173,6 +173,25 @@ class Profile:
     """Where an agency's transfers go; otherwise to agencies sharing a procedure field, else any other."""
     province: str = "H48"
     """Province part of dossier codes (H48 = Quảng Ngãi)."""
+    index766: bool = False
+    """Also emit the 766 index's facts (`synced`, `complained`, `data.digitised`, `data.e_result`), drawn
+    from their own random streams: off by default, so the default output stays what it was, byte for byte."""
+    sync_late_agencies: float = 0.15
+    """Share of agencies whose one-stop system syncs to the national portal days late."""
+    sync_never_agencies: float = 0.08
+    """Share of agencies whose system does not sync at all (the seed centre's weak point)."""
+    sync_minutes: float = 30.0
+    """Mean delay of a prompt sync, in working minutes (exponential, capped at a working day)."""
+    sync_late_days: tuple[float, float] = (1.0, 6.0)
+    """Delay of a late agency's sync, in working days."""
+    sync_missed: float = 0.03
+    """Dossiers a syncing agency never syncs (a failed call nobody retried)."""
+    digitised_share: tuple[float, float] = (0.55, 0.98)
+    """Each agency's share of receipts with digitised components is drawn in this range."""
+    e_result_share: tuple[float, float] = (0.30, 0.95)
+    """Each agency's share of approved results issued as an electronic result."""
+    complained: float = 0.002
+    complained_if_late: float = 0.03
 
 
 DEFAULT_PROFILE = Profile()
@@ -191,6 +210,16 @@ class _Proc:
     channel_cum: tuple[float, ...]
     fee: int | None
     financial: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Sync766:
+    """An agency's 766 traits: how its system syncs, how much it digitises and issues electronically."""
+
+    mode: str
+    """`prompt`, `late` or `never`."""
+    digitised: float
+    e_result: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +317,7 @@ class Simulator:
         self._period_before = tuple(accumulate((0, *self._period_lengths[:-1])))
         self._opening_cache: dict[int, tuple[int, ...]] = {}
         self._agencies = tuple(self._agency_model(i, a) for i, a in enumerate(catalog.agencies))
+        self._traits766 = {a.code: self._traits(a.code) for a in catalog.agencies} if profile.index766 else {}
         self._minute_cache: dict[int, str] = {}
         self._receipts: Counter[int] = Counter()
 
@@ -313,6 +343,40 @@ class Simulator:
             code=agency.code, kind=agency.kind, prefix=f"000.00.{10 + index:02d}.{p.province}",
             volume=volume, late=late, procs=tuple(procs), proc_cum=_cumulative(weights), others=others,
         )
+
+    def _traits(self, code: str) -> _Sync766:
+        p = self.profile
+        trait = random.Random(f"{self.seed}/{code}/766")
+        roll = trait.random()
+        mode = "never" if roll < p.sync_never_agencies else (
+            "late" if roll < p.sync_never_agencies + p.sync_late_agencies else "prompt")
+        return _Sync766(mode, trait.uniform(*p.digitised_share), trait.uniform(*p.e_result_share))
+
+    def _add_766(self, agency: _Agency, dossier: str, steps: list[_Step]) -> None:
+        """The 766 facts of one planned dossier, in place: a digitised receipt, an electronic result, the
+        sync to the national portal (prompt, late or never, by agency) and rarely a complaint."""
+        p, traits = self.profile, self._traits766[agency.code]
+        rng = random.Random(f"{self.seed}/{dossier}/766")
+        kinds = {kind: (ts, data) for ts, kind, data in steps}
+        received, received_data = kinds["received"][0], kinds["received"][1]
+        assert received_data is not None
+        received_data["digitised"] = rng.random() < traits.digitised
+        if "refused" in kinds:
+            return  # turned away at the counter: not a dossier the portal counts
+        resolved = kinds.get("resolved")
+        if resolved is not None and resolved[1] is not None and resolved[1].get("outcome") == "approved":
+            resolved[1]["e_result"] = rng.random() < traits.e_result
+        start = self.calendar.to_work(received)
+        if traits.mode != "never" and rng.random() >= p.sync_missed:
+            if traits.mode == "late":
+                delay = round(rng.uniform(*p.sync_late_days) * self._day)
+            else:
+                delay = min(round(rng.expovariate(1.0 / (p.sync_minutes * 60))) + 60, self._day)
+            steps.append((self._from_work(start + delay), "synced", None))
+        late = resolved is not None and any(kind == "extended" for _, kind, _ in steps)
+        if rng.random() < (p.complained_if_late if late else p.complained):
+            when = self._from_work(start + rng.randint(self._day, 10 * self._day))
+            steps.append((when, "complained", None))
 
     def _transfer_targets(self, agency: Agency) -> tuple[str, ...]:
         """Agencies a dossier is transferred to (chuyển xử lý): configured, related by field, or any."""
@@ -503,6 +567,8 @@ class Simulator:
                 assert data is not None
                 event["procedure"] = data["procedure"]
                 event["channel"] = data["channel"]
+                if "digitised" in data:
+                    event["data"] = {"digitised": data["digitised"]}
             elif data is not None:
                 event["data"] = data
             out.append((ts, event))
@@ -526,6 +592,8 @@ class Simulator:
                     for number, received in enumerate(self._arrivals(rng, agency, day, slots, cum), start=1):
                         dossier = f"{agency.prefix}-{stamp}-{number:04d}"
                         steps = self._plan(rng, agency, dossier, received)  # draw even if not emitted
+                        if self._traits766:
+                            self._add_766(agency, dossier, steps)
                         if received < self.start or received >= self.end:
                             continue
                         for ts, event in self._events_of(agency, dossier, steps):

@@ -114,6 +114,11 @@ def simulate(
                                         "(resolves 4x slower); repeatable. HH:MM is on the --start day."),
     ] = None,
     catalog_path: CatalogOption = None,
+    index766: Annotated[
+        bool, typer.Option("--index766", help="Also emit the 766 index's facts: syncs to the national "
+                                              "portal (a few agencies late or never), digitised receipts, "
+                                              "electronic results, complaints. Off: the output is unchanged.")
+    ] = False,
     province: Annotated[
         str, typer.Option("--province", help="Province part of dossier codes (H48 = Quảng Ngãi).")
     ] = DEFAULT_PROFILE.province,
@@ -177,7 +182,8 @@ def simulate(
         raise typer.BadParameter("--realtime is --speed 1; give one of them")
     pace = 1.0 if realtime else speed
     simulator = Simulator(catalog, calendar, seed, warmup_start(calendar, first, warmup_days), last,
-                          emit_from=first, scenarios=scenarios, profile=Profile(province=province))
+                          emit_from=first, scenarios=scenarios,
+                          profile=Profile(province=province, index766=index766))
     clock = pacing_clock(pace, first, clock_origin, clock_wall_origin, time.time())
     if clock is not None and not clock.is_real_time:
         err.print(f"business clock: start the worker with IOC_CLOCK_ORIGIN={clock.origin:.0f} "

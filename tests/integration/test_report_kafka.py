@@ -104,3 +104,37 @@ def test_missing_topic_is_a_clear_error(kafka_broker: KafkaBroker) -> None:
                                         "--period", "2026-04"])
     assert result.exit_code == 2
     assert "not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_index766_from_kafka_equals_the_file(kafka_broker: KafkaBroker, tmp_path: Path) -> None:
+    """`ioc report 766 --from-kafka` reads the topic as `ii06a` does (the same reader) and gives the index of
+    the same events read from a file; simulated with the 766 facts (syncs, digitised, e-results)."""
+    from datetime import datetime
+
+    from producers.simulator import Profile
+
+    name = f"index766-events-{uuid.uuid4().hex[:8]}"
+    settings = StreamSettings(kafka_bootstrap=kafka_broker.bootstrap, events_topic=name, partitions=3,
+                              dlq_topic=f"{name}-dlq", alerts_topic=f"{name}-alerts",
+                              ticks_topic=f"{name}-ticks")
+    assert ensure_topics(settings) == 3
+    start, end = datetime(2026, 3, 30, tzinfo=VN), datetime(2026, 4, 15, tzinfo=VN)
+    events = list(Simulator(CATALOG, CALENDAR, 17, warmup_start(CALENDAR, start, 10), end,
+                            profile=Profile(index766=True)).events())
+    with EventProducer(kafka_broker.bootstrap, name, spool=tmp_path / "spool.sqlite", catalog=CATALOG,
+                       registry=CollectorRegistry()) as producer:
+        for item in events:
+            producer.send(item)
+        assert producer.flush(120) and producer.spool_depth == 0
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
+
+    runner = CliRunner()
+    from_file = runner.invoke(app(), ["report", "766", str(path), "--period", "2026-04", "--json"])
+    assert from_file.exit_code == 0, from_file.stderr
+    from_kafka = runner.invoke(app(), ["report", "766", "--from-kafka", "--bootstrap", kafka_broker.bootstrap,
+                                       "--topic", name, "--period", "2026-04", "--json"])
+    assert from_kafka.exit_code == 0, from_kafka.stderr
+    document = json.loads(from_kafka.stdout)
+    assert document == json.loads(from_file.stdout)
+    assert document["centre"]["indicators"]["1.4"]["numerator"] > 100

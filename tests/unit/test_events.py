@@ -33,8 +33,9 @@ def reason_of(raw: Any) -> InvalidEvent:
 # --- each type parses ---------------------------------------------------------------------------------
 
 
-def test_there_are_thirteen_types() -> None:
-    assert len(ALL_TYPES) == 13
+def test_there_are_fifteen_types() -> None:
+    """13 from the start, then `synced` and `complained` for the 766 index (additive: still v1)."""
+    assert len(ALL_TYPES) == 15
     assert set(ALL_TYPES) == {
         "received",
         "refused",
@@ -49,6 +50,8 @@ def test_there_are_thirteen_types() -> None:
         "withdrawn",
         "rated",
         "paid",
+        "synced",
+        "complained",
     }
 
 
