@@ -282,6 +282,8 @@ def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
     closed = state.closed_at()
     whole = Window(received, as_of)  # a period starting at its receipt sees every column of it
     names = columns(state, catalog, calendar, whole)
+    if not names:
+        return ()  # received after `as_of` (an event ahead of the clock): in no column yet
     day = calendar.day_key(received)
     channel = next(n for n in names if n in ("c4", "c5"))
     klass = next(n for n in names if n in ("c8", "c9", "c10", "c12", "c13"))
