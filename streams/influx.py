@@ -10,9 +10,9 @@ Measurements (documented for dashboards in docs/influxdb.md):
   kind); `open` = 1 while it is, overwritten with 0 when it stops being so.
 - `alerts`: one point per SLA alert (tags agency, kind).
 - `ii06a`: with each KPI snapshot, the form II.06a of the reporting month running at its business
-  instant, one point per agency and partition (tags agency, partition; fields c3..c13,
-  refused_at_counter, as_of, period_from, period_to): read like `kpi`, the sum over partitions of each
-  partition's latest point. Series: agencies x partitions, whatever the history (docs/reports.md).
+  instant, one point per agency and partition (tags agency, agency_name, partition; fields c3..c13,
+  refused_at_counter, tt, as_of, period_from, period_to), read like `kpi`: the sum over partitions of
+  each partition's latest point. Series: agencies x partitions, whatever the history (docs/reports.md).
 Per-dossier points carry the dossier code as a *field* (never a tag) and a timestamp offset by a hash
 of the dossier in the nanoseconds, so writing the same fact again overwrites instead of adding.
 """
@@ -90,11 +90,12 @@ def ii06a_points(report: Report, partition: int, wall: int, as_of: int) -> list[
     snapshot replaces the previous one, so a replay after a crash overwrites and never adds)."""
     period = {"period_from": report.period.first.isoformat(), "period_to": report.period.last.isoformat()}
     lines = []
-    for row in report.rows:
-        fields: dict[str, FieldValue] = {"as_of": as_of, **period}
+    for number, row in enumerate(report.rows, 1):
+        fields: dict[str, FieldValue] = {"as_of": as_of, "tt": number, **period}
         for name in II06A_FIELDS:
             fields[name] = int(getattr(row.counts, name))
-        lines.append(line("ii06a", (("agency", row.key), ("partition", str(partition))), fields, wall * NS))
+        tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)))
+        lines.append(line("ii06a", tags, fields, wall * NS))
     return lines
 
 
