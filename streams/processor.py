@@ -177,7 +177,7 @@ class Processor:
         else:
             state = DossierState.from_bytes(stored)
             old = self._contribution(state, state.evaluated_at)
-            old_live = self._live(state, state.evaluated_at)
+            old_live = self._live(state, state.evaluated_at, old)
         if apply(state, event) is Applied.DUPLICATE:
             # A record seen again, usually after a crash: its state may be saved while its InfluxDB
             # points or a changelog write were lost. Save the state once more and re-emit its deadline
@@ -232,7 +232,7 @@ class Processor:
                 continue
             state = DossierState.from_bytes(stored)
             old = self._contribution(state, state.evaluated_at)
-            old_live = self._live(state, state.evaluated_at)
+            old_live = self._live(state, state.evaluated_at, old)
             before = (state.evaluated_at, state.alerted)
             self._evaluate(view, state, old, old_live, now, outcome)
             if (state.evaluated_at, state.alerted) != before:
@@ -294,7 +294,7 @@ class Processor:
             state = DossierState.from_bytes(stored)
             held = self._contribution(state, state.evaluated_at)
             view.counters.add(held.keys)
-            view.move_report((), self._live(state, state.evaluated_at))
+            view.move_report((), self._live(state, state.evaluated_at, held))
             view.dossiers += 1
             if held.clock.next_change_at is not None:
                 view.due.append((held.clock.next_change_at, key))
@@ -306,14 +306,16 @@ class Processor:
     def _contribution(self, state: DossierState, at: Timestamp | None) -> Contribution:
         return EMPTY if at is None else contribution(state, self.catalog, self.calendar, at)
 
-    def _live(self, state: DossierState, at: Timestamp | None) -> tuple[LiveKey, ...]:
+    def _live(self, state: DossierState, at: Timestamp | None, held: Contribution) -> tuple[LiveKey, ...]:
         """`live_keys` at `at`, or at the receipt when it is later: an event ahead of the worker's clock
-        (up to `max_future_seconds`) is counted at once, not lost until the dossier's next change."""
+        (up to `max_future_seconds`) is counted at once, not lost until the dossier's next change.
+        `held` is the KPI contribution at `at`: its SLA clock is reused (the clock is most of the cost)."""
         if at is None:
             return ()
+        known = None if held is EMPTY else held.clock
         if state.received is not None and state.received[0] > at:
-            at = state.received[0]
-        return live_keys(state, self.catalog, self.calendar, at)
+            at, known = state.received[0], None
+        return live_keys(state, self.catalog, self.calendar, at, known)
 
     def period(self, now: Timestamp) -> tuple[Period, str]:
         """The reporting month running at `now` and the first day of the one before it (the floor of the
@@ -351,7 +353,7 @@ class Processor:
         if new.keys != old.keys:
             view.counters.move(old.keys, new.keys)
         view.bound_report(self.period(now)[1])
-        new_live = self._live(state, now)
+        new_live = self._live(state, now, new)
         if new_live != old_live:
             view.move_report(old_live, new_live)
         state.evaluated_at = now
