@@ -26,7 +26,7 @@ from grafana import queries
 from ioc.commands import report as report_cli
 from producers.simulator import Simulator, warmup_start
 from tests.support.events import VN
-from tests.support.pipeline import EVENING, PARTITIONS, Pipeline, replay_of, settle
+from tests.support.pipeline import EVENING, PARTITIONS, Pipeline, metric, replay_of, settle
 from tests.support.traffic import with_noise
 
 pytestmark = pytest.mark.integration
@@ -114,3 +114,35 @@ def test_the_running_form_on_the_board_equals_ioc_report_at_the_workers_instant(
     # bounded: one series per agency and partition, whatever the history
     series = pipeline.query('SHOW SERIES FROM "ii06a"')
     assert len(series) == len(catalog.agencies) * PARTITIONS
+
+
+def test_a_worker_killed_mid_stream_and_restarted_shows_the_same_form(pipeline: Pipeline) -> None:
+    """Crash and replay: the records after the last commit are consumed again and the counters rebuilt
+    from the table; the board must neither lose nor double a dossier (snapshots replace, never add)."""
+    catalog = load_catalog()
+    calendar = WorkingCalendar(catalog.calendar)
+    since = datetime(2026, 3, 9, tzinfo=VN)
+    events = list(Simulator(catalog, calendar, seed=17, start=warmup_start(calendar, since, 5), end=EVENING,
+                            emit_from=since).events())
+    records, _, _ = with_noise(events, seed=17)
+    worker = pipeline.worker("w1")
+    worker.wait_ready()
+    pipeline.produce(records)
+    deadline = time.monotonic() + 60
+    while metric(worker, "ioc_events_total") < len(records) / 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seen = metric(worker, "ioc_events_total")
+    worker.kill()
+    assert 0 < seen < len(records), "the kill must land mid-stream"
+    pipeline.worker("w1-again", IOC_DATA_DIR=worker.env["IOC_DATA_DIR"]).wait_ready()
+    settle(pipeline, expected_received=replay_of(records, catalog, EVENING).snapshot().centre.received)
+    first, last, shown = board_between(pipeline)
+    period = month_of(calendar.local_date(first))
+    expected = []
+    for as_of in (first, last):
+        replay = replay_of(records, catalog, as_of)
+        window = Window.of(period, calendar, as_of)
+        built = build_report(replay.states.values(), catalog, calendar, period, window)
+        expected.append({row.key: {f: getattr(row.counts, f) for f in FIELDS} for row in built.rows})
+    assert expected[0] == expected[1]
+    assert shown == expected[0]
