@@ -107,6 +107,11 @@ II06A_HEADER: Final[tuple[tuple[str, tuple[tuple[str, str], ...]], ...]] = (
     (OPEN, (("c11", TOTAL), ("c12", WITHIN), ("c13", OVERDUE))),
 )
 """The two-level header of columns (3)..(13): (group, ((column key, sub-header), ...))."""
+II06A_LIVE_TITLE: Final = "Báo cáo kỳ này (Biểu II.06a)"
+"""The Grafana board of the reporting period in progress."""
+AS_OF: Final = "Số liệu đến"
+FROM_DAY: Final = "Từ ngày"
+TO_DAY: Final = "Đến ngày"
 II06A_OUTSIDE: Final = "Ngoài biểu"
 II06A_REFUSED: Final = f"{REFUSED} (không tính vào biểu)"
 """The column after (13): refused at the counter, never received, so not in the form."""

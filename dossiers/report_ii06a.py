@@ -33,7 +33,7 @@ from dossiers.catalog import Catalog
 from dossiers.events import Channel
 from dossiers.lifecycle import DossierState, Status
 from dossiers.periods import Period
-from dossiers.sla import Timeliness, clock
+from dossiers.sla import Clock, Timeliness, clock
 
 FORM = "II.06a"
 FORM_COLUMNS = ("c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13")
@@ -69,11 +69,13 @@ class Window:
 
 
 def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
-            window: Window) -> tuple[str, ...]:
+            window: Window, known: Clock | None = None) -> tuple[str, ...]:
     """The columns one dossier adds 1 to; `state` holds its events up to `window.end` only.
 
     Each column is decided on its own (not derived from the others), so the form's identities are a
-    check of these rules, not a consequence of how the sums are written.
+    check of these rules, not a consequence of how the sums are written. `known`: `clock(state, its
+    procedure, calendar, window.end)` when the caller has it already (the worker's KPI contribution):
+    the SLA clock is most of the cost, and a result's clock does not depend on the instant asked.
     """
     status = state.status
     if status is Status.REFUSED and refused_at_counter(state, calendar):
@@ -101,12 +103,13 @@ def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
             ended = replace(state, resolved=(closed, 0), refused=None, withdrawn=None)
             if status is Status.WITHDRAWN:
                 out.append("withdrawn")
-        timeliness = clock(ended, procedure, calendar, closed).timeliness
+        reuse = known is not None and ended is state
+        timeliness = (known if reuse and known else clock(ended, procedure, calendar, closed)).timeliness
         # no procedure in the catalog: no due date, counted on time (766 guidance: "hoặc NgayHenTra null")
         out.append(_FINISHED.get(timeliness or Timeliness.ON_TIME, "c9"))
     else:
         out.append("c11")
-        the_clock = clock(state, procedure, calendar, window.end)
+        the_clock = known if known is not None else clock(state, procedure, calendar, window.end)
         out.append(_OPEN.get(the_clock.timeliness or Timeliness.WITHIN, "c12"))
         if the_clock.paused:
             out.append("paused")
@@ -263,14 +266,15 @@ LiveKey = tuple[str, str, str, str]
 
 
 def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
-              as_of: Timestamp) -> tuple[LiveKey, ...]:
+              as_of: Timestamp, known: Clock | None = None) -> tuple[LiveKey, ...]:
     """Date-keyed keys from which the form of any period running at `as_of` is a sum (`running_report`).
 
     A counter keeps them like the KPI contributions (subtract a dossier's old keys, add its new ones): a
     dossier received in the period adds to (4) or (5) by its receipt date; a finished one to (8), (9) or
     (10) by the later of its receipt and end dates (the dossiers of (3) finished by `as_of` are those whose
     later date is in the period); an open one to (12) or (13) as classified at `as_of`, dated by its
-    receipt; a refusal at the counter by its date. (6) is then (7) + (11) - (4) - (5).
+    receipt; a refusal at the counter by its date. (6) is then (7) + (11) - (4) - (5). `known`: the
+    dossier's clock at `as_of` if the caller has it (see `columns`).
     """
     agency = state.agency or ""
     if state.status is Status.REFUSED and refused_at_counter(state, calendar):
@@ -281,7 +285,9 @@ def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
     received = state.received[0]
     closed = state.closed_at()
     whole = Window(received, as_of)  # a period starting at its receipt sees every column of it
-    names = columns(state, catalog, calendar, whole)
+    names = columns(state, catalog, calendar, whole, known)
+    if not names:
+        return ()  # received after `as_of` (an event ahead of the clock): in no column yet
     day = calendar.day_key(received)
     channel = next(n for n in names if n in ("c4", "c5"))
     klass = next(n for n in names if n in ("c8", "c9", "c10", "c12", "c13"))

@@ -24,6 +24,7 @@ from grafana.influxql import InfluxQL
 WALL_UID = "ioc-wall"
 AGENCY_UID = "ioc-agency"
 PIPELINE_UID = "ioc-pipeline"
+REPORT_UID = "ioc-ii06a"
 TAGS = ["ioc", "hanh-chinh-cong"]
 GRID_COLUMNS = 24
 
@@ -234,7 +235,8 @@ def dashboard(uid: str, title: str, timezone: str) -> db.Dashboard:
 
 
 def board_links(*uids: str) -> list[cogbuilder.Builder[dm.DashboardLink]]:
-    names = {WALL_UID: "Màn hình IOC", AGENCY_UID: "Chi tiết cơ quan", PIPELINE_UID: "Sức khỏe hệ thống"}
+    names = {WALL_UID: "Màn hình IOC", AGENCY_UID: "Chi tiết cơ quan", PIPELINE_UID: "Sức khỏe hệ thống",
+             REPORT_UID: labels.II06A_LIVE_TITLE}
     return [
         db.DashboardLink(names[u]).type(dm.DashboardLinkType.LINK).url(f"/d/{u}").icon("dashboard")
         for u in uids

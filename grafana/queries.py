@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from dossiers import labels
+from dossiers.report_ii06a import FORM_COLUMNS, OUTSIDE
 
 KPI_WINDOW = "1m"
 """Snapshots come every 5 s: the latest one of every live partition falls in the last minute."""
@@ -334,6 +335,41 @@ PROMQL: dict[str, str] = {
     "partitions_total": "sum(ioc_assigned_partitions)",
     "tick_p95": "histogram_quantile(0.95, sum by (le) (rate(ioc_tick_seconds_bucket[5m])))",
 }
+
+
+# -- form II.06a, the running period -------------------------------------------------------------------
+II06A_FIELDS = (*FORM_COLUMNS, *OUTSIDE)
+"""The `ii06a` count fields (as streams.influx writes them): the form's columns, then outside it."""
+
+
+def ii06a_form(*, window: str | None = None) -> str:
+    """One row per agency: the sum over partitions of each partition's latest `ii06a` point, with the
+    row's number (`tt`, catalog order) and the running period's dates (the same on every partition)."""
+    inner_select = ", ".join(
+        f"last({ident(f)}) AS {ident(f)}" for f in ("tt", *II06A_FIELDS, "period_from", "period_to")
+    )
+    inner = (
+        f'SELECT {inner_select} FROM "ii06a" WHERE {_window(window, None)} '
+        'GROUP BY "agency", "agency_name", "partition"'
+    )
+    outer = ", ".join(
+        ['max("tt") AS "tt"', *(f"sum({ident(f)}) AS {ident(f)}" for f in II06A_FIELDS),
+         'last("period_from") AS "period_from"', 'last("period_to") AS "period_to"']
+    )
+    return f'SELECT {outer} FROM ({inner}) GROUP BY "agency", "agency_name"'
+
+
+def ii06a_as_of(*, window: str | None = None) -> str:
+    """The business instant the running form describes (ms, for a date panel): the latest snapshot's."""
+    return f'SELECT max("as_of") * 1000 AS "as_of" FROM "ii06a" WHERE {_window(window, None)}'
+
+
+def ii06a_rows(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, dict[str, int]]:
+    """What the board's form table shows: {agency code: {field: n}} (the footer adds them up)."""
+    out: dict[str, dict[str, int]] = {}
+    for row in run(ii06a_form(window=window)):
+        out[str(row["agency"])] = {f: int(row[f] or 0) for f in II06A_FIELDS}
+    return out
 
 
 # -- Grafana macros -------------------------------------------------------------------------------------

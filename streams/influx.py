@@ -9,6 +9,10 @@ Measurements (documented for dashboards in docs/influxdb.md):
 - `deadlines`: one point per dossier that is or was overdue / due soon, at its due time (tags agency,
   kind); `open` = 1 while it is, overwritten with 0 when it stops being so.
 - `alerts`: one point per SLA alert (tags agency, kind).
+- `ii06a`: with each KPI snapshot, the form II.06a of the reporting month running at its business
+  instant, one point per agency and partition (tags agency, agency_name, partition; fields c3..c13,
+  refused_at_counter, tt, as_of, period_from, period_to), read like `kpi`: the sum over partitions of
+  each partition's latest point. Series: agencies x partitions, whatever the history (docs/reports.md).
 Per-dossier points carry the dossier code as a *field* (never a tag) and a timestamp offset by a hash
 of the dossier in the nanoseconds, so writing the same fact again overwrites instead of adding.
 """
@@ -31,6 +35,7 @@ from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.kpi import KPI_FIELDS, Block
+from dossiers.report_ii06a import FORM_COLUMNS, Report
 from streams.lines import FieldValue, line
 from streams.metrics import WorkerMetrics
 from streams.processor import DeadlineMark
@@ -74,6 +79,24 @@ def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, wall:
     fields["target_on_time"] = float(found.target_on_time if found else 0.99)
     fields["office_open"] = office_open(catalog, as_of)
     return line("kpi", tags, fields, wall * NS)
+
+
+II06A_FIELDS = (*FORM_COLUMNS, "refused_at_counter")
+"""The `ii06a` count fields: the form's columns (3)..(13), then the refusals at the counter outside it."""
+
+
+def ii06a_points(report: Report, partition: int, wall: int, as_of: int) -> list[str]:
+    """One partition's running form, a point per agency row; stamped like `kpi_point` (the latest
+    snapshot replaces the previous one, so a replay after a crash overwrites and never adds)."""
+    period = {"period_from": report.period.first.isoformat(), "period_to": report.period.last.isoformat()}
+    lines = []
+    for number, row in enumerate(report.rows, 1):
+        fields: dict[str, FieldValue] = {"as_of": as_of, "tt": number, **period}
+        for name in II06A_FIELDS:
+            fields[name] = int(getattr(row.counts, name))
+        tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)))
+        lines.append(line("ii06a", tags, fields, wall * NS))
+    return lines
 
 
 def event_point(agency: str, kind: str, channel: str | None, field: str | None, dossier: str, ts: int) -> str:

@@ -1,17 +1,20 @@
 """What a worker does with one record or one timer tick, without Faust: easy to test and to profile.
 
-Per partition it keeps derived state only: the KPI counters and a due-time heap. Both are rebuilt
-from the dossier table when partitions are assigned, so they move with the partitions. The invariant
-that makes counting exact across restarts: the counters hold `contribution(state, state.evaluated_at)`
-for every dossier of the partition, and every change subtracts exactly that before adding the new one.
+Per partition it keeps derived state only: the KPI counters, the running-period counters of the form
+II.06a and a due-time heap. All are rebuilt from the dossier table when partitions are assigned, so they
+move with the partitions. The invariant that makes counting exact across restarts: the counters hold
+`contribution(state, state.evaluated_at)` (and `live_keys` at the same instant) for every dossier of the
+partition, and every change subtracts exactly that before adding the new one.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from dossiers.alerts import KIND_OF, Alert, alert_id
 from dossiers.calendar import Timestamp, WorkingCalendar
@@ -19,6 +22,8 @@ from dossiers.catalog import Catalog
 from dossiers.events import Event, InvalidEvent
 from dossiers.kpi import EMPTY, Contribution, KpiCounters, contribution
 from dossiers.lifecycle import Applied, DossierState, apply
+from dossiers.periods import Period, month_of
+from dossiers.report_ii06a import LiveKey, Report, live_keys, running_report
 from dossiers.sla import Clock, Timeliness
 from dossiers.validation import validate_event
 from dossiers.wire import AGENCY_HEADER
@@ -60,13 +65,44 @@ class Outcome:
     """Table writes held back until the adapter may save them: see `Processor.stage` and `Processor.save`."""
 
 
+_UNDATED = ("c12", "c13")
+"""Columns `running_report` sums whatever their date (open dossiers): kept undated, never dropped."""
+
+
 @dataclass(slots=True)
 class PartitionView:
-    """Derived state of one partition: KPI counters and the due-time heap."""
+    """Derived state of one partition: KPI counters, form II.06a counters and the due-time heap."""
 
     counters: KpiCounters = field(default_factory=KpiCounters)
     due: list[tuple[int, str]] = field(default_factory=list)
     dossiers: int = 0
+    report: Counter[LiveKey] = field(default_factory=Counter)
+    """Sums of `live_keys` (open dossiers' keys undated), only dates >= `report_floor`: bounded memory."""
+    report_floor: str = ""
+    """The first day of the previous reporting period ("" right after a rebuild: nothing dropped yet)."""
+
+    def move_report(self, old: tuple[LiveKey, ...], new: tuple[LiveKey, ...]) -> None:
+        """Subtract a dossier's old keys, add its new ones; keys dated before the floor are not kept."""
+        counts, floor = self.report, self.report_floor
+        for keys, sign in ((old, -1), (new, 1)):
+            for key in keys:
+                if key[2] in _UNDATED:
+                    key = (key[0], key[1], key[2], "")
+                elif key[3] < floor:
+                    continue
+                n = counts[key] + sign
+                if n:
+                    counts[key] = n
+                else:
+                    del counts[key]
+
+    def bound_report(self, floor: str) -> None:
+        """Move the floor up to `floor` (never down) and drop the keys dated before it."""
+        if floor <= self.report_floor:
+            return
+        self.report_floor = floor
+        for key in [k for k in self.report if k[3] and k[3] < floor]:
+            del self.report[key]
 
 
 class Processor:
@@ -79,6 +115,7 @@ class Processor:
         store: MutableMapping[str, bytes],
         alert_backfill_seconds: int | None = None,
         max_future_seconds: int | None = 3600,
+        calendar_periods: bool = False,
     ):
         self.catalog = catalog
         self.calendar = calendar
@@ -97,6 +134,10 @@ class Processor:
         """An event dated further ahead of the centre's clock is refused: a wrong clock at the source
         would otherwise stop SLA clocks (a future `paused`) or hide dossiers from today's counts."""
         self.views: dict[int, PartitionView] = {}
+        self.calendar_periods = calendar_periods
+        """Running-period counters by calendar months instead of the 15th-14th cut-off months."""
+        self._periods: tuple[str, Period, str] | None = None
+        """(local day, its reporting month, the previous month's first day) of the last instant asked."""
 
     def view(self, partition: int) -> PartitionView:
         found = self.views.get(partition)
@@ -132,9 +173,11 @@ class Processor:
             state = DossierState(key)
             view.dossiers += 1
             old = EMPTY
+            old_live: tuple[LiveKey, ...] = ()
         else:
             state = DossierState.from_bytes(stored)
             old = self._contribution(state, state.evaluated_at)
+            old_live = self._live(state, state.evaluated_at, old)
         if apply(state, event) is Applied.DUPLICATE:
             # A record seen again, usually after a crash: its state may be saved while its InfluxDB
             # points or a changelog write were lost. Save the state once more and re-emit its deadline
@@ -161,7 +204,7 @@ class Processor:
         outcome = Outcome("applied", event=event)
         age = now - int(event.occurred_at.timestamp())
         quiet = self.alert_backfill_seconds is not None and age > self.alert_backfill_seconds
-        self._evaluate(view, state, old, now, outcome, quiet)
+        self._evaluate(view, state, old, old_live, now, outcome, quiet)
         self._write(outcome, key, state.to_bytes())
         self._describe(outcome, state, event)
         return outcome
@@ -189,8 +232,9 @@ class Processor:
                 continue
             state = DossierState.from_bytes(stored)
             old = self._contribution(state, state.evaluated_at)
+            old_live = self._live(state, state.evaluated_at, old)
             before = (state.evaluated_at, state.alerted)
-            self._evaluate(view, state, old, now, outcome)
+            self._evaluate(view, state, old, old_live, now, outcome)
             if (state.evaluated_at, state.alerted) != before:
                 self._write(outcome, key, state.to_bytes())
         return outcome
@@ -250,6 +294,7 @@ class Processor:
             state = DossierState.from_bytes(stored)
             held = self._contribution(state, state.evaluated_at)
             view.counters.add(held.keys)
+            view.move_report((), self._live(state, state.evaluated_at, held))
             view.dossiers += 1
             if held.clock.next_change_at is not None:
                 view.due.append((held.clock.next_change_at, key))
@@ -261,11 +306,45 @@ class Processor:
     def _contribution(self, state: DossierState, at: Timestamp | None) -> Contribution:
         return EMPTY if at is None else contribution(state, self.catalog, self.calendar, at)
 
+    def _live(self, state: DossierState, at: Timestamp | None, held: Contribution) -> tuple[LiveKey, ...]:
+        """`live_keys` at `at`, or at the receipt when it is later: an event ahead of the worker's clock
+        (up to `max_future_seconds`) is counted at once, not lost until the dossier's next change.
+        `held` is the KPI contribution at `at`: its SLA clock is reused (the clock is most of the cost)."""
+        if at is None:
+            return ()
+        known = None if held is EMPTY else held.clock
+        if state.received is not None and state.received[0] > at:
+            at, known = state.received[0], None
+        return live_keys(state, self.catalog, self.calendar, at, known)
+
+    def period(self, now: Timestamp) -> tuple[Period, str]:
+        """The reporting month running at `now` and the first day of the one before it (the floor of the
+        running-period counters), computed once per local day."""
+        day = self.calendar.day_key(now)
+        found = self._periods
+        if found is None or found[0] != day:
+            current = month_of(self.calendar.local_date(now), self.calendar_periods)
+            previous = month_of(current.first - timedelta(days=1), self.calendar_periods)
+            found = self._periods = (day, current, previous.first.isoformat())
+        return found[1], found[2]
+
+    def running(self, partition: int, now: Timestamp) -> Report | None:
+        """The form II.06a of the reporting month running at `now`, from one partition's counters (a
+        partition's rows add up with the others'; `streams.influx.ii06a_point`). Drops the keys the
+        floor has passed even when no event came (a quiet partition stays bounded too)."""
+        view = self.views.get(partition)
+        if view is None:
+            return None
+        period, floor = self.period(now)
+        view.bound_report(floor)
+        return running_report(view.report, self.catalog, self.calendar, period, now)
+
     def _evaluate(
         self,
         view: PartitionView,
         state: DossierState,
         old: Contribution,
+        old_live: tuple[LiveKey, ...],
         now: Timestamp,
         outcome: Outcome,
         quiet: bool = False,
@@ -273,6 +352,10 @@ class Processor:
         new = contribution(state, self.catalog, self.calendar, now)
         if new.keys != old.keys:
             view.counters.move(old.keys, new.keys)
+        view.bound_report(self.period(now)[1])
+        new_live = self._live(state, now, new)
+        if new_live != old_live:
+            view.move_report(old_live, new_live)
         state.evaluated_at = now
         if new.clock.next_change_at is not None:
             heapq.heappush(view.due, (new.clock.next_change_at, state.dossier))

@@ -24,7 +24,7 @@ from dossiers.events import InvalidEvent
 from dossiers.kpi import Block
 from dossiers.wire import DLQ_CODE_HEADER, DLQ_REASON_HEADER
 from streams.checkpoint import Ack, Checkpoint, Publisher, Sink
-from streams.influx import alert_point, deadline_point, event_point, kpi_point
+from streams.influx import alert_point, deadline_point, event_point, ii06a_points, kpi_point
 from streams.processor import Outcome, Processor
 from streams.sensor import WorkerSensor
 
@@ -256,7 +256,8 @@ class Worker:
                 await self.ticks.send(partition=partition, value=b"")
 
     async def snapshot(self) -> None:
-        """KPI snapshot per agency and partition to InfluxDB; dossier gauges and lag to the sensor."""
+        """KPI snapshot and running form II.06a per agency and partition to InfluxDB; dossier gauges and
+        lag to the sensor."""
         if self.needs_rebuild:
             return
         now = self.now()
@@ -269,6 +270,9 @@ class Worker:
             for agency, block in snap.agencies.items():
                 lines.append(kpi_point(self.catalog, agency, partition, block, stamped, now))
                 totals.setdefault(agency, Block()).add(block)
+            form = self.processor.running(partition, now)
+            if form is not None:
+                lines.extend(ii06a_points(form, partition, stamped, now))
         self.sensor.on_snapshot(totals)
         sink = self.checkpoint.sink
         if sink is not None and lines:

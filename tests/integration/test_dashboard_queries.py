@@ -30,10 +30,12 @@ from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
 from dossiers.kpi import Block
+from dossiers.periods import Period
+from dossiers.report_ii06a import Counts, Grouping, Report, Row, Window
 from grafana import alert_rules as rules
 from grafana import dashboards, queries
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
-from streams.influx import alert_point, deadline_point, event_point, kpi_point, stamp
+from streams.influx import alert_point, deadline_point, event_point, ii06a_points, kpi_point, stamp
 from streams.processor import DeadlineMark
 from tests.support import stack as testing
 
@@ -228,6 +230,37 @@ ALERTS = [
 ]
 
 
+RUNNING = Period(datetime(2025, 2, 15).date(), datetime(2025, 3, 14).date(), "2025-03")
+"""The reporting month running at OPEN (15 Feb - 14 Mar 2025)."""
+
+
+def form(c4: int, c5: int, c8: int, c9: int, c10: int, c12: int, c13: int, refused: int = 0) -> Counts:
+    """One partition's row as the worker derives it (c7, c11, c3 and c6 from the dated columns)."""
+    c7, c11 = c8 + c9 + c10, c12 + c13
+    return Counts(c3=c7 + c11, c4=c4, c5=c5, c6=c7 + c11 - c4 - c5, c7=c7, c8=c8, c9=c9, c10=c10, c11=c11,
+                  c12=c12, c13=c13, refused_at_counter=refused)
+
+
+# (partition, seconds before now, {agency: counts}): each partition's rows in catalog order (STP is row 1,
+# LAND row 3 of the sample catalog); the latest point per partition wins, SKHDT's is stale (2 min old)
+II06A: list[tuple[int, int, dict[str, Counts]]] = [
+    (0, 40, {"STP": form(9, 9, 9, 9, 9, 9, 9, 9)}),
+    (0, 5, {"STP": form(3, 4, 2, 1, 1, 2, 1, 1), LAND: form(0, 5, 1, 1, 0, 2, 2)}),
+    (1, 3, {"STP": form(1, 1, 0, 1, 0, 1, 0)}),
+    (2, 120, {"SKHDT": form(5, 5, 5, 5, 5, 5, 5)}),
+]
+
+
+def ii06a_lines(catalog: Catalog) -> list[str]:
+    order = [a.code for a in catalog.agencies]
+    lines = []
+    for partition, ago, counts in II06A:
+        rows = [Row(code, catalog.agency_by_code[code].name, counts.get(code, Counts())) for code in order]
+        report = Report(RUNNING, Window(OPEN, OPEN), Grouping.AGENCY, rows, Counts())
+        lines += ii06a_points(report, partition, NOW - ago, OPEN)
+    return lines
+
+
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
     return load_catalog()
@@ -245,6 +278,7 @@ def db(influx: LocalInflux | RemoteInflux, catalog: Catalog) -> InfluxEndpoint:
         for p, t, w, d, o, pa in BACKLOG
     ]
     points += [event_point(a, kind, "counter", fld, dossier, ts) for a, kind, fld, dossier, ts in EVENTS]
+    points += ii06a_lines(catalog)
     with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=10_000) as client:
         write = client.write_api(write_options=SYNCHRONOUS)
         write.write(bucket=endpoint.bucket, record=points)
@@ -468,6 +502,20 @@ def cases(catalog: Catalog) -> list[Case]:
         events = {"STP": [{"events": 1}], "SKHDT": [{"events": 0}], LAND: [{"events": 0}]}.get(code, [])
         history = (NOW - 30 * DAYS) * 1000, (NOW + 1) * 1000  # the rule's 30-day range
         out.append(Case(q.agency_recent_events(code, 120), events, *history))
+    # the running form II.06a: STP p0 (latest) + STP p1, LAND p0; the other agencies' rows are zeros
+    # (written by partitions 0 and 1), SKHDT's non-zero point of partition 2 is stale
+    zero = dict.fromkeys(queries.II06A_FIELDS, 0)
+    stp = {"c3": 7 + 2, "c4": 3 + 1, "c5": 4 + 1, "c6": 0 + 0, "c7": 4 + 1, "c8": 2, "c9": 1 + 1, "c10": 1,
+           "c11": 3 + 1, "c12": 2 + 1, "c13": 1, "refused_at_counter": 1}
+    land = {**zero, "c3": 6, "c5": 5, "c6": 1, "c7": 2, "c8": 1, "c9": 1, "c11": 4, "c12": 2, "c13": 2}
+    figures = {"STP": stp, LAND: land}
+    form_rows = [
+        {"agency": a.code, "agency_name": a.name, "tt": i, **figures.get(a.code, zero),
+         "period_from": "2025-02-15", "period_to": "2025-03-14"}
+        for i, a in enumerate(catalog.agencies, 1)
+    ]
+    out.append(Case(q.ii06a_form(), form_rows))
+    out.append(Case(q.ii06a_as_of(), [{"as_of": OPEN * 1000}]))
     # every snapshot of the last 2 hours was taken at an open business instant
     out.append(Case(q.office_open_throughout(), [{"office_open": 1}], (NOW - 7200) * 1000, (NOW + 1) * 1000))
     return out

@@ -131,7 +131,8 @@ def test_first_push_creates_everything(stub: RecordingStub) -> None:
     assert sources["ioc-influxdb"]["secureJsonData"]["httpHeaderValue1"] == "Token s3cret"
 
     boards = [r.body for r in stub.calls("POST", "/api/dashboards/db")]
-    assert sorted(b["dashboard"]["uid"] for b in boards) == ["ioc-agency", "ioc-pipeline", "ioc-wall"]
+    uids = sorted(b["dashboard"]["uid"] for b in boards)
+    assert uids == ["ioc-agency", "ioc-ii06a", "ioc-pipeline", "ioc-wall"]
     assert all(
         b["folderUid"] == "ioc" and b["overwrite"] is True and b["dashboard"]["id"] is None for b in boards
     )
@@ -200,5 +201,5 @@ def test_cli_push_with_skips(stub: RecordingStub) -> None:
     )
     assert result.exit_code == 0, result.output
     assert not stub.calls("POST", "/api/datasources") and not stub.calls("GET", "/api/v1/")
-    assert len(stub.calls("POST", "/api/dashboards/db")) == 3
+    assert len(stub.calls("POST", "/api/dashboards/db")) == 4  # the four boards
     assert "created folder IOC" in result.output

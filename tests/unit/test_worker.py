@@ -272,6 +272,12 @@ def test_a_snapshot_writes_kpi_points_per_partition_and_sums_the_gauges_per_agen
     assert {line.split("partition=")[1].split(" ")[0] for line in kpi} == {"0", "1"}
     assert len([line for line in kpi if line.startswith("kpi,agency=STP,")]) == 2
     assert rig.metric("ioc_open_dossiers", agency="STP") == 20.0
+    # the running form II.06a beside it: per partition, its dossiers received in the period (here, all)
+    form = [line for line in rig.sink.lines if line.startswith("ii06a,agency=STP,")]
+    assert sorted(line.split(",partition=")[1].split(" ")[0] for line in form) == ["0", "1"]
+    assert all(",agency_name=Sở\\ Tư\\ pháp," in line for line in form)
+    received_here = [int(line.split(",c3=")[1].split("i")[0]) for line in form]
+    assert sum(received_here) == 20 and min(received_here) > 0
     assert rig.metric("ioc_consumer_lag", partition="0") == 5.0
     assert rig.metric("ioc_consumer_lag", partition="1") == 0.0
 
