@@ -45,6 +45,34 @@ from kafka_settings import KafkaSettings, SaslMechanism, SecurityProtocol
 
 PERIOD_PANEL = "Period"
 
+# the options both reports take, declared once
+FilesArgument = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="FILE...", show_default=False,
+                   help="Event files (any order): JSON lines, or CSV by the .csv name; - is stdin."),
+]
+FromOption = Annotated[
+    str | None, typer.Option("--from", metavar="YYYY-MM-DD", rich_help_panel=PERIOD_PANEL,
+                             help="First local date of the period (with --to).")
+]
+ToOption = Annotated[
+    str | None, typer.Option("--to", metavar="YYYY-MM-DD", rich_help_panel=PERIOD_PANEL,
+                             help="Last local date of the period, included.")
+]
+CalendarPeriodsOption = Annotated[
+    bool, typer.Option("--calendar-periods", rich_help_panel=PERIOD_PANEL,
+                       help="--period names calendar months, quarters, halves and years.")
+]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", rich_help_panel=PERIOD_PANEL,
+                             help="RFC 3339 instant with an offset; a period still running at it ends "
+                             "there. Default: now.")
+]
+FromKafkaOption = Annotated[
+    bool, typer.Option("--from-kafka", rich_help_panel=KAFKA_PANEL,
+                       help="Read the events topic from its earliest offset instead of files.")
+]
+
 report_app = typer.Typer(help="Official periodic reports (báo cáo định kỳ) computed from the events.",
                          no_args_is_help=True)
 
@@ -71,11 +99,7 @@ def _period(period: str | None, first: str | None, last: str | None, calendar: b
 
 
 def ii06a(
-    files: Annotated[
-        list[str] | None,
-        typer.Argument(metavar="FILE...", show_default=False,
-                       help="Event files (any order): JSON lines, or CSV by the .csv name; - is stdin."),
-    ] = None,
+    files: FilesArgument = None,
     period: Annotated[
         str | None,
         typer.Option("--period", metavar="P", rich_help_panel=PERIOD_PANEL,
@@ -83,23 +107,10 @@ def ii06a(
                      "(15th of the month before to the 14th) unless --calendar-periods; 'previous' is the "
                      "last closed month (as of --as-of), 'current' the month in progress."),
     ] = None,
-    first: Annotated[
-        str | None, typer.Option("--from", metavar="YYYY-MM-DD", rich_help_panel=PERIOD_PANEL,
-                                 help="First local date of the period (with --to).")
-    ] = None,
-    last: Annotated[
-        str | None, typer.Option("--to", metavar="YYYY-MM-DD", rich_help_panel=PERIOD_PANEL,
-                                 help="Last local date of the period, included.")
-    ] = None,
-    calendar_periods: Annotated[
-        bool, typer.Option("--calendar-periods", rich_help_panel=PERIOD_PANEL,
-                           help="--period names calendar months, quarters, halves and years.")
-    ] = False,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", rich_help_panel=PERIOD_PANEL,
-                                 help="RFC 3339 instant with an offset; a period still running at it ends "
-                                 "there. Default: now.")
-    ] = None,
+    first: FromOption = None,
+    last: ToOption = None,
+    calendar_periods: CalendarPeriodsOption = False,
+    as_of: AsOfOption = None,
     by: Annotated[By, typer.Option("--by", help="One row per agency (đơn vị) or per field (lĩnh vực).",
                                    case_sensitive=False)] = By.AGENCY,
     catalog: CatalogOption = None,
@@ -111,10 +122,7 @@ def ii06a(
         Path | None, typer.Option("--xlsx", metavar="OUT", rich_help_panel=OUTPUT_PANEL,
                                   help="Write the form as an Excel file, ready to print and send.")
     ] = None,
-    from_kafka: Annotated[
-        bool, typer.Option("--from-kafka", rich_help_panel=KAFKA_PANEL,
-                           help="Read the events topic from its earliest offset instead of files.")
-    ] = False,
+    from_kafka: FromKafkaOption = False,
     bootstrap: BootstrapOption = "127.0.0.1:9092",
     topic: EventsTopicOption = wire.EVENTS_TOPIC,
     security_protocol: SecurityProtocolOption = SecurityProtocol.PLAINTEXT,
@@ -252,33 +260,16 @@ def _n(value: int) -> str:
 
 
 def index766(
-    files: Annotated[
-        list[str] | None,
-        typer.Argument(metavar="FILE...", show_default=False,
-                       help="Event files (any order): JSON lines, or CSV by the .csv name; - is stdin."),
-    ] = None,
+    files: FilesArgument = None,
     period: Annotated[
         str | None,
         typer.Option("--period", metavar="P", rich_help_panel=PERIOD_PANEL,
                      help="As for ii06a: 2026-04, 2026-Q2, 2026-H1, 2026-9M, 2026, 'previous' or 'current'."),
     ] = None,
-    first: Annotated[
-        str | None, typer.Option("--from", metavar="YYYY-MM-DD", rich_help_panel=PERIOD_PANEL,
-                                 help="First local date of the period (with --to).")
-    ] = None,
-    last: Annotated[
-        str | None, typer.Option("--to", metavar="YYYY-MM-DD", rich_help_panel=PERIOD_PANEL,
-                                 help="Last local date of the period, included.")
-    ] = None,
-    calendar_periods: Annotated[
-        bool, typer.Option("--calendar-periods", rich_help_panel=PERIOD_PANEL,
-                           help="--period names calendar months, quarters, halves and years.")
-    ] = False,
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", rich_help_panel=PERIOD_PANEL,
-                                 help="RFC 3339 instant with an offset; a period still running at it ends "
-                                 "there. Default: now.")
-    ] = None,
+    first: FromOption = None,
+    last: ToOption = None,
+    calendar_periods: CalendarPeriodsOption = False,
+    as_of: AsOfOption = None,
     catalog: CatalogOption = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object (per indicator: rate, points, max, numerator, denominator).",
@@ -287,10 +278,7 @@ def index766(
         Path | None, typer.Option("--xlsx", metavar="OUT", rich_help_panel=OUTPUT_PANEL,
                                   help="Write the scorecard as an Excel file.")
     ] = None,
-    from_kafka: Annotated[
-        bool, typer.Option("--from-kafka", rich_help_panel=KAFKA_PANEL,
-                           help="Read the events topic from its earliest offset instead of files.")
-    ] = False,
+    from_kafka: FromKafkaOption = False,
     bootstrap: BootstrapOption = "127.0.0.1:9092",
     topic: EventsTopicOption = wire.EVENTS_TOPIC,
     security_protocol: SecurityProtocolOption = SecurityProtocol.PLAINTEXT,
