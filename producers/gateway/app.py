@@ -24,8 +24,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 from dossiers.catalog import Catalog
 from dossiers.dvcqg import InvalidRecord, translate
-from dossiers.events import Event, InvalidEvent, decode_object, json_schema, parse_event
+from dossiers.events import Event, InvalidEvent, json_schema, parse_event
 from dossiers.validation import check_against_catalog
+from producers.files import BOM, MAX_JSON_LINE_BYTES, read_jsonl, split_lines
 from producers.gateway.keys import KeyStore
 from producers.gateway.settings import GatewaySettings
 from producers.sdk import EventProducer
@@ -117,15 +118,21 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return body
 
 
-def split_body(raw: bytes) -> Iterator[dict[str, Any] | InvalidEvent]:
+JSON_LINES_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl",
+                              "application/x-jsonlines"})
+"""Content types that say "JSON lines": the body is then read as lines even if a line starts with `[`."""
+
+
+def split_body(raw: bytes, json_lines: bool = False) -> Iterator[dict[str, Any] | InvalidEvent]:
     """The items of a body: a JSON array (or one object), or JSON lines; each a dict or why it is not.
 
     JSON lines go through `decode_object`, the door `ioc validate` uses, so each line gets the same
     message; an array's items get the same messages for the same faults. A body that is neither raises
     `InvalidEvent` (400).
     """
+    raw = raw.removeprefix(BOM)  # RFC 8259 §8.1: a parser may ignore a byte order mark; spreadsheets add one
     text = raw.lstrip()
-    if text.startswith(b"["):
+    if not json_lines and text.startswith(b"["):
         try:
             items = json.loads(raw, object_pairs_hook=_pairs)
         except (ValueError, RecursionError) as exc:
@@ -140,13 +147,12 @@ def split_body(raw: bytes) -> Iterator[dict[str, Any] | InvalidEvent]:
             else:
                 yield item
         return
-    for line in raw.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            yield decode_object(line)
-        except InvalidEvent as exc:
-            yield exc
+    # the file door's reader: LF, CRLF or lone CR line ends, overlong lines skipped unread, the same reasons
+    for line in read_jsonl(split_lines([raw], MAX_JSON_LINE_BYTES)):
+        if line.record is not None:
+            yield line.record
+        else:
+            yield InvalidEvent(line.error or "unreadable line", line.code)
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
@@ -242,7 +248,7 @@ async def post_events(request: web.Request, agency: str) -> web.Response:
     gw = request.app[GATEWAY]
     raw = await _read_body(request, gw.settings.gateway_max_body_bytes)
     try:
-        items = list(split_body(raw))
+        items = list(split_body(raw, request.content_type in JSON_LINES_TYPES))
     except InvalidEvent as exc:
         return _problem(400, exc.reason)
     results: list[dict[str, Any]] = []
@@ -260,7 +266,8 @@ async def post_events(request: web.Request, agency: str) -> web.Response:
         except InvalidEvent as exc:
             results.append({"index": index, "status": "invalid", "code": exc.code, "reason": exc.reason})
             continue
-        if event.agency != agency:  # checked before the catalog: another agency's event is a 403
+        if event.agency != agency and (gw.catalog is None or gw.catalog.agency(event.agency) is not None):
+            # checked before the catalog: another agency's event is a 403; an unknown code is invalid below
             foreign.append(index)
             continue
         if gw.catalog is not None:
@@ -306,7 +313,7 @@ async def post_dvcqg(request: web.Request, agency: str) -> web.Response:
     gw = request.app[GATEWAY]
     raw = await _read_body(request, gw.settings.gateway_max_body_bytes)
     try:
-        items = list(split_body(raw))
+        items = list(split_body(raw, request.content_type in JSON_LINES_TYPES))
     except InvalidEvent as exc:
         return _problem(400, exc.reason.replace("event", "record"))
     results: list[dict[str, Any]] = []
