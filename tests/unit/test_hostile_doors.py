@@ -86,6 +86,14 @@ def test_report_ii06a(app: typer.Typer, tmp_path: Path, case: Case) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_report_766(app: typer.Typer, tmp_path: Path, case: Case) -> None:
+    result = run(app, ["report", "766", str(write(tmp_path, case)), "--json", "--from", "2015-01-01",
+                       "--to", "2030-12-31", "--as-of", "2026-03-31T17:00:00+07:00"])
+    check_report(case, result)
+    assert json.loads(result.stdout)["agencies"]  # the index is still printed, from the good lines
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_produce_dry_run(app: typer.Typer, tmp_path: Path, case: Case) -> None:
     result = run(app, ["produce", str(write(tmp_path, case)), "--dry-run"])
     check_report(case, result)
