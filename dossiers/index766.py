@@ -23,7 +23,7 @@ from dossiers.events import Channel
 from dossiers.lifecycle import DossierState, Status, pause_intervals
 from dossiers.periods import Period
 from dossiers.report_ii06a import Window, columns
-from dossiers.sla import Timeliness, clock
+from dossiers.sla import Clock, Timeliness, clock
 
 INDEX = "766"
 GROUPS: dict[str, int] = {"public": 18, "progress": 20, "online": 22, "digital": 22, "satisfaction": 18}
@@ -157,10 +157,12 @@ def _on_time(state: DossierState, names: tuple[str, ...], procedure: Procedure |
     return "c12" in names
 
 
-def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, window: Window) -> Tally:
-    """What one dossier adds to its agency's tally; `state` holds its events up to `window.end` only."""
+def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, window: Window,
+                 known: Clock | None = None) -> Tally:
+    """What one dossier adds to its agency's tally; `state` holds its events up to `window.end` only.
+    `known`: the dossier's SLA clock at `window.end` if the caller has it (see `columns`)."""
     tally = Tally()
-    names = columns(state, catalog, calendar, window)
+    names = columns(state, catalog, calendar, window, known)
     if "c3" not in names or state.received is None:
         return tally
     procedure = catalog.procedure(state.agency or "", state.procedure) if state.procedure else None
@@ -250,15 +252,32 @@ def indicators(t: Tally) -> dict[str, Indicator]:
     return {item.code: item for item in out}
 
 
-def sync_health(delays: list[int], received: int) -> dict[str, float | int | None]:
+SYNC_WITHIN_HOURS: tuple[int, ...] = (1, 4, 24, 72)
+"""Sync health's live buckets: dossiers synced within so many calendar hours of their receipt (the live
+board cannot keep every delay, and medians do not add up across partitions)."""
+
+
+def synced_within(delays: Iterable[int]) -> dict[int, int]:
+    """{hours: dossiers synced within that many hours of receipt} for `SYNC_WITHIN_HOURS`."""
+    out = dict.fromkeys(SYNC_WITHIN_HOURS, 0)
+    for delay in delays:
+        for hours in SYNC_WITHIN_HOURS:
+            if delay <= hours * 3600:
+                out[hours] += 1
+    return out
+
+
+def sync_health(delays: list[int], received: int) -> dict[str, Any]:
     """Sync health (issue 17): dossiers received in the period and synced by its end, and the delay from
-    receipt to the first sync in calendar hours, median and 95th percentile (nearest rank)."""
+    receipt to the first sync in calendar hours, median and 95th percentile (nearest rank), and how many
+    were synced within 1, 4, 24 and 72 hours."""
     ordered = sorted(delays)
     p95 = ordered[max(math.ceil(0.95 * len(ordered)) - 1, 0)] if ordered else None
     return {
         "received": received, "synced": len(ordered),
         "delay_median_hours": round(statistics.median(ordered) / 3600, 2) if ordered else None,
         "delay_p95_hours": None if p95 is None else round(p95 / 3600, 2),
+        "synced_within_hours": {str(h): n for h, n in synced_within(ordered).items()},
     }
 
 
@@ -271,6 +290,8 @@ class Row:
     tally: Tally = field(default_factory=Tally)
     sync_delays: list[int] = field(default_factory=list)
     """Seconds from receipt to first sync of the dossiers in `tally.synced` (a list: medians do not add)."""
+    sync_within: dict[int, int] | None = None
+    """Live rows (`dossiers.index766_live`): the buckets of `synced_within` instead of the delays."""
 
     def indicators(self) -> dict[str, Indicator]:
         return indicators(self.tally)
@@ -292,7 +313,15 @@ class Row:
         return {"key": self.key, "label": self.label, "losing_most": self.losing_most(),
                 "indicators": {code: item.as_dict() for code, item in self.indicators().items()},
                 "total": {"points": round(points, 4), "max": out_of, "lost": round(out_of - points, 4)},
-                "sync_health": sync_health(self.sync_delays, self.tally.received)}
+                "sync_health": self.sync_health()}
+
+    def sync_health(self) -> dict[str, Any]:
+        """`sync_health` of the row; a live row knows the buckets only, not the median or percentile."""
+        if self.sync_within is None:
+            return sync_health(self.sync_delays, self.tally.received)
+        return {"received": self.tally.received, "synced": self.tally.synced, "delay_median_hours": None,
+                "delay_p95_hours": None,
+                "synced_within_hours": {str(h): n for h, n in self.sync_within.items()}}
 
 
 @dataclass(slots=True)

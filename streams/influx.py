@@ -13,6 +13,10 @@ Measurements (documented for dashboards in docs/influxdb.md):
   instant, one point per agency and partition (tags agency, agency_name, partition; fields c3..c13,
   refused_at_counter, tt, as_of, period_from, period_to), read like `kpi`: the sum over partitions of
   each partition's latest point. Series: agencies x partitions, whatever the history (docs/reports.md).
+- `i766`: with each KPI snapshot, the tallies of the 766 index of the same running month, one point per
+  agency and partition (tags agency, agency_name, partition; fields: `dossiers.index766.Tally`'s counts,
+  `working_days`, the sync buckets synced_1h..synced_72h, tt, as_of, period_from, period_to). Rates and
+  points are computed from the sums over partitions (grafana/queries.py, docs/index766.md).
 Per-dossier points carry the dossier code as a *field* (never a tag) and a timestamp offset by a hash
 of the dossier in the nanoseconds, so writing the same fact again overwrites instead of adding.
 """
@@ -34,6 +38,7 @@ from influxdb_client.rest import ApiException
 from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
+from dossiers.index766 import SYNC_WITHIN_HOURS, TALLY_FIELDS, Index766
 from dossiers.kpi import KPI_FIELDS, Block
 from dossiers.report_ii06a import FORM_COLUMNS, Report
 from streams.lines import FieldValue, line
@@ -96,6 +101,24 @@ def ii06a_points(report: Report, partition: int, wall: int, as_of: int) -> list[
             fields[name] = int(getattr(row.counts, name))
         tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)))
         lines.append(line("ii06a", tags, fields, wall * NS))
+    return lines
+
+
+def i766_points(index: Index766, partition: int, wall: int, as_of: int) -> list[str]:
+    """One partition's tallies of the running 766 index, a point per agency; stamped like `ii06a_points`.
+    Tallies add up over partitions, rates do not: the board sums the tallies, then divides."""
+    period = {"period_from": index.period.first.isoformat(), "period_to": index.period.last.isoformat()}
+    lines = []
+    for number, row in enumerate(index.rows, 1):
+        fields: dict[str, FieldValue] = {"as_of": as_of, "tt": number, **period}
+        for name in TALLY_FIELDS:
+            value = getattr(row.tally, name)
+            fields[name] = float(value) if name == "working_days" else int(value)
+        within = row.sync_within or {}
+        for hours in SYNC_WITHIN_HOURS:
+            fields[f"synced_{hours}h"] = int(within.get(hours, 0))
+        tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)))
+        lines.append(line("i766", tags, fields, wall * NS))
     return lines
 
 

@@ -20,6 +20,9 @@ from dossiers.alerts import KIND_OF, Alert, alert_id
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.events import Event, InvalidEvent
+from dossiers.index766 import Index766
+from dossiers.index766_live import Weighted, running_index
+from dossiers.index766_live import live_keys as index_keys
 from dossiers.kpi import EMPTY, Contribution, KpiCounters, contribution
 from dossiers.lifecycle import Applied, DossierState, apply
 from dossiers.periods import Period, month_of
@@ -65,6 +68,10 @@ class Outcome:
     """Table writes held back until the adapter may save them: see `Processor.stage` and `Processor.save`."""
 
 
+Live = tuple[tuple[LiveKey, ...], tuple[Weighted, ...]]
+"""One dossier's keys of the running form II.06a and of the running 766 index."""
+NO_KEYS: Live = ((), ())
+
 _UNDATED = ("c12", "c13")
 """Columns `running_report` sums whatever their date (open dossiers): kept undated, never dropped."""
 
@@ -78,8 +85,30 @@ class PartitionView:
     dossiers: int = 0
     report: Counter[LiveKey] = field(default_factory=Counter)
     """Sums of `live_keys` (open dossiers' keys undated), only dates >= `report_floor`: bounded memory."""
+    index: Counter[LiveKey] = field(default_factory=Counter)
+    """Weighted sums of the 766 index's `live_keys` (undated ones ""), only dates >= `report_floor`."""
     report_floor: str = ""
     """The first day of the previous reporting period ("" right after a rebuild: nothing dropped yet)."""
+
+    def move(self, old: Live, new: Live) -> None:
+        """Move a dossier's keys of both running figures (form II.06a and 766 index)."""
+        if old[0] != new[0]:
+            self.move_report(old[0], new[0])
+        if old[1] != new[1]:
+            self.move_index(old[1], new[1])
+
+    def move_index(self, old: tuple[Weighted, ...], new: tuple[Weighted, ...]) -> None:
+        """Subtract a dossier's old weighted 766 keys, add its new ones; dated before the floor: not kept."""
+        counts, floor = self.index, self.report_floor
+        for keys, sign in ((old, -1), (new, 1)):
+            for key, weight in keys:
+                if key[3] and key[3] < floor:
+                    continue
+                n = counts[key] + sign * weight
+                if n:
+                    counts[key] = n
+                else:
+                    del counts[key]
 
     def move_report(self, old: tuple[LiveKey, ...], new: tuple[LiveKey, ...]) -> None:
         """Subtract a dossier's old keys, add its new ones; keys dated before the floor are not kept."""
@@ -101,8 +130,9 @@ class PartitionView:
         if floor <= self.report_floor:
             return
         self.report_floor = floor
-        for key in [k for k in self.report if k[3] and k[3] < floor]:
-            del self.report[key]
+        for counts in (self.report, self.index):
+            for key in [k for k in counts if k[3] and k[3] < floor]:
+                del counts[key]
 
 
 class Processor:
@@ -173,7 +203,7 @@ class Processor:
             state = DossierState(key)
             view.dossiers += 1
             old = EMPTY
-            old_live: tuple[LiveKey, ...] = ()
+            old_live = NO_KEYS
         else:
             state = DossierState.from_bytes(stored)
             old = self._contribution(state, state.evaluated_at)
@@ -294,7 +324,7 @@ class Processor:
             state = DossierState.from_bytes(stored)
             held = self._contribution(state, state.evaluated_at)
             view.counters.add(held.keys)
-            view.move_report((), self._live(state, state.evaluated_at, held))
+            view.move(NO_KEYS, self._live(state, state.evaluated_at, held))
             view.dossiers += 1
             if held.clock.next_change_at is not None:
                 view.due.append((held.clock.next_change_at, key))
@@ -306,16 +336,17 @@ class Processor:
     def _contribution(self, state: DossierState, at: Timestamp | None) -> Contribution:
         return EMPTY if at is None else contribution(state, self.catalog, self.calendar, at)
 
-    def _live(self, state: DossierState, at: Timestamp | None, held: Contribution) -> tuple[LiveKey, ...]:
-        """`live_keys` at `at`, or at the receipt when it is later: an event ahead of the worker's clock
-        (up to `max_future_seconds`) is counted at once, not lost until the dossier's next change.
-        `held` is the KPI contribution at `at`: its SLA clock is reused (the clock is most of the cost)."""
+    def _live(self, state: DossierState, at: Timestamp | None, held: Contribution) -> Live:
+        """The running figures' keys at `at`, or at the receipt when it is later: an event ahead of the
+        worker's clock (up to `max_future_seconds`) is counted at once, not lost until the dossier's next
+        change. `held` is the KPI contribution at `at`: its SLA clock is reused (most of the cost)."""
         if at is None:
-            return ()
+            return NO_KEYS
         known = None if held is EMPTY else held.clock
         if state.received is not None and state.received[0] > at:
             at, known = state.received[0], None
-        return live_keys(state, self.catalog, self.calendar, at, known)
+        return (live_keys(state, self.catalog, self.calendar, at, known),
+                index_keys(state, self.catalog, self.calendar, at, known))
 
     def period(self, now: Timestamp) -> tuple[Period, str]:
         """The reporting month running at `now` and the first day of the one before it (the floor of the
@@ -339,12 +370,22 @@ class Processor:
         view.bound_report(floor)
         return running_report(view.report, self.catalog, self.calendar, period, now)
 
+    def running_index(self, partition: int, now: Timestamp) -> Index766 | None:
+        """The 766 index of the reporting month running at `now`, from one partition's counters (the
+        partitions' tallies add up: `streams.influx.i766_points`)."""
+        view = self.views.get(partition)
+        if view is None:
+            return None
+        period, floor = self.period(now)
+        view.bound_report(floor)
+        return running_index(view.index, self.catalog, self.calendar, period, now)
+
     def _evaluate(
         self,
         view: PartitionView,
         state: DossierState,
         old: Contribution,
-        old_live: tuple[LiveKey, ...],
+        old_live: Live,
         now: Timestamp,
         outcome: Outcome,
         quiet: bool = False,
@@ -353,9 +394,7 @@ class Processor:
         if new.keys != old.keys:
             view.counters.move(old.keys, new.keys)
         view.bound_report(self.period(now)[1])
-        new_live = self._live(state, now, new)
-        if new_live != old_live:
-            view.move_report(old_live, new_live)
+        view.move(old_live, self._live(state, now, new))
         state.evaluated_at = now
         if new.clock.next_change_at is not None:
             heapq.heappush(view.due, (new.clock.next_change_at, state.dossier))

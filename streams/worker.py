@@ -24,7 +24,7 @@ from dossiers.events import InvalidEvent
 from dossiers.kpi import Block
 from dossiers.wire import DLQ_CODE_HEADER, DLQ_REASON_HEADER
 from streams.checkpoint import Ack, Checkpoint, Publisher, Sink
-from streams.influx import alert_point, deadline_point, event_point, ii06a_points, kpi_point
+from streams.influx import alert_point, deadline_point, event_point, i766_points, ii06a_points, kpi_point
 from streams.processor import Outcome, Processor
 from streams.sensor import WorkerSensor
 
@@ -256,8 +256,8 @@ class Worker:
                 await self.ticks.send(partition=partition, value=b"")
 
     async def snapshot(self) -> None:
-        """KPI snapshot and running form II.06a per agency and partition to InfluxDB; dossier gauges and
-        lag to the sensor."""
+        """KPI snapshot, running form II.06a and 766 tallies per agency and partition to InfluxDB;
+        dossier gauges and lag to the sensor."""
         if self.needs_rebuild:
             return
         now = self.now()
@@ -273,6 +273,9 @@ class Worker:
             form = self.processor.running(partition, now)
             if form is not None:
                 lines.extend(ii06a_points(form, partition, stamped, now))
+            index = self.processor.running_index(partition, now)
+            if index is not None:
+                lines.extend(i766_points(index, partition, stamped, now))
         self.sensor.on_snapshot(totals)
         sink = self.checkpoint.sink
         if sink is not None and lines:

@@ -235,16 +235,19 @@ def test_points_full_at_the_threshold_else_proportional(rate: float, points: flo
 def test_sync_health_delays_from_receipt_to_the_first_sync(doc: dict[str, Any]) -> None:
     # STP: A synced 1 hour after receipt, D 48 hours after; SYT: nothing synced in the period
     stp = next(a for a in doc["agencies"] if a["key"] == "STP")["sync_health"]
-    assert stp == {"received": 5, "synced": 2, "delay_median_hours": 24.5, "delay_p95_hours": 48.0}
+    assert stp == {"received": 5, "synced": 2, "delay_median_hours": 24.5, "delay_p95_hours": 48.0,
+                   "synced_within_hours": {"1": 1, "4": 1, "24": 1, "72": 2}}
     syt = next(a for a in doc["agencies"] if a["key"] == "SYT")["sync_health"]
-    assert syt == {"received": 2, "synced": 0, "delay_median_hours": None, "delay_p95_hours": None}
+    assert syt == {"received": 2, "synced": 0, "delay_median_hours": None, "delay_p95_hours": None,
+                   "synced_within_hours": {"1": 0, "4": 0, "24": 0, "72": 0}}
     assert doc["centre"]["sync_health"]["synced"] == 2
 
 
 def test_sync_health_p95_is_the_nearest_rank() -> None:
     hours = [h * 3600 for h in range(1, 21)]  # 1..20 hours: the 19th of 20 is the 95th percentile
     assert sync_health(hours, 25) == {"received": 25, "synced": 20, "delay_median_hours": 10.5,
-                                      "delay_p95_hours": 19.0}
+                                      "delay_p95_hours": 19.0,
+                                      "synced_within_hours": {"1": 1, "4": 4, "24": 20, "72": 20}}
 
 
 def test_the_three_items_losing_most(doc: dict[str, Any]) -> None:
