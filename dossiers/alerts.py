@@ -27,6 +27,7 @@ class AlertKind(StrEnum):
     OVERDUE = "overdue"  # quá hạn: an open dossier passed its due time
     DUE_SOON = "due_soon"  # sắp đến hạn: an open dossier has little working time left
     RESOLVED_LATE = "resolved_late"  # giải quyết quá hạn: a result came after the due time
+    SYNC_LATE = "sync_late"  # chậm đồng bộ Cổng DVCQG: received, not synced to the portal in time
 
 
 ALERT_KINDS: Final = tuple(kind.value for kind in AlertKind)

@@ -22,7 +22,7 @@ from dossiers.catalog import Catalog, Procedure
 from dossiers.events import Channel
 from dossiers.lifecycle import DossierState, Status, pause_intervals
 from dossiers.periods import Period
-from dossiers.report_ii06a import Window, columns
+from dossiers.report_ii06a import Window, columns, refused_at_counter
 from dossiers.sla import Clock, Timeliness, clock
 
 INDEX = "766"
@@ -279,6 +279,18 @@ def sync_health(delays: list[int], received: int) -> dict[str, Any]:
         "delay_p95_hours": None if p95 is None else round(p95 / 3600, 2),
         "synced_within_hours": {str(h): n for h, n in synced_within(ordered).items()},
     }
+
+
+def sync_due(state: DossierState, calendar: WorkingCalendar, late_after: int) -> Timestamp | None:
+    """When a received dossier still not synced to the national portal becomes late to it (chưa đồng bộ
+    Cổng DVCQG): `late_after` working seconds after its receipt. None when it is synced, not received, or
+    turned away at the counter (not a received dossier of item 1.4). No rule gives this delay: the centre
+    chooses it (IOC_SYNC_LATE_HOURS, docs/index766.md)."""
+    if state.received is None or state.synced is not None:
+        return None
+    if state.status is Status.REFUSED and refused_at_counter(state, calendar):
+        return None
+    return calendar.from_work(calendar.to_work(state.received[0]) + late_after)
 
 
 @dataclass(slots=True)

@@ -65,6 +65,7 @@ ALERT_KIND: Final[dict[str, str]] = {
     AlertKind.OVERDUE: "Hồ sơ quá hạn",
     AlertKind.DUE_SOON: "Hồ sơ sắp đến hạn",
     AlertKind.RESOLVED_LATE: "Hồ sơ giải quyết quá hạn",
+    AlertKind.SYNC_LATE: "Hồ sơ chậm đồng bộ Cổng Dịch vụ công quốc gia",
 }
 """What an alert is called in an e-mail subject and in a notification."""
 
@@ -72,6 +73,7 @@ ALERT_TAG: Final[dict[str, str]] = {
     AlertKind.OVERDUE: OVERDUE.upper(),
     AlertKind.DUE_SOON: DUE_SOON.upper(),
     AlertKind.RESOLVED_LATE: f"{RESOLVED} {LATE}".upper(),
+    AlertKind.SYNC_LATE: "CHẬM ĐỒNG BỘ DVCQG",
 }
 """The short tag in front of an alert on the terminal wall's feed."""
 

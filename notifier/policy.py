@@ -139,6 +139,13 @@ class Policy:
     digest_max_items: int = 50
     escalate_after_days: float = 2.0
     max_age_seconds: int | None = 24 * 3600
+    sync_messages: bool = True
+    """`sync_late` alerts gathered into one message per agency (chậm đồng bộ Cổng DVCQG)."""
+    sync_every_seconds: int = 3600
+    """At most one sync message per agency in this many seconds: a stalled connector is one message an
+    hour listing its dossiers, not one per dossier."""
+    sync_gather_seconds: int = 60
+    """How long the first alert of a batch waits for the others crossing their deadline with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +194,8 @@ class Notifier:
                 return []  # already overdue (a new due time): one message per transition
         elif alert.kind == "due_soon":
             self.state.track_due_soon(alert)
+        elif alert.kind == "sync_late":
+            return self._gather_sync(alert, now)
         else:
             self.state.close_overdue(alert.dossier)
             self.state.untrack_due_soon(alert.dossier)
@@ -205,7 +214,9 @@ class Notifier:
         """Held messages due, escalations due and the day's digests due at business time `now`."""
         out: list[Outbound] = []
         if self.may_send_now(now):
-            out += [self.immediate(alert, now) for alert in self.state.release_held(now)]
+            released = self.state.release_held(now)
+            out += [self.immediate(alert, now) for alert in released if alert.kind != "sync_late"]
+            out += self._sync_messages([alert for alert in released if alert.kind == "sync_late"], now)
             out += self._escalations(now)
         out += self._digests(now)
         return out
@@ -307,7 +318,64 @@ class Notifier:
             data={"date": day, "counts": counts, **sections},
         )
 
+    def sync_message(self, agency: str, alerts: list[Alert], now: Timestamp) -> Outbound:
+        """Chậm đồng bộ Cổng DVCQG: an agency's dossiers received but not synced to the national portal
+        by the centre's delay (they cost items 1.4 and 3.3 of the 766 index)."""
+        route = self.route(agency)
+        name = self.agency_name(agency)
+        limit = self.policy.digest_max_items
+        rows = [self._facts(alert, now) | {"dossier": alert.dossier} for alert in alerts[:limit]]
+        lines = [
+            f"{len(alerts)} hồ sơ của {name} đã tiếp nhận nhưng chưa đồng bộ lên Cổng Dịch vụ công quốc gia "
+            "trong thời gian Trung tâm quy định:",
+            "",
+            *(f"  - {row['dossier']} · {row['procedure_code'] or '?'} · hạn đồng bộ {row['due_local']}"
+              for row in rows),
+        ]
+        if len(alerts) > limit:
+            lines.append(f"  … và {len(alerts) - limit} hồ sơ khác (xem bảng Chỉ số 766).")
+        lines += ["", "Hồ sơ không đồng bộ làm giảm điểm các chỉ tiêu 1.4 và 3.3 của Bộ chỉ số 766. Đề nghị "
+                      "đơn vị kiểm tra kết nối với Cổng Dịch vụ công quốc gia và đồng bộ các hồ sơ trên."]
+        first = min(alert.alert_id for alert in alerts)
+        return self._outbound(
+            key=f"sync_late:{agency}:{first}", kind="sync_late", agency=agency, dossier=None,
+            subject=f"{labels.ALERT_KIND['sync_late']}: {len(alerts)} hồ sơ — {name}",
+            lines=lines, route=route, now=now,
+            data={"count": len(alerts), "dossiers": rows,
+                  "alerts": [json.loads(alert.to_json()) for alert in alerts[:limit]]},
+        )
+
     # -- internals ------------------------------------------------------------------------------------
+    def _gather_sync(self, alert: Alert, now: Timestamp) -> list[Outbound]:
+        """Hold a `sync_late` alert until its agency's next sync message is due (office hours only)."""
+        if not self.policy.sync_messages:
+            return []
+        if self.policy.max_age_seconds is not None and now - alert.at > self.policy.max_age_seconds:
+            return []
+        batch = self.state.get_meta(f"sync_batch:{alert.agency}")
+        if batch is not None and int(batch) > now:
+            release = int(batch)  # a batch is gathering: join it
+        else:
+            last = self.state.get_meta(f"sync_sent:{alert.agency}")
+            due = now + self.policy.sync_gather_seconds
+            if last is not None:
+                due = max(due, int(last) + self.policy.sync_every_seconds)
+            release = self.calendar.next_opening(due)
+            self.state.set_meta(f"sync_batch:{alert.agency}", str(release))
+        self.state.hold(alert, release)
+        return []
+
+    def _sync_messages(self, alerts: list[Alert], now: Timestamp) -> list[Outbound]:
+        by_agency: dict[str, list[Alert]] = {}
+        for alert in alerts:
+            by_agency.setdefault(alert.agency, []).append(alert)
+        out = []
+        for agency, items in by_agency.items():
+            items.sort(key=lambda a: (a.due_at or a.at, a.dossier))
+            out.append(self.sync_message(agency, items, now))
+            self.state.set_meta(f"sync_sent:{agency}", str(now))
+        return out
+
     def _escalations(self, now: Timestamp) -> list[Outbound]:
         """Dossiers overdue for at least `escalate_after_days` working days, once each."""
         if self.policy.escalate_after_days <= 0:

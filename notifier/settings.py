@@ -51,6 +51,11 @@ class NotifySettings(KafkaSettings):
         2.0, ge=0, description="Working days overdue before the director is told (0 = never)")
     notify_max_age_hours: float = Field(
         24.0, ge=0, description="Older alerts send nothing at once (0 = no limit)")
+    notify_sync_messages: bool = Field(
+        True, description="Gather sync_late alerts (dossiers not synced to the national portal in time; "
+        "the worker's IOC_SYNC_LATE_HOURS) into one message per agency")
+    notify_sync_every_minutes: float = Field(
+        60.0, gt=0, description="At most one sync message per agency in this many minutes")
     notify_poll_seconds: float = Field(1.0, gt=0, description="Longest wait between time checks")
     notify_retention_days: float = Field(
         30.0, ge=0, description="Days seen alert ids and sent messages are kept (0 = forever); "
@@ -108,6 +113,8 @@ class NotifySettings(KafkaSettings):
             digest_max_items=self.notify_digest_max_items,
             escalate_after_days=self.notify_escalate_after_days,
             max_age_seconds=round(self.notify_max_age_hours * 3600) if self.notify_max_age_hours else None,
+            sync_messages=self.notify_sync_messages,
+            sync_every_seconds=round(self.notify_sync_every_minutes * 60),
         )
 
     def clock(self, wall: float | None = None) -> BusinessClock:

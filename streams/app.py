@@ -77,7 +77,8 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
     calendar = WorkingCalendar(catalog.calendar)
     worker = Worker(
         processor=Processor(
-            catalog, calendar, table, settings.alert_backfill_seconds, settings.max_future_seconds
+            catalog, calendar, table, settings.alert_backfill_seconds, settings.max_future_seconds,
+            sync_late_seconds=settings.sync_late_seconds(),
         ),
         calendar=calendar,
         clock=settings.business_clock(time.time()),

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from dossiers.alerts import KIND_OF, Alert, alert_id
+from dossiers.alerts import KIND_OF, Alert, AlertKind, alert_id
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.events import Event, InvalidEvent
-from dossiers.index766 import Index766
+from dossiers.index766 import Index766, sync_due
 from dossiers.index766_live import Weighted, running_index
 from dossiers.index766_live import live_keys as index_keys
 from dossiers.kpi import EMPTY, Contribution, KpiCounters, contribution
@@ -146,6 +146,7 @@ class Processor:
         alert_backfill_seconds: int | None = None,
         max_future_seconds: int | None = 3600,
         calendar_periods: bool = False,
+        sync_late_seconds: int | None = None,
     ):
         self.catalog = catalog
         self.calendar = calendar
@@ -164,6 +165,9 @@ class Processor:
         """An event dated further ahead of the centre's clock is refused: a wrong clock at the source
         would otherwise stop SLA clocks (a future `paused`) or hide dossiers from today's counts."""
         self.views: dict[int, PartitionView] = {}
+        self.sync_late_seconds = sync_late_seconds
+        """Working seconds after its receipt by which a dossier should be synced to the national portal:
+        a `sync_late` alert when it is not (none = no such alerts; `dossiers.index766.sync_due`)."""
         self.calendar_periods = calendar_periods
         """Running-period counters by calendar months instead of the 15th-14th cut-off months."""
         self._periods: tuple[str, Period, str] | None = None
@@ -328,6 +332,9 @@ class Processor:
             view.dossiers += 1
             if held.clock.next_change_at is not None:
                 view.due.append((held.clock.next_change_at, key))
+            due = self._sync_due(state)
+            if due is not None and state.evaluated_at is not None and due > state.evaluated_at:
+                view.due.append((due, key))
         for view in self.views.values():
             heapq.heapify(view.due)
 
@@ -395,10 +402,36 @@ class Processor:
             view.counters.move(old.keys, new.keys)
         view.bound_report(self.period(now)[1])
         view.move(old_live, self._live(state, now, new))
-        state.evaluated_at = now
+        since, state.evaluated_at = state.evaluated_at, now
         if new.clock.next_change_at is not None:
             heapq.heappush(view.due, (new.clock.next_change_at, state.dossier))
         self._transitions(state, old.clock, new.clock, now, outcome, quiet)
+        self._sync_check(view, state, since, now, outcome, quiet)
+
+    def _sync_due(self, state: DossierState) -> Timestamp | None:
+        late_after = self.sync_late_seconds
+        return None if late_after is None else sync_due(state, self.calendar, late_after)
+
+    def _sync_check(self, view: PartitionView, state: DossierState, since: Timestamp | None, now: Timestamp,
+                    outcome: Outcome, quiet: bool) -> None:
+        """A `sync_late` alert the first time a dossier is seen past its sync deadline unsynced; until then a
+        timer at the deadline, so it comes even when no event does."""
+        due = self._sync_due(state)
+        if due is None:
+            return
+        if due > now:
+            heapq.heappush(view.due, (due, state.dossier))
+            return
+        if quiet or (since is not None and since >= due):
+            return  # backfill, or already past the deadline at an earlier evaluation (alerted then)
+        agency = state.agency or ""
+        procedure = self.catalog.procedure(agency, state.procedure or "")
+        kind = AlertKind.SYNC_LATE.value
+        outcome.alerts.append(
+            Alert(alert_id(state.dossier, kind, due), kind, state.dossier, agency, state.procedure,
+                  procedure.field if procedure else None, due, now,
+                  self.calendar.to_work(now) - self.calendar.to_work(due), state.appointment)
+        )
 
     def _transitions(
         self, state: DossierState, before: Clock, after: Clock, now: Timestamp, outcome: Outcome, quiet: bool

@@ -52,8 +52,17 @@ class StreamSettings(KafkaSettings):
         gt=1,
         description="Kafka group session timeout: how fast a dead worker's partitions move to the others",
     )
+    sync_late_hours: float | None = Field(
+        None,
+        gt=0,
+        description="Working hours after receipt by which a dossier should be synced to the national "
+        "portal (Cổng DVCQG); later: a sync_late alert (none = no sync alerts; docs/index766.md)",
+    )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     log_level: str = "WARNING"
+
+    def sync_late_seconds(self) -> int | None:
+        return None if self.sync_late_hours is None else round(self.sync_late_hours * 3600)
 
     def business_clock(self, wall: float) -> BusinessClock:
         """Business time as configured; without an origin, business time is wall time from `wall` on."""

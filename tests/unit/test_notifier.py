@@ -470,3 +470,51 @@ def test_the_notifier_warns_loudly_at_start_on_the_sample_catalog(
     warnings = [r for r in caplog.records
                 if r.levelno == logging.WARNING and SAMPLE_WARNING in r.getMessage()]
     assert len(warnings) == (1 if sample else 0)
+
+
+# -- sync health: dossiers not synced to the national portal (Cổng DVCQG) in time ------------------------
+def sync_late(dossier: str, agency: str = "STP", *, due: int, at: int | None = None) -> Alert:
+    return Alert(alert_id(dossier, "sync_late", due), "sync_late", dossier, agency, "1.000001",
+                 "Lý lịch tư pháp", due, due if at is None else at, 0, None)
+
+
+def test_sync_late_alerts_are_gathered_into_one_message_per_agency(store: SqliteNotifyStore) -> None:
+    n = notifier(store)
+    due = ts(2026, 3, 2, 10)
+    assert n.on_alert(sync_late("H48-0001", due=due), due) == []
+    assert n.on_alert(sync_late("H48-0002", due=due + 5), due + 5) == []
+    assert n.on_alert(sync_late("H48-0003", "SXD", due=due + 10), due + 10) == []
+    assert n.on_time(due + 30) == [], "the first alert waits a minute for the others"
+    sent = n.on_time(due + 71)  # one release per agency: a minute after the first alert of its batch
+    assert sorted((m.kind, m.agency) for m in sent) == [("sync_late", "STP"), ("sync_late", "SXD")]
+    stp = next(m for m in sent if m.agency == "STP")
+    assert stp.subject == "Hồ sơ chậm đồng bộ Cổng Dịch vụ công quốc gia: 2 hồ sơ — Sở Tư pháp"
+    assert "H48-0001" in stp.body and "H48-0002" in stp.body and "1.4 và 3.3" in stp.body
+    assert [c.email for c in stp.recipients] == ["stp@test.invalid", "duty.stp@test.invalid"]
+    assert stp.payload["data"]["count"] == 2
+    sxd = next(m for m in sent if m.agency == "SXD")
+    assert [c.email for c in sxd.recipients] == ["director@test.invalid"], "no supervisors: the director"
+    # a fourth dossier 10 minutes later waits for the hour since the last message; a repeat is ignored
+    assert n.on_alert(sync_late("H48-0004", due=due + 600), due + 600) == []
+    assert n.on_alert(sync_late("H48-0004", due=due + 600), due + 700) == []
+    assert n.on_time(due + 3000) == []
+    assert n.on_time(due + 70 + 3600) == []
+    (later,) = n.on_time(due + 71 + 3600)
+    assert later.payload["data"]["count"] == 1 and "H48-0004" in later.body
+
+
+def test_sync_late_after_the_office_closes_waits_for_the_opening(store: SqliteNotifyStore) -> None:
+    n = notifier(store)
+    friday_evening = ts(2026, 3, 6, 18)
+    n.on_alert(sync_late("H48-0009", due=friday_evening), friday_evening)
+    assert n.on_time(ts(2026, 3, 8, 12)) == []
+    (sent,) = n.on_time(ts(2026, 3, 9, 7))
+    assert sent.kind == "sync_late"
+    assert store.overdue() == [], "a sync alert is not an overdue dossier"
+
+
+def test_sync_messages_can_be_turned_off(store: SqliteNotifyStore) -> None:
+    n = notifier(store, sync_messages=False)
+    due = ts(2026, 3, 2, 10)
+    n.on_alert(sync_late("H48-0001", due=due), due)
+    assert n.on_time(due + 3600) == []
