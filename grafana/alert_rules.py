@@ -11,6 +11,8 @@ Rules (InfluxQL from grafana/queries.py, PromQL for the pipeline):
 * `ioc-silent-<AGENCY>`       no event at all from an agency for a while, during office hours (one
                               rule each; office hours and holidays come at run time from the
                               workers' `office_open` field, see `silence_rules`)
+* `ioc-sync-<AGENCY>`         dossiers received this month not synced to the national portal (Cổng
+                              DVCQG) above a share, during office hours (the `i766` tallies)
 * `ioc-pipeline-*`            dead letters, consumer lag, sink errors (Prometheus)
 
 Rules are built with grafana-foundation-sdk's alerting builders, which model the HTTP provisioning API
@@ -154,7 +156,8 @@ def _rule(
 SLA_GROUP = "ioc-sla"
 SILENCE_GROUP = "ioc-im-lang"
 PIPELINE_GROUP = "ioc-pipeline"
-GROUP_INTERVALS = {SLA_GROUP: "1m", SILENCE_GROUP: "5m", PIPELINE_GROUP: "1m"}
+SYNC_GROUP = "ioc-dong-bo"
+GROUP_INTERVALS = {SLA_GROUP: "1m", SILENCE_GROUP: "5m", PIPELINE_GROUP: "1m", SYNC_GROUP: "5m"}
 
 
 def _last_value_beyond(query: alerting.Query, op: Literal["gt", "lt"], value: float) -> list[alerting.Query]:
@@ -264,6 +267,39 @@ def silence_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Ru
     ]
 
 
+def sync_rules(catalog: Catalog, settings: AlertSettings) -> list[alerting.Rule]:
+    """One rule per agency: the share of this month's received dossiers synced to the national portal
+    under `sync_min_rate`, once `sync_min_received` were received, while the office has been open for
+    `sync_office_minutes` (the workers' `office_open`, as the silent rule). Per-dossier lateness is the
+    workers' `sync_late` alert and the notifier's message (docs/notifier.md); this rule is the trend."""
+    s = settings
+    return [
+        _rule(
+            uid("ioc-sync", a.code),
+            f"Chậm đồng bộ Cổng Dịch vụ công quốc gia — {a.label}",
+            SYNC_GROUP,
+            s,
+            [
+                _influx_query("A", q.sync_share_for_alert(a.code), 120),
+                _influx_query("B", q.sync_received_for_alert(a.code), 120),
+                _influx_query("O", q.office_open_throughout(), s.sync_office_minutes * 60),
+                _reduce("C", "A"),
+                _reduce("D", "B"),
+                _reduce("P", "O"),
+                _math("E", f"$C < {s.sync_min_rate:g} && $D >= {s.sync_min_received} && $P >= 1"),
+            ],
+            labels={"agency": a.code, RULE_LABEL: "sync", "severity": "warning"},
+            summary=f"{a.label}: đã đồng bộ {{{{ humanizePercentage $values.C.Value }}}} hồ sơ tiếp nhận "
+            f"trong kỳ (ngưỡng {s.sync_min_rate:.0%})",
+            description=f"{a.name}: tỷ lệ hồ sơ tiếp nhận trong kỳ báo cáo đã đồng bộ lên Cổng Dịch vụ công "
+            f"quốc gia dưới {s.sync_min_rate:.0%} (chỉ tiêu 1.4 và 3.3, Bộ chỉ số 766). Kiểm tra kết nối "
+            "đồng bộ của đơn vị. Bảng: /d/ioc-766",
+            for_="15m",
+        )
+        for a in catalog.agencies
+    ]
+
+
 def pipeline_rules(settings: AlertSettings) -> list[alerting.Rule]:
     """Workers' health from Prometheus; no `agency` label, so they go to the director (root policy)."""
     s = settings
@@ -324,6 +360,7 @@ def rules(catalog: Catalog, settings: AlertSettings = DEFAULTS) -> dict[str, lis
     return {
         SLA_GROUP: sla_rules(catalog, settings),
         SILENCE_GROUP: silence_rules(catalog, settings),
+        SYNC_GROUP: sync_rules(catalog, settings),
         PIPELINE_GROUP: pipeline_rules(settings),
     }
 

@@ -372,6 +372,26 @@ def ii06a_rows(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, dict[str
     return out
 
 
+# -- sync health to the national portal, for the alert rule (the running month's `i766` tallies) -----------
+def _i766_agency(fields: tuple[str, ...], agency: str) -> str:
+    """The sum over partitions of each partition's latest `i766` values of one agency (tallies add up)."""
+    inner = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
+    return (f'SELECT {inner} FROM "i766" WHERE {TIME_FILTER} AND "agency" = {literal(agency)} '
+            'GROUP BY "partition"')
+
+
+def sync_share_for_alert(agency: str) -> str:
+    """One agency's share of the dossiers received this reporting month that are synced to the national
+    portal (item 1.4's rate, live); 0 while nothing was received (the rule also asks for enough)."""
+    return (f'SELECT sum("synced") / sum("received") AS "sync_share" '
+            f'FROM ({_i766_agency(("synced", "received"), agency)})')
+
+
+def sync_received_for_alert(agency: str) -> str:
+    """How many dossiers the share above is computed on."""
+    return f'SELECT sum("received") AS "received" FROM ({_i766_agency(("received",), agency)})'
+
+
 # -- Grafana macros -------------------------------------------------------------------------------------
 def _ms(moment: datetime | int) -> int:
     return moment if isinstance(moment, int) else int(moment.timestamp() * 1000)

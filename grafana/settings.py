@@ -39,6 +39,13 @@ class AlertSettings:
     silent_history_days: int = 30
     """The silent rule counts an agency's events per minute over this many days (see
     `queries.agency_recent_events`); an agency silent for longer is "no data", not "silent"."""
+    sync_min_rate: float = 0.9
+    """Sync health: an agency whose dossiers received this reporting month are synced to the national
+    portal below this share, during office hours, is falling behind (item 1.4 of the 766 index)."""
+    sync_min_received: int = 10
+    """The sync rule waits for this many dossiers received in the month."""
+    sync_office_minutes: int = 30
+    """The sync rule fires only when the office was open for this long (no page at 07:01)."""
     dead_letters_threshold: int = 5
     """Dead letters in 10 minutes, all reasons together."""
     consumer_lag_threshold: int = 1000

@@ -29,13 +29,23 @@ from dossiers import labels
 from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
+from dossiers.index766 import Index766, Tally
+from dossiers.index766 import Row as Row766
 from dossiers.kpi import Block
 from dossiers.periods import Period
 from dossiers.report_ii06a import Counts, Grouping, Report, Row, Window
 from grafana import alert_rules as rules
 from grafana import dashboards, queries
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
-from streams.influx import alert_point, deadline_point, event_point, ii06a_points, kpi_point, stamp
+from streams.influx import (
+    alert_point,
+    deadline_point,
+    event_point,
+    i766_points,
+    ii06a_points,
+    kpi_point,
+    stamp,
+)
 from streams.processor import DeadlineMark
 from tests.support import stack as testing
 
@@ -261,6 +271,30 @@ def ii06a_lines(catalog: Catalog) -> list[str]:
     return lines
 
 
+# (partition, seconds before now, {agency: (received, synced)}): the running 766 tallies; the latest point
+# per partition wins, SKHDT's is stale. STP: (12 + 8) received, (9 + 5) synced = 70 %; LAND 15 of 15.
+I766: list[tuple[int, int, dict[str, tuple[int, int]]]] = [
+    (0, 40, {"STP": (9, 9)}),
+    (0, 5, {"STP": (12, 9), LAND: (15, 15)}),
+    (1, 3, {"STP": (8, 5)}),
+    (2, 300, {"SKHDT": (30, 0)}),
+]
+
+
+def i766_lines(catalog: Catalog) -> list[str]:
+    lines = []
+    for partition, ago, tallies in I766:
+        rows = []
+        for agency in catalog.agencies:
+            received, synced = tallies.get(agency.code, (0, 0))
+            tally = Tally(received=received, synced=synced, in_form=received, on_time=received)
+            within = {1: 0, 4: 0, 24: synced, 72: synced}
+            rows.append(Row766(agency.code, agency.name, tally, sync_within=within))
+        index = Index766(RUNNING, Window(OPEN, OPEN), rows, Row766("TT", "TT"))
+        lines += i766_points(index, partition, NOW - ago, OPEN)
+    return lines
+
+
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
     return load_catalog()
@@ -279,6 +313,7 @@ def db(influx: LocalInflux | RemoteInflux, catalog: Catalog) -> InfluxEndpoint:
     ]
     points += [event_point(a, kind, "counter", fld, dossier, ts) for a, kind, fld, dossier, ts in EVENTS]
     points += ii06a_lines(catalog)
+    points += i766_lines(catalog)
     with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=10_000) as client:
         write = client.write_api(write_options=SYNCHRONOUS)
         write.write(bucket=endpoint.bucket, record=points)
@@ -502,6 +537,11 @@ def cases(catalog: Catalog) -> list[Case]:
         events = {"STP": [{"events": 1}], "SKHDT": [{"events": 0}], LAND: [{"events": 0}]}.get(code, [])
         history = (NOW - 30 * DAYS) * 1000, (NOW + 1) * 1000  # the rule's 30-day range
         out.append(Case(q.agency_recent_events(code, 120), events, *history))
+        # sync health (the i766 tallies): every agency has a row (zeros), SKHDT's non-zero one is stale
+        received, synced = {"STP": (20, 14), LAND: (15, 15)}.get(code, (0, 0))
+        share = r(synced / received) if received else 0
+        out.append(Case(q.sync_share_for_alert(code), [{"sync_share": share}], *LIVE))
+        out.append(Case(q.sync_received_for_alert(code), [{"received": received}], *LIVE))
     # the running form II.06a: STP p0 (latest) + STP p1, LAND p0; the other agencies' rows are zeros
     # (written by partitions 0 and 1), SKHDT's non-zero point of partition 2 is stale
     zero = dict.fromkeys(queries.II06A_FIELDS, 0)
@@ -659,6 +699,23 @@ def test_rule_silent_agency(db: InfluxEndpoint, catalog: Catalog, agency: str, s
     # office open for the last 2 hours; STP sent an event 10 minutes ago; SKHDT and LAND sent nothing in
     # the last 2 hours; SYT never sent anything (no data: not judged silent, noDataState OK)
     assert set(evaluate(rule_by_uid(catalog)[f"ioc-silent-{agency}"], db).values()) == {state}
+
+
+@pytest.mark.parametrize(
+    ("agency", "state"),
+    [("STP", "Alerting"), (LAND, "Normal"), ("SYT", "Normal"), ("SKHDT", "Normal")],
+)
+def test_rule_sync_falling_behind(db: InfluxEndpoint, catalog: Catalog, agency: str, state: str) -> None:
+    # STP synced 14 of 20 received (70 % < 90 %, 20 >= 10, open); LAND 15 of 15; SYT received nothing;
+    # SKHDT's only non-zero point is stale
+    assert set(evaluate(rule_by_uid(catalog)[f"ioc-sync-{agency}"], db).values()) == {state}
+
+
+def test_rule_sync_waits_for_enough_dossiers(db: InfluxEndpoint, catalog: Catalog) -> None:
+    rule = json.loads(json.dumps(rule_by_uid(catalog)["ioc-sync-STP"]))
+    math_model = next(d["model"] for d in rule["data"] if d["model"].get("type") == "math")
+    math_model["expression"] = math_model["expression"].replace(">= 10", ">= 21")  # STP received 20
+    assert set(evaluate(rule, db).values()) == {"Normal"}
 
 
 def _ict(*parts: int) -> int:

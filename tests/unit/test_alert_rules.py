@@ -346,6 +346,12 @@ def test_on_time_rule_per_agency_uses_its_own_target(alerting: tuple[Catalog, di
         assert silent["data"][1]["relativeTimeRange"]["from"] == 120 * 60
         assert silent["condition"] == "C"
         assert silent["data"][-1]["model"]["expression"] == "$B < 0.5 && $P >= 1"
+        sync = by_uid[rules.uid("ioc-sync", agency.code)]
+        assert sync["labels"]["agency"] == agency.code and sync["labels"]["ioc_rule"] == "sync"
+        assert sync["data"][0]["model"]["query"] == queries.sync_share_for_alert(agency.code)
+        assert sync["data"][1]["model"]["query"] == queries.sync_received_for_alert(agency.code)
+        assert sync["data"][2]["relativeTimeRange"]["from"] == 30 * 60
+        assert sync["data"][-1]["model"]["expression"] == "$C < 0.9 && $D >= 10 && $P >= 1"
 
 
 def test_sample_rule_set() -> None:
@@ -358,8 +364,9 @@ def test_sample_rule_set() -> None:
         "ioc-pipeline-sink-errors",
         "ioc-ontime-CNVPDKDD_TP",
         "ioc-silent-STP",
+        "ioc-sync-STP",
     } <= uids
-    assert len(uids) == 2 + 3 + 2 * len(SAMPLE.agencies)
+    assert len(uids) == 2 + 3 + 3 * len(SAMPLE.agencies)
     land = next(r for r in all_rules(COMMITTED) if r["uid"] == "ioc-ontime-CNVPDKDD_TP")
     assert "$C < 0.8 " in land["data"][-1]["model"]["expression"]
     assert {g["name"]: g["interval"] for g in COMMITTED["groups"]} == rules.GROUP_INTERVALS

@@ -157,7 +157,7 @@ def test_first_push_creates_everything(stub: RecordingStub) -> None:
     )
 
     created_rules = [r.body for r in stub.calls("POST", "/api/v1/provisioning/alert-rules")]
-    assert len(created_rules) == 5 + 2 * len(catalog.agencies)
+    assert len(created_rules) == 5 + 3 * len(catalog.agencies)
     for rule in created_rules:
         assert (
             rule["folderUID"] == "ioc" and rule["ruleGroup"] in rules.GROUP_INTERVALS and rule["orgID"] == 1
@@ -168,6 +168,7 @@ def test_first_push_creates_everything(stub: RecordingStub) -> None:
     assert {g: b["interval"] for g, b in groups.items()} == {
         "ioc-sla": 60,
         "ioc-im-lang": 300,
+        "ioc-dong-bo": 300,
         "ioc-pipeline": 60,
     }
     assert sum(len(b["rules"]) for b in groups.values()) == len(created_rules)
@@ -183,7 +184,7 @@ def test_second_push_only_updates(stub: RecordingStub) -> None:
     assert report.created == []
     assert not [r for r in stub.requests if r.method == "POST" and r.path != "/api/dashboards/db"]
     assert len(stub.calls("PUT", "/api/datasources/uid/")) == 2
-    assert len(stub.calls("PUT", "/api/v1/provisioning/alert-rules/")) == 5 + 2 * len(catalog.agencies)
+    assert len(stub.calls("PUT", "/api/v1/provisioning/alert-rules/")) == 5 + 3 * len(catalog.agencies)
     uids = {r.path.rsplit("/", 1)[-1] for r in stub.calls("PUT", "/api/v1/provisioning/contact-points/")}
     assert uids == {rec["uid"] for p in rules.contact_points(catalog) for rec in p["receivers"]}
 
