@@ -158,11 +158,13 @@ def _on_time(state: DossierState, names: tuple[str, ...], procedure: Procedure |
 
 
 def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, window: Window,
-                 known: Clock | None = None) -> Tally:
+                 known: Clock | None = None, names: tuple[str, ...] | None = None) -> Tally:
     """What one dossier adds to its agency's tally; `state` holds its events up to `window.end` only.
-    `known`: the dossier's SLA clock at `window.end` if the caller has it (see `columns`)."""
+    `known`: the dossier's SLA clock at `window.end` if the caller has it (see `columns`); `names`: its
+    columns for `window`, if the caller has them (the worker shares them with the form's keys)."""
     tally = Tally()
-    names = columns(state, catalog, calendar, window, known)
+    if names is None:
+        names = columns(state, catalog, calendar, window, known)
     if "c3" not in names or state.received is None:
         return tally
     procedure = catalog.procedure(state.agency or "", state.procedure) if state.procedure else None

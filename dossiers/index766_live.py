@@ -45,13 +45,14 @@ LIVE_FIELDS: tuple[str, ...] = (
 
 
 def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, as_of: Timestamp,
-              known: Clock | None = None) -> tuple[Weighted, ...]:
+              known: Clock | None = None, names: tuple[str, ...] | None = None) -> tuple[Weighted, ...]:
     """The weighted keys of one dossier at `as_of`: what it adds to the running index of any period that
-    runs at `as_of` (see the module's docstring). `known`: its SLA clock at `as_of`, if the caller has it."""
+    runs at `as_of` (see the module's docstring). `known`: its SLA clock at `as_of`, if the caller has it;
+    `names`: its `dossiers.report_ii06a.whole_columns` at `as_of`, if the caller has them."""
     if state.received is None:
         return ()
     received = state.received[0]
-    tally = contribution(state, catalog, calendar, Window(received, as_of), known)
+    tally = contribution(state, catalog, calendar, Window(received, as_of), known, names)
     if not tally.in_form:
         return ()
     agency = state.agency or ""

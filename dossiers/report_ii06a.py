@@ -276,16 +276,28 @@ def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
     receipt; a refusal at the counter by its date. (6) is then (7) + (11) - (4) - (5). `known`: the
     dossier's clock at `as_of` if the caller has it (see `columns`).
     """
-    agency = state.agency or ""
     if state.status is Status.REFUSED and refused_at_counter(state, calendar):
         assert state.refused is not None
-        return (("ii06a", agency, "refused_at_counter", calendar.day_key(state.refused[0])),)
+        return (("ii06a", state.agency or "", "refused_at_counter", calendar.day_key(state.refused[0])),)
     if state.received is None:
         return ()
+    return keys_of(state, calendar, whole_columns(state, catalog, calendar, as_of, known))
+
+
+def whole_columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, as_of: Timestamp,
+                  known: Clock | None = None) -> tuple[str, ...]:
+    """The columns of a received dossier for a period starting at its receipt and running at `as_of`: it
+    sees every column of it (the running figures' keys are dated from these; see `live_keys`)."""
+    assert state.received is not None
+    return columns(state, catalog, calendar, Window(state.received[0], as_of), known)
+
+
+def keys_of(state: DossierState, calendar: WorkingCalendar, names: tuple[str, ...]) -> tuple[LiveKey, ...]:
+    """`live_keys` of a received dossier from its `whole_columns`."""
+    assert state.received is not None
+    agency = state.agency or ""
     received = state.received[0]
     closed = state.closed_at()
-    whole = Window(received, as_of)  # a period starting at its receipt sees every column of it
-    names = columns(state, catalog, calendar, whole, known)
     if not names:
         return ()  # received after `as_of` (an event ahead of the clock): in no column yet
     day = calendar.day_key(received)

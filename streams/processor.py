@@ -24,9 +24,17 @@ from dossiers.index766 import Index766, sync_due
 from dossiers.index766_live import Weighted, running_index
 from dossiers.index766_live import live_keys as index_keys
 from dossiers.kpi import EMPTY, Contribution, KpiCounters, contribution
-from dossiers.lifecycle import Applied, DossierState, apply
+from dossiers.lifecycle import Applied, DossierState, Status, apply
 from dossiers.periods import Period, month_of
-from dossiers.report_ii06a import LiveKey, Report, live_keys, running_report
+from dossiers.report_ii06a import (
+    LiveKey,
+    Report,
+    keys_of,
+    live_keys,
+    refused_at_counter,
+    running_report,
+    whole_columns,
+)
 from dossiers.sla import Clock, Timeliness
 from dossiers.validation import validate_event
 from dossiers.wire import AGENCY_HEADER
@@ -352,8 +360,12 @@ class Processor:
         known = None if held is EMPTY else held.clock
         if state.received is not None and state.received[0] > at:
             at, known = state.received[0], None
-        return (live_keys(state, self.catalog, self.calendar, at, known),
-                index_keys(state, self.catalog, self.calendar, at, known))
+        turned_away = state.status is Status.REFUSED and refused_at_counter(state, self.calendar)
+        if state.received is None or turned_away:
+            return live_keys(state, self.catalog, self.calendar, at, known), ()
+        names = whole_columns(state, self.catalog, self.calendar, at, known)  # shared by both figures
+        return (keys_of(state, self.calendar, names),
+                index_keys(state, self.catalog, self.calendar, at, known, names))
 
     def period(self, now: Timestamp) -> tuple[Period, str]:
         """The reporting month running at `now` and the first day of the one before it (the floor of the
