@@ -347,15 +347,15 @@ class Catalog(_Frozen):
             return value
         if "centres" in value and "agencies" not in value:
             return _from_province_file(value)
-        nested = any(isinstance(c, dict) and "agencies" in c for c in value.get("centres") or ())
-        if nested:
+        listed = value.get("centres")
+        if isinstance(listed, list | tuple) and any(isinstance(c, dict) and "agencies" in c for c in listed):
             raise ValueError("agencies: a province catalog lists the agencies under each centre; "
                              "the top-level `agencies` is for a single-centre catalog (centre + agencies)")
         centre = value.get("centre")
         code = centre.get("code", "centre") if isinstance(centre, dict) else getattr(centre, "code", None)
         agencies = value.get("agencies")
-        if code is None or not isinstance(agencies, list | tuple):
-            return value
+        if not isinstance(code, str) or not isinstance(agencies, list | tuple):
+            return value  # the field errors say what is wrong
         placed: list[Any] = []
         for agency in agencies:  # an agency of a single-centre file sits in that centre
             if isinstance(agency, dict) and "centre" not in agency:
