@@ -1,4 +1,4 @@
-"""KPIs (chỉ tiêu) per agency and for the centre, as sums of what each dossier contributes.
+"""KPIs (chỉ tiêu) per agency, per centre and for the whole, as sums of what each dossier contributes.
 
 A dossier contributes a handful of counter keys (its agency's `received` on its day, its open or
 resolved class, its rating, ...). The KPI snapshot is the sum of all contributions. `ioc replay` sums
@@ -102,7 +102,7 @@ def _rate(good: int, total: int) -> float | None:
 
 @dataclass(slots=True)
 class Block:
-    """The KPI block of one agency, or of the centre."""
+    """The KPI block of one agency, of one centre, or of the whole province."""
 
     received: int = 0
     received_today: int = 0
@@ -179,11 +179,18 @@ KPI_FIELDS: tuple[str, ...] = tuple(
 
 @dataclass(slots=True)
 class Snapshot:
-    """KPIs of every agency of the catalog and of the centre on one day."""
+    """KPIs on one day at three levels: every agency of the catalog, every centre (the sum of its
+    agencies), and the whole (`centre`: the province total for a province catalog, the centre itself
+    for a single-centre one)."""
 
     day: date
     agencies: dict[str, Block]
     centre: Block
+    centres: dict[str, Block] = field(default_factory=dict)
+    """Per centre code, in catalog order. An agency no longer in the catalog (counters kept by the stream
+    across a catalog change) counts in the total and in no centre."""
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The agency codes of each centre, in catalog order."""
 
     @classmethod
     def from_counts(cls, counts: Counter[Key], catalog: Catalog, day: date) -> Snapshot:
@@ -215,11 +222,19 @@ class Snapshot:
                 setattr(block, key[2], getattr(block, key[2]) + n)
             elif kind == "paid":
                 setattr(block, f"paid_{key[2]}", getattr(block, f"paid_{key[2]}") + n)
-        centre = Block()
+        members = {c.code: tuple(a.code for a in catalog.agencies_of(c.code)) for c in catalog.centres}
+        centres = {code: Block() for code in members}
+        for code, codes in members.items():
+            for agency_code in codes:
+                centres[code].add(agencies[agency_code])
+        total = Block()
         for block in agencies.values():
-            centre.add(block)
-        return cls(day, agencies, centre)
+            total.add(block)
+        return cls(day, agencies, total, centres, members)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"day": self.day.isoformat(), "centre": self.centre.as_dict(),
+        centres = {code: {**block.as_dict(),
+                          "agencies": {a: self.agencies[a].as_dict() for a in sorted(self.members[code])}}
+                   for code, block in self.centres.items()}
+        return {"day": self.day.isoformat(), "centre": self.centre.as_dict(), "centres": centres,
                 "agencies": {code: block.as_dict() for code, block in sorted(self.agencies.items())}}

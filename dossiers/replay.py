@@ -77,7 +77,8 @@ class Replay:
         return self.counters().snapshot(self.catalog, self.calendar.local_date(self.as_of))
 
     def report(self) -> dict[str, Any]:
-        """The `ioc replay --json` document."""
+        """The `ioc replay --json` document: `centre` is the whole (the province total for a province
+        catalog), `centres` each centre with its agencies, `agencies` every agency."""
         snapshot = self.snapshot()
         body = snapshot.as_dict()
         return {
@@ -87,6 +88,7 @@ class Replay:
             "dossiers": {"total": len(self.states),
                          "with_problems": sum(1 for s in self.states.values() if s.problems())},
             "centre": body["centre"],
+            "centres": body["centres"],
             "agencies": body["agencies"],
         }
 

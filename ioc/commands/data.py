@@ -107,6 +107,12 @@ def replay(
         raise typer.Exit(1)
 
 
+def _short(catalog: Catalog, code: str) -> str:
+    """A centre's name without the words every centre shares, for the table's first column."""
+    centre = catalog.centre_by_code.get(code)
+    return centre.name.removeprefix("Trung tâm Phục vụ hành chính công ") if centre else code
+
+
 def kpi_table(report: dict[str, Any], catalog: Catalog) -> Table:
     events = report["events"]
     table = Table(
@@ -131,7 +137,10 @@ def kpi_table(report: dict[str, Any], catalog: Catalog) -> Table:
         (catalog.agency_by_code[c].label if c in catalog.agency_by_code else c, b)
         for c, b in report["agencies"].items()
     ]
-    rows.append(("TOÀN TRUNG TÂM", report["centre"]))
+    if catalog.is_province:  # a subtotal per centre, then the province
+        rows += [(f"▸ {_short(catalog, c)}", entry)
+                 for c, entry in report["centres"].items()]
+    rows.append(("TOÀN TỈNH" if catalog.is_province else "TOÀN TRUNG TÂM", report["centre"]))
     for label, block in rows:
         rate, target = block["on_time_rate"], block["target_on_time"]
         colour = "" if rate is None or target is None else ("green" if rate >= target else "red")
