@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from dossiers import labels
+from dossiers.index766 import GROUPS, ITEMS, SYNC_WITHIN_HOURS, TALLY_FIELDS, Item
 from dossiers.report_ii06a import FORM_COLUMNS, OUTSIDE
 
 KPI_WINDOW = "1m"
@@ -390,6 +391,215 @@ def sync_share_for_alert(agency: str) -> str:
 def sync_received_for_alert(agency: str) -> str:
     """How many dossiers the share above is computed on."""
     return f'SELECT sum("received") AS "received" FROM ({_i766_agency(("received",), agency)})'
+# -- the 766 index, the running period ----------------------------------------------------------------
+I766_SYNC_FIELDS: tuple[str, ...] = tuple(f"synced_{h}h" for h in SYNC_WITHIN_HOURS)
+"""The sync buckets of `i766`: dossiers received in the period and synced within 1, 4, 24, 72 hours."""
+I766_FIELDS: tuple[str, ...] = (*TALLY_FIELDS, *I766_SYNC_FIELDS)
+"""The `i766` count fields as streams.influx writes them: `Tally`'s fields (`working_days` a float, the
+others integers), then the sync buckets. All of them add up over partitions; no rate does."""
+
+SCORED: tuple[Item, ...] = tuple(item for item in ITEMS if item.max is not None)
+"""The scored items (1.4, 2.1, 3.3, 3.6, 4.1, 4.2, 5.4), their thresholds and maxima from `ITEMS`."""
+
+
+def _sum(name: str) -> str:
+    return f"sum({ident(name)})"
+
+
+def _float(sum_expr: str) -> str:
+    """`sum(x) * 1.0`: InfluxDB 1.6 types an integer sum divided by an integer sum as an *integer* once an
+    outer query reads it from a subquery (0.8 becomes 0); a float factor keeps the quotient a float."""
+    return f"{sum_expr} * 1.0"
+
+
+def _rate_766(code: str) -> tuple[str, str, tuple[str, ...]]:
+    """(rate expression over the partitions' summed tallies, its denominator field, the fields it reads) of
+    one item: the formulas of `dossiers.index766.indicators`. Every numerator is part of its denominator,
+    so the partitions with a zero denominator (left out by `"<denominator>" > 0`) add nothing to the sums."""
+    if code == "3.3":  # online share x sync rate
+        rate = f"{_float(_sum('online'))} / {_sum('received')} * {_sum('synced')} / {_sum('received')}"
+        return rate, "received", ("online", "synced", "received")
+    if code == "5.4":  # 100% - (overdue + complaint) rates, never below 0: max(on_time - complaint, 0)
+        gap = f"{_sum('on_time')} - {_sum('complaint_or_dislike')}"
+        rate = f"{_float(f'({gap} + abs({gap}))')} / 2 / {_sum('in_form')}"
+        return rate, "in_form", ("on_time", "complaint_or_dislike", "in_form")
+    numerator, denominator = RATIOS_766[code]
+    return f"{_float(_sum(numerator))} / {_sum(denominator)}", denominator, (numerator, denominator)
+
+
+RATIOS_766: dict[str, tuple[str, str]] = {
+    "1.4": ("synced", "received"),
+    "2.1": ("on_time", "in_form"),
+    "2.2": ("working_days", "finished"),
+    "3.6": ("paid_online", "fee"),
+    "4.1": ("e_result", "written"),
+    "4.2": ("digitised", "received"),
+}
+"""The items that are one tally field over another (numerator, denominator); 3.3 and 5.4 are formulas."""
+
+
+def _number(value: float) -> str:
+    return repr(float(value))
+
+
+def _points_766(item: Item, rate: str) -> str:
+    """`Item.points` in InfluxQL: max x min(rate / threshold, 1), with min(x, 1) = (x + 1 - |x - 1|) / 2
+    (InfluxQL has no two-argument min over expressions; abs() of an expression works from 1.6)."""
+    assert item.max is not None
+    threshold = item.threshold or 1.0  # as Item.points: no threshold means full at 100%
+    x = f"{rate} / {_number(threshold)}"
+    return f"{_number(item.max)} * ({x} + 1 - abs({x} - 1)) / 2"
+
+
+def _alias(code: str) -> str:
+    return code.replace(".", "_")
+
+
+def _i766_latest(fields: Sequence[str], where: str, day_tz: str | None = None) -> str:
+    """Each partition's latest `i766` point per agency (per local day of `day_tz` if given), of `fields`."""
+    select = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
+    day = "time(1d), " if day_tz else ""
+    return (f'SELECT {select} FROM "i766" WHERE {where} GROUP BY {day}"agency", "agency_name", "partition"'
+            + _per_day(day_tz))
+
+
+def _per_day(day_tz: str | None) -> str:
+    return f" fill(none) tz({literal(day_tz)})" if day_tz else ""
+
+
+def _i766_sources(where: str, by_agency: bool, day_tz: str | None = None) -> tuple[list[str], str]:
+    """One subquery per item, over the partitions where its denominator is positive: the rate (summed
+    tallies, divided), then its points, and the same points, maximum and loss under the names the outer
+    query adds up (`points`, `max`, `lost_<group>`). An item with a zero denominator everywhere gives no
+    row: its columns are null and it is out of the total, as N/A is in `Row.score()`.
+    Returns (subqueries, the GROUP BY clause the outer query repeats)."""
+    parts = (["time(1d)"] if day_tz else []) + (['"agency"', '"agency_name"'] if by_agency else [])
+    group = f" GROUP BY {', '.join(parts)}" if parts else ""
+    tags = ' GROUP BY "agency", "agency_name"' if by_agency else ""
+    fill = _per_day(day_tz)
+    sources = []
+    for item in ITEMS:
+        rate, denominator, used = _rate_766(item.code)
+        latest = _i766_latest(used, where, day_tz)
+        summed = f'SELECT {rate} AS "r" FROM ({latest}) WHERE {ident(denominator)} > 0{group}{fill}'
+        columns = [f'"r" AS {ident("rate_" + _alias(item.code))}']  # a raw selection: no time(1d) here
+        if item.max is not None:
+            points = _points_766(item, '"r"')
+            columns += [
+                f"{points} AS {ident('points_' + _alias(item.code))}",
+                f'{points} AS "points"',
+                f'"r" * 0 + {_number(item.max)} AS "max"',
+                f"{_number(item.max)} - {points} AS {ident('lost_' + item.group)}",
+            ]
+        sources.append(f"SELECT {', '.join(columns)} FROM ({summed}){tags}")
+    if by_agency:  # a row for every agency, even one with nothing to score yet: its number in the catalog
+        # (mean, not max: a selector keeps its point's time, and InfluxDB 1.6 then loses the column when it
+        # merges that row with the items' rows, stamped at the epoch; tt is the same on every partition)
+        numbers = _i766_latest(("tt",), where, day_tz)
+        sources.append(f'SELECT mean("tt") AS "tt" FROM ({numbers}){group}{fill}')
+    return sources, group
+
+
+TREND_TZ = "Asia/Ho_Chi_Minh"
+"""The trend's days are Vietnamese days (InfluxDB's `tz()`; its time(1d) buckets are UTC days without)."""
+
+I766_GROUPS: tuple[str, ...] = tuple(GROUPS)
+"""The official groups, for the `lost_<group>` columns of `i766_scores`."""
+
+
+def i766_scores(*, window: str | None = None, by_agency: bool = True) -> str:
+    """The 766 index of the running period, computed on the board from the summed tallies.
+
+    The worker cannot compute an agency's rates (its dossiers are spread over partitions, and rates do not
+    add up), so every rate is taken here, in InfluxQL, from the sums over partitions of each partition's
+    latest `i766` point: per agency (`by_agency`, with its catalog number `tt`) or for the centre (the sum
+    over every agency and partition). Columns: `rate_<item>` and `points_<item>` for 1.4, 2.1, 3.3, 3.6,
+    4.1, 4.2, 5.4 (thresholds and maxima from `dossiers.index766.ITEMS`), `rate_2_2` (2.2: the average
+    processing time in working days, not scored), `lost_<group>` (points lost per official group),
+    `points` and `max` (the total over the items that have a rate: `Row.score()`) and `lost`.
+    An item whose denominator is 0 (N/A in `ioc report 766`) is null and left out of `points` and `max`.
+    """
+    sources, group = _i766_sources(_window(window, None), by_agency)
+    columns = [*(f"max({ident(c)}) AS {ident(c)}" for c in ("tt",) if by_agency)]
+    for item in ITEMS:
+        names = ["rate_"] if item.max is None else ["rate_", "points_"]
+        columns += [f"max({ident(n + _alias(item.code))}) AS {ident(n + _alias(item.code))}" for n in names]
+    columns += [f"sum({ident('lost_' + g)}) AS {ident('lost_' + g)}" for g in I766_GROUPS]
+    columns += ['sum("points") AS "points"', 'sum("max") AS "max"', 'sum("max") - sum("points") AS "lost"']
+    froms = ", ".join(f"({s})" for s in sources)
+    return f"SELECT {', '.join(columns)} FROM {froms}{group}"
+
+
+def i766_trend(*, window: str | None = None, tz: str = TREND_TZ) -> str:
+    """The centre's total points (`points`) and their maximum (`max`, the items that had a rate) per local
+    day: each partition's last `i766` point of the day, summed, scored like `i766_scores` (by_agency=False).
+    Over the board's time range (`$timeFilter`), or `window` (e.g. "90d", for tests). Each day shows the
+    index of the reporting period running then: the trend month after month, with a step where a new
+    period starts (the 15th) and the month's tallies begin again."""
+    where = TIME_FILTER if window is None else f"time > now() - {window}"
+    sources, _ = _i766_sources(where, by_agency=False, day_tz=tz)
+    froms = ", ".join(f"({s})" for s in sources)
+    return (
+        f'SELECT sum("points") AS "points", sum("max") AS "max" FROM {froms} '
+        f"WHERE {where} GROUP BY time(1d){_per_day(tz)}"
+    )
+
+
+def i766_tallies(*, window: str | None = None) -> str:
+    """One row per agency: the sum over partitions of each partition's latest `i766` point (`I766_FIELDS`),
+    with the row's number (`tt`, catalog order) and the running period's dates (like `ii06a_form`)."""
+    inner = _i766_latest(("tt", *I766_FIELDS, "period_from", "period_to"), _window(window, None), "")
+    outer = ", ".join(
+        ['max("tt") AS "tt"', *(f"sum({ident(f)}) AS {ident(f)}" for f in I766_FIELDS),
+         'last("period_from") AS "period_from"', 'last("period_to") AS "period_to"']
+    )
+    return f'SELECT {outer} FROM ({inner}) GROUP BY "agency", "agency_name"'
+
+
+def i766_rows(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, dict[str, float]]:
+    """The summed tallies the board's rates come from: {agency code: {field: n}} (`I766_FIELDS`)."""
+    out: dict[str, dict[str, float]] = {}
+    for row in run(i766_tallies(window=window)):
+        out[str(row["agency"])] = {f: float(row[f] or 0) for f in I766_FIELDS}
+    return out
+
+
+def i766_score_rows(run: RunQuery, *, window: str = KPI_WINDOW, by_agency: bool = True
+                    ) -> dict[str, dict[str, float | None]]:
+    """What `i766_scores` shows: {agency code (or "" for the centre): {column: value or None}}."""
+    out: dict[str, dict[str, float | None]] = {}
+    for row in run(i766_scores(window=window, by_agency=by_agency)):
+        key = str(row.get("agency") or "")
+        out[key] = {k: None if v is None else float(v) for k, v in row.items()
+                    if k not in ("time", "_measurement", "agency", "agency_name")}
+    return out
+
+
+def sync_health(*, window: str | None = None, by_agency: bool = True) -> str:
+    """Sync health of the running period from the summed tallies: `received`, `synced`, the share of the
+    received dossiers synced to the national portal (`synced_share`), and the share synced within 1, 4,
+    24 and 72 hours of receipt (`within_1h`...`within_72h`; the board shows 24 h). The board has buckets,
+    not the report's median and 95th percentile: neither adds up over partitions. No row for an agency
+    that received nothing in the period."""
+    inner = _i766_latest(("received", "synced", *I766_SYNC_FIELDS), _window(window, None), "")
+    received = _sum("received")
+    columns = [f"{received} AS \"received\"", f"{_sum('synced')} AS \"synced\"",
+               f"{_float(_sum('synced'))} / {received} AS \"synced_share\""]
+    columns += [f"{_float(_sum(f))} / {received} AS {ident('within_' + f.removeprefix('synced_'))}"
+                for f in I766_SYNC_FIELDS]
+    group = ' GROUP BY "agency", "agency_name"' if by_agency else ""
+    return f'SELECT {", ".join(columns)} FROM ({inner}) WHERE "received" > 0{group}'
+
+
+def sync_health_rows(run: RunQuery, *, window: str = KPI_WINDOW, by_agency: bool = True
+                     ) -> dict[str, dict[str, float]]:
+    """What `sync_health` shows: {agency code (or "" for the centre): {column: value}}."""
+    out: dict[str, dict[str, float]] = {}
+    for row in run(sync_health(window=window, by_agency=by_agency)):
+        key = str(row.get("agency") or "")
+        out[key] = {k: float(v) for k, v in row.items()
+                    if k not in ("time", "_measurement", "agency", "agency_name") and v is not None}
+    return out
 
 
 # -- Grafana macros -------------------------------------------------------------------------------------

@@ -120,3 +120,77 @@ def test_promql_uses_metrics_the_worker_exports(name: str) -> None:
             assert any(label in exported[m] for m in used), (expr, label)
     for label in re.findall(r"\{(\w+)=", expr):
         assert any(label in exported[m] for m in used), (expr, label)
+
+
+# -- the 766 index ----------------------------------------------------------------------------------------
+def test_i766_fields_are_what_the_worker_writes() -> None:
+    from dossiers.index766 import TALLY_FIELDS
+    from dossiers.index766_live import SYNC_FIELDS
+
+    assert (*TALLY_FIELDS, *SYNC_FIELDS) == q.I766_FIELDS
+    query = q.i766_tallies()
+    for name in (*q.I766_FIELDS, "tt"):
+        assert f'last("{name}") AS "{name}"' in query
+    assert 'GROUP BY "agency", "agency_name", "partition")' in query  # each partition's latest point...
+    assert query.endswith('GROUP BY "agency", "agency_name"')  # ...summed per agency
+    assert 'sum("working_days") AS "working_days"' in query and 'last("period_to") AS "period_to"' in query
+
+
+def _item_source(query: str, code: str) -> str:
+    """The subquery of one item in `i766_scores` (from its rate alias to the next item's)."""
+    alias = code.replace(".", "_")
+    start = query.index(f'"r" AS "rate_{alias}"')
+    end = query.find('(SELECT "r" AS', start)
+    return query[start:] if end < 0 else query[start:end]
+
+
+@pytest.mark.parametrize("by_agency", [True, False])
+def test_i766_scores_take_thresholds_and_maxima_from_items(by_agency: bool) -> None:
+    from dossiers.index766 import ITEMS
+
+    query = q.i766_scores(by_agency=by_agency)
+    for item in ITEMS:
+        alias = item.code.replace(".", "_")
+        source = _item_source(query, item.code)
+        assert f'max("rate_{alias}") AS "rate_{alias}"' in query
+        if item.max is None:  # 2.2: reported (working days), not scored
+            assert "points" not in source and '"max"' not in source
+            continue
+        threshold = item.threshold or 1.0
+        assert f'{float(item.max)!r} * ("r" / {threshold!r} + 1 - abs("r" / {threshold!r} - 1)) / 2' in source
+        assert f'"r" * 0 + {float(item.max)!r} AS "max"' in source
+        assert f'AS "lost_{item.group}"' in source
+    assert 'sum("points") AS "points", sum("max") AS "max"' in query
+    assert ('sum("lost_online") AS "lost_online"' in query) and ('max("tt")' in query) == by_agency
+    assert query.endswith('GROUP BY "agency", "agency_name"') == by_agency
+
+
+def test_i766_rates_divide_sums_over_positive_denominators_as_floats() -> None:
+    query = q.i766_scores()
+    assert 'SELECT sum("synced") * 1.0 / sum("received") AS "r"' in query  # 1.4
+    assert 'sum("online") * 1.0 / sum("received") * sum("synced") / sum("received") AS "r"' in query  # 3.3
+    assert 'sum("paid_online") * 1.0 / sum("fee") AS "r"' in query and 'WHERE "fee" > 0' in query  # 3.6
+    gap = 'sum("on_time") - sum("complaint_or_dislike")'
+    assert f"({gap} + abs({gap}))" in query  # 5.4: max(on time - complaint, 0)
+    for denominator in ("received", "in_form", "finished", "fee", "written"):
+        assert f'WHERE "{denominator}" > 0 GROUP BY "agency", "agency_name"' in query
+    assert "time > now() - 1m" in query and "time > now() - 5m" in q.i766_scores(window="5m")
+
+
+def test_i766_trend_is_per_vietnamese_day_over_the_board_range() -> None:
+    query = q.i766_trend()
+    assert query.startswith('SELECT sum("points") AS "points", sum("max") AS "max" FROM (')
+    assert query.endswith("WHERE $timeFilter GROUP BY time(1d) fill(none) tz('Asia/Ho_Chi_Minh')")
+    assert "now()" not in query and '"agency_name"' in query  # each partition's last point of the day
+    ninety = q.i766_trend(window="90d")
+    assert "time > now() - 90d" in ninety and "$timeFilter" not in ninety
+    rendered = q.render(query, start=datetime(2026, 3, 1, tzinfo=UTC), end=datetime(2026, 4, 1, tzinfo=UTC))
+    assert "$" not in rendered
+
+
+def test_sync_health_shares_come_from_the_buckets() -> None:
+    query = q.sync_health()
+    assert 'sum("synced") * 1.0 / sum("received") AS "synced_share"' in query
+    assert 'sum("synced_24h") * 1.0 / sum("received") AS "within_24h"' in query
+    assert 'WHERE "received" > 0 GROUP BY "agency", "agency_name"' in query
+    assert not q.sync_health(by_agency=False).endswith('"agency_name"')

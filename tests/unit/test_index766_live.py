@@ -43,7 +43,8 @@ def expected(stories: list[list[dict[str, Any]]], as_of: int) -> Index766:
 
 def same_row(got: Row, want: Row) -> None:
     for name in TALLY_FIELDS:
-        assert math.isclose(getattr(got.tally, name), getattr(want.tally, name), abs_tol=1e-6), (want.key, name)
+        got_value, want_value = getattr(got.tally, name), getattr(want.tally, name)
+        assert math.isclose(got_value, want_value, abs_tol=1e-6), (want.key, name)
     assert got.sync_within == synced_within(want.sync_delays), want.key
     for code, indicator in want.indicators().items():
         live = got.indicators()[code]
