@@ -374,7 +374,7 @@ def test_malformed_alert_records_are_logged_and_skipped_and_the_notifier_keeps_r
     skipped = [r.getMessage().removeprefix(prefix) for r in caplog.records if prefix in r.getMessage()]
     assert skipped == [
         "1 skipped: not JSON: Expecting value: line 1 column 1 (char 0)",
-        "2 skipped: kind: expected one of overdue, due_soon, resolved_late, got 'late'",
+        "2 skipped: kind: expected one of overdue, due_soon, resolved_late, sync_late, got 'late'",
         "3 skipped: at: missing",
     ]
     assert all(r.levelno == logging.WARNING for r in caplog.records if "malformed" in r.getMessage())
