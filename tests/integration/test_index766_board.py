@@ -12,15 +12,12 @@ April, and nothing changes while the test reads. The crash-and-replay variant is
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
@@ -36,10 +33,10 @@ from dossiers.index766 import (
 from dossiers.periods import month_of
 from dossiers.report_ii06a import Window
 from grafana import queries
-from ioc.commands import report as report_cli
 from producers.simulator import Profile, Simulator, warmup_start
 from tests.support.events import VN
 from tests.support.pipeline import EVENING, PARTITIONS, Pipeline, replay_of, settle
+from tests.support.pipeline import cli_report as pipeline_report
 from tests.support.traffic import with_noise
 
 pytestmark = pytest.mark.integration
@@ -73,22 +70,7 @@ def board_between(pipeline: Pipeline, timeout: float = 120.0) -> tuple[int, int,
 
 def cli_report(events: list[dict[str, Any]], tmp: Path, as_of: int) -> dict[str, Any]:
     """`ioc report 766 FILE --period current --as-of AS_OF --json`, as a user runs it."""
-    path = tmp / "events.jsonl"
-    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """A group, as under `ioc`."""
-
-    report_cli.register(app)
-    instant = datetime.fromtimestamp(as_of, VN).isoformat()
-    result = CliRunner().invoke(
-        app, ["report", "766", str(path), "--period", "current", "--as-of", instant, "--json"]
-    )
-    assert result.exit_code == 0, result.output
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
+    return pipeline_report("766", events, tmp, as_of)
 
 
 def tallies_of(row: Row) -> dict[str, float]:

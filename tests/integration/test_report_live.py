@@ -8,25 +8,22 @@ carry-over (6) included, and no SLA state changes while the test reads.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 from dossiers.periods import month_of
 from dossiers.report_ii06a import Window, build_report
 from grafana import queries
-from ioc.commands import report as report_cli
 from producers.simulator import Simulator, warmup_start
 from tests.support.events import VN
 from tests.support.pipeline import EVENING, PARTITIONS, Pipeline, metric, replay_of, settle
+from tests.support.pipeline import cli_report as pipeline_report
 from tests.support.traffic import with_noise
 
 pytestmark = pytest.mark.integration
@@ -51,22 +48,7 @@ def board_between(pipeline: Pipeline, timeout: float = 120.0) -> tuple[int, int,
 
 def cli_report(events: list[dict[str, Any]], tmp: Path, as_of: int) -> dict[str, Any]:
     """`ioc report ii06a FILE --period current --as-of AS_OF --json`, as a user runs it."""
-    path = tmp / "events.jsonl"
-    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """A group, as under `ioc`."""
-
-    report_cli.register(app)
-    instant = datetime.fromtimestamp(as_of, VN).isoformat()
-    result = CliRunner().invoke(
-        app, ["report", "ii06a", str(path), "--period", "current", "--as-of", instant, "--json"]
-    )
-    assert result.exit_code == 0, result.output
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
+    return pipeline_report("ii06a", events, tmp, as_of)
 
 
 def test_the_running_form_on_the_board_equals_ioc_report_at_the_workers_instant(pipeline: Pipeline) -> None:

@@ -11,6 +11,7 @@ at the snapshot's instant exactly.
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 import uuid
@@ -20,12 +21,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import typer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from typer.testing import CliRunner
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.kpi import KPI_FIELDS
 from dossiers.replay import Replay
+from ioc.commands import report as report_cli
 from ioc.devstack.influx import InfluxTarget
 from ioc.devstack.ports import free_port
 from ioc.devstack.worker import WorkerProcess
@@ -342,3 +346,22 @@ def open_deadlines(pipeline: Pipeline, kind: str) -> int:
     """Dossiers InfluxDB lists as currently `kind` (overdue / due_soon): the wall's deadline lists."""
     rows = pipeline.query(f'SELECT count("open") FROM "deadlines" WHERE "kind" = \'{kind}\' AND "open" = 1')
     return int(rows[0]["count"]) if rows else 0
+
+
+def cli_report(form: str, events: list[dict[str, Any]], tmp: Path, as_of: int) -> dict[str, Any]:
+    """`ioc report FORM FILE --period current --as-of AS_OF --json`, as a user runs it (FORM: ii06a, 766)."""
+    path = tmp / "events.jsonl"
+    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), encoding="utf-8")
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """A group, as under `ioc`."""
+
+    report_cli.register(app)
+    instant = datetime.fromtimestamp(as_of, VN).isoformat()
+    result = CliRunner().invoke(app, ["report", form, str(path), "--period", "current", "--as-of", instant,
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
