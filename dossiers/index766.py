@@ -63,6 +63,8 @@ ITEMS: tuple[Item, ...] = (
 )
 ITEM = {item.code: item for item in ITEMS}
 COVERED = sum(item.max or 0 for item in ITEMS)
+NO_LOSS = 1e-9
+"""A loss of points at or under this is rounding noise (a full item computed as max - max x 1.0)."""
 """How many of the 100 points the measured items carry (64)."""
 
 NOT_MEASURED: tuple[tuple[str, float | None, str], ...] = (
@@ -319,7 +321,7 @@ class Row:
         """The items that lose the most points (issue 17's board: where an agency's points go), ties in
         the index's order; items that lose nothing are left out."""
         lost = [(i.max - i.points, n, code) for n, (code, i) in enumerate(self.indicators().items())
-                if i.points is not None and i.max is not None and i.max - i.points > 1e-9]
+                if i.points is not None and i.max is not None and i.max - i.points > NO_LOSS]
         return [code for _, _, code in sorted(lost, key=lambda x: (-x[0], x[1]))[:count]]
 
     def as_dict(self) -> dict[str, Any]:
@@ -340,12 +342,19 @@ class Row:
 
 @dataclass(slots=True)
 class Index766:
-    """The measured part of the index for one period: a row per agency (catalog order) and the centre."""
+    """The measured part of the index for one period at three levels: a row per agency (catalog order),
+    per centre (the sum of its agencies' tallies) and the whole (`total`: the province for a province
+    catalog, the centre itself for a single-centre one). Rates are always taken on the summed tallies."""
 
     period: Period
     window: Window
     rows: list[Row]
     total: Row
+    centres: list[Row] = field(default_factory=list)
+    """Per centre of the catalog, in catalog order. An agency no longer in the catalog counts in the total
+    and in no centre (as in `dossiers.kpi.Snapshot`)."""
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The agency codes of each centre, in catalog order."""
 
     def as_dict(self) -> dict[str, Any]:
         """The `ioc report 766 --json` document."""
@@ -355,6 +364,8 @@ class Index766:
             "covers": {"points": COVERED, "of": sum(GROUPS.values())},
             "not_measured": [{"item": code, "max": points, "why": why} for code, points, why in NOT_MEASURED],
             "centre": self.total.as_dict(),
+            "centres": [{**row.as_dict(), "agencies": list(self.members.get(row.key, ()))}
+                        for row in self.centres],
             "agencies": [row.as_dict() for row in self.rows],
         }
 
@@ -374,8 +385,17 @@ def build_index(states: Iterable[DossierState], catalog: Catalog, calendar: Work
         row.tally.add(tally)
         if tally.synced and state.synced is not None and state.received is not None:
             row.sync_delays.append(max(state.synced[0] - state.received[0], 0))  # a sync "before": 0
-    total = Row(catalog.centre.code, catalog.centre.name)
+    whole = catalog.province if catalog.is_province and catalog.province is not None else catalog.centre
+    total = Row(whole.code, whole.name)
     for row in rows.values():
         total.tally.add(row.tally)
         total.sync_delays.extend(row.sync_delays)
-    return Index766(period, window, list(rows.values()), total)
+    members = {c.code: tuple(a.code for a in catalog.agencies_of(c.code)) for c in catalog.centres}
+    centres = []
+    for centre in catalog.centres:
+        summed = Row(centre.code, centre.name)
+        for code in members[centre.code]:
+            summed.tally.add(rows[code].tally)
+            summed.sync_delays.extend(rows[code].sync_delays)
+        centres.append(summed)
+    return Index766(period, window, list(rows.values()), total, centres, members)

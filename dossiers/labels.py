@@ -143,6 +143,20 @@ INDEX766_ITEMS: Final[dict[str, str]] = {
     "5.4": "Tỷ lệ hài lòng trong tiếp nhận, giải quyết TTHC",
 }
 """The items' names, as the guidance for the index words them."""
+INDEX766_GROUPS: Final[dict[str, str]] = {
+    "public": "Công khai, minh bạch",
+    "progress": "Tiến độ, kết quả giải quyết",
+    "online": "Cung cấp dịch vụ trực tuyến",
+    "digital": "Số hóa hồ sơ",
+    "satisfaction": "Mức độ hài lòng",
+}
+"""The five official groups (keys of `dossiers.index766.GROUPS`), as Decision 766 names them."""
+INDEX766_LIVE_TITLE: Final = "Chỉ số 766"
+INDEX766_MAX: Final = "Tối đa"
+INDEX766_WORST: Final = "Ba chỉ tiêu mất nhiều điểm nhất"
+INDEX766_TREND: Final = "Xu hướng điểm theo ngày"
+INDEX766_BY_GROUP: Final = "Điểm bị trừ theo nhóm"
+INDEX766_SYNC: Final = "Đồng bộ Cổng DVCQG"
 INDEX766_POINTS: Final = "Điểm"
 INDEX766_LOST: Final = "Điểm bị trừ"
 INDEX766_NOT_APPLICABLE: Final = "—"
@@ -151,3 +165,4 @@ INDEX766_NOT_MEASURED: Final = "Chưa đo ở đây"
 INDEX766_COVERS: Final = "Phần đo được: {covered} / {total} điểm"
 INDEX766_ASSUMED: Final = "* điểm tối đa của chỉ tiêu là giả định (nguồn chỉ cho điểm của nhóm)"
 CENTRE: Final = "Toàn Trung tâm"
+PROVINCE: Final = "Toàn tỉnh"

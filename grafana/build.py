@@ -36,7 +36,7 @@ def render(catalog: Catalog, settings: BuildSettings | None = None) -> dict[str,
     """{path relative to the output root: file content} for every generated file."""
     settings = settings or BuildSettings()
     files: dict[str, str] = {}
-    for uid, board in dashboards.dashboards(catalog, settings.wall).items():
+    for uid, board in dashboards.dashboards(catalog, settings.wall, settings.alerts).items():
         files[f"{DASHBOARDS_DIR}/{uid}.json"] = dump_json(board)
     files[f"{DASHBOARDS_DIR}/ioc.yaml"] = dump_yaml(
         dashboards.provider(), what="dashboard provider", source="grafana/dashboards.py"

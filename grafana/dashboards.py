@@ -4,6 +4,7 @@
 * `ioc-agency`   drill-down for one agency (grafana/boards/agency.py)
 * `ioc-pipeline` the workers' own health from Prometheus (grafana/boards/pipeline.py)
 * `ioc-ii06a`    the running period of form II.06a (grafana/boards/report.py)
+* `ioc-766`      the Decision 766 index of the running period (grafana/boards/index766.py)
 
 Shared pieces: panel builders in grafana/panels.py, the headline tiles in grafana/tiles.py, every query in
 grafana/queries.py, every Vietnamese word in dossiers/labels.py.
@@ -21,21 +22,52 @@ from grafana_foundation_sdk.models import dashboard as dm
 from dossiers.catalog import Catalog
 from grafana.boards.agency import TITLE as AGENCY_TITLE
 from grafana.boards.agency import agency_board
+from grafana.boards.index766 import TITLE as INDEX766_TITLE
+from grafana.boards.index766 import index766_board
 from grafana.boards.pipeline import TITLE as PIPELINE_TITLE
 from grafana.boards.pipeline import pipeline_board
 from grafana.boards.report import TITLE as REPORT_TITLE
 from grafana.boards.report import report_board
 from grafana.boards.wall import TITLE as WALL_TITLE
 from grafana.boards.wall import agency_tile, legend, wall
-from grafana.panels import AGENCY_UID, GRID_COLUMNS, PIPELINE_UID, REPORT_UID, TAGS, WALL_UID, rate_thresholds
-from grafana.settings import WallSettings
+from grafana.panels import (
+    AGENCY_UID,
+    GRID_COLUMNS,
+    INDEX766_UID,
+    PIPELINE_UID,
+    REPORT_UID,
+    TAGS,
+    WALL_UID,
+    rate_thresholds,
+)
+from grafana.settings import AlertSettings, WallSettings
 
 WALL_DEFAULTS = WallSettings()
 
 __all__ = [
-    "AGENCY_TITLE", "AGENCY_UID", "GRID_COLUMNS", "PIPELINE_TITLE", "PIPELINE_UID", "REPORT_TITLE",
-    "REPORT_UID", "TAGS", "WALL_TITLE", "WALL_UID", "WallSettings", "agency_board", "agency_tile",
-    "dashboards", "legend", "pipeline_board", "provider", "rate_thresholds", "report_board", "to_json",
+    "AGENCY_TITLE",
+    "AGENCY_UID",
+    "GRID_COLUMNS",
+    "INDEX766_TITLE",
+    "INDEX766_UID",
+    "PIPELINE_TITLE",
+    "PIPELINE_UID",
+    "REPORT_TITLE",
+    "REPORT_UID",
+    "TAGS",
+    "WALL_TITLE",
+    "WALL_UID",
+    "WallSettings",
+    "agency_board",
+    "agency_tile",
+    "dashboards",
+    "index766_board",
+    "legend",
+    "pipeline_board",
+    "provider",
+    "rate_thresholds",
+    "report_board",
+    "to_json",
     "wall",
 ]
 
@@ -47,13 +79,16 @@ def to_json(board: db.Dashboard | dm.Dashboard) -> dict[str, Any]:
     return data
 
 
-def dashboards(catalog: Catalog, settings: WallSettings = WALL_DEFAULTS) -> dict[str, dict[str, Any]]:
-    """{uid: dashboard JSON} for the four boards."""
+def dashboards(
+    catalog: Catalog, settings: WallSettings = WALL_DEFAULTS, alerts: AlertSettings | None = None
+) -> dict[str, dict[str, Any]]:
+    """{uid: dashboard JSON} for the five boards (`alerts`: the sync threshold the 766 board colours by)."""
     return {
         WALL_UID: to_json(wall(catalog, settings)),
         AGENCY_UID: to_json(agency_board(catalog, settings)),
         PIPELINE_UID: to_json(pipeline_board(catalog)),
         REPORT_UID: to_json(report_board(catalog)),
+        INDEX766_UID: to_json(index766_board(catalog, alerts)),
     }
 
 

@@ -25,6 +25,7 @@ WALL_UID = "ioc-wall"
 AGENCY_UID = "ioc-agency"
 PIPELINE_UID = "ioc-pipeline"
 REPORT_UID = "ioc-ii06a"
+INDEX766_UID = "ioc-766"
 TAGS = ["ioc", "hanh-chinh-cong"]
 GRID_COLUMNS = 24
 
@@ -236,7 +237,7 @@ def dashboard(uid: str, title: str, timezone: str) -> db.Dashboard:
 
 def board_links(*uids: str) -> list[cogbuilder.Builder[dm.DashboardLink]]:
     names = {WALL_UID: "Màn hình IOC", AGENCY_UID: "Chi tiết cơ quan", PIPELINE_UID: "Sức khỏe hệ thống",
-             REPORT_UID: labels.II06A_LIVE_TITLE}
+             REPORT_UID: labels.II06A_LIVE_TITLE, INDEX766_UID: labels.INDEX766_LIVE_TITLE}
     return [
         db.DashboardLink(names[u]).type(dm.DashboardLinkType.LINK).url(f"/d/{u}").icon("dashboard")
         for u in uids
@@ -245,3 +246,41 @@ def board_links(*uids: str) -> list[cogbuilder.Builder[dm.DashboardLink]]:
 
 def fixed_colour(colour: str) -> list[dm.DynamicConfigValue]:
     return [dm.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour})]
+
+
+def text_stat(title: str, query: str, field: str, unit: str) -> stat.Panel:
+    """One field of a table query's last row, shown as is (a period's first day, an instant)."""
+    return (
+        stat.Panel()
+        .title(title)
+        .datasource(INFLUX)
+        .with_target(influx(query, table_format=True))
+        .reduce_options(last().fields(f"/^{field}$/"))
+        .unit(unit)
+        .graph_mode(cm.BigValueGraphMode.NONE)
+        .text_mode(cm.BigValueTextMode.VALUE)
+        .color_mode(cm.BigValueColorMode.NONE)
+        .no_value("—")
+    )
+
+
+def tag_variable(name: str, label: str, query: str) -> db.QueryVariable:
+    """A template variable filled from an InfluxDB tag's values (`queries.AGENCY_VALUES`...)."""
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .datasource(INFLUX)
+        .query(query)
+        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+def transform(kind: str, **options: Any) -> dm.DataTransformerConfig:
+    """A Grafana transformation (organize, sortBy, reduce, limit, filterFieldsByName...)."""
+    return dm.DataTransformerConfig(id_val=kind, options=options)
+
+
+def display_name(name: str) -> dm.DynamicConfigValue:
+    """An override's new name for a field (a query column named in English, shown in Vietnamese)."""
+    return dm.DynamicConfigValue(id_val="displayName", value=name)

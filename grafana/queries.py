@@ -490,6 +490,7 @@ def _i766_sources(where: str, by_agency: bool, day_tz: str | None = None) -> tup
                 f'{points} AS "points"',
                 f'"r" * 0 + {_number(item.max)} AS "max"',
                 f"{_number(item.max)} - {points} AS {ident('lost_' + item.group)}",
+                f"{_number(item.max)} - {points} AS {ident('lost_' + _alias(item.code))}",
             ]
         sources.append(f"SELECT {', '.join(columns)} FROM ({summed}){tags}")
     if by_agency:  # a row for every agency, even one with nothing to score yet: its number in the catalog
@@ -507,7 +508,15 @@ I766_GROUPS: tuple[str, ...] = tuple(GROUPS)
 """The official groups, for the `lost_<group>` columns of `i766_scores`."""
 
 
-def i766_scores(*, window: str | None = None, by_agency: bool = True) -> str:
+def _agency_filter(where: str, agency: str | None) -> str:
+    return where if agency is None else f'{where} AND "agency" = {literal(agency)}'
+
+
+I766_SCORED_LOSSES: tuple[str, ...] = tuple(f"lost_{_alias(item.code)}" for item in SCORED)
+"""The `lost_<item>` columns of `i766_scores`, in the order of `ITEMS`."""
+
+
+def i766_scores(*, window: str | None = None, by_agency: bool = True, agency: str | None = None) -> str:
     """The 766 index of the running period, computed on the board from the summed tallies.
 
     The worker cannot compute an agency's rates (its dossiers are spread over partitions, and rates do not
@@ -516,13 +525,14 @@ def i766_scores(*, window: str | None = None, by_agency: bool = True) -> str:
     over every agency and partition). Columns: `rate_<item>` and `points_<item>` for 1.4, 2.1, 3.3, 3.6,
     4.1, 4.2, 5.4 (thresholds and maxima from `dossiers.index766.ITEMS`), `rate_2_2` (2.2: the average
     processing time in working days, not scored), `lost_<group>` (points lost per official group),
-    `points` and `max` (the total over the items that have a rate: `Row.score()`) and `lost`.
+    `lost_<item>` (points lost per scored item), `points` and `max` (the total over the items that have
+    a rate: `Row.score()`) and `lost`. With `agency` (a code or `$agency`), one row for that agency alone.
     An item whose denominator is 0 (N/A in `ioc report 766`) is null and left out of `points` and `max`.
     """
-    sources, group = _i766_sources(_window(window, None), by_agency)
+    sources, group = _i766_sources(_agency_filter(_window(window, None), agency), by_agency)
     columns = [*(f"max({ident(c)}) AS {ident(c)}" for c in ("tt",) if by_agency)]
     for item in ITEMS:
-        names = ["rate_"] if item.max is None else ["rate_", "points_"]
+        names = ["rate_"] if item.max is None else ["rate_", "points_", "lost_"]
         columns += [f"max({ident(n + _alias(item.code))}) AS {ident(n + _alias(item.code))}" for n in names]
     columns += [f"sum({ident('lost_' + g)}) AS {ident('lost_' + g)}" for g in I766_GROUPS]
     columns += ['sum("points") AS "points"', 'sum("max") AS "max"', 'sum("max") - sum("points") AS "lost"']
@@ -530,14 +540,15 @@ def i766_scores(*, window: str | None = None, by_agency: bool = True) -> str:
     return f"SELECT {', '.join(columns)} FROM {froms}{group}"
 
 
-def i766_trend(*, window: str | None = None, tz: str = TREND_TZ) -> str:
-    """The centre's total points (`points`) and their maximum (`max`, the items that had a rate) per local
-    day: each partition's last `i766` point of the day, summed, scored like `i766_scores` (by_agency=False).
+def i766_trend(*, window: str | None = None, tz: str = TREND_TZ, agency: str | None = None) -> str:
+    """The centre's (or one `agency`'s) total points (`points`) and their maximum (`max`, the items that had
+    a rate) per local day: each partition's last `i766` point of the day, summed, scored like
+    `i766_scores` (by_agency=False).
     Over the board's time range (`$timeFilter`), or `window` (e.g. "90d", for tests). Each day shows the
     index of the reporting period running then: the trend month after month, with a step where a new
     period starts (the 15th) and the month's tallies begin again."""
     where = TIME_FILTER if window is None else f"time > now() - {window}"
-    sources, _ = _i766_sources(where, by_agency=False, day_tz=tz)
+    sources, _ = _i766_sources(_agency_filter(where, agency), by_agency=False, day_tz=tz)
     froms = ", ".join(f"({s})" for s in sources)
     return (
         f'SELECT sum("points") AS "points", sum("max") AS "max" FROM {froms} '
@@ -564,11 +575,12 @@ def i766_rows(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, dict[str,
     return out
 
 
-def i766_score_rows(run: RunQuery, *, window: str = KPI_WINDOW, by_agency: bool = True
-                    ) -> dict[str, dict[str, float | None]]:
-    """What `i766_scores` shows: {agency code (or "" for the centre): {column: value or None}}."""
+def i766_score_rows(run: RunQuery, *, window: str = KPI_WINDOW, by_agency: bool = True,
+                    agency: str | None = None) -> dict[str, dict[str, float | None]]:
+    """What `i766_scores` shows: {agency code (or "" for the centre, or one `agency` alone): {column: value
+    or None}}."""
     out: dict[str, dict[str, float | None]] = {}
-    for row in run(i766_scores(window=window, by_agency=by_agency)):
+    for row in run(i766_scores(window=window, by_agency=by_agency, agency=agency)):
         key = str(row.get("agency") or "")
         out[key] = {k: None if v is None else float(v) for k, v in row.items()
                     if k not in ("time", "_measurement", "agency", "agency_name")}

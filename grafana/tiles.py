@@ -10,11 +10,23 @@ from dataclasses import dataclass
 
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import stat
+from grafana_foundation_sdk.models import common as cm
 
 from dossiers import labels
 from dossiers.catalog import Catalog
+from dossiers.index766 import COVERED, GROUPS
 from grafana import queries as q
-from grafana.panels import count_stat, rate_stat, rate_thresholds, thresholds
+from grafana.datasources import INFLUX
+from grafana.panels import (
+    INDEX766_UID,
+    count_stat,
+    display_name,
+    influx,
+    last,
+    rate_stat,
+    rate_thresholds,
+    thresholds,
+)
 from grafana.settings import WallSettings
 
 
@@ -90,3 +102,33 @@ def target_summary(catalog: Catalog) -> str:
         f"{a.label} {a.target_on_time:.0%}" for a in catalog.agencies if a.target_on_time != usual
     )
     return f"{usual:.0%}" + (f" (riêng {others})" if others else "")
+
+
+
+def index766_tile(*, agency: str | None = None) -> stat.Panel:
+    """The 766 index of the running period on the part events measure: the points and, under them, the
+    maximum of the items that have a rate so far (N/A items are out of both, as in `ioc report 766`)."""
+    total = sum(GROUPS.values())
+    return (
+        stat.Panel()
+        .title(labels.INDEX766_LIVE_TITLE)
+        .description(
+            f"{labels.INDEX766_SUBTITLE}: {COVERED}/{total} điểm của Quyết định 766/QĐ-TTg, kỳ báo cáo đang "
+            f"chạy. {labels.INDEX766_POINTS} / {labels.INDEX766_MAX.lower()} của các chỉ tiêu đã có số liệu."
+        )
+        .datasource(INFLUX)
+        .with_target(influx(q.i766_scores(by_agency=False, agency=agency), table_format=True))
+        .reduce_options(last().fields("/^(points|max)$/"))
+        .unit("none")
+        .decimals(1)
+        .no_value("—")
+        .thresholds(thresholds("blue"))
+        .override_by_name("points", [display_name(labels.INDEX766_POINTS)])
+        .override_by_name("max", [display_name(labels.INDEX766_MAX)])
+        .graph_mode(cm.BigValueGraphMode.NONE)
+        .color_mode(cm.BigValueColorMode.VALUE)
+        .text_mode(cm.BigValueTextMode.VALUE_AND_NAME)
+        .orientation(cm.VizOrientation.VERTICAL)
+        .justify_mode(cm.BigValueJustifyMode.CENTER)
+        .links([db.DashboardLink(labels.INDEX766_LIVE_TITLE).url(f"/d/{INDEX766_UID}")])
+    )

@@ -72,7 +72,11 @@ def workbook(result: Index766, centre: str, as_of: str | None = None) -> Workboo
     for row in result.rows:
         _row(sheet, at, row, row.label)
         at += 1
-    _row(sheet, at, result.total, labels.CENTRE, bold=True)
+    province = len(result.centres) > 1
+    for row in result.centres if province else ():  # each centre on its own sums, then the province
+        _row(sheet, at, row, row.label, bold=True)
+        at += 1
+    _row(sheet, at, result.total, labels.PROVINCE if province else labels.CENTRE, bold=True)
     sheet.cell(row=at + 2, column=1, value=labels.INDEX766_ASSUMED)
     sheet.column_dimensions["A"].width = 40
     sheet.freeze_panes = sheet.cell(row=HEADER_ROW + 1, column=2)

@@ -30,6 +30,7 @@ from grafana.panels import (
     per_hour,
     pie,
     rate_stat,
+    tag_variable,
     thresholds,
 )
 from grafana.settings import WallSettings
@@ -61,17 +62,6 @@ def _deadline_table(title: str, kind: str, since_label: str) -> table.Panel:
         .override_by_name("dossier", [dm.DynamicConfigValue(id_val="custom.width", value=260)])
         .no_value("Không có hồ sơ")
         .cell_height(cm.TableCellHeight.SM)
-    )
-
-
-def _tag_variable(name: str, label: str, query: str) -> db.QueryVariable:
-    return (
-        db.QueryVariable(name)
-        .label(label)
-        .datasource(INFLUX)
-        .query(query)
-        .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
-        .sort(dm.VariableSort.ALPHABETICAL_ASC)
     )
 
 
@@ -139,10 +129,10 @@ def agency_board(catalog: Catalog, settings: WallSettings = DEFAULTS) -> db.Dash
     grid.add(online_payment(agency), 16, 22, 8, 8)
 
     first = catalog.agencies[0].code
-    agency_var = _tag_variable("agency", "Mã cơ quan", q.AGENCY_VALUES).current(
+    agency_var = tag_variable("agency", "Mã cơ quan", q.AGENCY_VALUES).current(
         dm.VariableOption(selected=True, text=first, value=first)
     )
-    name_var = _tag_variable("agency_name", labels.AGENCY, q.AGENCY_NAME_VALUES)
+    name_var = tag_variable("agency_name", labels.AGENCY, q.AGENCY_NAME_VALUES)
     board = (
         dashboard(AGENCY_UID, TITLE, catalog.calendar.timezone)
         .refresh("30s")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import stat, table
+from grafana_foundation_sdk.builders import table
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
@@ -16,7 +16,7 @@ from dossiers import labels
 from dossiers.catalog import Catalog
 from grafana import queries as q
 from grafana.datasources import INFLUX
-from grafana.panels import REPORT_UID, WALL_UID, Grid, board_links, dashboard, influx, last
+from grafana.panels import REPORT_UID, WALL_UID, Grid, board_links, dashboard, influx, text_stat
 
 TITLE = labels.II06A_LIVE_TITLE
 
@@ -66,27 +66,12 @@ def form_table() -> table.Panel:
     )
 
 
-def _period_stat(title: str, query: str, field: str, unit: str) -> stat.Panel:
-    return (
-        stat.Panel()
-        .title(title)
-        .datasource(INFLUX)
-        .with_target(influx(query, table_format=True))
-        .reduce_options(last().fields(f"/^{field}$/"))
-        .unit(unit)
-        .graph_mode(cm.BigValueGraphMode.NONE)
-        .text_mode(cm.BigValueTextMode.VALUE)
-        .color_mode(cm.BigValueColorMode.NONE)
-        .no_value("—")
-    )
-
-
 def report_board(catalog: Catalog) -> db.Dashboard:
     """The running form with the period's first and last day and the instant its figures describe."""
     grid = Grid()
-    grid.add(_period_stat(labels.FROM_DAY, q.ii06a_form(), "period_from", "string"), 0, 0, 6, 3)
-    grid.add(_period_stat(labels.TO_DAY, q.ii06a_form(), "period_to", "string"), 6, 0, 6, 3)
-    grid.add(_period_stat(labels.AS_OF, q.ii06a_as_of(), "as_of", "dateTimeAsLocal"), 12, 0, 12, 3)
+    grid.add(text_stat(labels.FROM_DAY, q.ii06a_form(), "period_from", "string"), 0, 0, 6, 3)
+    grid.add(text_stat(labels.TO_DAY, q.ii06a_form(), "period_to", "string"), 6, 0, 6, 3)
+    grid.add(text_stat(labels.AS_OF, q.ii06a_as_of(), "as_of", "dateTimeAsLocal"), 12, 0, 12, 3)
     grid.add(form_table(), 0, 3, 24, 10 + len(catalog.agencies))
     board = (
         dashboard(REPORT_UID, TITLE, catalog.calendar.timezone)

@@ -1,7 +1,8 @@
 """The IOC wall (`ioc-wall`): the centre on a 1920x1080 kiosk screen, dark, refresh 10 s, in Vietnamese.
 
-Centre totals (grafana/tiles.py), one tile per agency coloured against *that agency's* target, overdue by
-agency, throughput per hour, channel mix, open dossiers by state, online payments.
+Centre totals (grafana/tiles.py, with the 766 index on its measured part), one tile per agency coloured
+against *that agency's* target, overdue by agency, throughput per hour, channel mix, open dossiers by
+state, online payments.
 
 Why one stat panel per agency rather than one multi-value panel: each agency's tile carries its own
 thresholds (from `target_on_time` in the catalog), which a single panel could only do with per-series
@@ -24,6 +25,7 @@ from grafana.datasources import INFLUX
 from grafana.panels import (
     AGENCY_UID,
     GRID_COLUMNS,
+    INDEX766_UID,
     PIPELINE_UID,
     WALL_UID,
     Grid,
@@ -41,7 +43,14 @@ from grafana.panels import (
     thresholds,
 )
 from grafana.settings import WallSettings
-from grafana.tiles import COUNT_TILES, RATE_TILES, count_tile, rate_tile, target_summary
+from grafana.tiles import (
+    COUNT_TILES,
+    RATE_TILES,
+    count_tile,
+    index766_tile,
+    rate_tile,
+    target_summary,
+)
 
 TITLE = "Trung tâm IOC — Hành chính công"
 DEFAULTS = WallSettings()
@@ -134,7 +143,8 @@ def wall(catalog: Catalog, settings: WallSettings = DEFAULTS) -> db.Dashboard:
         6,
         bottom,
     )
-    grid.add(per_hour("Lưu lượng hồ sơ theo giờ", None), 6, y, 12, half)
+    grid.add(per_hour("Lưu lượng hồ sơ theo giờ", None), 6, y, 9, half)
+    grid.add(index766_tile(), 15, y, 3, half)
     grid.add(pie("Kênh tiếp nhận", q.channel_mix()), 18, y, 6, half)
     grid.add(open_by_state(None), 6, y + half, 6, bottom - half)
     grid.add(
@@ -154,7 +164,7 @@ def wall(catalog: Catalog, settings: WallSettings = DEFAULTS) -> db.Dashboard:
         .time("now/d", "now")
         .description(f"{catalog.centre.name}: số liệu trực tiếp từ các cơ quan tại Trung tâm")
         .timepicker(db.TimePicker().hidden(True).refresh_intervals(["10s", "30s", "1m"]))
-        .links(board_links(AGENCY_UID, PIPELINE_UID))
+        .links(board_links(AGENCY_UID, PIPELINE_UID, INDEX766_UID))
     )
     for panel in grid.panels:
         board = board.with_panel(panel)

@@ -306,7 +306,7 @@ def index766(
         from reports.index766_xlsx import write_index_xlsx
 
         try:
-            write_index_xlsx(result, xlsx, cat.centre.name, as_of_text)
+            write_index_xlsx(result, xlsx, result.total.label, as_of_text)
         except OSError as exc:
             err.print(f"[red]cannot write {escape(str(xlsx))}: {escape(str(exc.strerror or exc))}[/red]")
             raise typer.Exit(2) from exc
@@ -317,7 +317,7 @@ def index766(
         if not out.is_terminal:
             out = Console(width=200)
         short = {a.code: a.label for a in cat.agencies}
-        out.print(index_table(result, cat.centre.name, as_of_text, short))
+        out.print(index_table(result, result.total.label, as_of_text, short))
     if run.invalid or bad_records:
         err.print(summary(run))
         raise typer.Exit(1)
@@ -339,7 +339,8 @@ def _vn(text: str) -> str:
 
 def index_table(result: Index766, centre: str, as_of: str | None = None,
                 short: dict[str, str] | None = None) -> Table:
-    """The scorecard on a terminal: a row per agency and the centre, a column per item (rate · points),
+    """The scorecard on a terminal: a row per agency, per centre when there are several, and the whole
+    (the centre or the province), a column per item (rate · points),
     then points out of the maximum of the items that apply; the caption lists what is not measured."""
     period = labels.period_line(result.period.first.isoformat(), result.period.last.isoformat(),
                                 result.period.name)
@@ -371,7 +372,11 @@ def index_table(result: Index766, centre: str, as_of: str | None = None,
     for row in result.rows:
         add(row, (short or {}).get(row.key, row.label))
     table.add_section()
-    add(result.total, labels.CENTRE, bold=True)
+    if len(result.centres) > 1:  # a province: each centre on its own sums, then the province
+        for row in result.centres:
+            add(row, row.label)
+        table.add_section()
+    add(result.total, labels.PROVINCE if len(result.centres) > 1 else labels.CENTRE, bold=True)
     return table
 
 

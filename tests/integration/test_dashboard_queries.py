@@ -29,7 +29,8 @@ from dossiers import labels
 from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
-from dossiers.index766 import Index766, Tally
+from dossiers.index766 import ITEMS as ITEMS_766
+from dossiers.index766 import SYNC_WITHIN_HOURS, Index766, Tally
 from dossiers.index766 import Row as Row766
 from dossiers.kpi import Block
 from dossiers.periods import Period
@@ -281,15 +282,28 @@ I766: list[tuple[int, int, dict[str, tuple[int, int]]]] = [
 ]
 
 
+def i766_tally(received: int, synced: int) -> Tally:
+    """A tally where every item has a rate, some full and some not, from (received, synced) alone."""
+    if not received:
+        return Tally()
+    return Tally(received=received, synced=synced, online=received // 2, in_form=received + 2,
+                 on_time=received, finished=synced, working_days=2.5 * synced, fee=received // 3,
+                 paid_online=received // 4, written=synced // 2, e_result=synced // 3,
+                 digitised=max(received - 2, 0), complaint_or_dislike=1)
+
+
+def i766_within(synced: int) -> dict[int, int]:
+    return {1: synced // 3, 4: synced // 2, 24: synced, 72: synced}
+
+
 def i766_lines(catalog: Catalog) -> list[str]:
     lines = []
     for partition, ago, tallies in I766:
         rows = []
         for agency in catalog.agencies:
             received, synced = tallies.get(agency.code, (0, 0))
-            tally = Tally(received=received, synced=synced, in_form=received, on_time=received)
-            within = {1: 0, 4: 0, 24: synced, 72: synced}
-            rows.append(Row766(agency.code, agency.name, tally, sync_within=within))
+            tally = i766_tally(received, synced)
+            rows.append(Row766(agency.code, agency.name, tally, sync_within=i766_within(synced)))
         index = Index766(RUNNING, Window(OPEN, OPEN), rows, Row766("TT", "TT"))
         lines += i766_points(index, partition, NOW - ago, OPEN)
     return lines
@@ -558,6 +572,123 @@ def cases(catalog: Catalog) -> list[Case]:
     out.append(Case(q.ii06a_as_of(), [{"as_of": OPEN * 1000}]))
     # every snapshot of the last 2 hours was taken at an open business instant
     out.append(Case(q.office_open_throughout(), [{"office_open": 1}], (NOW - 7200) * 1000, (NOW + 1) * 1000))
+    return out + i766_cases(catalog)
+
+
+# -- what the 766 board must show, from the domain core on the summed tallies (dossiers.index766) ----------
+I766_GROUP_OF = {item.code: item.group for item in ITEMS_766}
+
+
+def i766_latest(catalog: Catalog, since: int, agency: str | None = None, *, by_day: bool = True
+                ) -> dict[int, dict[str, tuple[Tally, dict[int, int]]]]:
+    """{local day (epoch ms of its midnight; 0 for all of them unless `by_day`): {agency: (summed tally,
+    summed sync buckets)}}: per day, each partition's latest point of every agency at or after `since`
+    (the board's window), summed."""
+    latest: dict[tuple[int, int, str], tuple[int, tuple[int, int]]] = {}
+    for partition, ago, tallies in I766:
+        moment = NOW - ago
+        if moment < since:
+            continue
+        midnight = datetime.fromtimestamp(moment, VN).replace(hour=0, minute=0, second=0)
+        day = int(midnight.timestamp()) * 1000 if by_day else 0
+        for a in catalog.agencies:
+            if agency is not None and a.code != agency:
+                continue
+            key = (day, partition, a.code)
+            if key not in latest or latest[key][0] < moment:
+                latest[key] = (moment, tallies.get(a.code, (0, 0)))
+    out: dict[int, dict[str, tuple[Tally, dict[int, int]]]] = {}
+    for (day, _, code), (_, (received, synced)) in latest.items():
+        empty = (Tally(), dict.fromkeys(SYNC_WITHIN_HOURS, 0))
+        tally, within = out.setdefault(day, {}).setdefault(code, empty)
+        tally.add(i766_tally(received, synced))
+        for hours, n in i766_within(synced).items():
+            within[hours] += n
+    return out
+
+
+def summed(rows: dict[str, tuple[Tally, dict[int, int]]]) -> tuple[Tally, dict[int, int]]:
+    tally, within = Tally(), dict.fromkeys(SYNC_WITHIN_HOURS, 0)
+    for one, buckets in rows.values():
+        tally.add(one)
+        for hours, n in buckets.items():
+            within[hours] += n
+    return tally, within
+
+
+def scores_of(tally: Tally) -> dict[str, float | None]:
+    """The columns of `i766_scores` for one summed tally: `Row.indicators()` and `Row.score()`."""
+    row = Row766("x", "x", tally)
+    out: dict[str, float | None] = {}
+    lost: dict[str, list[float]] = {}
+    for code, indicator in row.indicators().items():
+        alias = code.replace(".", "_")
+        out[f"rate_{alias}"] = indicator.rate
+        if indicator.max is not None:
+            points = indicator.points
+            out[f"points_{alias}"] = points
+            out[f"lost_{alias}"] = None if points is None else indicator.max - points
+            if points is not None:
+                lost.setdefault(I766_GROUP_OF[code], []).append(indicator.max - points)
+    for group in queries.I766_GROUPS:
+        out[f"lost_{group}"] = sum(lost[group]) if group in lost else None
+    points, out_of = row.score()
+    scored = out_of > 0
+    out |= {"points": points if scored else None, "max": out_of if scored else None,
+            "lost": out_of - points if scored else None}
+    return out
+
+
+def sync_of(tally: Tally, within: dict[int, int]) -> dict[str, float]:
+    received = tally.received
+    return {"received": received, "synced": tally.synced, "synced_share": tally.synced / received,
+            **{f"within_{h}h": within[h] / received for h in SYNC_WITHIN_HOURS}}
+
+
+def i766_cases(catalog: Catalog) -> list[Case]:
+    """The board "Chỉ số 766" and the wall's tile: every query, per agency, for the centre, for `$agency`."""
+    out: list[Case] = []
+    # the live window (KPI_WINDOW, 1 min): SKHDT's point (5 min old) is out, and each partition's latest wins
+    (live,) = i766_latest(catalog, NOW - 60, by_day=False).values()
+    names = {a.code: a.name for a in catalog.agencies}
+    number = {a.code: n for n, a in enumerate(catalog.agencies, 1)}
+    out.append(Case(queries.i766_scores(), [
+        {"agency": code, "agency_name": names[code], "tt": number[code], **scores_of(tally)}
+        for code, (tally, _) in live.items()]))
+    centre_tally, centre_within = summed(live)
+    assert centre_tally.received == 12 + 8 + 15 and centre_within[24] == 9 + 5 + 15
+    out.append(Case(queries.i766_scores(by_agency=False), [scores_of(centre_tally)]))
+    for code in ("STP", LAND):
+        out.append(Case(queries.i766_scores(by_agency=False, agency=queries.AGENCY_VAR),
+                        [scores_of(live[code][0])], variables={"agency": code}))
+    # an agency with nothing to score yet: no row, the panels show "—" (SKHDT's non-zero point is stale)
+    for code in ("SYT", "SKHDT"):
+        out.append(Case(queries.i766_scores(by_agency=False, agency=queries.AGENCY_VAR), [],
+                        variables={"agency": code}))
+    period = {"period_from": "2025-02-15", "period_to": "2025-03-14"}
+    tallies = [{"agency": code, "agency_name": names[code], "tt": number[code], **tally.as_dict(),
+                **{f"synced_{h}h": n for h, n in within.items()}, **period}
+               for code, (tally, within) in live.items()]
+    out.append(Case(queries.i766_tallies(), tallies))
+    out.append(Case(queries.sync_health(), [
+        {"agency": code, "agency_name": names[code], **sync_of(tally, within)}
+        for code, (tally, within) in live.items() if tally.received]))
+    out.append(Case(queries.sync_health(by_agency=False), [sync_of(centre_tally, centre_within)]))
+    # the trend: per local day, each partition's last point of the day (SKHDT's stale one included)
+    span = (NOW - 7200) * 1000, (NOW + 1) * 1000
+    days = i766_latest(catalog, NOW - 7200)
+    trend = []
+    for day, rows in sorted(days.items()):
+        scores = scores_of(summed(rows)[0])
+        trend.append({"time": day, "points": scores["points"], "max": scores["max"]})
+    assert trend and all(row["points"] is not None for row in trend)
+    out.append(Case(queries.i766_trend(), trend, *span, keep_time=True))
+    for code in ("STP", "SKHDT"):
+        mine = i766_latest(catalog, NOW - 7200, agency=code)
+        expected = [{"time": day, **{k: scores_of(summed(r)[0])[k] for k in ("points", "max")}}
+                    for day, r in sorted(mine.items())]
+        out.append(Case(queries.i766_trend(agency=queries.AGENCY_VAR), expected, *span, keep_time=True,
+                        variables={"agency": code}))
     return out
 
 

@@ -23,6 +23,7 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 from dossiers.index766 import (
     ITEMS,
+    NO_LOSS,
     SYNC_WITHIN_HOURS,
     TALLY_FIELDS,
     Index766,
@@ -46,7 +47,8 @@ AS_OF_QUERY = 'SELECT last("as_of") AS "as_of" FROM "i766" WHERE time > now() - 
 TOLERANCE = 1e-6
 
 
-def board_between(pipeline: Pipeline, timeout: float = 120.0) -> tuple[int, int, dict[str, Any]]:
+def board_between(pipeline: Pipeline, agencies: list[str], timeout: float = 120.0
+                  ) -> tuple[int, int, dict[str, Any]]:
     """What the board shows (summed tallies, scores per agency and for the centre, sync health, the trend)
     and the business instants it may describe: every partition's latest point has an `as_of` between the
     earliest read before the queries and the latest read after them."""
@@ -60,6 +62,11 @@ def board_between(pipeline: Pipeline, timeout: float = 120.0) -> tuple[int, int,
             "centre": queries.i766_score_rows(pipeline.query, by_agency=False),
             "sync": queries.sync_health_rows(pipeline.query),
             "trend": pipeline.query(queries.i766_trend(window="2d")),
+            # the `$agency` panels: one agency's scores and trend
+            "one": {code: queries.i766_score_rows(pipeline.query, by_agency=False, agency=code)
+                    for code in agencies},
+            "one_trend": {code: pipeline.query(queries.i766_trend(window="2d", agency=code))
+                          for code in agencies},
         }
         after = [int(r["as_of"]) for r in pipeline.query(AS_OF_QUERY)]
         if len(before) == len(after) == PARTITIONS:
@@ -124,6 +131,9 @@ def score_mismatches(shown: dict[str, float | None], row: Row, document_row: dic
         check(f"rate {code}", shown.get(f"rate_{alias}"), indicator.rate, printed["rate"])
         if indicator.max is not None:
             check(f"points {code}", shown.get(f"points_{alias}"), indicator.points, printed["points"])
+            lost = None if indicator.points is None else indicator.max - indicator.points
+            check(f"lost {code}", shown.get(f"lost_{alias}"), lost,
+                  None if printed["points"] is None else printed["max"] - printed["points"])
     points, out_of = row.score()
     total = document_row["total"]
     assert (total["points"], total["max"]) == (round(points, 4), out_of)
@@ -156,7 +166,7 @@ def test_the_766_board_equals_ioc_report_766_at_the_workers_instant(pipeline: Pi
     worker.wait_ready()
     pipeline.produce(records)
     settle(pipeline, expected_received=replay_of(records, catalog, EVENING).snapshot().centre.received)
-    first, last, shown = board_between(pipeline)
+    first, last, shown = board_between(pipeline, [a.code for a in catalog.agencies])
     print(f"board read between business instants {first} and {last}")
 
     def index_at(as_of: int) -> Index766:
@@ -205,6 +215,23 @@ def test_the_766_board_equals_ioc_report_766_at_the_workers_instant(pipeline: Pi
     assert any(i.points == i.max and i.rate is not None and i.rate < 1 for i in scored)
     assert any(i.points is not None and i.max is not None and i.points < i.max for i in scored)
     assert any(i.rate is None for i in scored) and any(0 < row.score()[1] < 64 for row in built.rows)
+
+    # the `$agency` panels: the agency's row alone, its trend's last day, and the three items losing most as
+    # the panel's transformations pick them (losses above NO_LOSS, largest first) = `Row.losing_most()`
+    for code, row in rows.items():
+        alone = shown["one"][code]
+        points, out_of = row.score()
+        if out_of == 0:
+            assert alone == {} and shown["one_trend"][code] == [], code
+            continue
+        assert list(alone) == [""] and not score_mismatches(alone[""], row, printed[code]), code
+        today = shown["one_trend"][code][-1]
+        assert abs(today["points"] - points) <= TOLERANCE and today["max"] == out_of, code
+        columns = zip(queries.I766_SCORED_LOSSES, queries.SCORED, strict=True)
+        losses = [(lost, n, item.code) for n, (column, item) in enumerate(columns)
+                  if (lost := alone[""][column]) is not None and lost > NO_LOSS]
+        assert [c for _, _, c in sorted(losses, key=lambda x: (-x[0], x[1]))[:3]] == row.losing_most(), code
+    assert sum(1 for row in rows.values() if len(row.losing_most()) == 3) >= 3, "top three exercised"
 
     # the trend's last day is the centre's total now; sync health from the buckets
     points, out_of = built.total.score()

@@ -285,3 +285,48 @@ def test_dashboard_provider_points_at_the_json_files() -> None:
     assert provider["type"] == "file" and provider["folder"] == "IOC" and provider["folderUid"] == "ioc"
     assert provider["options"]["path"].endswith("/dashboards")
     assert {p.name for p in (ROOT / build.DASHBOARDS_DIR).glob("*.json")} == {f"{u}.json" for u in BOARDS}
+
+
+# -- the board "Chỉ số 766" and its wall tile (issue 17) ---------------------------------------------------
+def by_title(board: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["title"]: p for p in board["panels"]}
+
+
+def test_the_wall_shows_the_766_index_on_its_measured_part() -> None:
+    tile = by_title(BOARDS[dashboards.WALL_UID])["Chỉ số 766"]
+    assert [t["query"] for t in tile["targets"]] == [queries.i766_scores(by_agency=False)]
+    assert tile["options"]["reduceOptions"]["fields"] == "/^(points|max)$/"
+    names = {o["matcher"]["options"]: o["properties"][0]["value"] for o in tile["fieldConfig"]["overrides"]}
+    assert names == {"points": "Điểm", "max": "Tối đa"}
+    assert "64/100" in tile["description"] and tile["links"][0]["url"] == f"/d/{dashboards.INDEX766_UID}"
+
+
+def test_the_766_board_per_agency_losses_per_group_worst_items_and_trend() -> None:
+    board = BOARDS[dashboards.INDEX766_UID]
+    assert board["title"] == "Chỉ số 766" and board["time"] == {"from": "now-6M", "to": "now"}
+    panels = by_title(board)
+    table = panels["Điểm bị trừ theo cơ quan và nhóm chỉ số"]
+    assert [t["query"] for t in table["targets"]] == [queries.i766_scores()]
+    renames = table["transformations"][1]["options"]["renameByName"]
+    assert renames["lost_progress"] == "Điểm bị trừ: Tiến độ, kết quả giải quyết (20 đ)"
+    assert {f"lost_{g}" for g in queries.I766_GROUPS} <= set(renames)
+    for who, agency in (("Toàn Trung tâm", None), ("${agency_name}", queries.AGENCY_VAR)):
+        scores = queries.i766_scores(by_agency=False, agency=agency)
+        worst = panels[f"Ba chỉ tiêu mất nhiều điểm nhất — {who}"]
+        assert [t["query"] for t in worst["targets"]] == [scores]
+        steps = [(t["id"], t["options"]) for t in worst["transformations"]]
+        assert [kind for kind, _ in steps] == [
+            "filterFieldsByName", "organize", "reduce", "filterByValue", "sortBy", "limit", "organize"]
+        options = dict(steps[:-1])
+        assert options["filterFieldsByName"]["include"]["names"] == list(queries.I766_SCORED_LOSSES)
+        assert options["organize"]["renameByName"]["lost_2_1"].startswith("2.1 Tỷ lệ hồ sơ xử lý trước hạn")
+        assert options["reduce"] == {"mode": "seriesToRows", "reducers": ["lastNotNull"]}
+        assert options["sortBy"]["sort"] == [{"field": "Last *", "desc": True}]
+        assert options["limit"] == {"limitField": 3}
+        groups = panels[f"Điểm bị trừ theo nhóm — {who}"]
+        assert [t["query"] for t in groups["targets"]] == [scores]
+        trend = panels[f"Xu hướng điểm theo ngày — {who}"]
+        assert [t["query"] for t in trend["targets"]] == [queries.i766_trend(agency=agency)]
+    sync = panels["Đồng bộ Cổng DVCQG theo cơ quan (chỉ tiêu 1.4)"]
+    assert [t["query"] for t in sync["targets"]] == [queries.sync_health()]
+    assert [v["name"] for v in board["templating"]["list"]] == ["agency", "agency_name"]

@@ -58,7 +58,7 @@ def test_threshold_bands() -> None:
 def test_write_previews(tmp_path: Path) -> None:
     paths = preview.write_previews(BOARDS, tmp_path)
     assert sorted(p.name for p in paths) == [
-        "ioc-agency.png", "ioc-ii06a.png", "ioc-pipeline.png", "ioc-wall.png"]
+        "ioc-766.png", "ioc-agency.png", "ioc-ii06a.png", "ioc-pipeline.png", "ioc-wall.png"]
     with Image.open(paths[0]) as image:
         assert image.width == 1920
 

@@ -132,7 +132,7 @@ def test_first_push_creates_everything(stub: RecordingStub) -> None:
 
     boards = [r.body for r in stub.calls("POST", "/api/dashboards/db")]
     uids = sorted(b["dashboard"]["uid"] for b in boards)
-    assert uids == ["ioc-agency", "ioc-ii06a", "ioc-pipeline", "ioc-wall"]
+    assert uids == ["ioc-766", "ioc-agency", "ioc-ii06a", "ioc-pipeline", "ioc-wall"]
     assert all(
         b["folderUid"] == "ioc" and b["overwrite"] is True and b["dashboard"]["id"] is None for b in boards
     )
@@ -202,5 +202,5 @@ def test_cli_push_with_skips(stub: RecordingStub) -> None:
     )
     assert result.exit_code == 0, result.output
     assert not stub.calls("POST", "/api/datasources") and not stub.calls("GET", "/api/v1/")
-    assert len(stub.calls("POST", "/api/dashboards/db")) == 4  # the four boards
+    assert len(stub.calls("POST", "/api/dashboards/db")) == 5  # the five boards
     assert "created folder IOC" in result.output

@@ -7,14 +7,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import CATALOG, at, chaos_events, dossier_story, parse, ts
+from strategies import CATALOG, at, chaos_events, dossier_story, event, parse, ts
 from test_kpi import numeric_leaves
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
+from dossiers.index766 import COVERED, Index766, Tally, build_index
+from dossiers.index766 import Row as Row766
+from dossiers.periods import month_of
 from dossiers.replay import Replay
+from dossiers.report_ii06a import Window
 
 CAL = WorkingCalendar()
 PROVINCE = load_catalog(Path(__file__).resolve().parents[2] / "dossiers" / "data" / "province.yaml")
@@ -63,8 +68,8 @@ def province_history(draw: st.DrawFn) -> tuple[Catalog, list[list[dict[str, Any]
 def _report(catalog: Catalog, stories: list[list[dict[str, Any]]], as_of: int) -> dict[str, Any]:
     run = Replay(catalog, CAL, as_of)
     for story in stories:
-        for event in parse(story):
-            run.feed(event)
+        for item in parse(story):
+            run.feed(item)
     return run.report()
 
 
@@ -118,3 +123,79 @@ def test_a_single_centre_has_one_centre_block_equal_to_the_total(
     assert code == CATALOG.centre.code
     assert entry.pop("agencies") == report["agencies"]
     assert entry == report["centre"]
+
+
+# -- the 766 index at three levels (issue 17: per agency, per centre, per province) --------------------------
+def _index(catalog: Catalog, stories: list[list[dict[str, Any]]], as_of: int) -> Index766:
+    run = Replay(catalog, CAL, as_of)
+    for story in stories:
+        for item in parse(story):
+            run.feed(item)
+    period = month_of(CAL.local_date(as_of))
+    return build_index(run.states.values(), catalog, CAL, period, Window.of(period, CAL, as_of))
+
+
+def _tally_sum(rows: list[Row766]) -> dict[str, float]:
+    total = Tally()
+    for row in rows:
+        total.add(row.tally)
+    return total.as_dict()
+
+
+@settings(max_examples=80, deadline=None)
+@given(province_history(), as_of_instants)
+def test_the_766_index_at_every_level(history: tuple[Catalog, list[list[dict[str, Any]]]],
+                                      as_of: int) -> None:
+    """A centre's tallies are its agencies' summed, the whole's its centres'; every level's rates and points
+    come from its own sums (never an average of rates), and the JSON has the three levels."""
+    catalog, stories = history
+    index = _index(catalog, stories, as_of)
+    rows = {row.key: row for row in index.rows}
+    assert [c.key for c in index.centres] == [c.code for c in catalog.centres]
+    for centre in index.centres:
+        members = index.members[centre.key]
+        assert members == tuple(a.code for a in catalog.agencies_of(centre.key))
+        assert centre.tally.as_dict() == pytest.approx(_tally_sum([rows[a] for a in members]))
+        assert sorted(centre.sync_delays) == sorted(d for a in members for d in rows[a].sync_delays)
+        assert centre.indicators() == Row766("x", "x", centre.tally).indicators()
+        points, out_of = centre.score()
+        assert 0 <= points <= out_of <= COVERED
+    assert index.total.tally.as_dict() == pytest.approx(_tally_sum(index.centres))
+    assert index.total.tally.as_dict() == pytest.approx(_tally_sum(index.rows))
+    whole = catalog.province if catalog.is_province else catalog.centre
+    assert whole is not None and (index.total.key, index.total.label) == (whole.code, whole.name)
+    document = index.as_dict()
+    assert [c["key"] for c in document["centres"]] == [c.code for c in catalog.centres]
+    assert [c["agencies"] for c in document["centres"]] == [list(index.members[c.key]) for c in index.centres]
+    assert document["centre"]["key"] == whole.code
+
+
+def partitioned_two() -> Catalog:
+    """A province of two centres: C0 (provincial, agency Z) and C1 (a commune, agencies A and B)."""
+    procedure = [{"code": "1.000001", "name": "Thủ tục", "field": "Lĩnh vực", "processing": 5}]
+    return Catalog.model_validate({
+        "province": {"code": "51", "name": "Tỉnh thử nghiệm"},
+        "centres": [
+            {"code": "C0", "name": "Trung tâm tỉnh", "level": "province",
+             "agencies": [{"code": "Z", "name": "Sở Z", "procedures": procedure}]},
+            {"code": "C1", "name": "Trung tâm xã", "level": "commune",
+             "agencies": [{"code": code, "name": f"Bộ phận {code}", "procedures": procedure}
+                          for code in ("A", "B")]},
+        ],
+    })
+
+
+def test_a_centre_rate_is_taken_on_its_sums_not_averaged() -> None:
+    """Two agencies of one commune centre, 1 of 1 and 0 of 3 synced: the centre's 1.4 is 1/4, not 1/2."""
+    catalog = partitioned_two()
+    received = [("A", "D1", True), ("B", "D2", False), ("B", "D3", False), ("B", "D4", False)]
+    stories = []
+    for agency, dossier, synced in received:
+        story = [event("received", at(2026, 3, 16, 9), dossier=dossier, agency=agency, procedure="1.000001",
+                       channel="counter")]
+        if synced:
+            story.append(event("synced", at(2026, 3, 16, 10), dossier=dossier, agency=agency))
+        stories.append(story)
+    index = _index(catalog, stories, ts(at(2026, 3, 20)))
+    rates = {row.key: row.indicators()["1.4"].rate for row in [*index.rows, *index.centres, index.total]}
+    assert rates == {"A": 1.0, "B": 0.0, "Z": None, "C1": 0.25, "C0": None, "51": 0.25}

@@ -120,3 +120,39 @@ def test_usage_errors(app: typer.Typer, files: tuple[str, str], args: tuple[str,
     events, catalog = files
     result = invoke(app, events, "--catalog", catalog, *args, code=2)
     assert message in result.output + result.stderr
+
+
+def test_a_province_has_a_row_per_centre_and_the_province(app: typer.Typer, files: tuple[str, str],
+                                                           tmp_path: Path) -> None:
+    """The same events with STP in a commune centre and SYT in the provincial one: each centre is scored on
+    its own sums, the province on all of them (JSON, terminal and XLSX)."""
+    events, _ = files
+    agencies = {a.code: a.model_dump(mode="json", exclude={"centre"}) for a in CATALOG.agencies}
+    province = tmp_path / "province.yaml"
+    province.write_text(json.dumps({
+        "province": {"code": "51", "name": "Tỉnh thử nghiệm"},
+        "centres": [
+            {"code": "TT", "name": "Trung tâm tỉnh", "level": "province", "agencies": [agencies["SYT"]]},
+            {"code": "X1", "name": "Trung tâm xã Một", "level": "commune", "agencies": [agencies["STP"]]},
+        ],
+    }, ensure_ascii=False), encoding="utf-8")
+    doc = json.loads(invoke(app, events, "--catalog", str(province), "--period", "2026-04", "--json").stdout)
+    single = json.loads(invoke(app, events, "--catalog", files[1], "--period", "2026-04", "--json").stdout)
+    rows = {a["key"]: a for a in doc["agencies"]}
+    centres = {c["key"]: c for c in doc["centres"]}
+    assert [(c["key"], c["agencies"]) for c in doc["centres"]] == [("TT", ["SYT"]), ("X1", ["STP"])]
+    for code, agency in (("TT", "SYT"), ("X1", "STP")):  # one agency each: the centre is that agency
+        assert {k: v for k, v in centres[code].items() if k not in ("key", "label", "agencies")} == {
+            k: v for k, v in rows[agency].items() if k not in ("key", "label")}
+    assert (doc["centre"]["key"], doc["centre"]["label"]) == ("51", "Tỉnh thử nghiệm")
+    assert doc["centre"]["indicators"] == single["centre"]["indicators"]  # the province = the old centre
+    assert doc["centre"]["total"] == single["centre"]["total"]
+
+    out = invoke(app, events, "--catalog", str(province), "--period", "2026-04").stdout
+    for text in ("Trung tâm xã Một", "Trung tâm tỉnh", labels.PROVINCE, "Tỉnh thử nghiệm"):
+        assert text in out, text
+    target = tmp_path / "tinh-766.xlsx"
+    invoke(app, events, "--catalog", str(province), "--period", "2026-04", "--xlsx", str(target))
+    sheet = load_workbook(target)["Chỉ số 766"]
+    names = [sheet.cell(row=r, column=1).value for r in range(6, 11)]
+    assert names == ["Sở Y tế", "Sở Tư pháp", "Trung tâm tỉnh", "Trung tâm xã Một", labels.PROVINCE]
