@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import time
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ from grafana_foundation_sdk.models import alerting as am
 from grafana_foundation_sdk.models import dashboard as dm
 
 from dossiers import labels
-from dossiers.catalog import Agency, Catalog
+from dossiers.catalog import Agency, Catalog, Centre
 from grafana import queries as q
 from grafana.datasources import INFLUX, INFLUX_UID, PROMETHEUS, PROMETHEUS_UID
 from grafana.influxql import InfluxQL
@@ -60,6 +61,17 @@ def uid(prefix: str, code: str) -> str:
 
 def contact_name(agency: Agency) -> str:
     return f"ioc-agency-{agency.code}"
+
+
+def centre_contact_name(centre: Centre) -> str:
+    """A commune centre's director (a province catalog); the provincial centre's is `DIRECTOR`."""
+    return f"ioc-director-{centre.code}"
+
+
+def commune_directors(catalog: Catalog) -> list[Centre]:
+    """The centres other than the catalog's (provincial) one whose director has an e-mail or webhook."""
+    return [c for c in catalog.centres if c.code != catalog.centre.code and c.director is not None
+            and (c.director.email or c.director.webhook)]
 
 
 # -- rule data --------------------------------------------------------------------------------------------
@@ -427,6 +439,12 @@ def contact_points(catalog: Catalog) -> list[dict[str, Any]]:
     d_emails = [director.email] if director and director.email else ["${IOC_DIRECTOR_EMAIL}"]
     d_hooks = [director.webhook] if director and director.webhook else []
     points = [{"orgId": 1, "name": DIRECTOR, "receivers": _receivers("ioc-cp-director", d_emails, d_hooks)}]
+    for centre in commune_directors(catalog):
+        assert centre.director is not None
+        emails = [centre.director.email] if centre.director.email else []
+        hooks = [centre.director.webhook] if centre.director.webhook else []
+        points.append({"orgId": 1, "name": centre_contact_name(centre),
+                       "receivers": _receivers(uid("ioc-cp-dir", centre.code), emails, hooks)})
     for agency in catalog.agencies:
         emails = [c.email for c in agency.supervisors if c.email]
         hooks = [c.webhook for c in agency.supervisors if c.webhook]
@@ -446,19 +464,36 @@ def _silent_child() -> dict[str, Any]:
 
 
 def policies(catalog: Catalog, settings: AlertSettings = DEFAULTS) -> list[dict[str, Any]]:
-    """The notification policy tree: one route per agency (label `agency`) to its supervisors.
+    """The notification policy tree: one route per agency (label `agency`) to its supervisors (or, without
+    any, its commune centre's director, else the provincial director); with `director_copy`, a copy per
+    commune centre to its director and one of everything to the provincial centre's director.
 
     Provisioning a policy tree replaces the whole tree of the organisation: keep it all here.
     """
     with_contact = {p["name"] for p in contact_points(catalog)}
+    communes = {c.code: c for c in commune_directors(catalog)}
     routes: list[dict[str, Any]] = []
     for agency in catalog.agencies:
         name = contact_name(agency)
+        centre = communes.get(agency.centre or "")
+        fallback = centre_contact_name(centre) if centre is not None else DIRECTOR
         routes.append(
             {
-                "receiver": name if name in with_contact else DIRECTOR,
+                "receiver": name if name in with_contact else fallback,
                 "object_matchers": [["agency", "=", agency.code]],
                 "continue": settings.director_copy,
+                "routes": [_silent_child()],
+            }
+        )
+    for centre in communes.values() if settings.director_copy else ():  # each commune's own director,
+        codes = "|".join(re.escape(a.code) for a in catalog.agencies_of(centre.code))  # then the province's
+        routes.append(
+            {
+                "receiver": centre_contact_name(centre),
+                "object_matchers": [["agency", "=~", f"^({codes})$"]],
+                "group_by": ["alertname"],
+                "repeat_interval": "12h",
+                "continue": True,
                 "routes": [_silent_child()],
             }
         )

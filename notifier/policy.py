@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 from dossiers import labels
 from dossiers.alerts import ALERT_KINDS, Alert
 from dossiers.calendar import Timestamp, WorkingCalendar, WorkSeconds
-from dossiers.catalog import Catalog, Contact
+from dossiers.catalog import Catalog, Centre, Contact
 
 Channel = Literal["email", "webhook", "file"]
 CHANNELS: tuple[Channel, ...] = ("email", "webhook", "file")
@@ -138,6 +138,8 @@ class Policy:
     digest_skip_empty: bool = True
     digest_max_items: int = 50
     escalate_after_days: float = 2.0
+    escalate_to_province: bool = True
+    """A province catalog: a commune centre's escalations also go to the provincial centre's director."""
     max_age_seconds: int | None = 24 * 3600
     sync_messages: bool = True
     """`sync_late` alerts gathered into one message per agency (chậm đồng bộ Cổng DVCQG)."""
@@ -156,19 +158,32 @@ class Route:
     note: str | None
 
 
+def centre_of(catalog: Catalog, agency_code: str) -> Centre:
+    """The centre an agency sits in; the (provincial) centre of the catalog for an unknown code."""
+    return catalog.centre_of(agency_code) or catalog.centre
+
+
+def director_of(catalog: Catalog, centre: Centre) -> tuple[Contact | None, Centre]:
+    """A centre's director, or, when it has none, the provincial centre's (the province watches it)."""
+    if centre.director is not None:
+        return centre.director, centre
+    return catalog.centre.director, catalog.centre
+
+
 def route(catalog: Catalog, agency_code: str) -> Route:
-    """The agency's supervisors; the centre's director when the agency is unknown or has none."""
+    """The agency's supervisors; its centre's director when the agency is unknown or has none (for a
+    commune centre without a director, the provincial centre's)."""
     agency = catalog.agency(agency_code)
     if agency is not None and agency.supervisors:
         return Route(agency.supervisors, None)
-    director = catalog.centre.director
+    director, whose = director_of(catalog, centre_of(catalog, agency_code))
     to = (director,) if director is not None else ()
     if agency is None:
         note = (f"Mã cơ quan {agency_code!r} không có trong danh mục của Trung tâm; thông báo được chuyển "
-                "Giám đốc Trung tâm.")
+                f"Giám đốc {whose.name}.")
     else:
         note = (f"{agency.name} chưa khai báo người phụ trách nhận cảnh báo; thông báo được chuyển "
-                "Giám đốc Trung tâm.")
+                f"Giám đốc {whose.name}.")
     return Route(to, note)
 
 
@@ -258,11 +273,24 @@ class Notifier:
             data={"alert": json.loads(alert.to_json()), **facts},
         )
 
+    def escalation_route(self, agency: str) -> Route:
+        """The director of the agency's centre; for a commune centre also the provincial centre's
+        (`escalate_to_province`): the province sees every dossier a commune lets slip."""
+        centre = centre_of(self.catalog, agency)
+        director, _ = director_of(self.catalog, centre)
+        to = [director] if director is not None else []
+        province = self.catalog.centre.director
+        if (self.policy.escalate_to_province and centre.code != self.catalog.centre.code
+                and province is not None and province not in to):
+            to.append(province)
+        note = None if to else ("Danh mục chưa khai báo Giám đốc Trung tâm (centre.director): "
+                                "không có người nhận.")
+        return Route(tuple(to), note)
+
     def escalation(self, alert: Alert, now: Timestamp) -> Outbound:
         """Báo cáo Giám đốc: a dossier overdue for the configured number of working days."""
-        director = self.catalog.centre.director
-        route = Route((director,) if director is not None else (), None if director is not None else
-                      "Danh mục chưa khai báo Giám đốc Trung tâm (centre.director): không có người nhận.")
+        route = self.escalation_route(alert.agency)
+        centre = centre_of(self.catalog, alert.agency)
         name = self.agency_name(alert.agency)
         facts = self._facts(alert, now)
         days = _number(self.policy.escalate_after_days)
@@ -274,7 +302,8 @@ class Notifier:
             "Người phụ trách của đơn vị: " + (", ".join(c.name for c in self.route(alert.agency).recipients)
                                               or "chưa khai báo"),
             "",
-            "Báo cáo Giám đốc Trung tâm để đôn đốc đơn vị giải quyết.",
+            f"Báo cáo Giám đốc {centre.name} để đôn đốc đơn vị giải quyết."
+            + (" Đồng gửi Trung tâm cấp tỉnh để theo dõi." if len(route.recipients) > 1 else ""),
         ]
         return self._outbound(
             key=f"escalation:{alert.dossier}", kind="escalation", agency=alert.agency, dossier=alert.dossier,
@@ -421,9 +450,100 @@ class Notifier:
             soon.sort(key=lambda a: a.due_at or a.at)
             resolved.sort(key=lambda a: a.at)
             out.append(self.digest(code, day, overdue, soon, resolved, now))
+        if self.catalog.is_province:
+            out += self._centre_digests(day, grouped, now)
         self.state.clear_resolved_late([a.alert_id for a in late])
         self.state.set_meta("last_digest", day)
         return out
+
+    def _centre_digests(self, day: str, grouped: dict[str, tuple[list[Alert], list[Alert], list[Alert]]],
+                        now: Timestamp) -> list[Outbound]:
+        """A province catalog: each centre's director gets the day's digest of the centre, agency by
+        agency, and the provincial centre's director the province's, centre by centre, worst first."""
+        per_centre: dict[str, dict[str, tuple[int, int, int]]] = {c.code: {} for c in self.catalog.centres}
+        overdue_of: dict[str, list[Alert]] = {c.code: [] for c in self.catalog.centres}
+        for code, (overdue, soon, resolved) in grouped.items():
+            centre = centre_of(self.catalog, code)
+            per_centre[centre.code][code] = (len(overdue), len(soon), len(resolved))
+            overdue_of[centre.code] += overdue
+        out = []
+        totals: dict[str, tuple[int, int, int]] = {}
+        for centre in self.catalog.centres:
+            counts = per_centre[centre.code]
+            total = tuple(sum(c[i] for c in counts.values()) for i in range(3))
+            totals[centre.code] = (total[0], total[1], total[2])
+            if self.policy.digest_skip_empty and not any(total):
+                continue
+            out.append(self.centre_digest(centre, day, counts, sorted(overdue_of[centre.code],
+                                                                      key=lambda a: a.due_at or a.at), now))
+        if not (self.policy.digest_skip_empty and not any(any(t) for t in totals.values())):
+            out.append(self.province_digest(day, totals, now))
+        return out
+
+    def centre_digest(self, centre: Centre, day: str, counts: dict[str, tuple[int, int, int]],
+                      overdue: list[Alert], now: Timestamp) -> Outbound:
+        """Bản tổng hợp của Trung tâm: one line per agency of the centre that has something, then the
+        centre's overdue dossiers (oldest due first)."""
+        director, _ = director_of(self.catalog, centre)
+        route = Route((director,) if director is not None else (), None if director is not None else
+                      "Danh mục chưa khai báo Giám đốc Trung tâm (centre.director): không có người nhận.")
+        total = [sum(c[i] for c in counts.values()) for i in range(3)]
+        local_day = datetime.strptime(day, "%Y-%m-%d").strftime("%d/%m/%Y")
+        lines = [f"Tổng hợp tình hình giải quyết hồ sơ của {centre.name}, {self._local_text(now)}:", "",
+                 f"Hồ sơ đang quá hạn: {total[0]} · sắp đến hạn: {total[1]} · giải quyết quá hạn từ bản "
+                 f"tổng hợp trước: {total[2]}", "", "Theo cơ quan, bộ phận:"]
+        agencies = []
+        for code, (o, d, r) in sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0])):
+            if o or d or r:
+                lines.append(f"  - {self.agency_name(code)}: {o} quá hạn, {d} sắp đến hạn, "
+                             f"{r} giải quyết quá hạn")
+            agencies.append({"agency": code, "overdue": o, "due_soon": d, "resolved_late": r})
+        limit = self.policy.digest_max_items
+        if overdue:
+            lines += ["", "Hồ sơ đang quá hạn:"]
+            for alert in overdue[:limit]:
+                facts = self._facts(alert, now)
+                lines.append(f"  - {alert.dossier} · {facts['agency_name']} · quá hạn {facts['late_text']}")
+            if len(overdue) > limit:
+                lines.append(f"  … và {len(overdue) - limit} hồ sơ khác (xem màn hình IOC).")
+        return self._outbound(
+            key=f"digest:{day}:centre:{centre.code}", kind="digest", agency="", dossier=None,
+            subject=(f"Tổng hợp hồ sơ ngày {local_day} — {centre.name}: {total[0]} quá hạn, "
+                     f"{total[1]} sắp đến hạn, {total[2]} giải quyết quá hạn"),
+            lines=lines, route=route, now=now, centre_code=centre.code,
+            data={"date": day, "level": "centre", "centre": centre.code,
+                  "counts": dict(zip(("overdue", "due_soon", "resolved_late"), total, strict=True)),
+                  "agencies": agencies, "overdue": [a.dossier for a in overdue[:limit]]},
+        )
+
+    def province_digest(self, day: str, totals: dict[str, tuple[int, int, int]], now: Timestamp) -> Outbound:
+        """Bản tổng hợp toàn tỉnh to the provincial centre's director: the centres with something to
+        report, the most overdue first."""
+        province = self.catalog.province
+        name = province.name if province is not None else self.catalog.centre.name
+        director = self.catalog.centre.director
+        route = Route((director,) if director is not None else (), None if director is not None else
+                      "Danh mục chưa khai báo Giám đốc Trung tâm cấp tỉnh: không có người nhận.")
+        total = [sum(t[i] for t in totals.values()) for i in range(3)]
+        local_day = datetime.strptime(day, "%Y-%m-%d").strftime("%d/%m/%Y")
+        lines = [f"Tổng hợp tình hình giải quyết hồ sơ toàn {name}, {self._local_text(now)}:", "",
+                 f"Hồ sơ đang quá hạn: {total[0]} · sắp đến hạn: {total[1]} · giải quyết quá hạn từ bản "
+                 f"tổng hợp trước: {total[2]}", "", "Theo Trung tâm (nhiều hồ sơ quá hạn nhất trước):"]
+        centres = []
+        for code, (o, d, r) in sorted(totals.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0])):
+            centres.append({"centre": code, "overdue": o, "due_soon": d, "resolved_late": r})
+            if o or d or r:
+                lines.append(f"  - {self.catalog.centre_by_code[code].name}: {o} quá hạn, {d} sắp đến hạn, "
+                             f"{r} giải quyết quá hạn")
+        return self._outbound(
+            key=f"digest:{day}:province", kind="digest", agency="", dossier=None,
+            subject=(f"Tổng hợp hồ sơ ngày {local_day} — toàn {name}: {total[0]} quá hạn, "
+                     f"{total[1]} sắp đến hạn, {total[2]} giải quyết quá hạn"),
+            lines=lines, route=route, now=now, centre_code=self.catalog.centre.code,
+            data={"date": day, "level": "province",
+                  "counts": dict(zip(("overdue", "due_soon", "resolved_late"), total, strict=True)),
+                  "centres": centres},
+        )
 
     def _facts(self, alert: Alert, now: Timestamp) -> dict[str, Any]:
         """The figures a message shows, also put in the payload for machines."""
@@ -470,13 +590,16 @@ class Notifier:
         return f"{local:%H:%M} {WEEKDAYS[local.weekday()]} {local:%d/%m/%Y}"
 
     def _outbound(self, *, key: str, kind: str, agency: str, dossier: str | None, subject: str,
-                  lines: list[str], route: Route, now: Timestamp, data: dict[str, Any]) -> Outbound:
+                  lines: list[str], route: Route, now: Timestamp, data: dict[str, Any],
+                  centre_code: str | None = None) -> Outbound:
         if route.note:
             lines = [*lines, "", f"Ghi chú: {route.note}"]
-        body = "\n".join([*lines, "", "—", f"{self.catalog.centre.name}", FOOTER, f"Mã thông báo: {key}", ""])
+        centre = self.catalog.centre_by_code.get(centre_code) if centre_code else None
+        centre = centre or centre_of(self.catalog, agency)
+        body = "\n".join([*lines, "", "—", f"{centre.name}", FOOTER, f"Mã thông báo: {key}", ""])
         payload = {
             "schema": PAYLOAD_SCHEMA, "id": key, "kind": kind, "created_at": iso(now),
-            "centre": self.catalog.centre.code, "agency": agency, "agency_name": self.agency_name(agency),
+            "centre": centre.code, "agency": agency, "agency_name": self.agency_name(agency),
             "dossier": dossier, "subject": subject, "text": body, "note": route.note,
             "recipients": [{"name": c.name, "email": c.email} for c in route.recipients],
             "data": data,

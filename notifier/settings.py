@@ -49,6 +49,9 @@ class NotifySettings(KafkaSettings):
     notify_digest_max_items: int = Field(50, ge=1, description="Dossiers listed per section of a digest")
     notify_escalate_after_days: float = Field(
         2.0, ge=0, description="Working days overdue before the director is told (0 = never)")
+    notify_escalate_to_province: bool = Field(
+        True, description="A province catalog: a commune centre's escalations also go to the provincial "
+                          "centre's director")
     notify_max_age_hours: float = Field(
         24.0, ge=0, description="Older alerts send nothing at once (0 = no limit)")
     notify_sync_messages: bool = Field(
@@ -112,6 +115,7 @@ class NotifySettings(KafkaSettings):
             digest_skip_empty=self.notify_digest_skip_empty,
             digest_max_items=self.notify_digest_max_items,
             escalate_after_days=self.notify_escalate_after_days,
+            escalate_to_province=self.notify_escalate_to_province,
             max_age_seconds=round(self.notify_max_age_hours * 3600) if self.notify_max_age_hours else None,
             sync_messages=self.notify_sync_messages,
             sync_every_seconds=round(self.notify_sync_every_minutes * 60),

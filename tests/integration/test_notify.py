@@ -313,6 +313,58 @@ def test_held_overnight_then_digest_and_escalation_once_with_an_accelerated_cloc
     assert set(file_keys(tmp_path / "notify.jsonl").values()) == {1}
 
 
+def write_province(path: Path) -> Path:
+    """Two centres: the provincial one (STP, with its supervisor) and a commune's, whose desk has none."""
+    procedure = [{"code": "1.000001", "name": "Chứng thực bản sao", "field": "Chứng thực", "processing": 1}]
+    path.write_text(yaml.safe_dump({
+        "province": {"code": "51", "name": "Tỉnh thử nghiệm"},
+        "centres": [
+            {"code": "TT", "name": "Trung tâm tỉnh", "level": "province",
+             "director": {"name": "Giám đốc tỉnh", "email": "province@test.invalid"},
+             "agencies": [{"code": "STP", "name": "Sở Tư pháp", "procedures": [dict(procedure[0])],
+                           "supervisors": [{"name": "Lãnh đạo STP", "email": "stp@test.invalid"}]}]},
+            {"code": "X1", "name": "Trung tâm xã Một", "level": "commune",
+             "director": {"name": "Giám đốc xã Một", "email": "x1@test.invalid"},
+             "agencies": [{"code": "X1_TP", "name": "Bộ phận Tư pháp xã Một",
+                           "procedures": [dict(procedure[0])]}]},
+        ],
+    }, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_province_routes_to_the_commune_director_escalates_to_the_province_and_digests_by_centre(
+        kafka_broker: KafkaBroker, kafka_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    topic = kafka_topic(partitions=1, prefix="alerts")
+    catalog = write_province(tmp_path / "province.yaml")
+    start = ts(2026, 3, 2, 17, 30)  # Monday after closing; 1 wall second = 4000 business seconds
+    commune = alert("overdue", "X1-1", "X1_TP", ts(2026, 3, 2, 15), ts(2026, 3, 2, 15, 0, 1))
+    provincial = alert("overdue", "STP-1", "STP", ts(2026, 3, 2, 15), ts(2026, 3, 2, 15, 0, 1))
+    produce(kafka_broker.bootstrap, topic, commune, provincial)
+    with smtp_server() as (box, port):
+        settings = settings_for(tmp_path, kafka_broker.bootstrap, topic, catalog, port, start, speed=4000,
+                                notify_escalate_after_days=0.25, notify_max_age_hours=0)
+        with notifier(settings):
+            wait_for(lambda: any("toàn Tỉnh thử nghiệm" in str(m["Subject"]) for _, m in box.by("digest")),
+                     what="Tuesday's province digest")  # after the held messages and the escalations
+            time.sleep(0.5)
+    overdue = sorted((rcpt, str(m["Subject"])) for rcpt, m in box.by("overdue"))
+    assert overdue == [("stp@test.invalid", "Hồ sơ quá hạn: STP-1 — Sở Tư pháp"),
+                       ("x1@test.invalid", "Hồ sơ quá hạn: X1-1 — Bộ phận Tư pháp xã Một")]
+    escalations = sorted((rcpt, "X1-1" in str(m["Subject"])) for rcpt, m in box.by("escalation"))
+    assert escalations == [("province@test.invalid", False), ("province@test.invalid", True),
+                           ("x1@test.invalid", True)]
+    digests = sorted((rcpt, str(m["Subject"]).split(" — ")[1]) for rcpt, m in box.by("digest"))
+    assert digests == [
+        ("province@test.invalid", "Trung tâm tỉnh: 1 quá hạn, 0 sắp đến hạn, 0 giải quyết quá hạn"),
+        ("province@test.invalid", "toàn Tỉnh thử nghiệm: 2 quá hạn, 0 sắp đến hạn, 0 giải quyết quá hạn"),
+        ("stp@test.invalid", "Sở Tư pháp: 1 quá hạn, 0 sắp đến hạn, 0 giải quyết quá hạn"),
+        ("x1@test.invalid", "Bộ phận Tư pháp xã Một: 1 quá hạn, 0 sắp đến hạn, 0 giải quyết quá hạn"),
+        ("x1@test.invalid", "Trung tâm xã Một: 1 quá hạn, 0 sắp đến hạn, 0 giải quyết quá hạn"),
+    ]
+    assert set(file_keys(tmp_path / "notify.jsonl").values()) == {1}
+
+
 def test_failed_deliveries_stay_pending_and_are_sent_once_when_receivers_recover(
         kafka_broker: KafkaBroker, kafka_topic: Callable[..., str], tmp_path: Path) -> None:
     topic = kafka_topic(partitions=1, prefix="alerts")

@@ -226,12 +226,52 @@ def small_catalog() -> Catalog:
     )
 
 
-@pytest.fixture(params=["committed", "small"])
+def small_province() -> Catalog:
+    """The provincial centre (its director) and two commune centres: X1 with a director, X2 without."""
+    procedure = [{"code": "1.000001", "name": "Thủ tục", "field": "Lĩnh vực", "processing": 1}]
+    return Catalog.model_validate({
+        "province": {"code": "51", "name": "Tỉnh thử"},
+        "centres": [
+            {"code": "TT", "name": "Trung tâm tỉnh", "director": {"name": "GĐ", "email": "tt@example.org"},
+             "agencies": [{"code": "STP", "name": "Sở Tư pháp", "procedures": procedure,
+                           "supervisors": [{"name": "x", "email": "stp@example.org"}]}]},
+            {"code": "X1", "name": "Trung tâm xã Một", "level": "commune",
+             "director": {"name": "GĐ xã", "email": "x1@example.org", "webhook": "https://hook.example.org/x1"},
+             "agencies": [{"code": "X1_TP", "name": "Tư pháp xã Một", "procedures": procedure},
+                          {"code": "X1_DD", "name": "Đất đai xã Một", "procedures": procedure,
+                           "supervisors": [{"name": "y", "email": "dd@example.org"}]}]},
+            {"code": "X2", "name": "Trung tâm xã Hai", "level": "commune",
+             "agencies": [{"code": "X2_TP", "name": "Tư pháp xã Hai", "procedures": procedure}]},
+        ],
+    })
+
+
+@pytest.fixture(params=["committed", "small", "province"])
 def alerting(request: pytest.FixtureRequest) -> tuple[Catalog, dict[str, Any]]:
     if request.param == "committed":
         return SAMPLE, COMMITTED
-    catalog = small_catalog()
+    catalog = small_catalog() if request.param == "small" else small_province()
     return catalog, yaml.safe_load(build.dump_yaml(rules.provisioning(catalog), what="t", source="t"))
+
+
+def test_a_province_routes_commune_alerts_to_the_commune_director_and_copies_the_province() -> None:
+    data = rules.provisioning(small_province())
+    points = {p["name"]: p for p in data["contactPoints"]}
+    x1 = points["ioc-director-X1"]["receivers"]
+    assert [r["type"] for r in x1] == ["email", "webhook"]
+    assert x1[0]["settings"]["addresses"] == "x1@example.org"
+    assert "ioc-director-X2" not in points  # no director: its alerts fall to the province's
+    routes = data["policies"][0]["routes"]
+    receiver = {r["object_matchers"][0][2]: r["receiver"] for r in routes
+                if r["object_matchers"][0][1] == "="}
+    assert receiver == {"STP": "ioc-agency-STP", "X1_TP": "ioc-director-X1", "X1_DD": "ioc-agency-X1_DD",
+                        "X2_TP": rules.DIRECTOR}
+    copies = [(r["receiver"], r["object_matchers"][0][2], r.get("continue", False)) for r in routes
+              if r["object_matchers"][0][1] == "=~"]
+    assert copies == [("ioc-director-X1", "^(X1_TP|X1_DD)$", True), (rules.DIRECTOR, ".+", False)]
+    quiet = rules.AlertSettings(director_copy=False)
+    alone = rules.provisioning(small_province(), quiet)["policies"][0]["routes"]
+    assert all(r["object_matchers"][0][1] == "=" and r["continue"] is False for r in alone)
 
 
 def test_valid_against_the_schema(alerting: tuple[Catalog, dict[str, Any]]) -> None:

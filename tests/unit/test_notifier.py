@@ -518,3 +518,105 @@ def test_sync_messages_can_be_turned_off(store: SqliteNotifyStore) -> None:
     due = ts(2026, 3, 2, 10)
     n.on_alert(sync_late("H48-0001", due=due), due)
     assert n.on_time(due + 3600) == []
+
+
+# -- a province: commune centres' directors, escalation to the province, digests by centre (issue 15) --------
+def _procedure(code: str) -> list[dict[str, Any]]:
+    return [{"code": code, "name": "Chứng thực bản sao", "field": "Chứng thực", "processing": 1}]
+
+
+PROVINCE = Catalog.model_validate({
+    "province": {"code": "51", "name": "Tỉnh thử nghiệm"},
+    "centres": [
+        {"code": "TT", "name": "Trung tâm tỉnh", "level": "province",
+         "director": {"name": "Giám đốc tỉnh", "email": "province@test.invalid"},
+         "agencies": [{"code": "STP", "name": "Sở Tư pháp", "procedures": _procedure("1.000001"),
+                       "supervisors": [{"name": "PGĐ STP", "email": "stp@test.invalid"}]}]},
+        {"code": "X1", "name": "Trung tâm xã Một", "level": "commune",
+         "director": {"name": "Giám đốc xã Một", "email": "x1@test.invalid"},
+         "agencies": [
+             {"code": "X1_TP", "name": "Bộ phận Tư pháp xã Một", "procedures": _procedure("2.000001")},
+             {"code": "X1_DD", "name": "Bộ phận Đất đai xã Một", "procedures": _procedure("2.000002"),
+              "supervisors": [{"name": "Công chức địa chính", "email": "dd.x1@test.invalid"}]}]},
+        {"code": "X2", "name": "Trung tâm xã Hai", "level": "commune",
+         "agencies": [
+             {"code": "X2_TP", "name": "Bộ phận Tư pháp xã Hai", "procedures": _procedure("2.000001")}]},
+    ],
+})
+
+
+def province_notifier(store: SqliteNotifyStore, **policy: Any) -> Notifier:
+    return Notifier(PROVINCE, WorkingCalendar(PROVINCE.calendar), store, Policy(**policy))
+
+
+def test_a_commune_desk_without_supervisors_goes_to_its_centres_director() -> None:
+    assert emails_of(route(PROVINCE, "X1_DD")) == ["dd.x1@test.invalid"]
+    x1 = route(PROVINCE, "X1_TP")
+    assert emails_of(x1) == ["x1@test.invalid"] and x1.note is not None and "Trung tâm xã Một" in x1.note
+    x2 = route(PROVINCE, "X2_TP")  # a commune centre without a director: the province watches it
+    assert emails_of(x2) == ["province@test.invalid"] and x2.note is not None and "Trung tâm tỉnh" in x2.note
+    assert emails_of(route(PROVINCE, "NOPE")) == ["province@test.invalid"]
+
+
+def emails_of(r: Any) -> list[str]:
+    return [c.email for c in r.recipients if c.email]
+
+
+def test_an_overdue_commune_dossier_is_signed_by_its_centre(store: SqliteNotifyStore) -> None:
+    n = province_notifier(store, digest_at=None)
+    [out] = n.on_alert(alert(agency="X1_TP", procedure="2.000001"), ts(2026, 3, 2, 10, 0, 5))
+    assert emails(out) == ["x1@test.invalid"]
+    assert out.payload["centre"] == "X1" and "\nTrung tâm xã Một\n" in out.body
+
+
+def test_escalation_goes_to_the_communes_director_and_the_province_once(store: SqliteNotifyStore) -> None:
+    n = province_notifier(store, digest_at=None)
+    due = ts(2026, 3, 6, 10)
+    n.on_alert(alert(dossier="C-1", agency="X1_DD", procedure="2.000002", due_at=due), due + 5)
+    n.on_alert(alert(dossier="P-1", agency="STP", due_at=due), due + 5)
+    n.on_alert(alert(dossier="C-2", agency="X2_TP", procedure="2.000001", due_at=due), due + 5)
+    out = {o.dossier: o for o in n.on_time(ts(2026, 3, 10, 10)) if o.kind == "escalation"}
+    assert emails(out["C-1"]) == ["x1@test.invalid", "province@test.invalid"]
+    assert "Đồng gửi Trung tâm cấp tỉnh" in out["C-1"].body and "Giám đốc Trung tâm xã Một" in out["C-1"].body
+    assert emails(out["P-1"]) == ["province@test.invalid"]  # a provincial agency: its own director only
+    assert emails(out["C-2"]) == ["province@test.invalid"]  # no commune director: the province, once
+    assert n.on_time(ts(2026, 3, 10, 11)) == []
+    alone = province_notifier(SqliteNotifyStore(":memory:"), digest_at=None, escalate_to_province=False)
+    alone.on_alert(alert(dossier="C-1", agency="X1_DD", procedure="2.000002", due_at=due), due + 5)
+    [only] = alone.on_time(ts(2026, 3, 10, 10))
+    assert emails(only) == ["x1@test.invalid"]
+
+
+def test_the_daily_digest_groups_by_centre_and_the_province_ranks_centres(store: SqliteNotifyStore) -> None:
+    n = province_notifier(store, escalate_after_days=0)
+    day = ts(2026, 3, 4, 10)
+    for dossier, agency, procedure in (("C-1", "X1_TP", "2.000001"), ("C-2", "X1_DD", "2.000002"),
+                                       ("C-3", "X1_DD", "2.000002"), ("P-1", "STP", "1.000001")):
+        n.on_alert(alert(dossier=dossier, agency=agency, procedure=procedure, due_at=day), day + 5)
+    n.on_alert(alert("due_soon", dossier="S-1", agency="X2_TP", procedure="2.000001",
+                     due_at=ts(2026, 3, 5, 15), at=ts(2026, 3, 4, 15)), ts(2026, 3, 4, 15))
+    out = n.on_time(ts(2026, 3, 5, 7, 30))
+    digests = {o.key: o for o in out if o.kind == "digest"}
+    assert set(digests) == {"digest:2026-03-05:X1_TP", "digest:2026-03-05:X1_DD", "digest:2026-03-05:STP",
+                            "digest:2026-03-05:X2_TP", "digest:2026-03-05:centre:X1",
+                            "digest:2026-03-05:centre:TT", "digest:2026-03-05:centre:X2",
+                            "digest:2026-03-05:province"}
+    x1 = digests["digest:2026-03-05:centre:X1"]
+    assert emails(x1) == ["x1@test.invalid"] and x1.payload["centre"] == "X1"
+    assert x1.payload["data"]["counts"] == {"overdue": 3, "due_soon": 0, "resolved_late": 0}
+    body = x1.body
+    assert body.index("Bộ phận Đất đai xã Một: 2 quá hạn") < body.index("Bộ phận Tư pháp xã Một: 1 quá hạn")
+    assert emails(digests["digest:2026-03-05:centre:X2"]) == ["province@test.invalid"]  # no director
+    province = digests["digest:2026-03-05:province"]
+    assert emails(province) == ["province@test.invalid"]
+    assert province.payload["data"]["counts"] == {"overdue": 4, "due_soon": 1, "resolved_late": 0}
+    ranked = [c["centre"] for c in province.payload["data"]["centres"]]
+    assert ranked == ["X1", "TT", "X2"]
+    assert "toàn Tỉnh thử nghiệm: 4 quá hạn, 1 sắp đến hạn" in province.subject
+
+
+def test_a_single_centre_has_no_centre_or_province_digest(store: SqliteNotifyStore) -> None:
+    n = notifier(store, escalate_after_days=0)
+    n.on_alert(alert(dossier="OD-1", due_at=ts(2026, 3, 4, 10)), ts(2026, 3, 4, 10, 0, 5))
+    keys = [o.key for o in n.on_time(ts(2026, 3, 5, 7, 30))]
+    assert keys == ["digest:2026-03-05:STP"]
