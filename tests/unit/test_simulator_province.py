@@ -16,14 +16,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 from dossiers.kpi import Snapshot
 from dossiers.replay import Replay, replay_lines
 from dossiers.sla import processing_work
+from ioc.commands.simulate import register
 from producers.simulator import Profile, Simulator, warmup_start
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -209,3 +212,41 @@ def test_the_same_seed_gives_the_same_province_events_and_another_seed_does_not(
     first = run(2026)
     assert first == run(2026)
     assert first != run(7)
+
+
+# -- the command ------------------------------------------------------------------------------------------
+
+
+def cli_app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """A group, so that the command is invoked by name as under `ioc`."""
+
+    register(app)
+    return app
+
+
+def simulate_cli(tmp_path: Path, name: str, *args: str) -> tuple[int, str, bytes]:
+    out = tmp_path / name
+    result = CliRunner().invoke(cli_app(), [
+        "simulate", "--catalog", str(PROVINCE_FILE), "--start", "2026-03-02", "--days", "1",
+        "--warmup-days", "2", "--out", str(out), *args])
+    return result.exit_code, result.output, out.read_bytes() if out.exists() else b""
+
+
+def test_ioc_simulate_runs_the_province_and_names_the_centres_that_fall_behind(tmp_path: Path) -> None:
+    code, output, first = simulate_cli(tmp_path, "a.jsonl")
+    assert code == 0, output
+    drawn = Simulator(PROVINCE, CALENDAR, 2026, WEEK_START, WEEK_END).lagging
+    assert f"commune centres falling behind (drawn from seed 2026): {drawn[0]} " in output
+    assert "provincial: TTPVHCC_QNG" in output and "falling behind: " + drawn[-1] in output
+    assert simulate_cli(tmp_path, "b.jsonl")[2] == first  # same seed, same bytes
+    code, output, named = simulate_cli(tmp_path, "c.jsonl", "--lagging", "21211,21172")
+    assert code == 0, output
+    assert "(given by --lagging): 21211 " in output and named != first
+    code, output, _ = simulate_cli(tmp_path, "d.jsonl", "--lagging", "none")
+    assert code == 0 and "falling behind: none" in output
+    code, output, _ = simulate_cli(tmp_path, "e.jsonl", "--lagging", "STP")
+    assert code == 2 and "not a commune centre" in output
