@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Protocol, runtime_checkable
 
 from dossiers.calendar import Timestamp
@@ -45,6 +45,8 @@ class SimulationSummary:
     elapsed_s: float
     stopped: bool
     """True when the stop event ended the run before the simulator was exhausted."""
+    dossiers_by_agency: Counter[str] = field(default_factory=Counter)
+    """Dossiers (`received` events) by agency: per centre and level with `Catalog.centre_of`."""
 
     @property
     def rate(self) -> float:
@@ -96,7 +98,9 @@ def run_simulation(
         sent.events += 1
         sent.by_type[event["type"]] += 1
         sent.by_agency[event["agency"]] += 1
-        sent.dossiers += event["type"] == "received"
+        if event["type"] == "received":
+            sent.dossiers += 1
+            sent.dossiers_by_agency[event["agency"]] += 1
         sent.last_ts = ts
         if first_ts is None:
             first_ts = ts
@@ -110,7 +114,7 @@ def run_simulation(
         on_progress(sent, elapsed)
     return SimulationSummary(events=sent.events, dossiers=sent.dossiers, by_type=sent.by_type,
                              by_agency=sent.by_agency, first_ts=first_ts, last_ts=sent.last_ts,
-                             elapsed_s=elapsed, stopped=stopped)
+                             elapsed_s=elapsed, stopped=stopped, dossiers_by_agency=sent.dossiers_by_agency)
 
 
 def pacing_clock(

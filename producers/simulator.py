@@ -1,4 +1,6 @@
-"""A deterministic simulator of the centre: 19 agencies' dossier lifecycles as contract v1 events.
+"""A deterministic simulator of the centre (19 agencies' dossier lifecycles as contract v1 events), or of
+a whole province: the provincial centre as the centre, plus every commune centre with many small, short
+dossiers, a few of them falling behind (docs/simulator.md, "A province").
 
 Pure (no I/O, no clock, no global random): the same catalog, calendar, seed and parameters give the
 same events, byte for byte, so demos, screenshots and tests are reproducible. `ioc simulate`
@@ -33,7 +35,7 @@ from itertools import accumulate
 from typing import Any
 
 from dossiers.calendar import Timestamp, WorkingCalendar
-from dossiers.catalog import Agency, Catalog, Procedure
+from dossiers.catalog import Agency, Catalog, Centre, Procedure
 from dossiers.events import SCHEMA_V1
 from dossiers.sla import processing_work
 
@@ -117,6 +119,15 @@ def _default_hour_weights() -> dict[int, float]:
     return {7: 1.0, 8: 1.5, 9: 1.6, 10: 1.3, 11: 0.8, 13: 0.7, 14: 1.0, 15: 0.9, 16: 0.6}
 
 
+def _default_commune_fields() -> dict[str, float]:
+    # Share of a commune centre's dossiers by field (assumption, docs/simulator.md "A province"):
+    # certified copies and civil status dominate, then social allowances and land.
+    return {
+        "Chứng thực": 0.35, "Hộ tịch": 0.25, "Đất đai": 0.15, "Bảo trợ xã hội": 0.12,
+        "Người có công": 0.06, "Giảm nghèo": 0.04, "Xây dựng": 0.03,
+    }
+
+
 @dataclass(frozen=True)
 class Profile:
     """Every knob of the model, with the defaults documented in docs/simulator.md."""
@@ -192,6 +203,36 @@ class Profile:
     """Each agency's share of approved results issued as an electronic result."""
     complained: float = 0.002
     complained_if_late: float = 0.03
+    # -- a province: the commune centres (only for centres with `level: commune`) -----------------------
+    commune_daily_volume: float = 28.0
+    """Mean dossiers per working day of a commune centre (all its desks together), before its size factor."""
+    centre_volume: Mapping[str, float] = field(default_factory=dict)
+    """Mean dossiers per working day by commune centre code, e.g. scaled from population: replaces the
+    drawn size factor (and the ward factor) for the centres it names."""
+    commune_size_sigma: float = 0.35
+    """Each commune centre's size factor is log-normal(0, sigma), drawn once per centre from the seed..."""
+    commune_size_range: tuple[float, float] = (0.5, 2.0)
+    """...and clipped to this range."""
+    ward_factor: float = 1.5
+    """Wards (phường: urban) receive more than rural communes (xã)."""
+    ward_keywords: tuple[str, ...] = ("phường",)
+    """A commune centre whose name contains one of these (lower case) is a ward's."""
+    commune_field_weight: Mapping[str, float] = field(default_factory=_default_commune_fields)
+    """How a commune centre's volume is split among its desks: a desk weighs the sum of these weights
+    over the distinct fields (lĩnh vực) of its procedures."""
+    commune_other_field_weight: float = 0.05
+    """The weight of a field missing from `commune_field_weight`."""
+    commune_long_days: float = 5.0
+    commune_long_damp: float = 0.25
+    """At a commune desk, procedures of more than `commune_long_days` working days are filed this much
+    less often than their rank says: commune dossiers are mostly same-day to a few days."""
+    lagging_centres: tuple[str, ...] | None = None
+    """Commune centres that fall behind, by code; None: `lagging_count` of them drawn from the seed."""
+    lagging_count: int = 4
+    lagging_on_time: tuple[float, float] = (0.55, 0.75)
+    """A falling-behind centre's desks resolve this share on time (drawn once per desk)..."""
+    lagging_late_mean_days: float = 3.0
+    """...and their late results come this many working days after the due point on average."""
 
 
 DEFAULT_PROFILE = Profile()
@@ -205,7 +246,9 @@ class _Proc:
     work: int
     """Processing time in working seconds."""
     short: bool
-    """Under one working day: no supplement, no pause."""
+    """Under one working day, or same-day: no supplement, no pause."""
+    same_day_cutoff: int | None
+    """For `same_day` procedures: the cut-off as seconds of the day (-1: none); None for the others."""
     channels: tuple[str, ...]
     channel_cum: tuple[float, ...]
     fee: int | None
@@ -229,6 +272,8 @@ class _Agency:
     prefix: str
     volume: float
     late: float
+    late_mean: float
+    """Mean lateness of a late result, in working days."""
     procs: tuple[_Proc, ...]
     proc_cum: tuple[float, ...]
     others: tuple[str, ...]
@@ -264,6 +309,7 @@ class SimulationStats:
     by_type: Counter[str] = field(default_factory=Counter)
     by_agency: Counter[str] = field(default_factory=Counter)
     dossiers: int = 0
+    dossiers_by_agency: Counter[str] = field(default_factory=Counter)
     last_ts: Timestamp | None = None
 
 
@@ -316,32 +362,123 @@ class Simulator:
         self._period_lengths = tuple(b - a for a, b in periods)
         self._period_before = tuple(accumulate((0, *self._period_lengths[:-1])))
         self._opening_cache: dict[int, tuple[int, ...]] = {}
+        self.lagging: tuple[str, ...] = self._lagging_centres()
+        """The commune centres that fall behind (codes, catalog order)."""
+        self.centre_volumes: dict[str, float] = self._commune_volumes()
+        """Mean dossiers per working day of each commune centre (before the weekday factor)."""
+        self._desk_share = self._desk_shares()
         self._agencies = tuple(self._agency_model(i, a) for i, a in enumerate(catalog.agencies))
         self._traits766 = {a.code: self._traits(a.code) for a in catalog.agencies} if profile.index766 else {}
         self._minute_cache: dict[int, str] = {}
         self._receipts: Counter[int] = Counter()
 
+    @property
+    def volumes(self) -> dict[str, float]:
+        """Mean dossiers per working day of each agency (before the weekday factor)."""
+        return {agency.code: agency.volume for agency in self._agencies}
+
     # -- the model, per agency ------------------------------------------------------------------
+
+    def _communes(self) -> list[Centre]:
+        return [c for c in self.catalog.centres if c.level == "commune"]
+
+    def _lagging_centres(self) -> tuple[str, ...]:
+        """The commune centres that fall behind: the profile's, or a few drawn from the seed (a province)."""
+        p, communes = self.profile, self._communes()
+        codes = [c.code for c in communes]
+        if p.lagging_centres is not None:
+            unknown = [c for c in p.lagging_centres if c not in codes]
+            if unknown:
+                raise ValueError(f"lagging centres: {', '.join(map(repr, unknown))} is not a commune centre "
+                                 "of the catalog")
+            chosen = set(p.lagging_centres)
+        elif self.catalog.is_province and p.lagging_count > 0:
+            draw = random.Random(f"{self.seed}/lagging")
+            chosen = set(draw.sample(codes, min(p.lagging_count, len(codes))))
+        else:
+            chosen = set()
+        return tuple(c for c in codes if c in chosen)
+
+    def _commune_volumes(self) -> dict[str, float]:
+        """Each commune centre's mean dossiers per working day: the profile's, or the base volume times a
+        size factor drawn once per centre (log-normal, clipped) and the ward factor."""
+        p = self.profile
+        volumes: dict[str, float] = {}
+        for centre in self._communes():
+            if centre.code in p.centre_volume:
+                volumes[centre.code] = float(p.centre_volume[centre.code])
+                continue
+            low, high = p.commune_size_range
+            trait = random.Random(f"{self.seed}/centre/{centre.code}")
+            size = trait.lognormvariate(0.0, p.commune_size_sigma)
+            ward = any(k in centre.name.lower() for k in p.ward_keywords)
+            volumes[centre.code] = p.commune_daily_volume * min(high, max(low, size)) * (
+                p.ward_factor if ward else 1.0)
+        return volumes
+
+    def _desk_shares(self) -> dict[str, float]:
+        """Each commune desk's share of its centre's volume, by the fields of its procedures."""
+        p = self.profile
+        shares: dict[str, float] = {}
+        for code in self.centre_volumes:
+            desks = self.catalog.agencies_of(code)
+            weights = [sum(p.commune_field_weight.get(f, p.commune_other_field_weight)
+                           for f in dict.fromkeys(proc.field for proc in desk.procedures)) for desk in desks]
+            total = sum(weights)
+            for desk, weight in zip(desks, weights, strict=True):
+                shares[desk.code] = weight / total if total > 0 else 1.0 / len(desks)
+        return shares
+
+    def _commune_ranks(self, agency: Agency) -> list[float]:
+        """A commune desk's procedure weights before damping: the field's weight in
+        `commune_field_weight`, spread over the field's procedures as `1 / rank^0.8` in catalog order."""
+        p = self.profile
+        by_field: dict[str, list[int]] = {}
+        for index, proc in enumerate(agency.procedures):
+            by_field.setdefault(proc.field, []).append(index)
+        weights = [0.0] * len(agency.procedures)
+        for name, members in by_field.items():
+            raw = [1.0 / (rank + 1) ** 0.8 for rank in range(len(members))]
+            share = p.commune_field_weight.get(name, p.commune_other_field_weight)
+            for index, weight in zip(members, raw, strict=True):
+                weights[index] = share * weight / sum(raw)
+        return weights
 
     def _agency_model(self, index: int, agency: Agency) -> _Agency:
         p = self.profile
         trait = random.Random(f"{self.seed}/{agency.code}")
-        volume = p.daily_volume.get(agency.code, p.volume_by_kind.get(agency.kind, 8.0))
+        commune = agency.code in self._desk_share
+        if agency.code in p.daily_volume or not commune:
+            volume = p.daily_volume.get(agency.code, p.volume_by_kind.get(agency.kind, 8.0))
+        else:
+            volume = self.centre_volumes[agency.centre or ""] * self._desk_share[agency.code]
         online = trait.uniform(*p.online_share)
         miss = 1.0 - agency.target_on_time
         spread = min(miss * p.late_spread, 0.03)
         late = max(0.0, miss + trait.uniform(-spread, spread))
+        late_mean = p.late_mean_days
+        if agency.centre in self.lagging:  # slow processing: many results after the due point, and later
+            late = 1.0 - random.Random(f"{self.seed}/{agency.code}/lagging").uniform(*p.lagging_on_time)
+            late_mean = p.lagging_late_mean_days
         procs: list[_Proc] = []
         weights: list[float] = []
+        ranks = self._commune_ranks(agency) if commune else None
         for rank, proc in enumerate(agency.procedures):
-            procs.append(self._procedure_model(agency, proc, online))
+            model = self._procedure_model(agency, proc, online, commune)
+            procs.append(model)
             # the first procedures listed are the common ones; very long ones are rare
             long_damp = 0.3 if proc.unit == "days" and proc.processing >= 30 else 1.0
-            weights.append(long_damp / (rank + 1) ** 0.8)
+            if ranks is None:
+                weights.append(long_damp / (rank + 1) ** 0.8)
+            else:  # a commune desk: its fields' shares, each spread over the field's procedures by rank
+                if model.work > p.commune_long_days * self._day:
+                    long_damp *= p.commune_long_damp
+                weights.append(long_damp * ranks[rank])
         others = self._transfer_targets(agency)
         return _Agency(
             code=agency.code, kind=agency.kind, prefix=f"000.00.{10 + index:02d}.{p.province}",
-            volume=volume, late=late, procs=tuple(procs), proc_cum=_cumulative(weights), others=others,
+            volume=volume, late=late, late_mean=late_mean, procs=tuple(procs), proc_cum=_cumulative(weights),
+            others=others,
         )
 
     def _traits(self, code: str) -> _Sync766:
@@ -379,8 +516,9 @@ class Simulator:
             steps.append((when, "complained", None))
 
     def _transfer_targets(self, agency: Agency) -> tuple[str, ...]:
-        """Agencies a dossier is transferred to (chuyển xử lý): configured, related by field, or any."""
-        others = [a for a in self.catalog.agencies if a.code != agency.code]
+        """Agencies a dossier is transferred to (chuyển xử lý): configured, related by field, or any,
+        within the agency's centre (a province's centres do not pass dossiers to each other here)."""
+        others = [a for a in self.catalog.agencies if a.code != agency.code and a.centre == agency.centre]
         configured = tuple(c for c in self.profile.transfer_to.get(agency.code, ()) if self.catalog.agency(c))
         if configured:
             return configured
@@ -388,7 +526,8 @@ class Simulator:
         related = tuple(a.code for a in others if any(p.field in fields for p in a.procedures))
         return related or tuple(a.code for a in others)
 
-    def _procedure_model(self, agency: Agency, proc: Procedure, online: float) -> _Proc:
+    def _procedure_model(self, agency: Agency, proc: Procedure, online: float,
+                         commune: bool = False) -> _Proc:
         p = self.profile
         shares = {"online": online, "postal": p.postal_share, "phone": p.phone_share}
         channels = tuple(proc.channels)
@@ -398,12 +537,31 @@ class Simulator:
         if sum(weights) <= 0:
             weights = [1.0] * len(channels)
         name = proc.name.lower()
-        free = proc.field in p.free_fields or any(k in name for k in p.free_keywords)
+        # a commune desk charges what its catalog marks `has_fee` (most civil-status steps are free);
+        # the provincial centre keeps the rule it was calibrated with (fields and keywords)
+        free = (not proc.has_fee if commune
+                else proc.field in p.free_fields or any(k in name for k in p.free_keywords))
         fee = None if free else p.fee_levels[zlib.crc32(proc.code.encode()) % len(p.fee_levels)]
         financial = agency.kind == "land" and any(k in name for k in p.financial_keywords)
         work = processing_work(proc, self.calendar)
-        return _Proc(code=proc.code, work=work, short=work < self._day, channels=channels,
-                     channel_cum=_cumulative(weights), fee=fee, financial=financial)
+        cutoff: int | None = None
+        if proc.unit == "same_day":
+            moment = proc.same_day_cutoff or self.calendar.config.same_day_cutoff
+            cutoff = -1 if moment is None else _seconds(moment)
+        return _Proc(code=proc.code, work=work, short=work < self._day or cutoff is not None,
+                     same_day_cutoff=cutoff, channels=channels, channel_cum=_cumulative(weights), fee=fee,
+                     financial=financial)
+
+    def _same_day_work(self, proc: _Proc, received: Timestamp, s: int) -> int:
+        """A same-day dossier's processing window, as the SLA clock sets its due point (dossiers.sla.due):
+        to the close of the receipt day, or of the next working day when received after the cut-off."""
+        cal = self.calendar
+        window = cal.receipt_day_close(received) - s
+        cutoff = proc.same_day_cutoff
+        if cutoff is not None and cutoff >= 0 and cutoff < cal.second_of_day(received) < cal.close_second \
+                and cal.working_at(received):
+            window += self._day
+        return window
 
     # -- arrivals ---------------------------------------------------------------------------------
 
@@ -447,18 +605,20 @@ class Simulator:
         if rng.random() < p.refused:
             steps.append((at(s + rng.randint(300, 2400)), "refused", None))
             return steps
-        work = proc.work
+        work = proc.work if proc.same_day_cutoff is None else self._same_day_work(proc, received, s)
         late = rng.random() < agency.late
         if late:
-            extra = min(rng.expovariate(1.0 / (p.late_mean_days * day)), p.late_cap_days * day)
+            extra = min(rng.expovariate(1.0 / (agency.late_mean * day)), p.late_cap_days * day)
             x = work + 60 + round(extra)
+        elif proc.same_day_cutoff is not None:  # a short window: at least half of it, up to 30 minutes
+            x = max(min(1800, work // 2), round(work * rng.betavariate(*p.early_shape)))
         else:
             x = max(1800, round(work * rng.betavariate(*p.early_shape)))
         if proc.fee is not None:
             online = rng.random() < p.online_payment.get(channel, 0.0)
             data: dict[str, Any] = {"online": online, "amount_vnd": proc.fee}
             steps.append((at(s + rng.randint(60, min(1800, x // 2))), "paid", data))
-        if rng.random() < p.transferred:
+        if rng.random() < p.transferred and agency.others:  # a centre's only desk has nowhere to send
             to = agency.others[rng.randrange(len(agency.others))]
             steps.append((at(s + rng.randint(600, min(7200, x // 2))), "transferred", {"to_agency": to}))
         # pauses, as (progress point, working seconds stopped); progress never passes the due point
@@ -608,7 +768,9 @@ class Simulator:
                 stats.events += 1
                 stats.by_type[event["type"]] += 1
                 stats.by_agency[event["agency"]] += 1
-                stats.dossiers += event["type"] == "received"
+                if event["type"] == "received":
+                    stats.dossiers += 1
+                    stats.dossiers_by_agency[event["agency"]] += 1
                 stats.last_ts = ts
                 yield ts, event
             day += timedelta(days=1)

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime, timedelta
@@ -114,6 +115,16 @@ def simulate(
                                         "(resolves 4x slower); repeatable. HH:MM is on the --start day."),
     ] = None,
     catalog_path: CatalogOption = None,
+    lagging: Annotated[
+        list[str] | None,
+        typer.Option("--lagging", help="A province catalog: commune centre(s) that fall behind, by code "
+                                       "(repeatable or comma-separated; 'none' for none); default: "
+                                       "--lagging-count of them drawn from the seed."),
+    ] = None,
+    lagging_count: Annotated[
+        int, typer.Option("--lagging-count", min=0, help="How many commune centres fall behind when "
+                                                         "--lagging is not given (drawn from the seed).")
+    ] = DEFAULT_PROFILE.lagging_count,
     index766: Annotated[
         bool, typer.Option("--index766", help="Also emit the 766 index's facts: syncs to the national "
                                               "portal (a few agencies late or never), digitised receipts, "
@@ -181,9 +192,16 @@ def simulate(
     if realtime and speed is not None and speed != 1.0:
         raise typer.BadParameter("--realtime is --speed 1; give one of them")
     pace = 1.0 if realtime else speed
-    simulator = Simulator(catalog, calendar, seed, warmup_start(calendar, first, warmup_days), last,
-                          emit_from=first, scenarios=scenarios,
-                          profile=Profile(province=province, index766=index766))
+    chosen = _lagging_codes(lagging)
+    try:
+        simulator = Simulator(catalog, calendar, seed, warmup_start(calendar, first, warmup_days), last,
+                              emit_from=first, scenarios=scenarios,
+                              profile=Profile(province=province, index766=index766, lagging_centres=chosen,
+                                              lagging_count=lagging_count))
+    except ValueError as exc:  # --lagging names something that is not a commune centre
+        raise typer.BadParameter(str(exc), param_hint="--lagging") from exc
+    if catalog.is_province:
+        err.print(lagging_line(simulator), soft_wrap=True)
     clock = pacing_clock(pace, first, clock_origin, clock_wall_origin, time.time())
     if clock is not None and not clock.is_real_time:
         err.print(f"business clock: start the worker with IOC_CLOCK_ORIGIN={clock.origin:.0f} "
@@ -263,8 +281,55 @@ def simulate(
             left = producer.spool_depth
     err.print(summary_line(summary, calendar), soft_wrap=True)
     err.print(summary_table(summary))
+    if catalog.is_province:
+        err.print(levels_table(summary, simulator))
     if left:
         err.print(f"[yellow]{left} event(s) wait in the spool; they are sent by the next run[/yellow]")
+
+
+def _lagging_codes(values: list[str] | None) -> tuple[str, ...] | None:
+    """`--lagging` values as centre codes; None when not given (drawn from the seed), () for `none`."""
+    if not values:
+        return None
+    codes = tuple(code.strip() for value in values for code in value.split(",") if code.strip())
+    return () if [c.lower() for c in codes] == ["none"] else codes
+
+
+def lagging_line(simulator: Simulator) -> str:
+    """Which commune centres fall behind in this run (and how they were chosen)."""
+    catalog, profile = simulator.catalog, simulator.profile
+    how = ("given by --lagging" if profile.lagging_centres is not None
+           else f"drawn from seed {simulator.seed}")
+    if not simulator.lagging:
+        return f"commune centres falling behind: none ({how})"
+    names = ", ".join(f"{code} {catalog.centre_by_code[code].name}" for code in simulator.lagging)
+    return f"commune centres falling behind ({how}): {names}"
+
+
+def levels_table(summary: SimulationSummary, simulator: Simulator) -> Table:
+    """A province run: dossiers per level, and those of the commune centres that fall behind."""
+    catalog = simulator.catalog
+    by_centre: Counter[str] = Counter()
+    for agency, count in summary.dossiers_by_agency.items():
+        centre = catalog.centre_of(agency)
+        if centre is not None:
+            by_centre[centre.code] += count
+    table = Table()
+    table.add_column("centres")
+    table.add_column("count", justify="right")
+    table.add_column("dossiers", justify="right")
+    table.add_column("mean per working day (model)", justify="right")
+    provincial = catalog.centre
+    provincial_volume = sum(simulator.volumes[a.code] for a in catalog.agencies_of(provincial.code))
+    table.add_row(f"provincial: {provincial.code}", "1", f"{by_centre[provincial.code]:,}",
+                  f"{provincial_volume:,.0f}")
+    communes = list(simulator.centre_volumes)
+    table.add_row("commune", f"{len(communes)}", f"{sum(by_centre[c] for c in communes):,}",
+                  f"{sum(simulator.centre_volumes.values()):,.0f}")
+    for code in simulator.lagging:
+        table.add_row(f"  falling behind: {code}", "1", f"{by_centre[code]:,}",
+                      f"{simulator.centre_volumes[code]:,.0f}")
+    return table
 
 
 def summary_line(summary: SimulationSummary, calendar: WorkingCalendar) -> str:
