@@ -171,6 +171,20 @@ class Block:
         }
 
 
+def expected_on_time(members: Iterable[tuple[Block, float]]) -> float | None:
+    """The on-time rate a group of agencies (a centre, the province) should reach this month given its
+    mix (tỷ lệ đúng hạn mục tiêu): each agency's own target weighted by the dossiers it resolved in the
+    month, so a centre whose land desk (80 %) resolves most of its dossiers is not held to 99 %. The plain
+    mean of the targets while nothing was resolved; None for an empty group."""
+    pairs = list(members)
+    if not pairs:
+        return None
+    resolved = sum(block.month_resolved for block, _ in pairs)
+    if not resolved:
+        return round(sum(target for _, target in pairs) / len(pairs), 6)
+    return round(sum(block.month_resolved * target for block, target in pairs) / resolved, 6)
+
+
 KPI_FIELDS: tuple[str, ...] = tuple(
     name for name in Block.__dataclass_fields__ if name not in ("target_on_time", "channels")
 )

@@ -182,6 +182,11 @@ def up(
                      help="Also run the HTTP gateway on this port, with a local API key per agency (printed "
                           "at start, kept in STATE/gateway-local-keys.txt)."),
     ] = None,
+    centre: Annotated[
+        str | None,
+        typer.Option("--centre", metavar="CODE", show_default=False,
+                     help="A province catalog: show this centre's wall instead of the province page."),
+    ] = None,
 ) -> None:
     """Run the whole stack locally (Kafka, InfluxDB, worker, notifier, simulator) with a terminal wall."""
     from ioc.devstack.influx import InfluxQL
@@ -200,6 +205,10 @@ def up(
     state = state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
     catalog = load_catalog_or_exit(catalog_path)
+    if centre is not None and centre not in catalog.centre_by_code:
+        known = ", ".join(c.code for c in catalog.centres[:12]) + (" …" if len(catalog.centres) > 12 else "")
+        raise typer.BadParameter(f"no centre {centre!r} in the catalog (centres: {known})",
+                                 param_hint="--centre")
     calendar = WorkingCalendar(catalog.calendar)
     wall0 = time.time()
     clock = BusinessClock(
@@ -273,6 +282,7 @@ def up(
                 feed,
                 processes,
                 f"Kafka {bootstrap} · ×{speed:g} · {workers} worker · logs: {state}",
+                centre,
             )
         except KeyboardInterrupt:
             pass
@@ -347,6 +357,7 @@ def _show_wall(
     feed: AlertFeed,
     processes: list[WorkerProcess],
     status: str,
+    centre: str | None = None,
 ) -> None:
     """Redraw once a second until Ctrl-C (or until every worker died: then say so and stop)."""
     live = LiveKpis()
@@ -355,7 +366,7 @@ def _show_wall(
             with contextlib.suppress(Exception):  # InfluxDB restarting: keep the last picture
                 live = read_live_kpis(ql.query, window="1m")
             business = datetime.fromtimestamp(clock.now(time.time()), ZoneInfo(catalog.calendar.timezone))
-            screen.update(render(catalog, live, list(feed.lines), business, status))
+            screen.update(render(catalog, live, list(feed.lines), business, status, centre))
             if not any(p.running for p in processes):
                 console.print("[red]Every worker has stopped: see their logs.[/red]")
                 return

@@ -7,6 +7,7 @@ alerts, and returns a rich renderable. Labels are in Vietnamese, as on the wall.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from rich.console import Group
@@ -16,8 +17,8 @@ from rich.text import Text
 
 from dossiers import labels
 from dossiers.alerts import Alert
-from dossiers.catalog import Catalog
-from dossiers.kpi import Block
+from dossiers.catalog import Agency, Catalog, Centre
+from dossiers.kpi import Block, expected_on_time
 from ioc.readback import LiveKpis
 
 
@@ -26,11 +27,122 @@ def _late(seconds: int) -> str:
     return f"{hours / 24:.1f} ngày" if hours >= 48 else f"{hours:.1f} giờ"
 
 
+WORST_COMMUNES = 10
+"""How many commune centres the province page lists (the worst first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CentreRow:
+    """One centre on the province page: its agencies' blocks summed, and the target its mix should reach."""
+
+    centre: Centre
+    block: Block
+    target: float | None
+
+    @property
+    def rate(self) -> float | None:
+        value: float | None = self.block.as_dict()["on_time_rate_month"]
+        return value
+
+    @property
+    def gap(self) -> float:
+        """How far under its target (0 at or above it, or with nothing resolved this month)."""
+        return 0.0 if self.rate is None or self.target is None else max(self.target - self.rate, 0.0)
+
+
+def centre_rows(catalog: Catalog, live: LiveKpis) -> list[CentreRow]:
+    """Every centre of the catalog, in catalog order."""
+    rows = []
+    for centre in catalog.centres:
+        members = [(live.agencies.get(a.code, Block()), a.target_on_time)
+                   for a in catalog.agencies_of(centre.code)]
+        total = Block()
+        for block, _ in members:
+            total.add(block)
+        rows.append(CentreRow(centre, total, expected_on_time(members)))
+    return rows
+
+
+def worst_first(rows: Sequence[CentreRow]) -> list[CentreRow]:
+    """Most overdue dossiers first, then furthest under target, then most due soon; then the code."""
+    return sorted(rows, key=lambda r: (-r.block.overdue, -r.gap, -r.block.due_soon, r.centre.code))
+
+
 def render(
-    catalog: Catalog, live: LiveKpis, alerts: Sequence[Alert], business_now: datetime, status: str = ""
+    catalog: Catalog, live: LiveKpis, alerts: Sequence[Alert], business_now: datetime, status: str = "",
+    centre: str | None = None,
 ) -> Group:
-    """The whole board: centre header, one row per agency, the alert feed."""
-    centre = live.centre
+    """The board. A single centre (or `centre`, one centre of a province): its header, one row per agency,
+    the alert feed. A province without `centre`: the province page (`province_page`)."""
+    if catalog.is_province and centre is None:
+        return province_page(catalog, live, alerts, business_now, status)
+    if centre is not None:
+        codes = {a.code for a in catalog.agencies_of(centre)}
+        live = LiveKpis({k: v for k, v in live.agencies.items() if k in codes}, live.as_of, live.partitions)
+        alerts = [a for a in alerts if a.agency in codes]
+    place = catalog.centre_by_code[centre] if centre is not None else catalog.centre
+    agencies = catalog.agencies_of(place.code) if centre is not None else catalog.agencies
+    return Group(
+        Panel(_headline(live.centre), title=_title(catalog, place.name, business_now),
+              subtitle=status or None),
+        Panel(_agency_table(agencies, live), title="Các cơ quan"),
+        Panel(_feed(catalog, alerts), title="Cảnh báo mới nhất"),
+    )
+
+
+def province_page(catalog: Catalog, live: LiveKpis, alerts: Sequence[Alert], business_now: datetime,
+                  status: str = "") -> Group:
+    """The province (toàn tỉnh): its totals, the provincial centre, the ten commune centres that fall
+    behind most (overdue, then under target), and the alert feed of every centre."""
+    rows = centre_rows(catalog, live)
+    provincial = [r for r in rows if r.centre.code == catalog.centre.code]
+    communes = worst_first([r for r in rows if r.centre.code != catalog.centre.code])
+    table = _centre_table()
+    for row in provincial:
+        _centre_line(table, row)
+    table.add_section()
+    for row in communes[:WORST_COMMUNES]:
+        _centre_line(table, row)
+    behind = sum(1 for r in communes if r.block.overdue or r.gap > 0)
+    name = catalog.province.name if catalog.province is not None else catalog.centre.name
+    return Group(
+        Panel(_headline(live.centre), title=_title(catalog, f"Toàn {name}", business_now),
+              subtitle=status or None),
+        Panel(table, title=f"Trung tâm cấp tỉnh và {min(WORST_COMMUNES, len(communes))} Trung tâm cấp xã "
+                           f"chậm nhất ({behind}/{len(communes)} có hồ sơ quá hạn hoặc dưới mục tiêu)"),
+        Panel(_feed(catalog, alerts), title="Cảnh báo mới nhất"),
+    )
+
+
+def _title(catalog: Catalog, name: str, business_now: datetime) -> str:
+    title = f"{name} — {business_now:%d/%m/%Y %H:%M}"
+    return f"[bold red]{labels.SAMPLE_CATALOG_WARNING}[/bold red] — {title}" if catalog.sample else title
+
+
+def _centre_table() -> Table:
+    table = Table(expand=True, show_edge=False, pad_edge=False)
+    for title, justify in (("Trung tâm", "left"), (labels.RECEIVED, "right"), (labels.OPEN, "right"),
+                           (labels.OVERDUE, "right"), (labels.DUE_SOON, "right"),
+                           (f"{labels.ON_TIME_RATE} ({labels.MONTH})", "right"), (labels.TARGET, "right")):
+        table.add_column(title, justify=justify)  # type: ignore[arg-type]
+    return table
+
+
+def _centre_line(table: Table, row: CentreRow) -> None:
+    rate, block = row.rate, row.block
+    colour = "white" if rate is None or row.target is None else ("green" if rate >= row.target else "red")
+    table.add_row(
+        f"{row.centre.name} [dim]({row.centre.code})[/dim]",
+        str(block.received),
+        str(block.open),
+        Text(str(block.overdue), style="red" if block.overdue else ""),
+        str(block.due_soon),
+        Text(labels.percent(rate), style=colour),
+        labels.percent(row.target),
+    )
+
+
+def _headline(centre: Block) -> Table:
     header = Table.grid(expand=True, padding=(0, 2))
     for _ in range(7):
         header.add_column(justify="center")
@@ -58,6 +170,10 @@ def render(
         Text(labels.percent(figures["on_time_rate_month"]), style="bold green"),
         Text(labels.percent(figures["satisfaction_rate"]), style="bold green"),
     )
+    return header
+
+
+def _agency_table(agencies: Sequence[Agency], live: LiveKpis) -> Table:
     grid = Table(expand=True, show_edge=False, pad_edge=False)
     for title, justify in (
         (labels.AGENCY, "left"),
@@ -69,7 +185,7 @@ def render(
         (labels.TARGET, "right"),
     ):
         grid.add_column(title, justify=justify)  # type: ignore[arg-type]
-    for agency in catalog.agencies:
+    for agency in agencies:
         block = live.agencies.get(agency.code, Block())
         rate = block.as_dict()["on_time_rate"]
         colour = "white" if rate is None else ("green" if rate >= agency.target_on_time else "red")
@@ -82,6 +198,10 @@ def render(
             Text(labels.percent(rate), style=colour),
             labels.percent(agency.target_on_time),
         )
+    return grid
+
+
+def _feed(catalog: Catalog, alerts: Sequence[Alert]) -> Table:
     feed = Table(expand=True, show_header=False, show_edge=False, box=None)
     feed.add_column(width=22)
     feed.add_column()
@@ -99,11 +219,4 @@ def render(
         )
     if not alerts:
         feed.add_row("", Text("Chưa có cảnh báo", style="dim"))
-    title = f"{catalog.centre.name} — {business_now:%d/%m/%Y %H:%M}"
-    if catalog.sample:
-        title = f"[bold red]{labels.SAMPLE_CATALOG_WARNING}[/bold red] — {title}"
-    return Group(
-        Panel(header, title=title, subtitle=status or None),
-        Panel(grid, title="Các cơ quan"),
-        Panel(feed, title="Cảnh báo mới nhất"),
-    )
+    return feed
