@@ -5,6 +5,7 @@
 * `ioc-pipeline` the workers' own health from Prometheus (grafana/boards/pipeline.py)
 * `ioc-ii06a`    the running period of form II.06a (grafana/boards/report.py)
 * `ioc-766`      the Decision 766 index of the running period (grafana/boards/index766.py)
+* `ioc-province` and `ioc-centre`, for a catalog with several centres only (grafana/boards/province.py)
 
 Shared pieces: panel builders in grafana/panels.py, the headline tiles in grafana/tiles.py, every query in
 grafana/queries.py, every Vietnamese word in dossiers/labels.py.
@@ -26,15 +27,18 @@ from grafana.boards.index766 import TITLE as INDEX766_TITLE
 from grafana.boards.index766 import index766_board
 from grafana.boards.pipeline import TITLE as PIPELINE_TITLE
 from grafana.boards.pipeline import pipeline_board
+from grafana.boards.province import centre_board, province_board
 from grafana.boards.report import TITLE as REPORT_TITLE
 from grafana.boards.report import report_board
 from grafana.boards.wall import TITLE as WALL_TITLE
 from grafana.boards.wall import agency_tile, legend, wall
 from grafana.panels import (
     AGENCY_UID,
+    CENTRE_UID,
     GRID_COLUMNS,
     INDEX766_UID,
     PIPELINE_UID,
+    PROVINCE_UID,
     REPORT_UID,
     TAGS,
     WALL_UID,
@@ -82,14 +86,19 @@ def to_json(board: db.Dashboard | dm.Dashboard) -> dict[str, Any]:
 def dashboards(
     catalog: Catalog, settings: WallSettings = WALL_DEFAULTS, alerts: AlertSettings | None = None
 ) -> dict[str, dict[str, Any]]:
-    """{uid: dashboard JSON} for the five boards (`alerts`: the sync threshold the 766 board colours by)."""
-    return {
+    """{uid: dashboard JSON} for the five boards (`alerts`: the sync threshold the 766 board colours by),
+    and the province and centre boards when the catalog has several centres."""
+    boards = {
         WALL_UID: to_json(wall(catalog, settings)),
         AGENCY_UID: to_json(agency_board(catalog, settings)),
         PIPELINE_UID: to_json(pipeline_board(catalog)),
         REPORT_UID: to_json(report_board(catalog)),
         INDEX766_UID: to_json(index766_board(catalog, alerts)),
     }
+    if catalog.is_province:
+        boards[PROVINCE_UID] = to_json(province_board(catalog, settings))
+        boards[CENTRE_UID] = to_json(centre_board(catalog, settings))
+    return boards
 
 
 def provider() -> dict[str, Any]:

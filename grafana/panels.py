@@ -26,6 +26,8 @@ AGENCY_UID = "ioc-agency"
 PIPELINE_UID = "ioc-pipeline"
 REPORT_UID = "ioc-ii06a"
 INDEX766_UID = "ioc-766"
+PROVINCE_UID = "ioc-province"
+CENTRE_UID = "ioc-centre"
 TAGS = ["ioc", "hanh-chinh-cong"]
 GRID_COLUMNS = 24
 
@@ -237,7 +239,8 @@ def dashboard(uid: str, title: str, timezone: str) -> db.Dashboard:
 
 def board_links(*uids: str) -> list[cogbuilder.Builder[dm.DashboardLink]]:
     names = {WALL_UID: "Màn hình IOC", AGENCY_UID: "Chi tiết cơ quan", PIPELINE_UID: "Sức khỏe hệ thống",
-             REPORT_UID: labels.II06A_LIVE_TITLE, INDEX766_UID: labels.INDEX766_LIVE_TITLE}
+             REPORT_UID: labels.II06A_LIVE_TITLE, INDEX766_UID: labels.INDEX766_LIVE_TITLE,
+             PROVINCE_UID: "Toàn tỉnh", CENTRE_UID: "Một Trung tâm"}
     return [
         db.DashboardLink(names[u]).type(dm.DashboardLinkType.LINK).url(f"/d/{u}").icon("dashboard")
         for u in uids

@@ -65,13 +65,15 @@ def snapshot(
     require: str | None = None,
     window: str | None = None,
     time_filter: str | None = None,
+    centre: str | None = None,
 ) -> str:
     """Sum over partitions (and agencies) of each partition's latest `kpi` snapshot.
 
     `outputs` maps an output column (alias) to an expression over `sum("<kpi field>")` terms; the inner
     query takes `last()` of every field those expressions name. `require` is a WHERE condition on the
     snapshot (e.g. a positive denominator). `time_filter` (e.g. `$timeFilter` for alert rules) replaces
-    the default `time > now() - 1m`. `by_agency` groups the result by agency code and Vietnamese label.
+    the default `time > now() - 1m`. `by_agency` groups the result by agency code and Vietnamese label;
+    `centre` (a code or `$centre`) keeps the agencies of one centre (the `centre` tag).
     """
     fields = sorted({m for expr in outputs.values() for m in re.findall(r'sum\("([a-z_]+)"\)', expr)})
     if not fields:
@@ -83,6 +85,8 @@ def snapshot(
     if require is not None:
         conditions.append(require)
     conditions.append(_window(window, time_filter))
+    if centre is not None:
+        conditions.append(f"{ident('centre')} = {literal(centre)}")
     inner_group = '"agency", "agency_name", "partition"' if by_agency else '"agency", "partition"'
     inner = f'SELECT {inner_select} FROM "kpi" WHERE {" AND ".join(conditions)} GROUP BY {inner_group}'
     outer = ", ".join(f"{expr} AS {ident(alias)}" for alias, expr in outputs.items())
@@ -831,3 +835,42 @@ def centre_deadline_list(kind: str, *, agencies: Sequence[str], lookback: str = 
         f'WHERE "agency" =~ /^({pattern})$/ AND "kind" = {literal(kind)} AND "open" = 1 '
         f"AND time > now() - {lookback} LIMIT 500"
     )
+
+
+# -- the province board and the centre board (issue 15) ------------------------------------------------------
+_PER_CENTRE_AGENCY = '"centre", "centre_name", "agency", "partition"'
+
+
+def centre_targets(*, centre: str | None = None, window: str | None = None) -> str:
+    """Per centre (or for one `centre`): this month's on-time rate (`rate_month`), the rate its mix of
+    agencies should reach (`target`: each agency's own `target_on_time` weighted by the dossiers it resolved
+    this month, `dossiers.kpi.expected_on_time`) and `gap` = target - rate (> 0: under target). Only
+    centres that resolved something this month have a row."""
+    conditions = ['"month_resolved" > 0', _window(window, None)]
+    if centre is not None:
+        conditions.append(f'"centre" = {literal(centre)}')
+    inner = ('SELECT last("month_good") AS "good", last("month_resolved") AS "n", '
+             'last("month_resolved") * last("target_on_time") AS "w" '
+             f'FROM "kpi" WHERE {" AND ".join(conditions)} GROUP BY {_PER_CENTRE_AGENCY}')
+    return ('SELECT sum("good") * 1.0 / sum("n") AS "rate_month", sum("w") / sum("n") AS "target", '
+            f'(sum("w") - sum("good")) / sum("n") AS "gap" FROM ({inner}) GROUP BY "centre", "centre_name"')
+
+
+def centre_map(*, window: str | None = None) -> str:
+    """Per centre with map coordinates (the catalog's `lat`, `lon`, written on `kpi` as `centre_lat`,
+    `centre_lon`): `latitude`, `longitude`, and the open and overdue dossiers the markers show."""
+    inner = ('SELECT last("overdue") AS "overdue", last("within") AS "within", '
+             'last("due_soon") AS "due_soon", last("centre_lat") AS "lat", last("centre_lon") AS "lon" '
+             f'FROM "kpi" WHERE {_window(window, None)} GROUP BY {_PER_CENTRE_AGENCY}')
+    return ('SELECT mean("lat") AS "latitude", mean("lon") AS "longitude", sum("overdue") AS "overdue", '
+            'sum("within") + sum("due_soon") + sum("overdue") AS "open" '
+            f'FROM ({inner}) WHERE "lat" > -91 GROUP BY "centre", "centre_name"')
+
+
+def centre_agencies(name: str, *, centre: str = CENTRE_VAR) -> str:
+    """One KPI (a COUNTS or RATES key) of every agency of one centre: the centre board's table."""
+    if name in COUNTS:
+        return snapshot({name: COUNTS[name]}, by_agency=True, centre=centre)
+    good, total = RATES[name]
+    expr, condition = ratio(good, total)
+    return snapshot({name: expr}, by_agency=True, centre=centre, require=condition)

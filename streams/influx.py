@@ -98,9 +98,11 @@ def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, wall:
         ("agency_name", found.label if found else agency),
         ("partition", str(partition)),
     )
+    fields: dict[str, FieldValue] = {"as_of": as_of}
     if centre is not None:
         tags += (("centre", centre.code), ("centre_name", centre.name))
-    fields: dict[str, FieldValue] = {"as_of": as_of}
+        if centre.lat is not None and centre.lon is not None:  # the province board's map
+            fields["centre_lat"], fields["centre_lon"] = float(centre.lat), float(centre.lon)
     for name in KPI_FIELDS:
         fields[name] = int(getattr(block, name))
     for channel, count in block.channels.items():

@@ -22,7 +22,12 @@ from ioc.cli import _mount, app
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = load_catalog()
-BOARDS = dashboards.dashboards(SAMPLE)
+PROVINCE = load_catalog(ROOT / "dossiers" / "data" / "province.yaml")
+ONLY_PROVINCE = (dashboards.PROVINCE_UID, dashboards.CENTRE_UID)
+BOARDS = {**dashboards.dashboards(SAMPLE),
+          **{uid: b for uid, b in dashboards.dashboards(PROVINCE).items() if uid in ONLY_PROVINCE}}
+"""The sample's five boards, and the province and centre boards of the province sample (the structure
+tests below run on all seven)."""
 
 
 def small_catalog() -> Catalog:
@@ -235,7 +240,7 @@ def test_every_kpi_query_sums_the_last_snapshot_of_each_partition() -> None:
     for query in kpi:
         # outer sum( ... ) over an inner last() per partition
         assert re.fullmatch(
-            r'SELECT sum\(.* FROM \(SELECT last\(.* FROM "kpi" WHERE .* '
+            r'SELECT (sum|mean)\(.* FROM \(SELECT last\(.* FROM "kpi" WHERE .* '
             r'GROUP BY (time\(\$__interval\), )?[^()]*"partition"\)( WHERE .*)?( GROUP BY .*)?',
             query,
         ), query
@@ -244,7 +249,8 @@ def test_every_kpi_query_sums_the_last_snapshot_of_each_partition() -> None:
 def test_macros_are_the_ones_grafana_replaces() -> None:
     for query in all_influx_queries():
         for macro in re.findall(r"\$[A-Za-z_]+", query):
-            assert macro in ("$timeFilter", "$__interval", "$agency", "$col", "$tag_agency_name"), query
+            assert macro in ("$timeFilter", "$__interval", "$agency", "$centre", "$col",
+                             "$tag_agency_name"), query
 
 
 def test_datasources_file_uses_environment_and_fixed_uids() -> None:
@@ -284,7 +290,8 @@ def test_dashboard_provider_points_at_the_json_files() -> None:
     provider = yaml.safe_load((ROOT / build.DASHBOARDS_DIR / "ioc.yaml").read_text())["providers"][0]
     assert provider["type"] == "file" and provider["folder"] == "IOC" and provider["folderUid"] == "ioc"
     assert provider["options"]["path"].endswith("/dashboards")
-    assert {p.name for p in (ROOT / build.DASHBOARDS_DIR).glob("*.json")} == {f"{u}.json" for u in BOARDS}
+    committed = {p.name for p in (ROOT / build.DASHBOARDS_DIR).glob("*.json")}
+    assert committed == {f"{u}.json" for u in BOARDS if u not in ONLY_PROVINCE}  # built from the sample
 
 
 # -- the board "Chỉ số 766" and its wall tile (issue 17) ---------------------------------------------------
@@ -330,3 +337,27 @@ def test_the_766_board_per_agency_losses_per_group_worst_items_and_trend() -> No
     sync = panels["Đồng bộ Cổng DVCQG theo cơ quan (chỉ tiêu 1.4)"]
     assert [t["query"] for t in sync["targets"]] == [queries.sync_health()]
     assert [v["name"] for v in board["templating"]["list"]] == ["agency", "agency_name"]
+
+
+# -- a province (issue 15) ---------------------------------------------------------------------------------
+def test_province_and_centre_boards_only_for_a_catalog_with_several_centres() -> None:
+    assert not set(ONLY_PROVINCE) & set(dashboards.dashboards(SAMPLE))
+    boards = dashboards.dashboards(PROVINCE)
+    assert set(ONLY_PROVINCE) <= set(boards)
+    province = boards[dashboards.PROVINCE_UID]
+    titles = {p["title"] for p in province["panels"]}
+    assert {"Các Trung tâm, nhiều hồ sơ quá hạn nhất trước",
+            "10 Trung tâm cấp xã có nhiều hồ sơ quá hạn nhất",
+            "Tỷ lệ đúng hạn tháng so với mục tiêu của từng Trung tâm"} <= titles
+    geo = next(p for p in province["panels"] if p["type"] == "geomap")
+    assert geo["title"] == f"Bản đồ các Trung tâm (1/{len(PROVINCE.centres)} có tọa độ trong danh mục)"
+    assert geo["options"]["layers"][0]["location"] == {"mode": "coords", "latitude": "latitude",
+                                                       "longitude": "longitude"}
+    links = [o["properties"][0]["value"][0]["url"] for p in province["panels"] if p["type"] == "table"
+             for o in p["fieldConfig"]["overrides"] if o["properties"][0]["id"] == "links"]
+    assert links and all(u == "/d/ioc-centre?var-centre=${__data.fields.centre}" for u in links)
+    centre = boards[dashboards.CENTRE_UID]
+    assert [v["name"] for v in centre["templating"]["list"]] == ["centre", "centre_name"]
+    agencies = next(p for p in centre["panels"] if p["title"].startswith("Các cơ quan, bộ phận"))
+    assert [t["query"] for t in agencies["targets"]] == [
+        queries.centre_agencies(c) for c in ("open", "overdue", "due_soon", "rate_month")]

@@ -1,0 +1,209 @@
+"""The province board (`ioc-province`) and the centre board (`ioc-centre`) on the real InfluxDB: every
+InfluxQL query they send, run on `kpi` points written by the worker's own `kpi_point` for a province of
+three centres, equals what the domain core gives on the same blocks (`Block.add` per centre and for the
+province, `dossiers.kpi.expected_on_time` for a centre's target, the catalog's coordinates for the map).
+
+A stale snapshot (older than the 1-minute window) must be ignored, the latest point of a partition must
+win, and a centre with nothing resolved this month has no target row. `test_every_province_query_is_checked`
+collects the queries from the generated boards, so a new panel fails here until it has expectations.
+"""
+
+# mypy: disable-error-code="no-untyped-call"
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from dossiers.catalog import Catalog
+from dossiers.kpi import Block, expected_on_time
+from grafana import dashboards
+from grafana import queries as q
+from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
+from streams.influx import kpi_point
+from tests.support import stack as testing
+
+pytestmark = pytest.mark.integration
+
+NOW = int(time.time())
+AS_OF = NOW - 3600
+PROCEDURE = [{"code": "1.000001", "name": "Thủ tục", "field": "Lĩnh vực", "processing": 1}]
+
+
+def _agency(code: str, target: float) -> dict[str, Any]:
+    return {"code": code, "name": f"Bộ phận {code}", "target_on_time": target, "procedures": PROCEDURE}
+
+
+PROVINCE = Catalog.model_validate({
+    "province": {"code": "51", "name": "Tỉnh thử nghiệm"},
+    "centres": [
+        {"code": "TT", "name": "Trung tâm tỉnh", "lat": 15.12, "lon": 108.8,
+         "agencies": [_agency("STP", 0.99), _agency("LAND", 0.8)]},
+        {"code": "X1", "name": "Trung tâm xã Một", "level": "commune", "lat": 15.2, "lon": 108.7,
+         "agencies": [_agency("X1_TP", 0.99), _agency("X1_DD", 0.9)]},
+        {"code": "X2", "name": "Trung tâm xã Hai", "level": "commune",
+         "agencies": [_agency("X2_TP", 0.99)]},
+    ],
+})
+
+
+def block(**values: int) -> Block:
+    return Block(**values)
+
+
+# (agency, partition, seconds before now, block): the latest point of a partition wins; X2_TP's p1 is stale
+SNAPSHOTS: list[tuple[str, int, int, Block]] = [
+    ("STP", 0, 50, block(received_today=9, overdue=9, month_good=9, month_resolved=9)),  # replaced below
+    ("STP", 0, 4, block(received_today=6, today_resolved=3, within=5, due_soon=1, overdue=2,
+                        month_good=18, month_resolved=20, satisfied=4, unsatisfied=1)),
+    ("STP", 1, 3, block(received_today=2, today_resolved=1, within=1, month_good=10, month_resolved=10)),
+    ("LAND", 0, 4, block(received_today=3, within=4, overdue=5, month_good=20, month_resolved=30,
+                         satisfied=1, unsatisfied=1)),
+    ("X1_TP", 1, 5, block(received_today=12, today_resolved=10, within=3, due_soon=2, month_good=40,
+                          month_resolved=40, satisfied=10)),
+    ("X1_DD", 0, 6, block(received_today=4, within=2, overdue=7, month_good=5, month_resolved=10)),
+    ("X2_TP", 0, 2, block(received_today=1, within=1)),
+    ("X2_TP", 1, 300, block(received_today=50, overdue=50, month_good=1, month_resolved=50)),  # stale
+]
+
+
+def live_blocks() -> dict[str, Block]:
+    """Per agency: the sum over partitions of each partition's latest snapshot in the last minute."""
+    latest: dict[tuple[str, int], tuple[int, Block]] = {}
+    for agency, partition, ago, b in SNAPSHOTS:
+        if ago <= 60 and ((agency, partition) not in latest or latest[(agency, partition)][0] > ago):
+            latest[(agency, partition)] = (ago, b)
+    out: dict[str, Block] = {}
+    for (agency, _), (_, b) in latest.items():
+        out.setdefault(agency, Block()).add(b)
+    return out
+
+
+def centre_blocks() -> dict[str, Block]:
+    agencies = live_blocks()
+    out = {}
+    for centre in PROVINCE.centres:
+        total = Block()
+        for a in PROVINCE.agencies_of(centre.code):
+            total.add(agencies.get(a.code, Block()))
+        out[centre.code] = total
+    return out
+
+
+@pytest.fixture(scope="module")
+def db(influx: LocalInflux | RemoteInflux) -> InfluxEndpoint:
+    endpoint = testing.fresh_endpoint(influx)
+    points = [kpi_point(PROVINCE, agency, partition, b, NOW - ago, AS_OF)
+              for agency, partition, ago, b in SNAPSHOTS]
+    with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=10_000) as client:
+        client.write_api(write_options=SYNCHRONOUS).write(bucket=endpoint.bucket, record=points)
+    return endpoint
+
+
+def run(db: InfluxEndpoint, query: str, **variables: str) -> list[dict[str, Any]]:
+    text = q.render(query, start=(NOW - 3600) * 1000, end=(NOW + 1) * 1000, variables=variables)
+    rows = []
+    for row in db.query(text, epoch="ms"):
+        rows.append({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()
+                     if k not in ("time", "_measurement")})
+    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, ensure_ascii=False))
+
+
+def rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()} for row in rows]
+    return sorted(out, key=lambda r: json.dumps(r, sort_keys=True, ensure_ascii=False))
+
+
+def counts(b: Block) -> dict[str, int]:
+    return {"received_today": b.received_today, "resolved_today": b.today_resolved, "open": b.open,
+            "overdue": b.overdue, "due_soon": b.due_soon}
+
+
+NAMES = {c.code: c.name for c in PROVINCE.centres}
+
+
+def expected(catalog: Catalog) -> dict[tuple[str, tuple[tuple[str, str], ...]], list[dict[str, Any]]]:
+    """{(query, variables): rows} for every query of the two boards, from the domain core."""
+    centres, agencies = centre_blocks(), live_blocks()
+    province = Block()
+    for b in centres.values():
+        province.add(b)
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
+
+    def put(query: str, rows: list[dict[str, Any]], **variables: str) -> None:
+        out[(query, tuple(sorted(variables.items())))] = rows
+
+    put(q.centre_counts(), [{"centre": c, "centre_name": NAMES[c], **counts(b)} for c, b in centres.items()])
+    put(q.centre_counts(by_centre=False), [counts(province)])
+    month = province.as_dict()["on_time_rate_month"]
+    put(q.province_rate("rate_month"), [{"rate_month": month}])
+    put(q.province_rate("satisfaction"), [{"satisfaction": province.as_dict()["satisfaction_rate"]}])
+    targets = []
+    for code, b in centres.items():
+        members = [(agencies.get(a.code, Block()), a.target_on_time) for a in PROVINCE.agencies_of(code)]
+        if not b.month_resolved:
+            continue  # X2: nothing resolved this month (its stale point is out of the window)
+        target, rate = expected_on_time(members), b.as_dict()["on_time_rate_month"]
+        assert target is not None and rate is not None
+        targets.append({"centre": code, "centre_name": NAMES[code], "rate_month": rate, "target": target,
+                        "gap": target - rate})
+    assert {t["centre"] for t in targets} == {"TT", "X1"}
+    put(q.centre_targets(), targets)
+    put(q.centre_map(), [{"centre": c.code, "centre_name": c.name, "latitude": c.lat, "longitude": c.lon,
+                          "overdue": centres[c.code].overdue, "open": centres[c.code].open}
+                         for c in PROVINCE.centres if c.lat is not None])
+    for code in ("X1", "X2"):
+        b = centres[code]
+        put(q.centre_counts(centre=q.CENTRE_VAR), [counts(b)], centre=code)
+        for name, rate in (("rate_month", "on_time_rate_month"), ("satisfaction", "satisfaction_rate")):
+            value = b.as_dict()[rate]
+            rows = [] if value is None else [{name: value}]
+            put(q.centre_rates(name, centre=q.CENTRE_VAR), rows, centre=code)
+        members = PROVINCE.agencies_of(code)
+        for column in ("open", "overdue", "due_soon"):
+            put(q.centre_agencies(column), [
+                {"agency": a.code, "agency_name": a.label, column: counts(agencies[a.code])[column]}
+                for a in members if a.code in agencies], centre=code)
+        put(q.centre_agencies("rate_month"), [
+            {"agency": a.code, "agency_name": a.label,
+             "rate_month": agencies[a.code].as_dict()["on_time_rate_month"]}
+            for a in members if a.code in agencies and agencies[a.code].month_resolved], centre=code)
+    put(q.CENTRE_VALUES, [{"key": "centre", "value": c} for c in sorted(NAMES)])
+    put(q.CENTRE_NAME_VALUES, [{"key": "centre_name", "value": NAMES["X1"]}], centre="X1")
+    put(q.i766_scores(by_agency=False), [])  # no `i766` point written here: the tile shows "—"
+    return out
+
+
+CASES = expected(PROVINCE)
+
+
+@pytest.mark.parametrize("key", list(CASES), ids=lambda k: re.sub(r"\s+", " ", k[0])[:90] + str(dict(k[1])))
+def test_province_query_returns_the_domain_figures(db: InfluxEndpoint,
+                                                   key: tuple[str, tuple[tuple[str, str], ...]]) -> None:
+    query, variables = key
+    assert run(db, query, **dict(variables)) == rounded(CASES[key])
+
+
+def test_every_province_query_is_checked() -> None:
+    boards = dashboards.dashboards(PROVINCE)
+    used: set[str] = set()
+    for uid in (dashboards.PROVINCE_UID, dashboards.CENTRE_UID):
+        board = boards[uid]
+        used |= {t["query"] for p in board["panels"] for t in p.get("targets", [])}
+        used |= {v["query"] for v in board.get("templating", {}).get("list", [])}
+    assert used and used - {query for query, _ in CASES} == set()
+
+
+def test_the_worst_communes_table_leaves_the_provincial_centre_out_and_keeps_ten() -> None:
+    board = dashboards.dashboards(PROVINCE)[dashboards.PROVINCE_UID]
+    worst = next(p for p in board["panels"] if p["title"].startswith("10 Trung tâm cấp xã"))
+    steps = {t["id"]: t["options"] for t in worst["transformations"]}
+    assert steps["filterByValue"]["type"] == "exclude"
+    assert steps["filterByValue"]["filters"][0]["config"]["options"]["value"] == PROVINCE.centre.code
+    assert steps["sortBy"]["sort"] == [{"field": "overdue", "desc": True}]
+    assert steps["limit"]["limitField"] == 10
