@@ -128,7 +128,7 @@ def rate_stat(title: str, query: str, colours: db.ThresholdsConfig, *, descripti
     )
 
 
-def per_hour(title: str, agency: str | None) -> timeseries.Panel:
+def per_hour(title: str, agency: str | None, centre: str | None = None) -> timeseries.Panel:
     panel = (
         timeseries.Panel()
         .title(title)
@@ -149,7 +149,7 @@ def per_hour(title: str, agency: str | None) -> timeseries.Panel:
         .tooltip(cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.NONE))
     )
     for ref, kind in zip("ABC", q.EVENT_SERIES, strict=True):
-        panel = panel.with_target(influx(q.events_per_hour(kind, agency=agency), ref))
+        panel = panel.with_target(influx(q.events_per_hour(kind, agency=agency, centre=centre), ref))
     return panel
 
 
@@ -194,10 +194,9 @@ def bars(
     )
 
 
-def open_by_state(agency: str | None) -> bargauge.Panel:
-    panel = bars(
-        f"Hồ sơ {labels.OPEN.lower()} theo tình trạng", q.open_by_state(agency=agency), thresholds("blue")
-    )
+def open_by_state(agency: str | None, centre: str | None = None) -> bargauge.Panel:
+    title = f"Hồ sơ {labels.OPEN.lower()} theo tình trạng"
+    panel = bars(title, q.open_by_state(agency=agency, centre=centre), thresholds("blue"))
     for name, colour in STATE_COLOURS.items():
         panel = panel.override_by_name(
             name, [dm.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour})]
@@ -205,13 +204,13 @@ def open_by_state(agency: str | None) -> bargauge.Panel:
     return panel
 
 
-def online_payment(agency: str | None) -> gauge.Panel:
+def online_payment(agency: str | None, centre: str | None = None) -> gauge.Panel:
     return (
         gauge.Panel()
         .title("Thanh toán trực tuyến")
         .description("Hồ sơ có thanh toán trực tuyến / hồ sơ có thanh toán")
         .datasource(INFLUX)
-        .with_target(influx(q.rate_kpi("online_payment", agency=agency)))
+        .with_target(influx(q.rate_kpi("online_payment", agency=agency, centre=centre)))
         .unit("percentunit")
         .decimals(1)
         .min(0)

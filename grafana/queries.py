@@ -131,10 +131,13 @@ def count_kpi(
     by_agency: bool = False,
     time_filter: str | None = None,
     window: str | None = None,
+    centre: str | None = None,
 ) -> str:
-    """One count KPI (see COUNTS) for the centre, one agency, or every agency."""
+    """One count KPI (see COUNTS) for the centre, one agency, or every agency (of one `centre` of a
+    province: its wall)."""
     return snapshot(
-        {name: COUNTS[name]}, agency=agency, by_agency=by_agency, time_filter=time_filter, window=window
+        {name: COUNTS[name]}, agency=agency, by_agency=by_agency, time_filter=time_filter, window=window,
+        centre=centre,
     )
 
 
@@ -145,6 +148,7 @@ def rate_kpi(
     by_agency: bool = False,
     time_filter: str | None = None,
     window: str | None = None,
+    centre: str | None = None,
 ) -> str:
     """One ratio KPI (see RATES); no row at all when its denominator is 0 everywhere."""
     good, total = RATES[name]
@@ -156,6 +160,7 @@ def rate_kpi(
         require=condition,
         time_filter=time_filter,
         window=window,
+        centre=centre,
     )
 
 
@@ -180,9 +185,10 @@ def target(*, agency: str) -> str:
 CHANNEL_LABELS: dict[str, str] = labels.CHANNEL
 
 
-def channel_mix(*, agency: str | None = None) -> str:
+def channel_mix(*, agency: str | None = None, centre: str | None = None) -> str:
     """Received dossiers by channel (all time), one column per channel with its Vietnamese label."""
-    return snapshot({label: f'sum("channel_{ch}")' for ch, label in CHANNEL_LABELS.items()}, agency=agency)
+    return snapshot({label: f'sum("channel_{ch}")' for ch, label in CHANNEL_LABELS.items()}, agency=agency,
+                    centre=centre)
 
 
 OPEN_STATES: dict[str, str] = {
@@ -194,16 +200,17 @@ OPEN_STATES: dict[str, str] = {
 """`kpi` fields of the open dossiers by SLA state, and the series names (aliases) the boards colour."""
 
 
-def open_by_state(*, agency: str | None = None) -> str:
+def open_by_state(*, agency: str | None = None, centre: str | None = None) -> str:
     """Open dossiers now: within deadline, due soon, overdue; and how many have their clock stopped."""
-    return snapshot({label: f"sum({ident(field)})" for field, label in OPEN_STATES.items()}, agency=agency)
+    return snapshot({label: f"sum({ident(field)})" for field, label in OPEN_STATES.items()}, agency=agency,
+                    centre=centre)
 
 
-def resolved_today_split(*, agency: str | None = None) -> str:
+def resolved_today_split(*, agency: str | None = None, centre: str | None = None) -> str:
     """Today's results: early or on time vs late (kpi keeps early and on time together per day)."""
     return snapshot(
         {labels.ON_TIME: 'sum("today_good")', labels.LATE: 'sum("today_resolved") - sum("today_good")'},
-        agency=agency,
+        agency=agency, centre=centre,
     )
 
 
@@ -231,11 +238,13 @@ EVENT_SERIES: dict[str, str] = {
 """Event types shown as inflow/outflow per hour, with their Vietnamese series names."""
 
 
-def events_per_hour(kind: str, *, agency: str | None = None) -> str:
+def events_per_hour(kind: str, *, agency: str | None = None, centre: str | None = None) -> str:
     """Events of one type per hour in the board's time range (inflow: received; outflow: resolved)."""
     where = [f'"type" = {literal(kind)}']
     if agency is not None:
         where.insert(0, f'"agency" = {literal(agency)}')
+    if centre is not None:
+        where.insert(0, f'"centre" = {literal(centre)}')
     return (
         f'SELECT count("n") AS {ident(EVENT_SERIES.get(kind, kind))} FROM "events" '
         f"WHERE {' AND '.join(where)} AND $timeFilter GROUP BY time(1h) fill(0)"
@@ -520,7 +529,8 @@ I766_SCORED_LOSSES: tuple[str, ...] = tuple(f"lost_{_alias(item.code)}" for item
 """The `lost_<item>` columns of `i766_scores`, in the order of `ITEMS`."""
 
 
-def i766_scores(*, window: str | None = None, by_agency: bool = True, agency: str | None = None) -> str:
+def i766_scores(*, window: str | None = None, by_agency: bool = True, agency: str | None = None,
+                centre: str | None = None) -> str:
     """The 766 index of the running period, computed on the board from the summed tallies.
 
     The worker cannot compute an agency's rates (its dossiers are spread over partitions, and rates do not
@@ -533,7 +543,10 @@ def i766_scores(*, window: str | None = None, by_agency: bool = True, agency: st
     a rate: `Row.score()`) and `lost`. With `agency` (a code or `$agency`), one row for that agency alone.
     An item whose denominator is 0 (N/A in `ioc report 766`) is null and left out of `points` and `max`.
     """
-    sources, group = _i766_sources(_agency_filter(_window(window, None), agency), by_agency)
+    where = _agency_filter(_window(window, None), agency)
+    if centre is not None:  # one centre of a province (the `centre` tag)
+        where += f' AND "centre" = {literal(centre)}'
+    sources, group = _i766_sources(where, by_agency)
     columns = [*(f"max({ident(c)}) AS {ident(c)}" for c in ("tt",) if by_agency)]
     for item in ITEMS:
         names = ["rate_"] if item.max is None else ["rate_", "points_", "lost_"]

@@ -13,7 +13,7 @@ from grafana_foundation_sdk.builders import stat
 from grafana_foundation_sdk.models import common as cm
 
 from dossiers import labels
-from dossiers.catalog import Catalog
+from dossiers.catalog import Agency, Catalog
 from dossiers.index766 import COVERED, GROUPS
 from grafana import queries as q
 from grafana.datasources import INFLUX
@@ -70,10 +70,11 @@ MONTH_RATE = RATE_TILES[1]
 SATISFACTION = RATE_TILES[3]
 
 
-def count_tile(tile: CountTile, *, agency: str | None = None) -> stat.Panel:
-    """One count for the centre, or for `agency` (a code or the `$agency` variable)."""
-    return count_stat(tile.title, q.count_kpi(tile.kpi, agency=agency), thresholds(tile.base, *tile.steps),
-                      background=tile.background)
+def count_tile(tile: CountTile, *, agency: str | None = None, centre: str | None = None) -> stat.Panel:
+    """One count for the whole catalog, for `agency` (a code or the `$agency` variable), or for one
+    `centre` of a province (the provincial centre's wall)."""
+    return count_stat(tile.title, q.count_kpi(tile.kpi, agency=agency, centre=centre),
+                      thresholds(tile.base, *tile.steps), background=tile.background)
 
 
 def rate_tile(
@@ -83,29 +84,30 @@ def rate_tile(
     agency: str | None = None,
     colours: db.ThresholdsConfig | None = None,
     description: str | None = None,
+    centre: str | None = None,
 ) -> stat.Panel:
     """One rate, coloured against its goal unless `colours` says otherwise (an agency's own target)."""
     goal: float = getattr(settings, tile.goal)
     return rate_stat(
         tile.title,
-        q.rate_kpi(tile.kpi, agency=agency),
+        q.rate_kpi(tile.kpi, agency=agency, centre=centre),
         colours if colours is not None else rate_thresholds(goal, settings.warn_margin),
         description=f"{labels.TARGET} {goal:.0%}" if description is None else description,
     )
 
 
 def target_summary(catalog: Catalog) -> str:
-    """The agencies' on-time targets in words, from the catalog: "99% (riêng ĐKĐĐ TP 80%)"."""
-    targets = [a.target_on_time for a in catalog.agencies]
+    """The agencies' on-time targets in words, from the catalog (a province: its provincial centre's
+    agencies, those of its wall): "99% (riêng ĐKĐĐ TP 80%)"."""
+    agencies = wall_agencies(catalog)
+    targets = [a.target_on_time for a in agencies]
     usual = max(set(targets), key=targets.count)
-    others = ", ".join(
-        f"{a.label} {a.target_on_time:.0%}" for a in catalog.agencies if a.target_on_time != usual
-    )
+    others = ", ".join(f"{a.label} {a.target_on_time:.0%}" for a in agencies if a.target_on_time != usual)
     return f"{usual:.0%}" + (f" (riêng {others})" if others else "")
 
 
 
-def index766_tile(*, agency: str | None = None) -> stat.Panel:
+def index766_tile(*, agency: str | None = None, centre: str | None = None) -> stat.Panel:
     """The 766 index of the running period on the part events measure: the points and, under them, the
     maximum of the items that have a rate so far (N/A items are out of both, as in `ioc report 766`)."""
     total = sum(GROUPS.values())
@@ -117,7 +119,7 @@ def index766_tile(*, agency: str | None = None) -> stat.Panel:
             f"chạy. {labels.INDEX766_POINTS} / {labels.INDEX766_MAX.lower()} của các chỉ tiêu đã có số liệu."
         )
         .datasource(INFLUX)
-        .with_target(influx(q.i766_scores(by_agency=False, agency=agency), table_format=True))
+        .with_target(influx(q.i766_scores(by_agency=False, agency=agency, centre=centre), table_format=True))
         .reduce_options(last().fields("/^(points|max)$/"))
         .unit("none")
         .decimals(1)
@@ -132,3 +134,15 @@ def index766_tile(*, agency: str | None = None) -> stat.Panel:
         .justify_mode(cm.BigValueJustifyMode.CENTER)
         .links([db.DashboardLink(labels.INDEX766_LIVE_TITLE).url(f"/d/{INDEX766_UID}")])
     )
+
+
+def wall_centre(catalog: Catalog) -> str | None:
+    """The centre the wall (`ioc-wall`) filters on: None for a single-centre catalog (everything), the
+    provincial centre for a province (the communes are on `ioc-province` and `ioc-centre`)."""
+    return catalog.centre.code if catalog.is_province else None
+
+
+def wall_agencies(catalog: Catalog) -> tuple[Agency, ...]:
+    """The agencies with a tile on the wall: every agency, or the provincial centre's for a province."""
+    centre = wall_centre(catalog)
+    return catalog.agencies_of(centre) if centre is not None else tuple(catalog.agencies)

@@ -24,9 +24,11 @@ from grafana import queries as q
 from grafana.datasources import INFLUX
 from grafana.panels import (
     AGENCY_UID,
+    CENTRE_UID,
     GRID_COLUMNS,
     INDEX766_UID,
     PIPELINE_UID,
+    PROVINCE_UID,
     WALL_UID,
     Grid,
     bars,
@@ -50,6 +52,8 @@ from grafana.tiles import (
     index766_tile,
     rate_tile,
     target_summary,
+    wall_agencies,
+    wall_centre,
 )
 
 TITLE = "Trung tâm IOC — Hành chính công"
@@ -109,32 +113,34 @@ def legend(catalog: Catalog, settings: WallSettings) -> text.Panel:
 def wall(catalog: Catalog, settings: WallSettings = DEFAULTS) -> db.Dashboard:
     """The wall: 28 grid rows of 38 px fill 1080 px in kiosk mode."""
     s = settings
+    centre = wall_centre(catalog)  # a province: the provincial centre's wall
+    agencies = wall_agencies(catalog)
     grid = Grid()
     x = 0
     for tile in COUNT_TILES:
-        grid.add(count_tile(tile), x, 0, tile.wall_width, 4)
+        grid.add(count_tile(tile, centre=centre), x, 0, tile.wall_width, 4)
         x += tile.wall_width
     for rate in RATE_TILES:
-        grid.add(rate_tile(rate, s), x, 0, rate.wall_width, 4)
+        grid.add(rate_tile(rate, s, centre=centre), x, 0, rate.wall_width, 4)
         x += rate.wall_width
 
     tile_w = GRID_COLUMNS // s.tiles_per_row
     y = 4
-    for i, agency in enumerate(catalog.agencies):
+    for i, agency in enumerate(agencies):
         row, col = divmod(i, s.tiles_per_row)
         grid.add(agency_tile(agency, s), col * tile_w, y + row * s.tile_height, tile_w, s.tile_height)
-    used = len(catalog.agencies) % s.tiles_per_row
+    used = len(agencies) % s.tiles_per_row
     if used and GRID_COLUMNS - used * tile_w >= 3:
-        last_row = y + (len(catalog.agencies) // s.tiles_per_row) * s.tile_height
+        last_row = y + (len(agencies) // s.tiles_per_row) * s.tile_height
         grid.add(legend(catalog, s), used * tile_w, last_row, GRID_COLUMNS - used * tile_w, s.tile_height)
-    y += -(-len(catalog.agencies) // s.tiles_per_row) * s.tile_height
+    y += -(-len(agencies) // s.tiles_per_row) * s.tile_height
 
     bottom = max(28 - y, 12)
     half = bottom // 2
     grid.add(
         bars(
             "Quá hạn theo cơ quan",
-            q.count_kpi("overdue", by_agency=True),
+            q.count_kpi("overdue", by_agency=True, centre=centre),
             thresholds("green", (1, "orange"), (5, "red")),
             alias="$tag_agency_name",
         ),
@@ -143,12 +149,13 @@ def wall(catalog: Catalog, settings: WallSettings = DEFAULTS) -> db.Dashboard:
         6,
         bottom,
     )
-    grid.add(per_hour("Lưu lượng hồ sơ theo giờ", None), 6, y, 9, half)
-    grid.add(index766_tile(), 15, y, 3, half)
-    grid.add(pie("Kênh tiếp nhận", q.channel_mix()), 18, y, 6, half)
-    grid.add(open_by_state(None), 6, y + half, 6, bottom - half)
+    grid.add(per_hour("Lưu lượng hồ sơ theo giờ", None, centre), 6, y, 9, half)
+    grid.add(index766_tile(centre=centre), 15, y, 3, half)
+    grid.add(pie("Kênh tiếp nhận", q.channel_mix(centre=centre)), 18, y, 6, half)
+    grid.add(open_by_state(None, centre), 6, y + half, 6, bottom - half)
     grid.add(
-        bars("Kết quả giải quyết hôm nay", q.resolved_today_split(), thresholds("green")).override_by_name(
+        bars("Kết quả giải quyết hôm nay", q.resolved_today_split(centre=centre),
+             thresholds("green")).override_by_name(
             labels.LATE, fixed_colour("red")
         ),
         12,
@@ -156,7 +163,7 @@ def wall(catalog: Catalog, settings: WallSettings = DEFAULTS) -> db.Dashboard:
         6,
         bottom - half,
     )
-    grid.add(online_payment(None), 18, y + half, 6, bottom - half)
+    grid.add(online_payment(None, centre), 18, y + half, 6, bottom - half)
 
     board = (
         dashboard(WALL_UID, TITLE, catalog.calendar.timezone)
@@ -164,7 +171,8 @@ def wall(catalog: Catalog, settings: WallSettings = DEFAULTS) -> db.Dashboard:
         .time("now/d", "now")
         .description(f"{catalog.centre.name}: số liệu trực tiếp từ các cơ quan tại Trung tâm")
         .timepicker(db.TimePicker().hidden(True).refresh_intervals(["10s", "30s", "1m"]))
-        .links(board_links(AGENCY_UID, PIPELINE_UID, INDEX766_UID))
+        .links(board_links(AGENCY_UID, PIPELINE_UID, INDEX766_UID,
+                           *((PROVINCE_UID, CENTRE_UID) if catalog.is_province else ())))
     )
     for panel in grid.panels:
         board = board.with_panel(panel)

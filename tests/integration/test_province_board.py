@@ -20,12 +20,13 @@ import pytest
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
+from dossiers import labels
 from dossiers.catalog import Catalog
 from dossiers.kpi import Block, expected_on_time
 from grafana import dashboards
 from grafana import queries as q
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
-from streams.influx import kpi_point
+from streams.influx import centres_of, event_point, kpi_point
 from tests.support import stack as testing
 
 pytestmark = pytest.mark.integration
@@ -95,11 +96,20 @@ def centre_blocks() -> dict[str, Block]:
     return out
 
 
+# (agency, type, seconds before now): `events` points, tagged with the centre like the worker's
+EVENTS: list[tuple[str, str, int]] = [
+    ("STP", "received", 20), ("STP", "received", 21), ("STP", "received", 22), ("LAND", "received", 30),
+    ("X1_TP", "received", 20), ("X1_TP", "received", 25), ("STP", "resolved", 15)]
+
+
 @pytest.fixture(scope="module")
 def db(influx: LocalInflux | RemoteInflux) -> InfluxEndpoint:
     endpoint = testing.fresh_endpoint(influx)
     points = [kpi_point(PROVINCE, agency, partition, b, NOW - ago, AS_OF)
               for agency, partition, ago, b in SNAPSHOTS]
+    centres = centres_of(PROVINCE)
+    points += [event_point(agency, kind, "counter", "Lĩnh vực", f"D-{i}", NOW - ago, centres)
+               for i, (agency, kind, ago) in enumerate(EVENTS)]
     with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=10_000) as client:
         client.write_api(write_options=SYNCHRONOUS).write(bucket=endpoint.bucket, record=points)
     return endpoint
@@ -176,6 +186,37 @@ def expected(catalog: Catalog) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
     put(q.CENTRE_VALUES, [{"key": "centre", "value": c} for c in sorted(NAMES)])
     put(q.CENTRE_NAME_VALUES, [{"key": "centre_name", "value": NAMES["X1"]}], centre="X1")
     put(q.i766_scores(by_agency=False), [])  # no `i766` point written here: the tile shows "—"
+    # the wall (`ioc-wall`) of a province catalog: the provincial centre's agencies and figures only
+    tt = centres["TT"]
+    figures = tt.as_dict()
+    for name, value in counts(tt).items():
+        put(q.count_kpi(name, centre="TT"), [{name: value}])
+    for name, key in (("rate_today", "on_time_rate_today"), ("rate_month", "on_time_rate_month"),
+                      ("rate_year", "on_time_rate_year"), ("satisfaction", "satisfaction_rate"),
+                      ("online_payment", "online_payment_share")):
+        put(q.rate_kpi(name, centre="TT"), [] if figures[key] is None else [{name: figures[key]}])
+    assert figures["on_time_rate_year"] is None and figures["on_time_rate_today"] == 0.0
+    for a in PROVINCE.agencies_of("TT"):
+        mine = agencies[a.code].as_dict()
+        put(q.rate_kpi("rate_month", agency=a.code), [{"rate_month": mine["on_time_rate_month"]}])
+        put(q.count_kpi("overdue", agency=a.code), [{"overdue": agencies[a.code].overdue}])
+    put(q.count_kpi("overdue", by_agency=True, centre="TT"),
+        [{"agency": a.code, "agency_name": a.label, "overdue": agencies[a.code].overdue}
+         for a in PROVINCE.agencies_of("TT")])
+    put(q.channel_mix(centre="TT"),
+        [{label: tt.channels.get(ch, 0) for ch, label in q.CHANNEL_LABELS.items()}])
+    put(q.open_by_state(centre="TT"), [{label: getattr(tt, f) for f, label in q.OPEN_STATES.items()}])
+    put(q.resolved_today_split(centre="TT"), [{labels.ON_TIME: tt.today_good,
+                                               labels.LATE: tt.today_resolved - tt.today_good}])
+    first, last = (NOW - 3600) // 3600, (NOW + 1) // 3600  # the hours the rendered range covers
+    for kind, series in q.EVENT_SERIES.items():
+        per_hour = {h: 0 for h in range(first, last + 1)}
+        for agency, k, ago in EVENTS:
+            if k == kind and agency in {a.code for a in PROVINCE.agencies_of("TT")}:
+                per_hour[(NOW - ago) // 3600] += 1
+        rows = [{series: n} for n in per_hour.values()] if any(per_hour.values()) else []  # no series at all
+        put(q.events_per_hour(kind, centre="TT"), rows)
+    put(q.i766_scores(by_agency=False, centre="TT"), [])
     return out
 
 
@@ -192,7 +233,7 @@ def test_province_query_returns_the_domain_figures(db: InfluxEndpoint,
 def test_every_province_query_is_checked() -> None:
     boards = dashboards.dashboards(PROVINCE)
     used: set[str] = set()
-    for uid in (dashboards.PROVINCE_UID, dashboards.CENTRE_UID):
+    for uid in (dashboards.PROVINCE_UID, dashboards.CENTRE_UID, dashboards.WALL_UID):
         board = boards[uid]
         used |= {t["query"] for p in board["panels"] for t in p.get("targets", [])}
         used |= {v["query"] for v in board.get("templating", {}).get("list", [])}
@@ -207,3 +248,11 @@ def test_the_worst_communes_table_leaves_the_provincial_centre_out_and_keeps_ten
     assert steps["filterByValue"]["filters"][0]["config"]["options"]["value"] == PROVINCE.centre.code
     assert steps["sortBy"]["sort"] == [{"field": "overdue", "desc": True}]
     assert steps["limit"]["limitField"] == 10
+
+
+def test_the_wall_of_a_province_is_the_provincial_centres() -> None:
+    wall = dashboards.dashboards(PROVINCE)[dashboards.WALL_UID]
+    tiles = {p["title"] for p in wall["panels"]
+             if any("var-agency=" in link["url"] for link in p.get("links", []))}
+    assert tiles == {a.label for a in PROVINCE.agencies_of(PROVINCE.centre.code)}
+    assert {link["url"] for link in wall["links"]} >= {"/d/ioc-province", "/d/ioc-centre"}
