@@ -687,3 +687,145 @@ def per_agency(run: RunQuery, name: str, *, window: str = KPI_WINDOW) -> dict[st
         if value is not None:
             out[str(row["agency"])] = value
     return out
+
+
+# -- centres and the province (issue 15) ----------------------------------------------------------------
+# A province catalog has centres (the provincial centre and the commune centres); the worker tags every
+# agency-level point with the code of the agency's centre (`centre`, and `centre_name` on `kpi`). The
+# tag is a function of `agency`, so grouping by it adds no series. A centre's figure is the sum over its
+# agencies and partitions of each partition's latest `kpi` snapshot, the province's the sum over all of
+# them (for a single-centre catalog, the one centre is the whole). Same subquery as `snapshot()`, with
+# the centre kept as a group tag of the inner query so that the outer one can group by it.
+CENTRE_VAR = "$centre"
+"""A centre board's template variable (a centre code)."""
+
+CENTRE_VALUES = 'SHOW TAG VALUES FROM "kpi" WITH KEY = "centre"'
+CENTRE_NAME_VALUES = 'SHOW TAG VALUES FROM "kpi" WITH KEY = "centre_name" WHERE "centre" = \'$centre\''
+
+
+def centre_snapshot(
+    outputs: Mapping[str, str],
+    *,
+    centre: str | None = None,
+    by_centre: bool = False,
+    require: str | None = None,
+    window: str | None = None,
+    time_filter: str | None = None,
+) -> str:
+    """Sum over agencies and partitions of each partition's latest `kpi` snapshot: per centre
+    (`by_centre`, rows tagged `centre` and `centre_name`), for one centre (`centre`, a code or
+    `$centre`), or for the province (neither). `outputs`, `require`, `window`, `time_filter`: as in
+    `snapshot()`."""
+    fields = sorted({m for expr in outputs.values() for m in re.findall(r'sum\("([a-z_]+)"\)', expr)})
+    if not fields:
+        raise ValueError('centre_snapshot(): every output must use sum("<field>")')
+    inner_select = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
+    conditions = []
+    if centre is not None:
+        conditions.append(f"{ident('centre')} = {literal(centre)}")
+    if require is not None:
+        conditions.append(require)
+    conditions.append(_window(window, time_filter))
+    inner_group = '"centre", "centre_name", "agency", "partition"' if by_centre else '"agency", "partition"'
+    inner = f'SELECT {inner_select} FROM "kpi" WHERE {" AND ".join(conditions)} GROUP BY {inner_group}'
+    outer = ", ".join(f"{expr} AS {ident(alias)}" for alias, expr in outputs.items())
+    query = f"SELECT {outer} FROM ({inner})"
+    if by_centre:
+        query += ' GROUP BY "centre", "centre_name"'
+    return query
+
+
+def centre_counts(
+    *, centre: str | None = None, by_centre: bool = True, window: str | None = None,
+    time_filter: str | None = None,
+) -> str:
+    """Every count KPI (COUNTS) in one query: per centre by default, for one centre (`centre`), or for
+    the province (`by_centre=False`)."""
+    return centre_snapshot(dict(COUNTS), centre=centre, by_centre=by_centre and centre is None,
+                           window=window, time_filter=time_filter)
+
+
+def centre_rates(
+    name: str, *, centre: str | None = None, by_centre: bool = True, window: str | None = None,
+    time_filter: str | None = None,
+) -> str:
+    """One ratio KPI (a RATES key) per centre, for one centre or for the province; a centre whose
+    denominator is 0 gets no row ("no value", not 0 %)."""
+    good, total = RATES[name]
+    expr, condition = ratio(good, total)
+    return centre_snapshot({name: expr}, centre=centre, by_centre=by_centre and centre is None,
+                           require=condition, window=window, time_filter=time_filter)
+
+
+def province_counts(*, window: str | None = None, time_filter: str | None = None) -> str:
+    """The province total of every count KPI (the sum over every centre)."""
+    return centre_counts(by_centre=False, window=window, time_filter=time_filter)
+
+
+def province_rate(name: str, *, window: str | None = None, time_filter: str | None = None) -> str:
+    """The province's ratio KPI (sums over every centre, then divided)."""
+    return centre_rates(name, by_centre=False, window=window, time_filter=time_filter)
+
+
+def centre_fields(
+    fields: Sequence[str], *, by_centre: bool = True, window: str | None = None
+) -> str:
+    """Raw `kpi` fields summed per centre (or for the province): the blocks `ioc replay --json` prints
+    under `centres` (and `centre`), field by field."""
+    return centre_snapshot({f: f"sum({ident(f)})" for f in fields}, by_centre=by_centre, window=window)
+
+
+def per_centre_kpis(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, dict[str, float | None]]:
+    """Every figure of a centre's top row (COUNTS and RATES keys) for every centre, as {centre code:
+    {name: value}}; a rate is None where the centre's denominator is 0."""
+    out: dict[str, dict[str, float | None]] = {}
+    for row in run(centre_counts(window=window)):
+        out.setdefault(str(row["centre"]), {}).update({name: _value(row, name) for name in COUNTS})
+    for name in RATES:
+        for figures in out.values():
+            figures.setdefault(name, None)
+        for row in run(centre_rates(name, window=window)):
+            out.setdefault(str(row["centre"]), dict.fromkeys(COUNTS))[name] = _value(row, name)
+    return out
+
+
+def province_kpis(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, float | None]:
+    """The province's top row (COUNTS and RATES keys): the sums over every centre."""
+    rows = run(province_counts(window=window))
+    out: dict[str, float | None] = {name: _value(rows[0], name) if rows else None for name in COUNTS}
+    out.update({name: scalar(run, province_rate(name, window=window)) for name in RATES})
+    return out
+
+
+FIELDS_PER_QUERY = 5
+"""How many `kpi` fields one `centre_fields` query sums: on InfluxDB 1.x a subquery's cost grows much
+faster than its number of fields (the sample province, 1842 series, one minute of snapshots, on the local
+1.6.7: 5 fields by centre ~3 s, 10 fields ~14 s, 30 fields for the province ~29 s; docs/influxdb.md)."""
+
+
+def per_centre_fields(
+    run: RunQuery, fields: Sequence[str], *, by_centre: bool = True, window: str = KPI_WINDOW
+) -> dict[str, dict[str, int]]:
+    """`centre_fields` run, FIELDS_PER_QUERY fields at a time: {centre code: {field: sum}}, or
+    {"": {field: sum}} for the province (`by_centre=False`)."""
+    out: dict[str, dict[str, int]] = {}
+    for start in range(0, len(fields), FIELDS_PER_QUERY):
+        chunk = fields[start:start + FIELDS_PER_QUERY]
+        for row in run(centre_fields(chunk, by_centre=by_centre, window=window)):
+            figures = out.setdefault(str(row["centre"]) if by_centre else "", {})
+            figures.update({f: int(_value(row, f) or 0) for f in chunk})
+    return out
+
+
+def centre_deadline_list(kind: str, *, agencies: Sequence[str], lookback: str = DEADLINE_LOOKBACK) -> str:
+    """Open dossiers of one centre that are overdue / due soon: `deadline_list` over the centre's agency
+    codes (`Catalog.agencies_of`), since `deadlines` points carry no `centre` tag (streams/influx.py,
+    `deadline_point`: a point overwritten days later must keep its series)."""
+    if not agencies:
+        raise ValueError("centre_deadline_list(): a centre has at least one agency")
+    pattern = "|".join(re.escape(code) for code in agencies).replace("/", "\\/")
+    return (
+        f'SELECT "dossier", "procedure", "late_seconds", "agency" FROM "deadlines" '
+        f'WHERE "agency" =~ /^({pattern})$/ AND "kind" = {literal(kind)} AND "open" = 1 '
+        f"AND time > now() - {lookback} LIMIT 500"
+    )

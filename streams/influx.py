@@ -1,22 +1,27 @@
 """InfluxDB sink: the measurements the wall reads, and a buffered, retrying writer.
 
 Measurements (documented for dashboards in docs/influxdb.md):
-- `kpi`: one point per agency and partition every few seconds (tags agency, agency_name, partition);
-  sum over partitions for an agency, over agencies for the centre. `office_open` (1/0) says whether the
-  centre was open at the snapshot's business instant (catalog calendar, holidays package), so Grafana's
-  silent-agency rule knows office hours and holidays at run time.
-- `events`: one point per applied event at its event time (tags agency, type, channel, field).
+- `kpi`: one point per agency and partition every few seconds (tags agency, agency_name, centre,
+  centre_name, partition); sum over partitions for an agency, over agencies for a centre (tag `centre`)
+  or the whole catalog (the province total; the centre itself for a single-centre catalog).
+  `office_open` (1/0) says whether the centre was open at the snapshot's business instant (catalog
+  calendar, holidays package), so Grafana's silent-agency rule knows office hours and holidays at run time.
+- `events`: one point per applied event at its event time (tags agency, centre, type, channel, field).
 - `deadlines`: one point per dossier that is or was overdue / due soon, at its due time (tags agency,
-  kind); `open` = 1 while it is, overwritten with 0 when it stops being so.
-- `alerts`: one point per SLA alert (tags agency, kind).
+  kind; no centre, see `deadline_point`); `open` = 1 while it is, overwritten with 0 when it stops being so.
+- `alerts`: one point per SLA alert (tags agency, centre, kind).
 - `ii06a`: with each KPI snapshot, the form II.06a of the reporting month running at its business
-  instant, one point per agency and partition (tags agency, agency_name, partition; fields c3..c13,
+  instant, one point per agency and partition (tags agency, agency_name, centre, partition; fields c3..c13,
   refused_at_counter, tt, as_of, period_from, period_to), read like `kpi`: the sum over partitions of
   each partition's latest point. Series: agencies x partitions, whatever the history (docs/reports.md).
 - `i766`: with each KPI snapshot, the tallies of the 766 index of the same running month, one point per
-  agency and partition (tags agency, agency_name, partition; fields: `dossiers.index766.Tally`'s counts,
-  `working_days`, the sync buckets synced_1h..synced_72h, tt, as_of, period_from, period_to). Rates and
-  points are computed from the sums over partitions (grafana/queries.py, docs/index766.md).
+  agency and partition (tags agency, agency_name, centre, partition; fields: `dossiers.index766.Tally`'s
+  counts, `working_days`, the sync buckets synced_1h..synced_72h, tt, as_of, period_from, period_to).
+  Rates and points are computed from the sums over partitions (grafana/queries.py, docs/index766.md).
+The `centre` tag (on all but `deadlines`) is the code of the agency's centre in the catalog
+(`Catalog.centre_of`), for a single-centre catalog too (its one centre's code); a code the catalog does
+not know gets no `centre` tag (it counts in the total and in no centre, as in `ioc replay`). It is a
+function of `agency`, so it adds no series (docs/influxdb.md, "Series").
 Per-dossier points carry the dossier code as a *field* (never a tag) and a timestamp offset by a hash
 of the dossier in the nanoseconds, so writing the same fact again overwrites instead of adding.
 """
@@ -29,6 +34,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
@@ -68,14 +74,32 @@ def office_open(catalog: Catalog, ts: int) -> int:
     return 1 if cached[1].next_opening(ts) == ts else 0
 
 
+Centres = Mapping[str, str]
+"""Agency code -> the code of its centre: what the `centre` tag says (`centres_of`)."""
+
+
+def centres_of(catalog: Catalog) -> dict[str, str]:
+    """The `centre` tag of each agency code of the catalog (built once, read on the hot path)."""
+    return {a.code: a.centre for a in catalog.agencies if a.centre}
+
+
+def _centre(centres: Centres | None, agency: str) -> tuple[tuple[str, str], ...]:
+    """The `centre` tag of an agency's point; none without a mapping or for a code it does not know."""
+    code = centres.get(agency) if centres is not None else None
+    return (("centre", code),) if code else ()
+
+
 def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, wall: int, as_of: int) -> str:
     """Stamped with the wall clock (when measured); `as_of` is the business instant it describes."""
     found = catalog.agency(agency)
-    tags = (
+    centre = catalog.centre_of(agency)
+    tags: tuple[tuple[str, str], ...] = (
         ("agency", agency),
         ("agency_name", found.label if found else agency),
         ("partition", str(partition)),
     )
+    if centre is not None:
+        tags += (("centre", centre.code), ("centre_name", centre.name))
     fields: dict[str, FieldValue] = {"as_of": as_of}
     for name in KPI_FIELDS:
         fields[name] = int(getattr(block, name))
@@ -90,21 +114,27 @@ II06A_FIELDS = (*FORM_COLUMNS, "refused_at_counter")
 """The `ii06a` count fields: the form's columns (3)..(13), then the refusals at the counter outside it."""
 
 
-def ii06a_points(report: Report, partition: int, wall: int, as_of: int) -> list[str]:
+def ii06a_points(
+    report: Report, partition: int, wall: int, as_of: int, centres: Centres | None = None
+) -> list[str]:
     """One partition's running form, a point per agency row; stamped like `kpi_point` (the latest
-    snapshot replaces the previous one, so a replay after a crash overwrites and never adds)."""
+    snapshot replaces the previous one, so a replay after a crash overwrites and never adds).
+    `centres` (`centres_of(catalog)`) gives each row its `centre` tag."""
     period = {"period_from": report.period.first.isoformat(), "period_to": report.period.last.isoformat()}
     lines = []
     for number, row in enumerate(report.rows, 1):
         fields: dict[str, FieldValue] = {"as_of": as_of, "tt": number, **period}
         for name in II06A_FIELDS:
             fields[name] = int(getattr(row.counts, name))
-        tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)))
+        tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)),
+                *_centre(centres, row.key))
         lines.append(line("ii06a", tags, fields, wall * NS))
     return lines
 
 
-def i766_points(index: Index766, partition: int, wall: int, as_of: int) -> list[str]:
+def i766_points(
+    index: Index766, partition: int, wall: int, as_of: int, centres: Centres | None = None
+) -> list[str]:
     """One partition's tallies of the running 766 index, a point per agency; stamped like `ii06a_points`.
     Tallies add up over partitions, rates do not: the board sums the tallies, then divides."""
     period = {"period_from": index.period.first.isoformat(), "period_to": index.period.last.isoformat()}
@@ -117,22 +147,35 @@ def i766_points(index: Index766, partition: int, wall: int, as_of: int) -> list[
         within = row.sync_within or {}
         for hours in SYNC_WITHIN_HOURS:
             fields[f"synced_{hours}h"] = int(within.get(hours, 0))
-        tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)))
+        tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)),
+                *_centre(centres, row.key))
         lines.append(line("i766", tags, fields, wall * NS))
     return lines
 
 
-def event_point(agency: str, kind: str, channel: str | None, field: str | None, dossier: str, ts: int) -> str:
+def event_point(
+    agency: str,
+    kind: str,
+    channel: str | None,
+    field: str | None,
+    dossier: str,
+    ts: int,
+    centres: Centres | None = None,
+) -> str:
     tags = (
         ("agency", agency),
         ("type", kind),
         ("channel", channel or "unknown"),
         ("field", field or "unknown"),
+        *_centre(centres, agency),
     )
     return line("events", tags, {"n": 1, "dossier": dossier}, stamp(ts, dossier))
 
 
 def deadline_point(mark: DeadlineMark) -> str:
+    """No `centre` tag: the point is overwritten (open 1 -> 0) days later, and a tag added in between (an
+    upgrade, an agency moved to another centre) would make that a second series, leaving the dossier
+    listed as overdue for ever. A centre's list filters on its agencies (`grafana.queries`)."""
     return line(
         "deadlines",
         (("agency", mark.agency), ("kind", mark.kind)),
@@ -147,10 +190,10 @@ def deadline_point(mark: DeadlineMark) -> str:
     )
 
 
-def alert_point(alert: Alert) -> str:
+def alert_point(alert: Alert, centres: Centres | None = None) -> str:
     return line(
         "alerts",
-        (("agency", alert.agency), ("kind", alert.kind)),
+        (("agency", alert.agency), ("kind", alert.kind), *_centre(centres, alert.agency)),
         {
             "dossier": alert.dossier,
             "procedure": alert.procedure or "",

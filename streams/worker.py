@@ -24,7 +24,15 @@ from dossiers.events import InvalidEvent
 from dossiers.kpi import Block
 from dossiers.wire import DLQ_CODE_HEADER, DLQ_REASON_HEADER
 from streams.checkpoint import Ack, Checkpoint, Publisher, Sink
-from streams.influx import alert_point, deadline_point, event_point, i766_points, ii06a_points, kpi_point
+from streams.influx import (
+    alert_point,
+    centres_of,
+    deadline_point,
+    event_point,
+    i766_points,
+    ii06a_points,
+    kpi_point,
+)
 from streams.processor import Outcome, Processor
 from streams.sensor import WorkerSensor
 
@@ -104,6 +112,8 @@ class Worker:
     ):
         self.processor = processor
         self.catalog: Catalog = processor.catalog
+        self.centres = centres_of(self.catalog)
+        """Agency code -> centre code: the `centre` tag of the points (streams/influx.py)."""
         self.calendar = calendar
         self.clock = clock
         self.sensor = sensor
@@ -228,11 +238,12 @@ class Worker:
                         outcome.procedure_field,
                         event.dossier,
                         int(event.occurred_at.timestamp()),
+                        self.centres,
                     )
                 )
         for alert in outcome.alerts:
             self.sensor.on_alert(alert.kind)
-            lines.append(alert_point(alert))
+            lines.append(alert_point(alert, self.centres))
         lines.extend(deadline_point(mark) for mark in outcome.deadlines)
         return lines
 
@@ -272,10 +283,10 @@ class Worker:
                 totals.setdefault(agency, Block()).add(block)
             form = self.processor.running(partition, now)
             if form is not None:
-                lines.extend(ii06a_points(form, partition, stamped, now))
+                lines.extend(ii06a_points(form, partition, stamped, now, self.centres))
             index = self.processor.running_index(partition, now)
             if index is not None:
-                lines.extend(i766_points(index, partition, stamped, now))
+                lines.extend(i766_points(index, partition, stamped, now, self.centres))
         self.sensor.on_snapshot(totals)
         sink = self.checkpoint.sink
         if sink is not None and lines:
