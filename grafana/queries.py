@@ -826,14 +826,24 @@ def province_kpis(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, float
     return out
 
 
+FIELDS_PER_QUERY = 5
+"""How many `kpi` fields one `centre_fields` query sums: on InfluxDB 1.x a subquery's cost grows much
+faster than its number of fields (the sample province, 1842 series, one minute of snapshots, on the local
+1.6.7: 5 fields by centre ~3 s, 10 fields ~14 s, 30 fields for the province ~29 s; docs/influxdb.md)."""
+
+
 def per_centre_fields(
-    run: RunQuery, fields: Sequence[str], *, window: str = KPI_WINDOW
+    run: RunQuery, fields: Sequence[str], *, by_centre: bool = True, window: str = KPI_WINDOW
 ) -> dict[str, dict[str, int]]:
-    """`centre_fields` run: {centre code: {field: sum}}."""
-    return {
-        str(row["centre"]): {f: int(_value(row, f) or 0) for f in fields}
-        for row in run(centre_fields(fields, window=window))
-    }
+    """`centre_fields` run, FIELDS_PER_QUERY fields at a time: {centre code: {field: sum}}, or
+    {"": {field: sum}} for the province (`by_centre=False`)."""
+    out: dict[str, dict[str, int]] = {}
+    for start in range(0, len(fields), FIELDS_PER_QUERY):
+        chunk = fields[start:start + FIELDS_PER_QUERY]
+        for row in run(centre_fields(chunk, by_centre=by_centre, window=window)):
+            figures = out.setdefault(str(row["centre"]) if by_centre else "", {})
+            figures.update({f: int(_value(row, f) or 0) for f in chunk})
+    return out
 
 
 def centre_deadline_list(kind: str, *, agencies: Sequence[str], lookback: str = DEADLINE_LOOKBACK) -> str:
