@@ -98,8 +98,6 @@ def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, wall:
         ("agency_name", found.label if found else agency),
         ("partition", str(partition)),
     )
-    if centre is not None:
-        tags += (("centre", centre.code), ("centre_name", centre.name))
     fields: dict[str, FieldValue] = {"as_of": as_of}
     if centre is not None:
         tags += (("centre", centre.code), ("centre_name", centre.name))
