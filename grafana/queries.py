@@ -66,6 +66,7 @@ def snapshot(
     window: str | None = None,
     time_filter: str | None = None,
     centre: str | None = None,
+    by_centre: bool = False,
 ) -> str:
     """Sum over partitions (and agencies) of each partition's latest `kpi` snapshot.
 
@@ -73,26 +74,30 @@ def snapshot(
     query takes `last()` of every field those expressions name. `require` is a WHERE condition on the
     snapshot (e.g. a positive denominator). `time_filter` (e.g. `$timeFilter` for alert rules) replaces
     the default `time > now() - 1m`. `by_agency` groups the result by agency code and Vietnamese label;
-    `centre` (a code or `$centre`) keeps the agencies of one centre (the `centre` tag).
+    `centre` (a code or `$centre`) keeps the agencies of one centre (the `centre` tag), `by_centre`
+    groups by centre code and name.
     """
     fields = sorted({m for expr in outputs.values() for m in re.findall(r'sum\("([a-z_]+)"\)', expr)})
     if not fields:
         raise ValueError('snapshot(): every output must use sum("<field>")')
     inner_select = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
     conditions = []
+    if centre is not None:
+        conditions.append(f"{ident('centre')} = {literal(centre)}")
     if agency is not None:
         conditions.append(f"{ident('agency')} = {literal(agency)}")
     if require is not None:
         conditions.append(require)
     conditions.append(_window(window, time_filter))
-    if centre is not None:
-        conditions.append(f"{ident('centre')} = {literal(centre)}")
-    inner_group = '"agency", "agency_name", "partition"' if by_agency else '"agency", "partition"'
+    centre_tags = ['"centre"', '"centre_name"'] if by_centre else []
+    agency_tags = ['"agency"', '"agency_name"'] if by_agency else ['"agency"']
+    outer_tags = centre_tags + (agency_tags if by_agency else [])
+    inner_group = ", ".join([*centre_tags, *agency_tags, '"partition"'])
     inner = f'SELECT {inner_select} FROM "kpi" WHERE {" AND ".join(conditions)} GROUP BY {inner_group}'
     outer = ", ".join(f"{expr} AS {ident(alias)}" for alias, expr in outputs.items())
     query = f"SELECT {outer} FROM ({inner})"
-    if by_agency:
-        query += ' GROUP BY "agency", "agency_name"'
+    if outer_tags:
+        query += f" GROUP BY {', '.join(outer_tags)}"
     return query
 
 
@@ -743,25 +748,9 @@ def centre_snapshot(
 ) -> str:
     """Sum over agencies and partitions of each partition's latest `kpi` snapshot: per centre
     (`by_centre`, rows tagged `centre` and `centre_name`), for one centre (`centre`, a code or
-    `$centre`), or for the province (neither). `outputs`, `require`, `window`, `time_filter`: as in
-    `snapshot()`."""
-    fields = sorted({m for expr in outputs.values() for m in re.findall(r'sum\("([a-z_]+)"\)', expr)})
-    if not fields:
-        raise ValueError('centre_snapshot(): every output must use sum("<field>")')
-    inner_select = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
-    conditions = []
-    if centre is not None:
-        conditions.append(f"{ident('centre')} = {literal(centre)}")
-    if require is not None:
-        conditions.append(require)
-    conditions.append(_window(window, time_filter))
-    inner_group = '"centre", "centre_name", "agency", "partition"' if by_centre else '"agency", "partition"'
-    inner = f'SELECT {inner_select} FROM "kpi" WHERE {" AND ".join(conditions)} GROUP BY {inner_group}'
-    outer = ", ".join(f"{expr} AS {ident(alias)}" for alias, expr in outputs.items())
-    query = f"SELECT {outer} FROM ({inner})"
-    if by_centre:
-        query += ' GROUP BY "centre", "centre_name"'
-    return query
+    `$centre`), or for the province (neither): `snapshot()` without agencies."""
+    return snapshot(outputs, centre=centre, by_centre=by_centre, require=require, window=window,
+                    time_filter=time_filter)
 
 
 def centre_counts(
