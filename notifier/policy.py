@@ -485,13 +485,9 @@ class Notifier:
         """Bản tổng hợp của Trung tâm: one line per agency of the centre that has something, then the
         centre's overdue dossiers (oldest due first)."""
         director, _ = director_of(self.catalog, centre)
-        route = Route((director,) if director is not None else (), None if director is not None else
-                      "Danh mục chưa khai báo Giám đốc Trung tâm (centre.director): không có người nhận.")
-        total = [sum(c[i] for c in counts.values()) for i in range(3)]
-        local_day = datetime.strptime(day, "%Y-%m-%d").strftime("%d/%m/%Y")
-        lines = [f"Tổng hợp tình hình giải quyết hồ sơ của {centre.name}, {self._local_text(now)}:", "",
-                 f"Hồ sơ đang quá hạn: {total[0]} · sắp đến hạn: {total[1]} · giải quyết quá hạn từ bản "
-                 f"tổng hợp trước: {total[2]}", "", "Theo cơ quan, bộ phận:"]
+        route = _to_director(director, "Danh mục chưa khai báo Giám đốc Trung tâm (centre.director)")
+        total, local_day, lines = self._digest_head(f"của {centre.name}", day, counts.values(), now)
+        lines.append("Theo cơ quan, bộ phận:")
         agencies = []
         for code, (o, d, r) in sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0])):
             if o or d or r:
@@ -521,14 +517,10 @@ class Notifier:
         report, the most overdue first."""
         province = self.catalog.province
         name = province.name if province is not None else self.catalog.centre.name
-        director = self.catalog.centre.director
-        route = Route((director,) if director is not None else (), None if director is not None else
-                      "Danh mục chưa khai báo Giám đốc Trung tâm cấp tỉnh: không có người nhận.")
-        total = [sum(t[i] for t in totals.values()) for i in range(3)]
-        local_day = datetime.strptime(day, "%Y-%m-%d").strftime("%d/%m/%Y")
-        lines = [f"Tổng hợp tình hình giải quyết hồ sơ toàn {name}, {self._local_text(now)}:", "",
-                 f"Hồ sơ đang quá hạn: {total[0]} · sắp đến hạn: {total[1]} · giải quyết quá hạn từ bản "
-                 f"tổng hợp trước: {total[2]}", "", "Theo Trung tâm (nhiều hồ sơ quá hạn nhất trước):"]
+        route = _to_director(self.catalog.centre.director,
+                             "Danh mục chưa khai báo Giám đốc Trung tâm cấp tỉnh")
+        total, local_day, lines = self._digest_head(f"toàn {name}", day, totals.values(), now)
+        lines.append("Theo Trung tâm (nhiều hồ sơ quá hạn nhất trước):")
         centres = []
         for code, (o, d, r) in sorted(totals.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0])):
             centres.append({"centre": code, "overdue": o, "due_soon": d, "resolved_late": r})
@@ -544,6 +536,18 @@ class Notifier:
                   "counts": dict(zip(("overdue", "due_soon", "resolved_late"), total, strict=True)),
                   "centres": centres},
         )
+
+    def _digest_head(self, whose: str, day: str, counts: Iterable[tuple[int, int, int]], now: Timestamp
+                     ) -> tuple[list[int], str, list[str]]:
+        """(the three totals, the day as dd/mm/yyyy, the opening lines) of a centre's or the province's
+        digest."""
+        rows = list(counts)
+        total = [sum(c[i] for c in rows) for i in range(3)]
+        local_day = datetime.strptime(day, "%Y-%m-%d").strftime("%d/%m/%Y")
+        lines = [f"Tổng hợp tình hình giải quyết hồ sơ {whose}, {self._local_text(now)}:", "",
+                 f"Hồ sơ đang quá hạn: {total[0]} · sắp đến hạn: {total[1]} · giải quyết quá hạn từ bản "
+                 f"tổng hợp trước: {total[2]}", ""]
+        return total, local_day, lines
 
     def _facts(self, alert: Alert, now: Timestamp) -> dict[str, Any]:
         """The figures a message shows, also put in the payload for machines."""
@@ -605,6 +609,11 @@ class Notifier:
             "data": data,
         }
         return Outbound(key, kind, agency, dossier, subject, body, route.recipients, payload)
+
+
+def _to_director(director: Contact | None, missing: str) -> Route:
+    return Route((director,) if director is not None else (),
+                 None if director is not None else f"{missing}: không có người nhận.")
 
 
 def working_duration(work: int, day_seconds: int) -> str:
