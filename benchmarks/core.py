@@ -56,7 +56,9 @@ class Run:
         self.clock = clock
         self.times = _timestamps(traffic) if clock == "event" else []
         self.store: dict[str, bytes] = {}
-        self.processor = Processor(traffic.catalog, traffic.calendar, self.store, alert_backfill_seconds=2 * 86400)
+        self.processor = Processor(
+            traffic.catalog, traffic.calendar, self.store, alert_backfill_seconds=2 * 86400
+        )
         self.hash = hashlib.sha256() if digest else None
         self.ticks = 0
 
@@ -156,10 +158,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.core", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--rounds", type=int, default=3, help="timed passes (fresh processor each); best and median")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timed passes (fresh processor each); best and median"
+    )
     parser.add_argument("--clock", choices=("fixed", "event"), default="fixed")
     parser.add_argument("--digest", action="store_true", help="also print a digest of every result")
-    parser.add_argument("--cprofile", type=int, default=0, metavar="TOP", help="print the top TOP rows of a cProfile")
+    parser.add_argument(
+        "--cprofile", type=int, default=0, metavar="TOP", help="print the top TOP rows of a cProfile"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line instead of text")
     args = parser.parse_args(argv)
 

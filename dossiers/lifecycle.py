@@ -193,7 +193,7 @@ class DossierState:
         for index in _MARK_INDEXES:
             if index < count and values[index] is not None:
                 values[index] = tuple(values[index])
-        if _PAUSES_INDEX < count:
+        if count > _PAUSES_INDEX:
             values[_PAUSES_INDEX] = [(t, k, s) for t, k, s in values[_PAUSES_INDEX]]
         return cls(*values)
 
