@@ -155,7 +155,7 @@ class Processor:
         max_future_seconds: int | None = 3600,
         calendar_periods: bool = False,
         sync_late_seconds: int | None = None,
-        held_limit: int = 100_000,
+        held_limit: int = 20_000,
     ):
         self.catalog = catalog
         self.calendar = calendar
@@ -187,7 +187,8 @@ class Processor:
         dossiers (at most `held_limit`, least recently written dropped first). Only a cache: an entry is
         used when the loaded bytes equal the ones it was computed from (the contribution is a function of
         the state, `evaluated_at` included, and of the catalog and calendar), else it is recomputed, so it
-        can never disagree with the table, after a crash, a rebuild or a rebalance."""
+        can never disagree with the table, after a crash, a rebuild or a rebalance. About 1.8 KB per entry
+        (docs/benchmarks.md, issue 19): the default bound costs at most about 37 MB."""
         self.held_limit = held_limit
 
     def view(self, partition: int) -> PartitionView:
