@@ -155,7 +155,6 @@ class Processor:
         max_future_seconds: int | None = 3600,
         calendar_periods: bool = False,
         sync_late_seconds: int | None = None,
-        held_limit: int = 20_000,
     ):
         self.catalog = catalog
         self.calendar = calendar
@@ -181,15 +180,6 @@ class Processor:
         """Running-period counters by calendar months instead of the 15th-14th cut-off months."""
         self._periods: tuple[str, Period, str] | None = None
         """(local day, its reporting month, the previous month's first day) of the last instant asked."""
-        self.held: dict[str, tuple[bytes, Contribution, Live]] = {}
-        """What the views hold for a dossier, by key: (the state bytes it was computed from, its KPI
-        contribution and running-figure keys at the state's `evaluated_at`), for the most recently written
-        dossiers (at most `held_limit`, least recently written dropped first). Only a cache: an entry is
-        used when the loaded bytes equal the ones it was computed from (the contribution is a function of
-        the state, `evaluated_at` included, and of the catalog and calendar), else it is recomputed, so it
-        can never disagree with the table, after a crash, a rebuild or a rebalance. About 1.8 KB per entry
-        (docs/benchmarks.md, issue 19): the default bound costs at most about 37 MB."""
-        self.held_limit = held_limit
 
     def view(self, partition: int) -> PartitionView:
         found = self.views.get(partition)
@@ -229,7 +219,8 @@ class Processor:
             old_live = NO_KEYS
         else:
             state = DossierState.from_bytes(stored)
-            old, old_live = self._held_of(key, stored, state)
+            old = self._contribution(state, state.evaluated_at)
+            old_live = self._live(state, state.evaluated_at, old)
         if apply(state, event) is Applied.DUPLICATE:
             # A record seen again, usually after a crash: its state may be saved while its InfluxDB
             # points or a changelog write were lost. Save the state once more and re-emit its deadline
@@ -256,8 +247,8 @@ class Processor:
         outcome = Outcome("applied", event=event)
         age = now - occurred
         quiet = self.alert_backfill_seconds is not None and age > self.alert_backfill_seconds
-        new, new_live = self._evaluate(view, state, old, old_live, now, outcome, quiet)
-        self._hold(key, self._write(outcome, key, state.to_bytes()), new, new_live)
+        self._evaluate(view, state, old, old_live, now, outcome, quiet)
+        self._write(outcome, key, state.to_bytes())
         self._describe(outcome, state, event)
         return outcome
 
@@ -283,33 +274,17 @@ class Processor:
             if stored is None:
                 continue
             state = DossierState.from_bytes(stored)
-            old, old_live = self._held_of(key, stored, state)
+            old = self._contribution(state, state.evaluated_at)
+            old_live = self._live(state, state.evaluated_at, old)
             before = (state.evaluated_at, state.alerted)
-            new, new_live = self._evaluate(view, state, old, old_live, now, outcome)
+            self._evaluate(view, state, old, old_live, now, outcome)
             if (state.evaluated_at, state.alerted) != before:
-                self._hold(key, self._write(outcome, key, state.to_bytes()), new, new_live)
+                self._write(outcome, key, state.to_bytes())
         return outcome
 
     @staticmethod
-    def _write(outcome: Outcome, key: str, value: bytes) -> bytes:
+    def _write(outcome: Outcome, key: str, value: bytes) -> None:
         outcome.writes.append((key, value))
-        return value
-
-    def _held_of(self, key: str, stored: bytes, state: DossierState) -> tuple[Contribution, Live]:
-        """What the views hold for the dossier whose stored state is `stored` (decoded: `state`)."""
-        found = self.held.get(key)
-        if found is not None and (found[0] is stored or found[0] == stored):
-            return found[1], found[2]
-        old = self._contribution(state, state.evaluated_at)
-        return old, self._live(state, state.evaluated_at, old)
-
-    def _hold(self, key: str, value: bytes, held: Contribution, live: Live) -> None:
-        """Remember what the views now hold for `key`, computed for the state bytes `value`."""
-        entries = self.held
-        entries.pop(key, None)
-        entries[key] = (value, held, live)
-        if len(entries) > self.held_limit:
-            del entries[next(iter(entries))]
 
     def load(self, key: str) -> bytes | None:
         staged = self.staged.get(key)
@@ -344,7 +319,6 @@ class Processor:
         """Recompute the views of `partitions` from the table and the staged states (after an
         assignment); staged states of other partitions are discarded."""
         wanted = set(partitions)
-        self.held = {}
         # staged states of partitions gone to another worker are dropped: it re-consumes their records
         self.staged = {key: value for key, value in self.staged.items() if partition_of(key) in wanted}
         self.views = {p: PartitionView() for p in wanted}
@@ -435,21 +409,17 @@ class Processor:
         now: Timestamp,
         outcome: Outcome,
         quiet: bool = False,
-    ) -> tuple[Contribution, Live]:
-        """Move the views from what the dossier contributed (`old`, `old_live`) to what it contributes at
-        `now`, and return the latter (what the views hold for it once `state.evaluated_at` is `now`)."""
+    ) -> None:
         new = contribution(state, self.catalog, self.calendar, now)
         if new.keys != old.keys:
             view.counters.move(old.keys, new.keys)
         view.bound_report(self.period(now)[1])
-        new_live = self._live(state, now, new)
-        view.move(old_live, new_live)
+        view.move(old_live, self._live(state, now, new))
         since, state.evaluated_at = state.evaluated_at, now
         if new.clock.next_change_at is not None:
             heapq.heappush(view.due, (new.clock.next_change_at, state.dossier))
         self._transitions(state, old.clock, new.clock, now, outcome, quiet)
         self._sync_check(view, state, since, now, outcome, quiet)
-        return new, new_live
 
     def _sync_due(self, state: DossierState) -> Timestamp | None:
         late_after = self.sync_late_seconds
