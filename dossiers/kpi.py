@@ -49,7 +49,7 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
         return EMPTY
     procedure = catalog.procedure(agency, state.procedure) if state.procedure else None
     at = state.received[0] if state.received else state.refused[0] if state.refused else as_of
-    keys: list[Key] = [("received", agency, calendar.local_date(at).isoformat())]
+    keys: list[Key] = [("received", agency, calendar.day_key(at))]
     if state.channel:
         keys.append(("channel", agency, state.channel))
     the_clock = clock(state, procedure, calendar, as_of)
@@ -58,7 +58,7 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
     elif status is Status.WITHDRAWN:
         keys.append(("withdrawn", agency))
     elif status is Status.RESOLVED and the_clock.timeliness is not None and state.resolved:
-        day = calendar.local_date(state.resolved[0]).isoformat()
+        day = calendar.day_key(state.resolved[0])
         keys.append(("resolved", agency, the_clock.timeliness.value, day))
     elif status is Status.OPEN:
         keys.append(("open", agency, (the_clock.timeliness or Timeliness.WITHIN).value))

@@ -15,6 +15,7 @@ from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from operator import attrgetter
 
 from dossiers.events import (
     Event,
@@ -48,6 +49,9 @@ class Status(StrEnum):
 class PauseKind(StrEnum):
     SUPPLEMENT = "s"  # yêu cầu bổ sung -> nhận bổ sung
     PAUSE = "p"  # tạm dừng -> tiếp tục
+
+
+_PAUSE_KINDS = tuple(PauseKind)
 
 
 _PAUSE_START = {EventType.SUPPLEMENT_REQUESTED: PauseKind.SUPPLEMENT, EventType.PAUSED: PauseKind.PAUSE}
@@ -114,11 +118,12 @@ class DossierState:
     def status(self) -> Status:
         if self.received is None:  # refused at the counter, or its `received` has not arrived (yet)
             return Status.REFUSED if self.refused is not None else Status.UNKNOWN
-        ends = [(m, s) for m, s in ((self.refused, Status.REFUSED), (self.withdrawn, Status.WITHDRAWN),
-                                     (self.resolved, Status.RESOLVED)) if m is not None]
-        if ends:
-            return min(ends)[1]
-        return Status.OPEN if self.received is not None else Status.UNKNOWN
+        refused, withdrawn, resolved = self.refused, self.withdrawn, self.resolved
+        if refused is None and withdrawn is None:  # the usual cases first (read on every evaluation)
+            return Status.OPEN if resolved is None else Status.RESOLVED
+        ends = [(m, s) for m, s in ((refused, Status.REFUSED), (withdrawn, Status.WITHDRAWN),
+                                     (resolved, Status.RESOLVED)) if m is not None]
+        return min(ends)[1]
 
     @property
     def received_at(self) -> int | None:
@@ -160,7 +165,7 @@ class DossierState:
             found.append("resolved before it was received")
         if self.returned and (self.resolved is None or self.returned[0] < self.resolved[0]):
             found.append("returned without (or before) a result")
-        for kind in PauseKind:
+        for kind in _PAUSE_KINDS:
             if _pair(self, kind)[2]:  # an end with no earlier start: the clock ignores it
                 found.append(f"{'supplement_received' if kind is PauseKind.SUPPLEMENT else 'resumed'}"
                              " without a matching start")
@@ -178,24 +183,30 @@ class DossierState:
                           separators=(",", ":")).encode()
 
     def to_bytes(self) -> bytes:
-        return json.dumps([getattr(self, name) for name in _FIELDS], separators=(",", ":")).encode()
+        # one encoder for every state (json.dumps with separators builds a new one per call); same bytes
+        return _ENCODE(_ALL_FIELDS(self)).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> DossierState:
-        values = json.loads(raw)
-        state = cls(*values)
-        for name in _MARKS:
-            value = getattr(state, name)
-            if value is not None:
-                setattr(state, name, tuple(value))
-        state.pauses = [(t, k, s) for t, k, s in state.pauses]
-        return state
+        values = _DECODE(raw.decode("utf-8", "surrogatepass"))  # what json.loads does with UTF-8 bytes
+        count = len(values)  # a state stored before the newest fields existed is shorter
+        for index in _MARK_INDEXES:
+            if index < count and values[index] is not None:
+                values[index] = tuple(values[index])
+        if count > _PAUSES_INDEX:
+            values[_PAUSES_INDEX] = [(t, k, s) for t, k, s in values[_PAUSES_INDEX]]
+        return cls(*values)
 
 
 _FIELDS = tuple(DossierState.__dataclass_fields__)
 _BOOKKEEPING = frozenset({"evaluated_at", "alerted"})
 _MARKS = ("agency_key", "received", "refused", "withdrawn", "resolved", "returned", "extended", "rated",
           "paid", "synced")
+_MARK_INDEXES = tuple(_FIELDS.index(name) for name in _MARKS)
+_PAUSES_INDEX = _FIELDS.index("pauses")
+_ALL_FIELDS = attrgetter(*_FIELDS)
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+_DECODE = json.JSONDecoder().decode
 
 
 def _earliest(current: Mark | None, mark: Mark) -> bool:
@@ -285,6 +296,8 @@ def _pair(state: DossierState, kind: PauseKind) -> tuple[list[tuple[int, int | N
     in the same second is a zero-length pause.
     """
     pairs: list[tuple[int, int | None]] = []
+    if not state.pauses:
+        return pairs, [], 0
     open_since: int | None = None
     repeated = orphans = 0
     for ts, k, is_start in sorted(state.pauses, key=lambda p: (p[0], not p[2])):
@@ -311,7 +324,9 @@ def pause_intervals(state: DossierState, until: int | None = None) -> list[tuple
     `problems`). `until` closes a still-open pause (a result ends any wait).
     """
     intervals: list[tuple[int, int | None]] = []
-    for kind in PauseKind:
+    if not state.pauses:
+        return intervals
+    for kind in _PAUSE_KINDS:
         pairs, open_starts, _ = _pair(state, kind)
         intervals.extend(pairs)
         for ts in open_starts:

@@ -199,7 +199,8 @@ class Processor:
                     f"{identity.decode('utf-8', 'replace')!r}",
                     "agency_mismatch",
                 )
-            ahead = int(event.occurred_at.timestamp()) - now
+            occurred = int(event.occurred_at.timestamp())
+            ahead = occurred - now
             if self.max_future_seconds is not None and ahead > self.max_future_seconds:
                 raise InvalidEvent(
                     f"occurred_at: {event.occurred_at.isoformat()} is {ahead} s ahead of the centre's clock "
@@ -244,7 +245,7 @@ class Processor:
             self._describe(outcome, state, event)
             return outcome
         outcome = Outcome("applied", event=event)
-        age = now - int(event.occurred_at.timestamp())
+        age = now - occurred
         quiet = self.alert_backfill_seconds is not None and age > self.alert_backfill_seconds
         self._evaluate(view, state, old, old_live, now, outcome, quiet)
         self._write(outcome, key, state.to_bytes())

@@ -1,0 +1,214 @@
+"""The domain core alone (issue 19): CPU µs per event of `Processor.handle`, staged and saved as the worker
+does (`stage` then `save` after each record), over the simulator's traffic, no Kafka, no Faust. Also a
+digest of everything the processor produced, so that a change to the core can be checked to give the
+same results on the same events.
+
+    python -m benchmarks.core --events 60000 --rounds 3            # µs/event, fixed clock (as the pure phase)
+    python -m benchmarks.core --events 60000 --clock event --digest  # moving clock + ticks, and a digest
+    python -m benchmarks.core --events 50000 --cprofile 20           # the top of a cProfile
+
+Two clocks: `fixed` hands every record the instant after the last event (what `benchmarks.phases.pure`
+measures); `event` hands each record its own instant plus a few seconds (a worker keeping up), and ticks
+every partition once per business minute, so the timers, alerts and due-soon/overdue transitions run too.
+The digest covers outcomes (status, alerts, deadline marks, the states written, decoded), the views
+(KPI counters, running II.06a and 766 counters, the due heap) and a rebuild of the views from the saved
+table, which must equal the incremental ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import hashlib
+import io
+import json
+import pstats
+import time
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.harness import Traffic, simulated_traffic
+
+
+def _timestamps(traffic: Traffic) -> list[int]:
+    from dossiers.events import parse_event
+
+    return [int(parse_event(value).occurred_at.timestamp()) for _, value in traffic.records]
+
+
+def _state_repr(raw: bytes) -> str:
+    from dossiers.lifecycle import DossierState
+
+    return repr(DossierState.from_bytes(raw))
+
+
+class Run:
+    """One pass over the traffic with a fresh processor (and its dict store)."""
+
+    def __init__(self, traffic: Traffic, partitions: int, clock: str, digest: bool) -> None:
+        from streams.processor import Processor
+        from streams.worker import partition_of
+
+        self.traffic = traffic
+        self.partitions = partitions
+        self.parts = [partition_of(key.decode(), partitions) for key, _ in traffic.records]
+        self.clock = clock
+        self.times = _timestamps(traffic) if clock == "event" else []
+        self.store: dict[str, bytes] = {}
+        self.processor = Processor(
+            traffic.catalog, traffic.calendar, self.store, alert_backfill_seconds=2 * 86400
+        )
+        self.hash = hashlib.sha256() if digest else None
+        self.ticks = 0
+
+    def _feed(self, outcome: Any) -> None:
+        if self.hash is None:
+            return
+        parts = [
+            outcome.status,
+            outcome.procedure_field,
+            outcome.channel,
+            outcome.error.reason if outcome.error else None,
+            [a.to_json() for a in outcome.alerts],
+            [repr(d) for d in outcome.deadlines],
+            [(k, _state_repr(v)) for k, v in outcome.writes],
+        ]
+        self.hash.update(repr(parts).encode())
+
+    def go(self) -> None:
+        processor, records, parts = self.processor, self.traffic.records, self.parts
+        feed = self._feed if self.hash is not None else None
+        if self.clock == "fixed":
+            now = self.traffic.now
+            for i in range(len(records)):
+                outcome = processor.handle(parts[i], records[i][1], {}, now)
+                if feed:
+                    feed(outcome)
+                processor.save(processor.stage(outcome))
+            return
+        times, last_tick = self.times, 0
+        now = 0
+        for i in range(len(records)):
+            now = max(now, times[i] + 5)
+            if now - last_tick >= 60:
+                last_tick = now
+                for p in range(self.partitions):
+                    tick = processor.tick(p, now)
+                    self.ticks += 1
+                    if feed:
+                        feed(tick)
+                    processor.save(processor.stage(tick))
+            outcome = processor.handle(parts[i], records[i][1], {}, now)
+            if feed:
+                feed(outcome)
+            processor.save(processor.stage(outcome))
+
+    def views(self) -> str:
+        """The views in a canonical text: counters, running figures, the due heap (as a sorted list)."""
+        out = []
+        for p, view in sorted(self.processor.views.items()):
+            out.append(
+                repr(
+                    (
+                        p,
+                        sorted(view.counters.counts.items()),
+                        sorted(view.report.items()),
+                        sorted(view.index.items()),
+                        sorted(set(view.due)),
+                        view.dossiers,
+                        view.report_floor,
+                    )
+                )
+            )
+        return "\n".join(out)
+
+    def finish(self) -> str:
+        """The digest, after checking a rebuild from the saved table gives the same views."""
+        from streams.processor import Processor
+        from streams.worker import partition_of
+
+        assert self.hash is not None
+        self.hash.update(self.views().encode())
+        self.hash.update(repr(sorted((k, _state_repr(v)) for k, v in self.store.items())).encode())
+        fresh = Processor(self.traffic.catalog, self.traffic.calendar, dict(self.store))
+        fresh.rebuild(range(self.partitions), self.store.items(), lambda k: partition_of(k, self.partitions))
+        for p, view in fresh.views.items():
+            mine = self.processor.views.get(p)
+            assert mine is not None
+            # the floor only moves up when running figures are asked: compare as of the same floor
+            view.bound_report(mine.report_floor)
+            assert view.counters.counts == mine.counters.counts, f"partition {p}: KPI counters differ"
+            assert view.report == mine.report, f"partition {p}: II.06a counters differ"
+            assert view.index == mine.index, f"partition {p}: 766 counters differ"
+            assert view.dossiers == mine.dossiers
+        return self.hash.hexdigest()
+
+
+def timed(make: Callable[[], Run]) -> tuple[float, Run]:
+    run = make()
+    gc.collect()
+    cpu = time.process_time()
+    run.go()
+    used = time.process_time() - cpu
+    return used / len(run.traffic.records) * 1e6, run
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.core", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timed passes (fresh processor each); best and median"
+    )
+    parser.add_argument("--clock", choices=("fixed", "event"), default="fixed")
+    parser.add_argument("--digest", action="store_true", help="also print a digest of every result")
+    parser.add_argument(
+        "--cprofile", type=int, default=0, metavar="TOP", help="print the top TOP rows of a cProfile"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON line instead of text")
+    args = parser.parse_args(argv)
+
+    traffic = simulated_traffic(args.events, label="simulating events (core)")
+
+    def make(digest: bool = False) -> Run:
+        return Run(traffic, args.partitions, args.clock, digest)
+
+    figures = sorted(timed(make)[0] for _ in range(args.rounds))
+    result: dict[str, Any] = {
+        "events": len(traffic.records),
+        "clock": args.clock,
+        "partitions": args.partitions,
+        "rounds": args.rounds,
+        "best_us": round(figures[0], 1),
+        "median_us": round(figures[len(figures) // 2], 1),
+    }
+    if args.digest:
+        run = make(digest=True)
+        run.go()
+        result["ticks"] = run.ticks
+        result["digest"] = run.finish()
+    if args.cprofile:
+        run = make()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        run.go()
+        profiler.disable()
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(args.cprofile)
+        result["cprofile"] = text.getvalue()
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(
+        f"Processor.handle + stage/save: {result['best_us']} µs/event best, {result['median_us']} median "
+        f"of {args.rounds} ({result['events']:,} events, clock {args.clock}, {args.partitions} partitions)"
+    )
+    if "digest" in result:
+        print(f"digest {result['digest']} (ticks {result['ticks']})")
+    if "cprofile" in result:
+        print(result["cprofile"])
+
+
+if __name__ == "__main__":
+    main()
