@@ -51,11 +51,13 @@ WALL_DEFAULTS = WallSettings()
 __all__ = [
     "AGENCY_TITLE",
     "AGENCY_UID",
+    "CENTRE_UID",
     "GRID_COLUMNS",
     "INDEX766_TITLE",
     "INDEX766_UID",
     "PIPELINE_TITLE",
     "PIPELINE_UID",
+    "PROVINCE_UID",
     "REPORT_TITLE",
     "REPORT_UID",
     "TAGS",

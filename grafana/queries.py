@@ -473,32 +473,37 @@ def _alias(code: str) -> str:
     return code.replace(".", "_")
 
 
-def _i766_latest(fields: Sequence[str], where: str, day_tz: str | None = None) -> str:
-    """Each partition's latest `i766` point per agency (per local day of `day_tz` if given), of `fields`."""
+def _i766_latest(fields: Sequence[str], where: str, day_tz: str | None = None,
+                 by_centre: bool = False) -> str:
+    """Each partition's latest `i766` point per agency (per local day of `day_tz` if given), of `fields`;
+    `by_centre` keeps the agency's `centre` tag for the outer query to group by."""
     select = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
     day = "time(1d), " if day_tz else ""
-    return (f'SELECT {select} FROM "i766" WHERE {where} GROUP BY {day}"agency", "agency_name", "partition"'
-            + _per_day(day_tz))
+    centre = '"centre", ' if by_centre else ""
+    return (f'SELECT {select} FROM "i766" WHERE {where} GROUP BY {day}{centre}"agency", "agency_name", '
+            '"partition"' + _per_day(day_tz))
 
 
 def _per_day(day_tz: str | None) -> str:
     return f" fill(none) tz({literal(day_tz)})" if day_tz else ""
 
 
-def _i766_sources(where: str, by_agency: bool, day_tz: str | None = None) -> tuple[list[str], str]:
+def _i766_sources(where: str, by_agency: bool, day_tz: str | None = None, by_centre: bool = False
+                  ) -> tuple[list[str], str]:
     """One subquery per item, over the partitions where its denominator is positive: the rate (summed
     tallies, divided), then its points, and the same points, maximum and loss under the names the outer
     query adds up (`points`, `max`, `lost_<group>`). An item with a zero denominator everywhere gives no
     row: its columns are null and it is out of the total, as N/A is in `Row.score()`.
     Returns (subqueries, the GROUP BY clause the outer query repeats)."""
-    parts = (["time(1d)"] if day_tz else []) + (['"agency"', '"agency_name"'] if by_agency else [])
+    level = ['"agency"', '"agency_name"'] if by_agency else ['"centre"'] if by_centre else []
+    parts = (["time(1d)"] if day_tz else []) + level
     group = f" GROUP BY {', '.join(parts)}" if parts else ""
-    tags = ' GROUP BY "agency", "agency_name"' if by_agency else ""
+    tags = f" GROUP BY {', '.join(level)}" if level else ""
     fill = _per_day(day_tz)
     sources = []
     for item in ITEMS:
         rate, denominator, used = _rate_766(item.code)
-        latest = _i766_latest(used, where, day_tz)
+        latest = _i766_latest(used, where, day_tz, by_centre)
         summed = f'SELECT {rate} AS "r" FROM ({latest}) WHERE {ident(denominator)} > 0{group}{fill}'
         columns = [f'"r" AS {ident("rate_" + _alias(item.code))}']  # a raw selection: no time(1d) here
         if item.max is not None:
@@ -535,7 +540,7 @@ I766_SCORED_LOSSES: tuple[str, ...] = tuple(f"lost_{_alias(item.code)}" for item
 
 
 def i766_scores(*, window: str | None = None, by_agency: bool = True, agency: str | None = None,
-                centre: str | None = None) -> str:
+                centre: str | None = None, by_centre: bool = False) -> str:
     """The 766 index of the running period, computed on the board from the summed tallies.
 
     The worker cannot compute an agency's rates (its dossiers are spread over partitions, and rates do not
@@ -545,14 +550,16 @@ def i766_scores(*, window: str | None = None, by_agency: bool = True, agency: st
     4.1, 4.2, 5.4 (thresholds and maxima from `dossiers.index766.ITEMS`), `rate_2_2` (2.2: the average
     processing time in working days, not scored), `lost_<group>` (points lost per official group),
     `lost_<item>` (points lost per scored item), `points` and `max` (the total over the items that have
-    a rate: `Row.score()`) and `lost`. With `agency` (a code or `$agency`), one row for that agency alone.
+    a rate: `Row.score()`) and `lost`. With `agency` (a code or `$agency`), one row for that agency alone;
+    with `centre`, the agencies of one centre only; with `by_centre`, a row per centre (a province: the
+    `centre` tag; each centre's rates on its own summed tallies, `Index766.centres`).
     An item whose denominator is 0 (N/A in `ioc report 766`) is null and left out of `points` and `max`.
     """
     where = _agency_filter(_window(window, None), agency)
     if centre is not None:  # one centre of a province (the `centre` tag)
         where += f' AND "centre" = {literal(centre)}'
-    sources, group = _i766_sources(where, by_agency)
-    columns = [*(f"max({ident(c)}) AS {ident(c)}" for c in ("tt",) if by_agency)]
+    sources, group = _i766_sources(where, by_agency and not by_centre, by_centre=by_centre)
+    columns = [*(f"max({ident(c)}) AS {ident(c)}" for c in ("tt",) if by_agency and not by_centre)]
     for item in ITEMS:
         names = ["rate_"] if item.max is None else ["rate_", "points_", "lost_"]
         columns += [f"max({ident(n + _alias(item.code))}) AS {ident(n + _alias(item.code))}" for n in names]

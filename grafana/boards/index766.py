@@ -43,6 +43,8 @@ from grafana.settings import AlertSettings
 from grafana.tiles import index766_tile
 
 TITLE = labels.INDEX766_LIVE_TITLE
+MAX_ROWS = 30
+"""Tables taller than this many rows scroll (a province has hundreds of agencies and desks)."""
 REDUCED_VALUE = "Last *"
 """The column Grafana's reduce transformation (series to rows, `lastNotNull`) names its values."""
 
@@ -76,6 +78,33 @@ def agency_table() -> table.Panel:
         .override_by_name(names["tt"], [dm.DynamicConfigValue(id_val="custom.width", value=50)])
         .override_by_name(names["agency_name"], [dm.DynamicConfigValue(id_val="custom.width", value=300)])
         .override_by_name(names["tt"], [dm.DynamicConfigValue(id_val="decimals", value=0)])
+        .unit("none")
+        .decimals(1)
+        .no_value(labels.INDEX766_NOT_APPLICABLE)
+        .cell_height(cm.TableCellHeight.SM)
+    )
+
+
+def centre_table(catalog: Catalog) -> table.Panel:
+    """A province: one row per centre, scored on the centre's own summed tallies (`Index766.centres`)."""
+    names = {"centre": "Trung tâm", "points": labels.INDEX766_POINTS, "max": labels.INDEX766_MAX,
+             "lost": labels.INDEX766_LOST}
+    names |= {f"lost_{g}": f"{labels.INDEX766_LOST}: {group_name(g)}" for g in q.I766_GROUPS}
+    centres = {c.code: {"text": c.name, "index": i} for i, c in enumerate(catalog.centres)}
+    return (
+        table.Panel()
+        .title(f"{labels.INDEX766_LOST} theo Trung tâm và nhóm chỉ số")
+        .description("Mỗi Trung tâm tính trên tổng số liệu của các cơ quan, bộ phận của mình (không lấy bình "
+                     "quân tỷ lệ của các cơ quan).")
+        .datasource(INFLUX)
+        .with_target(influx(q.i766_scores(by_centre=True), table_format=True))
+        .with_transformation(transform("filterFieldsByName", include={"names": list(names)}))
+        .with_transformation(transform("sortBy", sort=[{"field": "lost", "desc": True}]))
+        .with_transformation(transform("organize", indexByName={n: i for i, n in enumerate(names)},
+                                       renameByName=names))
+        .override_by_name(names["centre"], [
+            dm.DynamicConfigValue(id_val="mappings", value=[{"type": "value", "options": centres}]),
+            dm.DynamicConfigValue(id_val="custom.width", value=380)])
         .unit("none")
         .decimals(1)
         .no_value(labels.INDEX766_NOT_APPLICABLE)
@@ -204,9 +233,13 @@ def index766_board(catalog: Catalog, settings: AlertSettings | None = None) -> d
              .reduce_options(last().fields("/^within_24h$/")), 9, 0, 5, 4)
     grid.add(text_stat(labels.FROM_DAY, q.i766_tallies(), "period_from", "string"), 14, 0, 5, 4)
     grid.add(text_stat(labels.TO_DAY, q.i766_tallies(), "period_to", "string"), 19, 0, 5, 4)
-    rows = len(catalog.agencies)
+    rows = min(len(catalog.agencies), MAX_ROWS)  # more rows than that scroll
     grid.add(agency_table(), 0, 4, 24, 4 + rows)
     y = 8 + rows
+    if catalog.is_province:
+        centre_rows = min(len(catalog.centres), MAX_ROWS)
+        grid.add(centre_table(catalog), 0, y, 24, 4 + centre_rows)
+        y += 4 + centre_rows
     centre = labels.CENTRE
     grid.add(group_losses(f"{labels.INDEX766_BY_GROUP} — {centre}", None), 0, y, 8, 8)
     grid.add(worst_items(f"{labels.INDEX766_WORST} — {centre}", None), 8, y, 8, 8)

@@ -29,7 +29,6 @@ from dossiers import labels
 from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog, load_catalog
-from dossiers.index766 import ITEMS as ITEMS_766
 from dossiers.index766 import SYNC_WITHIN_HOURS, Index766, Tally
 from dossiers.index766 import Row as Row766
 from dossiers.kpi import Block
@@ -49,6 +48,7 @@ from streams.influx import (
 )
 from streams.processor import DeadlineMark
 from tests.support import stack as testing
+from tests.support.scores import i766_tally, scores_of
 
 pytestmark = pytest.mark.integration
 
@@ -280,16 +280,6 @@ I766: list[tuple[int, int, dict[str, tuple[int, int]]]] = [
     (1, 3, {"STP": (8, 5)}),
     (2, 300, {"SKHDT": (30, 0)}),
 ]
-
-
-def i766_tally(received: int, synced: int) -> Tally:
-    """A tally where every item has a rate, some full and some not, from (received, synced) alone."""
-    if not received:
-        return Tally()
-    return Tally(received=received, synced=synced, online=received // 2, in_form=received + 2,
-                 on_time=received, finished=synced, working_days=2.5 * synced, fee=received // 3,
-                 paid_online=received // 4, written=synced // 2, e_result=synced // 3,
-                 digitised=max(received - 2, 0), complaint_or_dislike=1)
 
 
 def i766_within(synced: int) -> dict[int, int]:
@@ -576,7 +566,6 @@ def cases(catalog: Catalog) -> list[Case]:
 
 
 # -- what the 766 board must show, from the domain core on the summed tallies (dossiers.index766) ----------
-I766_GROUP_OF = {item.code: item.group for item in ITEMS_766}
 
 
 def i766_latest(catalog: Catalog, since: int, agency: str | None = None, *, by_day: bool = True
@@ -614,29 +603,6 @@ def summed(rows: dict[str, tuple[Tally, dict[int, int]]]) -> tuple[Tally, dict[i
         for hours, n in buckets.items():
             within[hours] += n
     return tally, within
-
-
-def scores_of(tally: Tally) -> dict[str, float | None]:
-    """The columns of `i766_scores` for one summed tally: `Row.indicators()` and `Row.score()`."""
-    row = Row766("x", "x", tally)
-    out: dict[str, float | None] = {}
-    lost: dict[str, list[float]] = {}
-    for code, indicator in row.indicators().items():
-        alias = code.replace(".", "_")
-        out[f"rate_{alias}"] = indicator.rate
-        if indicator.max is not None:
-            points = indicator.points
-            out[f"points_{alias}"] = points
-            out[f"lost_{alias}"] = None if points is None else indicator.max - points
-            if points is not None:
-                lost.setdefault(I766_GROUP_OF[code], []).append(indicator.max - points)
-    for group in queries.I766_GROUPS:
-        out[f"lost_{group}"] = sum(lost[group]) if group in lost else None
-    points, out_of = row.score()
-    scored = out_of > 0
-    out |= {"points": points if scored else None, "max": out_of if scored else None,
-            "lost": out_of - points if scored else None}
-    return out
 
 
 def sync_of(tally: Tally, within: dict[int, int]) -> dict[str, float]:

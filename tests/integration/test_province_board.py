@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import date
 from typing import Any
 
 import pytest
@@ -22,12 +23,17 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from dossiers import labels
 from dossiers.catalog import Catalog
+from dossiers.index766 import SYNC_WITHIN_HOURS, Index766, Tally
+from dossiers.index766 import Row as Row766
 from dossiers.kpi import Block, expected_on_time
+from dossiers.periods import Period
+from dossiers.report_ii06a import Window
 from grafana import dashboards
 from grafana import queries as q
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
-from streams.influx import centres_of, event_point, kpi_point
+from streams.influx import centres_of, event_point, i766_points, kpi_point
 from tests.support import stack as testing
+from tests.support.scores import i766_tally, scores_of
 
 pytestmark = pytest.mark.integration
 
@@ -96,6 +102,34 @@ def centre_blocks() -> dict[str, Block]:
     return out
 
 
+# (agency, partition, (received, synced)): the running 766 tallies, one `i766` point per agency and
+# partition written 4 s ago (agencies not listed: zeros)
+I766: list[tuple[str, int, tuple[int, int]]] = [
+    ("STP", 0, (12, 9)), ("STP", 1, (8, 5)), ("LAND", 0, (15, 15)), ("X1_TP", 1, (30, 10)),
+    ("X1_DD", 0, (6, 6)), ("X2_TP", 0, (3, 0)),
+]
+
+
+def i766_lines() -> list[str]:
+    period = Period(date(2026, 2, 15), date(2026, 3, 14), "2026-03")
+    lines = []
+    for partition in (0, 1):
+        mine = {agency: t for agency, p, t in I766 if p == partition}
+        rows = [Row766(a.code, a.name, i766_tally(*mine.get(a.code, (0, 0))),
+                       sync_within=dict.fromkeys(SYNC_WITHIN_HOURS, 0)) for a in PROVINCE.agencies]
+        index = Index766(period, Window(AS_OF, AS_OF), rows, Row766("51", "51"))
+        lines += i766_points(index, partition, NOW - 4, AS_OF, centres_of(PROVINCE))
+    return lines
+
+
+def i766_summed(codes: set[str]) -> Tally:
+    total = Tally()
+    for agency, _, (received, synced) in I766:
+        if agency in codes:
+            total.add(i766_tally(received, synced))
+    return total
+
+
 # (agency, type, seconds before now): `events` points, tagged with the centre like the worker's
 EVENTS: list[tuple[str, str, int]] = [
     ("STP", "received", 20), ("STP", "received", 21), ("STP", "received", 22), ("LAND", "received", 30),
@@ -110,6 +144,7 @@ def db(influx: LocalInflux | RemoteInflux) -> InfluxEndpoint:
     centres = centres_of(PROVINCE)
     points += [event_point(agency, kind, "counter", "Lĩnh vực", f"D-{i}", NOW - ago, centres)
                for i, (agency, kind, ago) in enumerate(EVENTS)]
+    points += i766_lines()
     with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=10_000) as client:
         client.write_api(write_options=SYNCHRONOUS).write(bucket=endpoint.bucket, record=points)
     return endpoint
@@ -185,7 +220,13 @@ def expected(catalog: Catalog) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
             for a in members if a.code in agencies and agencies[a.code].month_resolved], centre=code)
     put(q.CENTRE_VALUES, [{"key": "centre", "value": c} for c in sorted(NAMES)])
     put(q.CENTRE_NAME_VALUES, [{"key": "centre_name", "value": NAMES["X1"]}], centre="X1")
-    put(q.i766_scores(by_agency=False), [])  # no `i766` point written here: the tile shows "—"
+    # the 766 index: the province (its board's tile), per centre (the 766 board of a province), the
+    # provincial centre alone (its wall's tile): each on its own summed tallies, never averaged
+    everyone = {a.code for a in PROVINCE.agencies}
+    put(q.i766_scores(by_agency=False), [scores_of(i766_summed(everyone))])
+    put(q.i766_scores(by_centre=True), [
+        {"centre": c.code, **scores_of(i766_summed({a.code for a in PROVINCE.agencies_of(c.code)}))}
+        for c in PROVINCE.centres])
     # the wall (`ioc-wall`) of a province catalog: the provincial centre's agencies and figures only
     tt = centres["TT"]
     figures = tt.as_dict()
@@ -216,7 +257,7 @@ def expected(catalog: Catalog) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
                 per_hour[(NOW - ago) // 3600] += 1
         rows = [{series: n} for n in per_hour.values()] if any(per_hour.values()) else []  # no series at all
         put(q.events_per_hour(kind, centre="TT"), rows)
-    put(q.i766_scores(by_agency=False, centre="TT"), [])
+    put(q.i766_scores(by_agency=False, centre="TT"), [scores_of(i766_summed({"STP", "LAND"}))])
     return out
 
 
@@ -233,6 +274,9 @@ def test_province_query_returns_the_domain_figures(db: InfluxEndpoint,
 def test_every_province_query_is_checked() -> None:
     boards = dashboards.dashboards(PROVINCE)
     used: set[str] = set()
+    centre_rows = [p for p in boards[dashboards.INDEX766_UID]["panels"]
+                   if p["title"].endswith("theo Trung tâm và nhóm chỉ số")]
+    assert [t["query"] for p in centre_rows for t in p["targets"]] == [q.i766_scores(by_centre=True)]
     for uid in (dashboards.PROVINCE_UID, dashboards.CENTRE_UID, dashboards.WALL_UID):
         board = boards[uid]
         used |= {t["query"] for p in board["panels"] for t in p.get("targets", [])}
