@@ -1,0 +1,233 @@
+"""The scale of a province (issue 15): what the simulated Quảng Ngãi province asks of one worker and of
+InfluxDB, measured in one run on this machine.
+
+    python -m benchmarks.province [--days 5] [--partitions 6] [--seed 2026] [--json out.json]
+
+1. traffic  - the province simulator (`dossiers/data/province.yaml`, 97 centres, 307 agencies or desks)
+              over `--days` working days after 10 days of warm-up: events per business day and in the
+              peak business hour, per level (provincial centre, commune centres), and the peak hour as
+              events per second of real time (what the stream must sustain during office hours);
+2. worker   - every event through `Processor.handle` + `stage` + `save` (the worker's domain path, no
+              Kafka): µs per event, open dossiers at the end, and memory per open dossier (tracemalloc of
+              the store and the partition views, in a second pass, divided by the dossiers held);
+3. influx   - the points the worker's snapshot writes for the end state (`kpi`, `ii06a`, `i766` per
+              agency and partition, tagged with the centre), 12 snapshots 5 s apart (the minute the boards
+              read; stamped `AHEAD` in the future so they stay in that minute while the queries run),
+              into a fresh database of the local InfluxDB 1.6.7: `SHOW SERIES` per measurement, and the
+              time of every InfluxQL query of the province, centre and wall boards (median of 3), with the
+              rows it returned (a query returning none would be timing nothing: check the rows column).
+
+The boards read the last minute only (`time > now() - 1m`), so a month of history in older shards does
+not enter these queries; the series count, which is what they scan, is bounded by the catalog
+(docs/influxdb.md, "Series"). Not a pytest test: its figures depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import time
+import tracemalloc
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write_api import SYNCHRONOUS
+from rich.table import Table
+
+from benchmarks.harness import ROOT, InfluxProcess, console, load_average, machine_info
+from dossiers.calendar import WorkingCalendar
+from dossiers.catalog import load_catalog
+from grafana import dashboards
+from grafana import queries as q
+from producers.simulator import Simulator, warmup_start
+from streams.influx import centres_of, i766_points, ii06a_points, kpi_point
+from streams.processor import Processor
+from streams.worker import partition_of
+
+PROVINCE = ROOT / "dossiers" / "data" / "province.yaml"
+AHEAD = 1800
+"""The snapshots are stamped this many seconds ahead of the wall clock, so that the boards' `time > now()
+- 1m` still finds all twelve while the queries are timed (writing and timing take minutes)."""
+START = datetime(2026, 3, 2)
+"""A Monday: the simulated working days start here (the province simulator's calibration week)."""
+
+
+def simulate(days: int, seed: int) -> tuple[list[dict[str, Any]], Any, WorkingCalendar]:
+    catalog = load_catalog(PROVINCE)
+    calendar = WorkingCalendar(catalog.calendar)
+    start = datetime.combine(START.date(), datetime.min.time(), tzinfo=calendar.tz)
+    end = int(start.timestamp())
+    worked = 0
+    while worked < days:  # the end of the `days`-th working day
+        if calendar.is_working_day(calendar.local_date(end)):
+            worked += 1
+        end += 86400
+    events = list(Simulator(catalog, calendar, seed=seed, start=warmup_start(calendar, start, 10), end=end,
+                            emit_from=start).events())
+    return events, catalog, calendar
+
+
+def traffic(events: list[dict[str, Any]], catalog: Any, calendar: WorkingCalendar) -> dict[str, Any]:
+    """Events per business day and per local hour, per level; the peak hour."""
+    provincial = {a.code for a in catalog.agencies_of(catalog.centre.code)}
+    per_hour: Counter[tuple[str, int]] = Counter()
+    per_day: Counter[str] = Counter()
+    per_level_day: Counter[tuple[str, str]] = Counter()
+    for event in events:
+        local = datetime.fromisoformat(event["occurred_at"]).astimezone(calendar.tz)
+        level = "province" if event["agency"] in provincial else "commune"
+        per_hour[(local.date().isoformat(), local.hour)] += 1
+        per_day[local.date().isoformat()] += 1
+        per_level_day[(local.date().isoformat(), level)] += 1
+    working = [d for d in per_day if calendar.is_working_day(datetime.fromisoformat(d).date())]
+    (peak_day, peak_hour), peak = per_hour.most_common(1)[0]
+    return {
+        "events": len(events),
+        "working_days": len(working),
+        "per_working_day": statistics.fmean(per_day[d] for d in working),
+        "province_per_day": statistics.fmean(per_level_day[(d, "province")] for d in working),
+        "communes_per_day": statistics.fmean(per_level_day[(d, "commune")] for d in working),
+        "peak_hour": f"{peak_day} {peak_hour:02d}:00",
+        "peak_hour_events": peak,
+        "peak_per_second": peak / 3600,
+    }
+
+
+def through_the_worker(events: list[dict[str, Any]], catalog: Any, calendar: WorkingCalendar,
+                       partitions: int) -> tuple[Processor, dict[str, Any]]:
+    """Every event through the worker's domain path; memory per open dossier by tracemalloc."""
+    records = [(partition_of(e["dossier"], partitions), json.dumps(e, ensure_ascii=False).encode())
+               for e in events]
+    now = max(int(datetime.fromisoformat(e["occurred_at"]).timestamp()) for e in events) + 60
+    timing = Processor(catalog, calendar, {}, alert_backfill_seconds=2 * 86400)
+    cpu = time.process_time()
+    for partition, raw in records:  # a first pass for the time, without tracemalloc
+        timing.save(timing.stage(timing.handle(partition, raw, {}, now)))
+    cpu = time.process_time() - cpu
+    del timing
+    gc.collect()
+    tracemalloc.start()
+    store: dict[str, bytes] = {}
+    processor = Processor(catalog, calendar, store, alert_backfill_seconds=2 * 86400)
+    for partition, raw in records:
+        processor.save(processor.stage(processor.handle(partition, raw, {}, now)))
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    open_dossiers = sum(v.counters.snapshot(catalog, calendar.local_date(now)).centre.open
+                        for v in processor.views.values())
+    return processor, {
+        "us_per_event": cpu / len(records) * 1e6,
+        "dossiers": len(store),
+        "open": open_dossiers,
+        "traced_bytes": traced,
+        "bytes_per_dossier": traced / max(len(store), 1),
+        "bytes_per_open_dossier": traced / max(open_dossiers, 1),
+        "state_bytes_mean": statistics.fmean(len(v) for v in store.values()) if store else 0.0,
+        "now": now,
+    }
+
+
+def influx_figures(processor: Processor, catalog: Any, calendar: WorkingCalendar, now: int,
+                   work: Path) -> dict[str, Any]:
+    centres = centres_of(catalog)
+    wall = int(time.time()) + AHEAD
+    lines: list[str] = []
+    day = calendar.local_date(now)
+    for step in range(12):  # a minute of snapshots, 5 s apart, the latest one now
+        stamped = wall - 55 + 5 * step
+        for partition, view in sorted(processor.views.items()):
+            snap = view.counters.snapshot(catalog, day)
+            lines += [kpi_point(catalog, agency, partition, block, stamped, now)
+                      for agency, block in snap.agencies.items()]
+            form = processor.running(partition, now)
+            if form is not None:
+                lines += ii06a_points(form, partition, stamped, now, centres)
+            index = processor.running_index(partition, now)
+            if index is not None:
+                lines += i766_points(index, partition, stamped, now, centres)
+    with InfluxProcess(work / "influx.log") as influx:
+        name, ql = influx.database("province")
+        with InfluxDBClient(url=influx.url, token="bench", org="bench", timeout=120_000) as client:
+            writer = client.write_api(write_options=SYNCHRONOUS)
+            for start in range(0, len(lines), 20_000):
+                writer.write(bucket=name, record=lines[start:start + 20_000])
+        series = Counter(str(row["key"]).split(",", 1)[0] for row in ql.query("SHOW SERIES"))
+        boards = dashboards.dashboards(catalog)
+        commune = next(c.code for c in catalog.centres if c.code != catalog.centre.code)
+        variables = {"centre": commune, "agency": catalog.agencies[0].code,
+                     "centre_name": catalog.centre_by_code[commune].name}
+        timings: list[dict[str, Any]] = []
+        for uid in (dashboards.PROVINCE_UID, dashboards.CENTRE_UID, dashboards.WALL_UID):
+            for panel in boards[uid]["panels"]:
+                for target in panel.get("targets", []):
+                    if target.get("datasource", {}).get("type") != "influxdb":
+                        continue
+                    text = q.render(target["query"], start=(wall - 3600) * 1000, end=(wall + 1) * 1000,
+                                    variables=variables)
+                    seconds = []
+                    rows = 0
+                    for _ in range(3):
+                        started = time.perf_counter()
+                        rows = len(ql.query(text))
+                        seconds.append(time.perf_counter() - started)
+                    timings.append({"board": uid, "panel": panel.get("title", ""), "rows": rows,
+                                    "seconds": statistics.median(seconds)})
+    return {"points": len(lines), "series": dict(series), "series_total": sum(series.values()),
+            "queries": timings}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=5, help="working days simulated (after 10 of warm-up)")
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    args = parser.parse_args(argv)
+    console.print(f"machine: {machine_info()} · load {load_average()}")
+    with console.status("simulating the province"):
+        events, catalog, calendar = simulate(args.days, args.seed)
+    flow = traffic(events, catalog, calendar)
+    with console.status(f"{len(events):,} events through Processor.handle"):
+        processor, worker = through_the_worker(events, catalog, calendar, args.partitions)
+    with TemporaryDirectory() as tmp, console.status("writing the snapshots and timing the queries"):
+        influx = influx_figures(processor, catalog, calendar, int(worker["now"]), Path(tmp))
+
+    table = Table(title=f"A province: {len(catalog.centres)} centres, {len(catalog.agencies)} agencies or "
+                        f"desks, {args.partitions} partitions, seed {args.seed}, load {load_average()}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in (
+        ("events simulated (working days)", f"{flow['events']:,} ({flow['working_days']})"),
+        ("events per working day: all / provincial centre / communes",
+         " / ".join(f"{flow[k]:,.0f}" for k in ("per_working_day", "province_per_day", "communes_per_day"))),
+        ("peak business hour", f"{flow['peak_hour']}: {flow['peak_hour_events']:,} events"),
+        ("peak hour in real time", f"{flow['peak_per_second']:.2f} events/s"),
+        ("Processor.handle+stage+save, CPU", f"{worker['us_per_event']:.0f} µs/event"),
+        ("dossiers held / open at the end", f"{worker['dossiers']:,} / {worker['open']:,}"),
+        ("memory per dossier held (store + views, tracemalloc)", f"{worker['bytes_per_dossier']:,.0f} B"),
+        ("stored state per dossier (mean)", f"{worker['state_bytes_mean']:,.0f} B"),
+        ("InfluxDB series after a minute of snapshots", f"{influx['series_total']:,} {influx['series']}"),
+    ):
+        table.add_row(label, value)
+    console.print(table)
+    queries = Table(title="Board queries on the local InfluxDB 1.6.7 (median of 3)")
+    for column in ("board", "panel", "rows", "s"):
+        queries.add_column(column, justify="right" if column in ("rows", "s") else "left")
+    for row in sorted(influx["queries"], key=lambda r: -r["seconds"]):
+        queries.add_row(row["board"], row["panel"][:60], str(row["rows"]), f"{row['seconds']:.3f}")
+    console.print(queries)
+    if args.json:
+        args.json.write_text(json.dumps({"traffic": flow, "worker": worker, "influx": influx,
+                                         "load": load_average()}, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
