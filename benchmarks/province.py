@@ -74,13 +74,16 @@ def simulate(days: int, seed: int) -> tuple[list[dict[str, Any]], Any, WorkingCa
 
 
 def traffic(events: list[dict[str, Any]], catalog: Any, calendar: WorkingCalendar) -> dict[str, Any]:
-    """Events per business day and per local hour, per level; the peak hour."""
+    """Events per business day and per local hour, per level, over the simulated days (from START);
+    the peak hour."""
     provincial = {a.code for a in catalog.agencies_of(catalog.centre.code)}
     per_hour: Counter[tuple[str, int]] = Counter()
     per_day: Counter[str] = Counter()
     per_level_day: Counter[tuple[str, str]] = Counter()
     for event in events:
         local = datetime.fromisoformat(event["occurred_at"]).astimezone(calendar.tz)
+        if local.date() < START.date():
+            continue  # the warm-up's events (the simulator emits them too): not a day of the province
         level = "province" if event["agency"] in provincial else "commune"
         per_hour[(local.date().isoformat(), local.hour)] += 1
         per_day[local.date().isoformat()] += 1
@@ -205,7 +208,8 @@ def main(argv: list[str] | None = None) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     for label, value in (
-        ("events simulated (working days)", f"{flow['events']:,} ({flow['working_days']})"),
+        ("events simulated, warm-up included (working days measured)",
+         f"{flow['events']:,} ({flow['working_days']})"),
         ("events per working day: all / provincial centre / communes",
          " / ".join(f"{flow[k]:,.0f}" for k in ("per_working_day", "province_per_day", "communes_per_day"))),
         ("peak business hour", f"{flow['peak_hour']}: {flow['peak_hour_events']:,} events"),
