@@ -9,13 +9,13 @@ passing), subtracts its old keys and adds the new ones. One definition, two driv
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from dossiers.calendar import Timestamp, WorkingCalendar
-from dossiers.catalog import Catalog
+from dossiers.catalog import Catalog, Centre
 from dossiers.events import Channel
 from dossiers.lifecycle import DossierState, Status
 from dossiers.sla import Clock, Timeliness, clock
@@ -183,6 +183,45 @@ def expected_on_time(members: Iterable[tuple[Block, float]]) -> float | None:
     if not resolved:
         return round(sum(target for _, target in pairs) / len(pairs), 6)
     return round(sum(block.month_resolved * target for block, target in pairs) / resolved, 6)
+
+
+@dataclass(frozen=True, slots=True)
+class CentreRow:
+    """One centre of a province (Trung tâm): its agencies' blocks summed, and the target its mix should
+    reach; what the province page ranks."""
+
+    centre: Centre
+    block: Block
+    target: float | None
+
+    @property
+    def rate(self) -> float | None:
+        value: float | None = self.block.as_dict()["on_time_rate_month"]
+        return value
+
+    @property
+    def gap(self) -> float:
+        """How far under its target (0 at or above it, or with nothing resolved this month)."""
+        return 0.0 if self.rate is None or self.target is None else max(self.target - self.rate, 0.0)
+
+
+def centre_rows(catalog: Catalog, agencies: Mapping[str, Block]) -> list[CentreRow]:
+    """Every centre of the catalog, in catalog order: its agencies' blocks summed (an agency with no block
+    counts as empty) and the target its mix should reach (`expected_on_time`)."""
+    rows = []
+    for centre in catalog.centres:
+        members = [(agencies.get(a.code, Block()), a.target_on_time)
+                   for a in catalog.agencies_of(centre.code)]
+        total = Block()
+        for block, _ in members:
+            total.add(block)
+        rows.append(CentreRow(centre, total, expected_on_time(members)))
+    return rows
+
+
+def worst_first(rows: Sequence[CentreRow]) -> list[CentreRow]:
+    """Most overdue dossiers first, then furthest under target, then most due soon; then the code."""
+    return sorted(rows, key=lambda r: (-r.block.overdue, -r.gap, -r.block.due_soon, r.centre.code))
 
 
 KPI_FIELDS: tuple[str, ...] = tuple(

@@ -7,7 +7,6 @@ alerts, and returns a rich renderable. Labels are in Vietnamese, as on the wall.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from rich.console import Group
@@ -17,8 +16,9 @@ from rich.text import Text
 
 from dossiers import labels
 from dossiers.alerts import Alert
-from dossiers.catalog import Agency, Catalog, Centre
-from dossiers.kpi import Block, expected_on_time
+from dossiers.catalog import Agency, Catalog
+from dossiers.kpi import Block, CentreRow, worst_first
+from dossiers.kpi import centre_rows as rank_input
 from ioc.readback import LiveKpis
 
 
@@ -31,41 +31,9 @@ WORST_COMMUNES = 10
 """How many commune centres the province page lists (the worst first)."""
 
 
-@dataclass(frozen=True, slots=True)
-class CentreRow:
-    """One centre on the province page: its agencies' blocks summed, and the target its mix should reach."""
-
-    centre: Centre
-    block: Block
-    target: float | None
-
-    @property
-    def rate(self) -> float | None:
-        value: float | None = self.block.as_dict()["on_time_rate_month"]
-        return value
-
-    @property
-    def gap(self) -> float:
-        """How far under its target (0 at or above it, or with nothing resolved this month)."""
-        return 0.0 if self.rate is None or self.target is None else max(self.target - self.rate, 0.0)
-
-
 def centre_rows(catalog: Catalog, live: LiveKpis) -> list[CentreRow]:
-    """Every centre of the catalog, in catalog order."""
-    rows = []
-    for centre in catalog.centres:
-        members = [(live.agencies.get(a.code, Block()), a.target_on_time)
-                   for a in catalog.agencies_of(centre.code)]
-        total = Block()
-        for block, _ in members:
-            total.add(block)
-        rows.append(CentreRow(centre, total, expected_on_time(members)))
-    return rows
-
-
-def worst_first(rows: Sequence[CentreRow]) -> list[CentreRow]:
-    """Most overdue dossiers first, then furthest under target, then most due soon; then the code."""
-    return sorted(rows, key=lambda r: (-r.block.overdue, -r.gap, -r.block.due_soon, r.centre.code))
+    """Every centre of the catalog, in catalog order, from the blocks read back from InfluxDB."""
+    return rank_input(catalog, live.agencies)
 
 
 def render(
