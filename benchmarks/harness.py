@@ -265,10 +265,13 @@ class Traffic:
         return sum(len(v) for _, v in self.records) / max(1, len(self.records))
 
 
-def simulated_traffic(n: int, seed: int = 7, label: str = "simulating events") -> Traffic:
-    """`n` events of the 19-agency simulator from SIMULATION_FROM (after 10 working days of warm-up,
-    so the first events already find open dossiers): realistic types, agencies and lifecycles."""
-    catalog = load_catalog()
+def simulated_traffic(
+    n: int, seed: int = 7, label: str = "simulating events", catalog_path: Path | None = None
+) -> Traffic:
+    """`n` events of the simulator from SIMULATION_FROM (after 10 working days of warm-up, so the
+    first events already find open dossiers): realistic types, agencies and lifecycles. The 19-agency
+    sample catalog, or `catalog_path` (e.g. the province, dossiers/data/province.yaml)."""
+    catalog = load_catalog(catalog_path)
     calendar = WorkingCalendar(catalog.calendar)
     end = int(SIMULATION_FROM.timestamp()) + 4 * 365 * 86400
     simulator = Simulator(
@@ -669,6 +672,9 @@ class Context:
     def traffic_worker_env(self, purpose: str, **extra: str) -> dict[str, str]:
         """A worker's environment on the run's topic and business clock, with its own InfluxDB database."""
         database, _ = self.influx.database(purpose)
+        catalog = getattr(self.options, "catalog", None)
+        if catalog is not None:
+            extra = {"IOC_CATALOG": str(Path(catalog).resolve()), **extra}
         return worker_env(
             self.bootstrap, self.partitions, self.influx, database,
             IOC_EVENTS_TOPIC=self.topic, IOC_CLOCK_ORIGIN=str(self.events.now), **extra,

@@ -3,6 +3,7 @@
     python -m benchmarks.streams                    # starts its own Kafka broker and InfluxDB
     python -m benchmarks.streams --events 50000 --open 1000000 --json out.json
     python -m benchmarks.streams --bootstrap HOST:PORT --no-profile
+    python -m benchmarks.streams --catalog dossiers/data/province.yaml   # the province (97 centres)
 
 In ONE run, on one topic of `--partitions` partitions holding `--events` simulated events (the
 19-agency simulator, pre-serialised, produced once, uncompressed); one module of benchmarks/phases each:
@@ -126,6 +127,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         "command": "python -m benchmarks.streams " + " ".join(options.argv),
         "events": options.events,
         "partitions": options.partitions,
+        "catalog": str(options.catalog or "sample (19 agencies)"),
         "date": time.strftime("%Y-%m-%d"),
     }
     console.print("[bold]machine[/bold]: " + ", ".join(f"{k} {v}" for k, v in info.items()))
@@ -134,7 +136,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ioc-streams-bench-") as work:
         ctx = Context(options, Path(work))
         if not options.only_memory:
-            ctx.traffic = simulated_traffic(options.events)
+            ctx.traffic = simulated_traffic(options.events, catalog_path=options.catalog)
             result["mean_size"] = ctx.traffic.mean_size
             result["business_now"] = ctx.traffic.now
             best.keep(pure, pure.run(ctx))
@@ -175,7 +177,8 @@ def ratios(figures: dict[str, Figure]) -> dict[str, float]:
 def render(result: dict[str, Any]) -> None:
     """The run's figures on the terminal."""
     out = Console()
-    table = Table(title=f"Stream benchmarks, {result['events']:,} events, {result['partitions']} partitions")
+    table = Table(title=f"Stream benchmarks, {result['events']:,} events, {result['partitions']} partitions, "
+                        f"catalog {result.get('catalog', 'sample')}")
     numeric = ("value", "CPU µs/event", "broker µs/event")
     for column in ("figure", "value", "unit", "CPU µs/event", "broker µs/event", "load 1/5/15", "note"):
         table.add_column(column, justify="right" if column in numeric else "left")
@@ -204,6 +207,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--bootstrap", help="use this broker instead of starting a KafkaBroker")
     p.add_argument("--events", type=int, default=200_000)
+    p.add_argument(
+        "--catalog",
+        type=Path,
+        help="simulate and run the worker with this catalog (default: the 19-agency sample; "
+        "dossiers/data/province.yaml for the province)",
+    )
     p.add_argument("--partitions", type=int, default=6)
     p.add_argument("--open", type=int, default=100_000, help="open dossiers for the memory/tick phase")
     p.add_argument(
