@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from streams.processor import Outcome, Processor
@@ -38,6 +38,15 @@ class Sink(Protocol):
         """Write what is buffered (up to `timeout`) and stop."""
 
 
+class Delivery(Protocol):
+    """A record's delivery (Faust's FutureMessage, an asyncio future): done once Kafka has it (or
+    failed); awaiting it returns the record's metadata or raises the delivery's error."""
+
+    def done(self) -> bool: ...
+
+    def __await__(self) -> Generator[Any, None, Any]: ...
+
+
 class Publisher(Protocol):
     """A topic to send to (a Faust topic): awaiting `send` queues the record and returns its delivery."""
 
@@ -48,7 +57,7 @@ class Publisher(Protocol):
         value: bytes | None = None,
         partition: int | None = None,
         headers: list[tuple[str, bytes]] | None = None,
-    ) -> Awaitable[Any]: ...
+    ) -> Delivery: ...
 
 
 Ack = Callable[[Any], Awaitable[Any]]
@@ -57,24 +66,29 @@ Ack = Callable[[Any], Awaitable[Any]]
 
 @dataclass(slots=True)
 class Unsaved:
-    """A record (None for a tick) whose staged states wait until the sink has written `seq` lines."""
+    """A record (None for a tick) whose staged states wait until the sink has written `seq` lines and
+    Kafka has its alerts (`deliveries`)."""
 
     seq: int
     record: Any
     writes: list[tuple[str, bytes]]
+    deliveries: list[Delivery] = field(default_factory=list)
 
 
 class Checkpoint:
     """Takes each outcome through the steps below, in this order, per partition.
 
     `write` (for every record and tick, in the agent, in arrival order):
-      1. Deliver the outcome's alerts to the alerts topic, and wait until Kafka has them.
+      1. Send the outcome's alerts to the alerts topic (their deliveries are kept, not waited for: a
+         province's lagging communes raise an alert every 20 events, and waiting for each round trip
+         to the broker stalled the stream, docs/benchmarks.md "A province").
       2. Hand its InfluxDB lines to the sink, waiting while the sink is full (back-pressure during an
          outage: nothing is dropped). The sink numbers lines; the outcome's number is `sink.added`.
       3. Stage its new states in the processor (the next records read them at once) and queue them,
-         with the record and that number, in the partition's `unsaved` queue.
+         with the record, that number and the alerts' deliveries, in the partition's `unsaved` queue.
     `save` (inside a stream iteration of the partition: Faust takes a table write's changelog
-    partition from the current iteration), for the oldest queued entries whose lines are written:
+    partition from the current iteration), for the oldest queued entries whose lines are written and
+    whose alerts Kafka has (a failed delivery raises here, before anything is saved):
       4. Save the states to the table, so to its changelog.
       5. Acknowledge the record, so Faust commits its offset.
     A tick has nothing to replay: its own offset is acknowledged by the worker at once, and its states
@@ -90,13 +104,11 @@ class Checkpoint:
 
     async def write(self, partition: int, outcome: Outcome, lines: list[str], record: Any | None) -> None:
         """Steps 1-3 for one outcome; `record` is what `save` acknowledges (None for a tick)."""
-        # 1. alerts, delivered before the state that says "alerted" can be saved
-        if outcome.alerts:
-            sent = [
-                await self.alerts.send(key=alert.dossier.encode(), value=alert.to_json())
-                for alert in outcome.alerts
-            ]
-            await asyncio.gather(*sent)
+        # 1. alerts: sent now, their delivery awaited before the state that says "alerted" is saved
+        deliveries = [
+            await self.alerts.send(key=alert.dossier.encode(), value=alert.to_json())
+            for alert in outcome.alerts
+        ]
         # 2. InfluxDB lines
         sink = self.sink
         if sink is not None and lines:
@@ -105,16 +117,17 @@ class Checkpoint:
             sink.add(lines)
         # 3. states staged, queued behind those lines
         writes = self.processor.stage(outcome)
-        if writes or record is not None:
+        if writes or record is not None or deliveries:
             seq = sink.added if sink is not None else 0
             queue = self.unsaved.get(partition)
             if queue is None:
                 queue = self.unsaved[partition] = deque()
-            queue.append(Unsaved(seq, record, writes))
+            queue.append(Unsaved(seq, record, writes, deliveries))
 
     def written(self, unit: Unsaved) -> bool:
-        """Whether every InfluxDB line up to this unit's is written (so its states may be saved)."""
-        return self.sink is None or unit.seq <= self.sink.written
+        """Whether every InfluxDB line up to this unit's is written and Kafka has answered for its alerts
+        (so its states may be saved)."""
+        return (self.sink is None or unit.seq <= self.sink.written) and all(d.done() for d in unit.deliveries)
 
     def saveable(self, partition: int) -> bool:
         """Whether the oldest unsaved states of a partition can be saved (a timer then sends a tick)."""
@@ -126,7 +139,10 @@ class Checkpoint:
         `partition`, and only while this worker owns it with its views rebuilt."""
         queue = self.unsaved.get(partition)
         while queue and self.written(queue[0]):
-            unit = queue.popleft()
+            unit = queue[0]
+            for delivery in unit.deliveries:
+                await delivery  # done: returns at once, or raises the delivery's error (still queued)
+            queue.popleft()
             self.processor.save(unit.writes)  # 4. state
             if unit.record is not None:
                 await ack(unit.record)  # 5. offset

@@ -6,31 +6,45 @@ They stand in for Faust topics and `streams.influx.InfluxSink` so that `streams.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 
 @dataclass(eq=False)
 class Delivery:
-    """Awaiting it is the delivery (like a Faust send's future): noted in `log`; never awaiting it is fine."""
+    """A send's delivery (like the asyncio future a Faust send returns): `done` once the fake broker has
+    it (at once, unless the test holds it with `pending=True` until `arrive()`); awaiting it is noted in
+    `log` as ("delivered", topic, key); never awaiting it is fine."""
 
     log: list[tuple[Any, ...]]
     topic: str
     key: bytes | None
+    pending: bool = False
+
+    def done(self) -> bool:
+        return not self.pending
+
+    def arrive(self) -> None:
+        self.pending = False
 
     def __await__(self) -> Generator[Any, None, None]:
+        if self.pending:
+            raise AssertionError("awaited before Kafka has it: the checkpoint must wait for done()")
         self.log.append(("delivered", self.topic, self.key))
         yield from ()
 
 
 @dataclass
 class FakeTopic:
-    """Records every send; awaiting a send's result is its delivery, noted in `log` as ("delivered", key)."""
+    """Records every send; awaiting a send's result is its delivery, noted in `log` as ("delivered", key).
+    With `hold`, deliveries stay pending (`deliveries`) until the test calls their `arrive()`."""
 
     name: str
     log: list[tuple[Any, ...]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
+    hold: bool = False
+    deliveries: list[Delivery] = field(default_factory=list)
 
     async def send(
         self,
@@ -39,12 +53,13 @@ class FakeTopic:
         value: bytes | None = None,
         partition: int | None = None,
         headers: list[tuple[str, bytes]] | None = None,
-    ) -> Awaitable[Any]:
+    ) -> Delivery:
         record = {"key": key, "value": value, "partition": partition, "headers": headers}
         self.sent.append(record)
         self.log.append(("sent", self.name, key))
-
-        return Delivery(self.log, self.name, key)
+        delivery = Delivery(self.log, self.name, key, pending=self.hold)
+        self.deliveries.append(delivery)
+        return delivery
 
 
 @dataclass

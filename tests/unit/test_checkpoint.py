@@ -41,7 +41,7 @@ class Setup:
         self.log.append(("acked", record))
 
 
-def test_alerts_are_delivered_before_points_before_state_before_the_offset() -> None:
+def test_alerts_and_points_are_out_before_the_state_before_the_offset() -> None:
     s = Setup()
     outcome = s.processor.handle(0, raw(received("D1", T0 - 60)), {}, T0)  # overdue on arrival
     assert [a.kind for a in outcome.alerts] == ["overdue"]
@@ -58,13 +58,46 @@ def test_alerts_are_delivered_before_points_before_state_before_the_offset() -> 
     asyncio.run(run())
     assert s.log == [
         ("sent", "alerts", b"D1"),
-        ("delivered", "alerts", b"D1"),
         ("lines", 2),
+        ("delivered", "alerts", b"D1"),  # awaited when the state is saved, not when sent
         ("saved", "D1"),
         ("acked", "record-1"),
     ]
     assert Alert.from_json(s.alerts.sent[0]["value"]) == outcome.alerts[0]
     assert s.processor.staged == {} and len(s.checkpoint.unsaved[0]) == 0
+
+
+def test_a_state_waits_for_its_alerts_delivery_even_when_its_points_are_written() -> None:
+    """Alerts are sent without waiting for the broker (the stream goes on), but the state that says
+    "alerted", and every later record of the partition, wait until Kafka has them."""
+    s = Setup()
+    s.alerts.hold = True
+    sink = s.sink
+    assert sink is not None
+    first = s.processor.handle(0, raw(received("D1", T0 - 60)), {}, T0)  # overdue on arrival: an alert
+    assert first.alerts
+
+    async def run() -> None:
+        await s.checkpoint.write(0, first, ["line-1"], "record-1")
+        second = s.processor.handle(0, raw(received("D2", T0)), {}, T0)  # no alert
+        assert not second.alerts
+        await s.checkpoint.write(0, second, ["line-2"], "record-2")
+        sink.write_all()
+        assert s.checkpoint.saveable(0) is False
+        await s.checkpoint.save(0, s.ack)
+        assert s.store == {} and ("acked", "record-1") not in s.log and ("acked", "record-2") not in s.log
+        s.alerts.deliveries[0].arrive()
+        assert s.checkpoint.saveable(0) is True
+        await s.checkpoint.save(0, s.ack)
+
+    asyncio.run(run())
+    assert s.log[-5:] == [
+        ("delivered", "alerts", b"D1"),
+        ("saved", "D1"),
+        ("acked", "record-1"),
+        ("saved", "D2"),
+        ("acked", "record-2"),
+    ]
 
 
 def test_records_are_saved_and_acknowledged_in_order_only_as_far_as_the_sink_has_written() -> None:
