@@ -24,6 +24,7 @@ class WorkerMetrics:
     sink_points: Counter
     sink_buffer: Gauge
     tick_seconds: Histogram
+    snapshot_seconds: Histogram
     partitions: Gauge
 
     @classmethod
@@ -79,6 +80,12 @@ class WorkerMetrics:
                 "ioc_tick_seconds",
                 "Time to fire due SLA timers of one partition",
                 buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
+                registry=reg,
+            ),
+            snapshot_seconds=Histogram(
+                "ioc_snapshot_seconds",
+                "Time to compute one KPI/II.06a/766 snapshot of every assigned partition",
+                buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
                 registry=reg,
             ),
             partitions=Gauge(

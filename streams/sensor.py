@@ -46,6 +46,9 @@ class WorkerSensor:
             self.metrics.overdue_dossiers.labels(agency).set(block.overdue)
             self.metrics.due_soon_dossiers.labels(agency).set(block.due_soon)
 
+    def on_snapshot_time(self, seconds: float) -> None:
+        self.metrics.snapshot_seconds.observe(seconds)
+
     def on_lag(self, partition: int, lag: int) -> None:
         """Records of an events partition not yet consumed."""
         self.metrics.consumer_lag.labels(str(partition)).set(max(lag, 0))
