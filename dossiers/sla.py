@@ -93,7 +93,7 @@ def _cutoff_passed(procedure: Procedure, calendar: WorkingCalendar, received: Ti
 
 
 DUE_MEMO_LIMIT = 20_000
-"""Entries of `WorkingCalendar.due_memo` before it is emptied (about 300 B each: at most about 6 MB)."""
+"""Entries of `WorkingCalendar.due_memo` before it is emptied (about 220 B each: at most about 4.4 MB)."""
 
 
 def due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
