@@ -137,3 +137,13 @@ def test_held_entries_leave_the_garbage_collector_alone() -> None:
     gc.collect()
     assert proc.held
     assert not any(gc.is_tracked(entry) for entry in proc.held.values())
+
+
+def test_past_the_limit_the_least_recently_written_quarter_goes() -> None:
+    proc = Processor(CATALOG, CALENDAR, {}, held_limit=8)
+    keys = [f"D{i}" for i in range(9)]
+    for i, key in enumerate(keys):
+        proc.save(proc.stage(proc.handle(0, raw(received(key, T0 + i)), {}, T0 + i)))
+    assert list(proc.held) == keys[3:]  # 9 > 8: the newest 6 (three quarters of 8) are kept, in order
+    proc.save(proc.stage(proc.handle(0, raw(event("D3-z", "resolved", T0 + 30, "D3")), {}, T0 + 30)))
+    assert list(proc.held) == [*keys[4:], "D3"]  # written again: the most recent
