@@ -6,6 +6,7 @@ same results on the same events.
     python -m benchmarks.core --events 60000 --rounds 3            # µs/event, fixed clock (as the pure phase)
     python -m benchmarks.core --events 60000 --clock event --digest  # moving clock + ticks, and a digest
     python -m benchmarks.core --events 50000 --cprofile 20           # the top of a cProfile
+    python -m benchmarks.core --held-limit 0                         # no held contributions (all misses)
 
 Two clocks: `fixed` hands every record the instant after the last event (what `benchmarks.phases.pure`
 measures); `event` hands each record its own instant plus a few seconds (a worker keeping up), and ticks
@@ -46,7 +47,9 @@ def _state_repr(raw: bytes) -> str:
 class Run:
     """One pass over the traffic with a fresh processor (and its dict store)."""
 
-    def __init__(self, traffic: Traffic, partitions: int, clock: str, digest: bool) -> None:
+    def __init__(
+        self, traffic: Traffic, partitions: int, clock: str, digest: bool, held_limit: int | None = None
+    ) -> None:
         from streams.processor import Processor
         from streams.worker import partition_of
 
@@ -59,6 +62,8 @@ class Run:
         self.processor = Processor(
             traffic.catalog, traffic.calendar, self.store, alert_backfill_seconds=2 * 86400
         )
+        if held_limit is not None and hasattr(self.processor, "held_limit"):
+            self.processor.held_limit = held_limit  # 0: every dossier's old contribution recomputed
         self.hash = hashlib.sha256() if digest else None
         self.ticks = 0
 
@@ -166,19 +171,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--cprofile", type=int, default=0, metavar="TOP", help="print the top TOP rows of a cProfile"
     )
+    parser.add_argument(
+        "--held-limit", type=int, default=None, help="Processor.held_limit (0: no held contributions)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line instead of text")
     args = parser.parse_args(argv)
 
     traffic = simulated_traffic(args.events, label="simulating events (core)")
 
     def make(digest: bool = False) -> Run:
-        return Run(traffic, args.partitions, args.clock, digest)
+        return Run(traffic, args.partitions, args.clock, digest, args.held_limit)
 
     figures = sorted(timed(make)[0] for _ in range(args.rounds))
     result: dict[str, Any] = {
         "events": len(traffic.records),
         "clock": args.clock,
         "partitions": args.partitions,
+        "held_limit": args.held_limit,
         "rounds": args.rounds,
         "best_us": round(figures[0], 1),
         "median_us": round(figures[len(figures) // 2], 1),

@@ -40,6 +40,9 @@ class WorkingCalendar:
         self.close_second: int = self._periods[-1][1]
         """Seconds after local midnight at which the office closes (17:00 by default)."""
         self._close_of: dict[date, Timestamp] = {}
+        self.due_memo: dict[tuple[object, ...], tuple[WorkSeconds, Timestamp | None, bool]] = {}
+        """`dossiers.sla.due` of dossiers without pauses, by what it reads (receipt, appointment, the
+        procedure's period): kept with the calendar because it depends on it. Bounded by `sla.due`."""
         self._extra_off = frozenset(self.config.extra_days_off)
         self._extra_on = frozenset(self.config.extra_working_days)
         self._first = date(first_year, 1, 1)

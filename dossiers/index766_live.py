@@ -16,7 +16,9 @@ fields (`dossiers.index766.Tally`):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from operator import attrgetter
+from typing import Any
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
@@ -43,6 +45,13 @@ LIVE_FIELDS: tuple[str, ...] = (
 )
 """Every counter field, in the tally's order, then the sync buckets (the `i766` point's fields)."""
 
+_READERS: tuple[tuple[str, Callable[[Tally], Any], bool], ...] = tuple(
+    (WORK_FIELD if name == "working_days" else name, attrgetter(name), name in RECEIPT_DATED)
+    for name in TALLY_FIELDS
+)
+"""Per tally field, in order: its counter's name, a reader of its value (an int; `working_days` a float)
+and whether the receipt dates it."""
+
 
 def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, as_of: Timestamp,
               known: Clock | None = None, names: tuple[str, ...] | None = None) -> tuple[Weighted, ...]:
@@ -60,14 +69,14 @@ def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, 
     closed = state.closed_at()
     form_day = "" if closed is None else calendar.day_key(max(received, closed))
     out: list[Weighted] = []
-    for name in TALLY_FIELDS:
-        value = getattr(tally, name)
+    for name, read, by_receipt in _READERS:
+        value = read(tally)
         if not value:
             continue
-        if name == "working_days":
+        if name is WORK_FIELD:
             out.append((("766", agency, WORK_FIELD, receipt_day), round(value * calendar.day_seconds)))
         else:
-            out.append((("766", agency, name, receipt_day if name in RECEIPT_DATED else form_day), value))
+            out.append((("766", agency, name, receipt_day if by_receipt else form_day), value))
     if tally.synced and state.synced is not None:
         delay = max(state.synced[0] - received, 0)
         out.extend((("766", agency, f"synced_{h}h", receipt_day), 1)

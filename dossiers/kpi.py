@@ -80,10 +80,13 @@ class KpiCounters:
         self.counts: Counter[Key] = Counter()
 
     def add(self, keys: Iterable[Key], sign: int = 1) -> None:
+        counts = self.counts
         for key in keys:
-            self.counts[key] += sign
-            if not self.counts[key]:
-                del self.counts[key]
+            n = counts.get(key, 0) + sign  # one lookup, no `Counter.__missing__` (the same sums and order)
+            if n:
+                counts[key] = n
+            else:
+                counts.pop(key, None)
 
     def move(self, old: Iterable[Key], new: Iterable[Key]) -> None:
         self.add(old, -1)

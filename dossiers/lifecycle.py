@@ -135,8 +135,11 @@ class DossierState:
 
     def closed_at(self) -> int | None:
         """When the dossier left the open queue (resolved, refused or withdrawn), if it did."""
-        ends = [m[0] for m in (self.refused, self.withdrawn, self.resolved) if m is not None]
-        return min(ends) if ends else None
+        refused, withdrawn, resolved = self.refused, self.withdrawn, self.resolved
+        if refused is None and withdrawn is None:  # the usual cases first (read several times per event)
+            return None if resolved is None else resolved[0]
+        ends = [m[0] for m in (refused, withdrawn, resolved) if m is not None]
+        return min(ends)
 
     def supplement_requests(self) -> list[int]:
         """The start of each supplement wait (yêu cầu bổ sung), in time order.
@@ -144,11 +147,15 @@ class DossierState:
         A request re-sent while the citizen has not answered yet (a new id, no `supplement_received`
         between) is the same wait, as the SLA clock pairs them; so this counts requests the citizen saw.
         """
+        if not self.pauses:
+            return []
         pairs, open_starts, _ = _pair(self, PauseKind.SUPPLEMENT)
         return sorted([start for start, _ in pairs] + open_starts)
 
     def awaiting_supplement_since(self) -> int | None:
         """When the still-unanswered supplement request started, if one is open."""
+        if not self.pauses:
+            return None
         open_starts = _pair(self, PauseKind.SUPPLEMENT)[1]
         return open_starts[0] if open_starts else None
 

@@ -92,6 +92,10 @@ def _cutoff_passed(procedure: Procedure, calendar: WorkingCalendar, received: Ti
     return limit < second < calendar.close_second and calendar.working_at(received)
 
 
+DUE_MEMO_LIMIT = 20_000
+"""Entries of `WorkingCalendar.due_memo` before it is emptied (about 220 B each: at most about 4.4 MB)."""
+
+
 def due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
         until: Timestamp | None = None) -> Due:
     """The due point and due instant of a received dossier, with its pauses up to `until`.
@@ -100,7 +104,30 @@ def due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
     `day` mode: the receipt day is not counted; the period ends at the close of its last working day.
     Pauses add the working time they cover (in `day` mode only from the day after receipt); in `day`
     mode the moved point then rounds up to the close of the working day it falls in.
+
+    Without pauses the answer depends on the receipt, the appointment and the procedure's period only
+    (not on `until`): it is remembered in the calendar's `due_memo`, as plain values (no objects for the
+    garbage collector to traverse), since a dossier's clock is read at each of its evaluations.
     """
+    assert state.received is not None
+    if state.pauses:
+        return _due(state, procedure, calendar, until)
+    key = (state.received[0], state.explicit_due, state.explicit_due_day,
+           procedure.unit, procedure.processing, procedure.same_day_cutoff)
+    memo = calendar.due_memo
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= DUE_MEMO_LIMIT:
+            memo.clear()
+        computed = _due(state, procedure, calendar, until)
+        found = memo[key] = (computed.work, computed.at, computed.by_date)
+        return computed
+    return Due(*found)
+
+
+def _due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
+         until: Timestamp | None) -> Due:
+    """`due` computed (see there)."""
     assert state.received is not None
     received = state.received[0]
     received_w = calendar.to_work(received)

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import cast
 
 from dossiers.alerts import KIND_OF, Alert, AlertKind, alert_id
 from dossiers.calendar import Timestamp, WorkingCalendar
@@ -23,7 +24,7 @@ from dossiers.events import Event, InvalidEvent
 from dossiers.index766 import Index766, sync_due
 from dossiers.index766_live import Weighted, running_index
 from dossiers.index766_live import live_keys as index_keys
-from dossiers.kpi import EMPTY, Contribution, KpiCounters, contribution
+from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, contribution
 from dossiers.lifecycle import Applied, DossierState, Status, apply
 from dossiers.periods import Period, month_of
 from dossiers.report_ii06a import (
@@ -79,6 +80,47 @@ class Outcome:
 Live = tuple[tuple[LiveKey, ...], tuple[Weighted, ...]]
 """One dossier's keys of the running form II.06a and of the running 766 index."""
 NO_KEYS: Live = ((), ())
+
+Held = tuple[object, ...]
+"""What `Processor.held` keeps of a dossier, flat: (state bytes, number of KPI keys, number of form II.06a
+keys, the clock's six fields (timeliness by value; all None for `EMPTY`), the KPI keys, the form's keys,
+then each weighted 766 key as two items, key and weight). Only atoms and tuples of strings, one level deep:
+the garbage collector untracks such tuples within a collection or two, so holding many entries costs it
+next to nothing. Held as objects (`Contribution`, `Clock`, nested tuples) they stayed tracked, reached the
+oldest generation and were traversed at every full collection, which ate the gain (docs/benchmarks.md,
+issue 19)."""
+_HEAD = 9
+"""Items of a `Held` before the keys."""
+PackedClock = tuple[Timestamp | None, bool, Timestamp | None, int, Timestamp | None]
+"""A `Clock`'s fields after its timeliness, as packed in a `Held`."""
+_TIMELINESS: dict[str, Timeliness] = {t.value: t for t in Timeliness}
+
+
+def pack_held(value: bytes, held: Contribution, live: Live) -> Held:
+    """A `Held` entry for the state bytes `value`, whose contribution is `held` and running keys `live`."""
+    keys, (report, index) = held.keys, live
+    if held is EMPTY:
+        clock: tuple[object, ...] = (None, None, None, None, None, None)
+    else:
+        c = held.clock
+        clock = (None if c.timeliness is None else c.timeliness.value, c.due_at, c.paused, c.due_soon_at,
+                 c.late_seconds, c.next_change_at)
+    return (value, len(keys), len(report), *clock, *keys, *report, *itertools.chain.from_iterable(index))
+
+
+def unpack_held(entry: Held) -> tuple[Contribution, Live]:
+    """The inverse of `pack_held` (without the bytes): equal contribution and keys; `EMPTY` itself."""
+    kpi, report = cast(int, entry[1]), cast(int, entry[2])
+    first = _HEAD + kpi
+    index = entry[first + report:]
+    live = (cast(tuple[LiveKey, ...], entry[first:first + report]),
+            cast(tuple[Weighted, ...], tuple(zip(index[::2], index[1::2], strict=True))))
+    if entry[5] is None:  # `paused` is a bool in every clock but EMPTY's packing
+        return EMPTY, live
+    timeliness = cast(str | None, entry[3])
+    clock = Clock(None if timeliness is None else _TIMELINESS[timeliness], *cast(PackedClock, entry[4:_HEAD]))
+    return Contribution(cast(tuple[Key, ...], entry[_HEAD:first]), clock), live
+
 
 _UNDATED = ("c12", "c13")
 """Columns `running_report` sums whatever their date (open dossiers): kept undated, never dropped."""
@@ -155,6 +197,7 @@ class Processor:
         max_future_seconds: int | None = 3600,
         calendar_periods: bool = False,
         sync_late_seconds: int | None = None,
+        held_limit: int = 20_000,
     ):
         self.catalog = catalog
         self.calendar = calendar
@@ -180,6 +223,16 @@ class Processor:
         """Running-period counters by calendar months instead of the 15th-14th cut-off months."""
         self._periods: tuple[str, Period, str] | None = None
         """(local day, its reporting month, the previous month's first day) of the last instant asked."""
+        self.held: dict[str, Held] = {}
+        """What the views hold for a dossier, by key: (the state bytes it was computed from, its KPI
+        contribution and running-figure keys at the state's `evaluated_at`, packed: see `Held`), for the
+        most recently written dossiers (at most `held_limit`; past it, the least recently written quarter
+        is dropped). Only a cache: an entry is used when the loaded bytes equal the ones it was computed
+        from (the contribution is a function of the state, `evaluated_at` included, and of the catalog and
+        calendar), else it is recomputed, so it can never disagree with the table, after a crash, a rebuild
+        or a rebalance. About 1.3 KB per entry, plus the state bytes (about 400 B) where the table does not
+        share them (docs/benchmarks.md, issue 19): the default bound costs at most about 34 MB."""
+        self.held_limit = held_limit
 
     def view(self, partition: int) -> PartitionView:
         found = self.views.get(partition)
@@ -219,8 +272,7 @@ class Processor:
             old_live = NO_KEYS
         else:
             state = DossierState.from_bytes(stored)
-            old = self._contribution(state, state.evaluated_at)
-            old_live = self._live(state, state.evaluated_at, old)
+            old, old_live = self._held_of(key, stored, state)
         if apply(state, event) is Applied.DUPLICATE:
             # A record seen again, usually after a crash: its state may be saved while its InfluxDB
             # points or a changelog write were lost. Save the state once more and re-emit its deadline
@@ -247,8 +299,8 @@ class Processor:
         outcome = Outcome("applied", event=event)
         age = now - occurred
         quiet = self.alert_backfill_seconds is not None and age > self.alert_backfill_seconds
-        self._evaluate(view, state, old, old_live, now, outcome, quiet)
-        self._write(outcome, key, state.to_bytes())
+        new, new_live = self._evaluate(view, state, old, old_live, now, outcome, quiet)
+        self._hold(key, self._write(outcome, key, state.to_bytes()), new, new_live)
         self._describe(outcome, state, event)
         return outcome
 
@@ -274,17 +326,37 @@ class Processor:
             if stored is None:
                 continue
             state = DossierState.from_bytes(stored)
-            old = self._contribution(state, state.evaluated_at)
-            old_live = self._live(state, state.evaluated_at, old)
+            old, old_live = self._held_of(key, stored, state)
             before = (state.evaluated_at, state.alerted)
-            self._evaluate(view, state, old, old_live, now, outcome)
+            new, new_live = self._evaluate(view, state, old, old_live, now, outcome)
             if (state.evaluated_at, state.alerted) != before:
-                self._write(outcome, key, state.to_bytes())
+                self._hold(key, self._write(outcome, key, state.to_bytes()), new, new_live)
         return outcome
 
     @staticmethod
-    def _write(outcome: Outcome, key: str, value: bytes) -> None:
+    def _write(outcome: Outcome, key: str, value: bytes) -> bytes:
         outcome.writes.append((key, value))
+        return value
+
+    def _held_of(self, key: str, stored: bytes, state: DossierState) -> tuple[Contribution, Live]:
+        """What the views hold for the dossier whose stored state is `stored` (decoded: `state`)."""
+        found = self.held.get(key)
+        if found is not None and (found[0] is stored or found[0] == stored):
+            return unpack_held(found)
+        old = self._contribution(state, state.evaluated_at)
+        return old, self._live(state, state.evaluated_at, old)
+
+    def _hold(self, key: str, value: bytes, held: Contribution, live: Live) -> None:
+        """Remember what the views now hold for `key`, computed for the state bytes `value`."""
+        entries = self.held
+        entries.pop(key, None)
+        entries[key] = pack_held(value, held, live)
+        if len(entries) > self.held_limit:
+            # the least recently written quarter goes at once, into a new dict: deleting the first entry
+            # one at a time leaves holes at the front of the table that every `next(iter(...))` scans
+            # again (about 12 µs per event at 20,000 entries)
+            keep = self.held_limit * 3 // 4
+            self.held = dict(itertools.islice(entries.items(), len(entries) - keep, None))
 
     def load(self, key: str) -> bytes | None:
         staged = self.staged.get(key)
@@ -319,6 +391,7 @@ class Processor:
         """Recompute the views of `partitions` from the table and the staged states (after an
         assignment); staged states of other partitions are discarded."""
         wanted = set(partitions)
+        self.held = {}
         # staged states of partitions gone to another worker are dropped: it re-consumes their records
         self.staged = {key: value for key, value in self.staged.items() if partition_of(key) in wanted}
         self.views = {p: PartitionView() for p in wanted}
@@ -409,17 +482,21 @@ class Processor:
         now: Timestamp,
         outcome: Outcome,
         quiet: bool = False,
-    ) -> None:
+    ) -> tuple[Contribution, Live]:
+        """Move the views from what the dossier contributed (`old`, `old_live`) to what it contributes at
+        `now`, and return the latter (what the views hold for it once `state.evaluated_at` is `now`)."""
         new = contribution(state, self.catalog, self.calendar, now)
         if new.keys != old.keys:
             view.counters.move(old.keys, new.keys)
         view.bound_report(self.period(now)[1])
-        view.move(old_live, self._live(state, now, new))
+        new_live = self._live(state, now, new)
+        view.move(old_live, new_live)
         since, state.evaluated_at = state.evaluated_at, now
         if new.clock.next_change_at is not None:
             heapq.heappush(view.due, (new.clock.next_change_at, state.dossier))
         self._transitions(state, old.clock, new.clock, now, outcome, quiet)
         self._sync_check(view, state, since, now, outcome, quiet)
+        return new, new_live
 
     def _sync_due(self, state: DossierState) -> Timestamp | None:
         late_after = self.sync_late_seconds

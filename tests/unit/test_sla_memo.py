@@ -1,0 +1,69 @@
+"""`dossiers.sla.due` remembers the due point of dossiers without pauses (`WorkingCalendar.due_memo`, issue
+19): the memo must never change an answer, whatever was asked before, and it stays bounded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from strategies import CATALOG, dossier_story, parse, procedure, state_of, ts
+
+import dossiers.sla as sla
+from dossiers.calendar import WorkingCalendar
+from dossiers.catalog import CalendarConfig, Procedure
+from dossiers.lifecycle import DossierState
+
+CONFIGS = {(hours, mode): CalendarConfig(due_soon_hours=hours, deadline_mode=mode)
+           for hours in (0, 8) for mode in ("day", "instant")}
+SHARED = {key: WorkingCalendar(config) for key, config in CONFIGS.items()}
+"""Calendars whose memo fills up across the examples (what a worker's calendar sees)."""
+ONE_AGENCY = [CATALOG.agency_by_code["STP"], CATALOG.agency_by_code["CNVPDKDD_TP"]]
+OTHERS = (procedure(5), procedure(3), procedure(8, "hours"), procedure(1, "same_day"))
+
+
+def _procedure(story: list[dict[str, Any]]) -> Procedure:
+    found = CATALOG.procedure(story[0]["agency"], story[0]["procedure"])
+    assert found is not None
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(story=dossier_story(agencies=ONE_AGENCY), delays=st.lists(st.integers(-86400, 90 * 86400), max_size=4),
+       config=st.sampled_from(sorted(CONFIGS)), other=st.sampled_from(range(len(OTHERS))))
+def test_the_memo_changes_no_clock(story: list[dict[str, Any]], delays: list[int], config: tuple[int, str],
+                                   other: int) -> None:
+    """The same clocks from a warm shared calendar (asked twice, and after another procedure for the same
+    receipt) as from a fresh one, and `due` equal to its computation (`_due`) at every instant."""
+    assume(story[0]["type"] == "received")
+    state = state_of(parse(story))
+    proc = _procedure(story)
+    last = ts(datetime.fromisoformat(story[-1]["occurred_at"]))
+    shared = SHARED[config]
+    for as_of in [last + d for d in delays] + [last]:
+        fresh = WorkingCalendar(CONFIGS[config])
+        expected = sla.clock(state, proc, fresh, as_of)
+        for _ in range(2):
+            assert sla.clock(state, proc, shared, as_of) == expected
+            another = OTHERS[other]
+            assert sla.clock(state, another, shared, as_of) == sla.clock(state, another, fresh, as_of)
+        for until in (None, as_of):
+            assert sla.due(state, proc, shared, until) == sla._due(state, proc, fresh, until)
+
+
+def test_the_memo_is_bounded_and_still_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sla, "DUE_MEMO_LIMIT", 3)
+    calendar, fresh = WorkingCalendar(), WorkingCalendar()
+    proc = procedure(5)
+    base = ts(datetime.fromisoformat("2026-03-02T08:00:00+07:00"))
+    states = []
+    for i in range(10):
+        state = DossierState(f"D{i}")
+        state.received = (base + i * 3600, 0)
+        states.append(state)
+    for _ in range(2):
+        for state in states:
+            assert sla.due(state, proc, calendar) == sla._due(state, proc, fresh, None)
+            assert len(calendar.due_memo) <= 3
