@@ -10,16 +10,25 @@ InfluxDB, measured in one run on this machine.
 2. worker   - every event through `Processor.handle` + `stage` + `save` (the worker's domain path, no
               Kafka): µs per event, open dossiers at the end, and memory per open dossier (tracemalloc of
               the store and the partition views, in a second pass, divided by the dossiers held);
-3. influx   - the points the worker's snapshot writes for the end state (`kpi`, `ii06a`, `i766` per
+3. history  - with `--history` (the month of docs/benchmarks.md: `--days 22 --history`): the simulated
+              days as the worker would have written them, moved by whole days so that the last one is
+              today: every applied event's `events` point, every alert and deadline mark, and a snapshot
+              (`kpi`, `ii06a`, `i766` of every agency and partition) every `--snapshot-every` business
+              seconds, the clock moving with the events and every partition ticked every 5 minutes;
+              written into the database before the figures below, so the queries run over a month of
+              shards, as on a wall that has run a month;
+4. influx   - the points the worker's snapshot writes for the end state (`kpi`, `ii06a`, `i766` per
               agency and partition, tagged with the centre), 12 snapshots 5 s apart (the minute the boards
               read; stamped `AHEAD` in the future so they stay in that minute while the queries run),
               into a fresh database of the local InfluxDB 1.6.7: `SHOW SERIES` per measurement, and the
-              time of every InfluxQL query of the province, centre and wall boards (median of 3), with the
-              rows it returned (a query returning none would be timing nothing: check the rows column).
+              time of every InfluxQL query of every board (province, centre, wall, agency, 766, II.06a;
+              median of 3) over the board's own default time range, with the rows it returned (a query
+              returning none would be timing nothing: check the rows column).
 
-The boards read the last minute only (`time > now() - 1m`), so a month of history in older shards does
-not enter these queries; the series count, which is what they scan, is bounded by the catalog
-(docs/influxdb.md, "Series"). Not a pytest test: its figures depend on the machine and its load.
+Most panels read the last minute only (`time > now() - 1m`): InfluxDB skips older shards, and the series
+count, which is what they scan, is bounded by the catalog (docs/influxdb.md, "Series"); the hourly flow
+(today), the 766 trend (6 months) and the lists read the history. Not a pytest test: its figures depend
+on the machine and its load.
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ import statistics
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -45,8 +56,17 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import load_catalog
 from grafana import dashboards
 from grafana import queries as q
+from ioc.devstack.influx import InfluxQL, InfluxQLError
 from producers.simulator import Simulator, warmup_start
-from streams.influx import centres_of, i766_points, ii06a_points, kpi_point
+from streams.influx import (
+    alert_point,
+    centres_of,
+    deadline_point,
+    event_point,
+    i766_points,
+    ii06a_points,
+    kpi_point,
+)
 from streams.processor import Processor
 from streams.worker import partition_of
 
@@ -137,53 +157,147 @@ def through_the_worker(events: list[dict[str, Any]], catalog: Any, calendar: Wor
     }
 
 
-def influx_figures(processor: Processor, catalog: Any, calendar: WorkingCalendar, now: int,
-                   work: Path) -> dict[str, Any]:
-    centres = centres_of(catalog)
-    wall = int(time.time()) + AHEAD
+def snapshot_lines(processor: Processor, catalog: Any, calendar: WorkingCalendar, now: int, stamped: int,
+                   centres: dict[str, str]) -> list[str]:
+    """What the worker's snapshot writes at business instant `now`, stamped `stamped` (streams/worker.py)."""
     lines: list[str] = []
     day = calendar.local_date(now)
-    for step in range(12):  # a minute of snapshots, 5 s apart, the latest one now
-        stamped = wall - 55 + 5 * step
-        for partition, view in sorted(processor.views.items()):
-            snap = view.counters.snapshot(catalog, day)
-            lines += [kpi_point(catalog, agency, partition, block, stamped, now)
-                      for agency, block in snap.agencies.items()]
-            form = processor.running(partition, now)
-            if form is not None:
-                lines += ii06a_points(form, partition, stamped, now, centres)
-            index = processor.running_index(partition, now)
-            if index is not None:
-                lines += i766_points(index, partition, stamped, now, centres)
+    for partition, view in sorted(processor.views.items()):
+        snap = view.counters.snapshot(catalog, day)
+        lines += [kpi_point(catalog, agency, partition, block, stamped, now)
+                  for agency, block in snap.agencies.items()]
+        form = processor.running(partition, now)
+        if form is not None:
+            lines += ii06a_points(form, partition, stamped, now, centres)
+        index = processor.running_index(partition, now)
+        if index is not None:
+            lines += i766_points(index, partition, stamped, now, centres)
+    return lines
+
+
+def days_to_today(calendar: WorkingCalendar, business_end: int) -> int:
+    """Seconds (whole days) that move the simulated last day onto today's date (local): the hours of
+    the history stay the hours of the business clock."""
+    today = datetime.now(calendar.tz).date()
+    return (today - calendar.local_date(business_end)).days * 86400
+
+
+def history(events: list[dict[str, Any]], catalog: Any, calendar: WorkingCalendar, partitions: int,
+            every: int, shift: int) -> Iterator[list[str]]:
+    """The simulated days as the worker would have written them, in chunks of lines, moved by `shift`
+    seconds: the clock follows the events (each at its own instant + 5 s, as `benchmarks.core --clock
+    event`), every partition ticked every 5 business minutes (alerts and deadline marks), a snapshot
+    every `every` business seconds. Moving the stamps (not the events) keeps the business days, their
+    holidays and so the figures, of the run documented."""
+    centres = centres_of(catalog)
+    processor = Processor(catalog, calendar, {}, alert_backfill_seconds=2 * 86400)
+    now = last_tick = 0
+    next_snapshot: int | None = None
+    lines: list[str] = []
+
+    def outcome_lines(outcome: Any) -> None:
+        event = outcome.event
+        if event is not None and outcome.status == "applied":
+            lines.append(event_point(event.agency, event.type.value, outcome.channel, outcome.procedure_field,
+                                     event.dossier, int(event.occurred_at.timestamp()) + shift, centres))
+        lines.extend(alert_point(replace(a, at=a.at + shift), centres) for a in outcome.alerts)
+        lines.extend(deadline_point(replace(m, due_at=m.due_at + shift)) for m in outcome.deadlines)
+        processor.save(processor.stage(outcome))
+
+    for event in events:
+        at = int(datetime.fromisoformat(event["occurred_at"]).timestamp())
+        now = max(now, at + 5)
+        if next_snapshot is None:
+            next_snapshot = now - now % every + every
+        while now >= next_snapshot:  # the snapshots of the hours that went by
+            stamped = next_snapshot + shift
+            lines += snapshot_lines(processor, catalog, calendar, next_snapshot, stamped, centres)
+            next_snapshot += every
+        if now - last_tick >= 300:
+            last_tick = now
+            for partition in range(partitions):
+                outcome_lines(processor.tick(partition, now))
+        outcome_lines(processor.handle(partition_of(event["dossier"], partitions),
+                                       json.dumps(event, ensure_ascii=False).encode(), {}, now))
+        if len(lines) >= 50_000:
+            yield lines
+            lines = []
+    yield lines
+
+
+def board_range(board: dict[str, Any], wall: int, tz: Any) -> tuple[int, int]:
+    """The board's default time range (Grafana's `now/d`, `now-6M`, `now-5m`, `now-1h`...) in epoch ms."""
+    start = board.get("time", {}).get("from", "now-1h")
+    if start == "now/d":
+        local = datetime.fromtimestamp(wall, tz).date()
+        begin = int(datetime.combine(local, datetime.min.time(), tzinfo=tz).timestamp())
+    else:
+        amount, unit = int(start[4:-1]), start[-1]
+        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "M": 31 * 86400}[unit]
+        begin = wall - amount * seconds
+    return begin * 1000, (wall + 1) * 1000
+
+
+QUERY_TIMEOUT = 30.0
+"""Grafana's default data source timeout (`dataproxy.timeout`): a slower query shows an error on the wall."""
+
+
+def time_query(ql: InfluxQL, text: str) -> dict[str, Any]:
+    """Median of 3 runs (1 if the first takes over 5 s), its rows; a timeout is recorded, not raised."""
+    seconds: list[float] = []
+    rows = 0
+    for _ in range(3):
+        started = time.perf_counter()
+        try:
+            rows = len(ql.query(text))
+        except InfluxQLError as exc:
+            return {"rows": None, "seconds": None, "error": str(exc)[:120]}
+        seconds.append(time.perf_counter() - started)
+        if seconds[0] > 5:
+            break
+    return {"rows": rows, "seconds": statistics.median(seconds)}
+
+
+def influx_figures(processor: Processor, catalog: Any, calendar: WorkingCalendar, now: int,
+                   work: Path, past: Iterator[list[str]] | None = None) -> dict[str, Any]:
+    centres = centres_of(catalog)
     with InfluxProcess(work / "influx.log") as influx:
         name, ql = influx.database("province")
-        with InfluxDBClient(url=influx.url, token="bench", org="bench", timeout=120_000) as client:
+        ql.timeout = QUERY_TIMEOUT
+        history_points = 0
+        with InfluxDBClient(url=influx.url, token="bench", org="bench", timeout=300_000) as client:
             writer = client.write_api(write_options=SYNCHRONOUS)
+            written = time.perf_counter()
+            for chunk in past or ():
+                for start in range(0, len(chunk), 20_000):
+                    writer.write(bucket=name, record=chunk[start:start + 20_000])
+                history_points += len(chunk)
+            written = time.perf_counter() - written
+            wall = int(time.time()) + AHEAD
+            lines: list[str] = []
+            for step in range(12):  # a minute of snapshots, 5 s apart, the latest one now
+                lines += snapshot_lines(processor, catalog, calendar, now, wall - 55 + 5 * step, centres)
             for start in range(0, len(lines), 20_000):
                 writer.write(bucket=name, record=lines[start:start + 20_000])
         series = Counter(str(row["key"]).split(",", 1)[0] for row in ql.query("SHOW SERIES"))
         boards = dashboards.dashboards(catalog)
         commune = next(c.code for c in catalog.centres if c.code != catalog.centre.code)
-        variables = {"centre": commune, "agency": catalog.agencies[0].code,
-                     "centre_name": catalog.centre_by_code[commune].name}
+        agency = catalog.agencies[0]
+        variables = {"centre": commune, "centre_name": catalog.centre_by_code[commune].name,
+                     "agency": agency.code, "agency_name": agency.name}
         timings: list[dict[str, Any]] = []
-        for uid in (dashboards.PROVINCE_UID, dashboards.CENTRE_UID, dashboards.WALL_UID):
-            for panel in boards[uid]["panels"]:
+        for uid, board in boards.items():
+            start_ms, end_ms = board_range(board, wall, calendar.tz)
+            for panel in board["panels"]:
                 for target in panel.get("targets", []):
                     if target.get("datasource", {}).get("type") != "influxdb":
                         continue
-                    text = q.render(target["query"], start=(wall - 3600) * 1000, end=(wall + 1) * 1000,
-                                    variables=variables)
-                    seconds = []
-                    rows = 0
-                    for _ in range(3):
-                        started = time.perf_counter()
-                        rows = len(ql.query(text))
-                        seconds.append(time.perf_counter() - started)
-                    timings.append({"board": uid, "panel": panel.get("title", ""), "rows": rows,
-                                    "seconds": statistics.median(seconds)})
-    return {"points": len(lines), "series": dict(series), "series_total": sum(series.values()),
-            "queries": timings}
+                    text = q.render(target["query"], start=start_ms, end=end_ms, variables=variables)
+                    timing = time_query(ql, text)
+                    timings.append({"board": uid, "panel": panel.get("title", ""), **timing})
+                    console.print(f"  {uid} · {panel.get('title', '')[:50]}: {timing}")
+    return {"points": len(lines), "history_points": history_points, "history_write_seconds": written,
+            "series": dict(series), "series_total": sum(series.values()), "queries": timings}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -192,6 +306,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=5, help="working days simulated (after 10 of warm-up)")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--history", action="store_true",
+                        help="first write the simulated days into InfluxDB as the worker would have "
+                             "(a month: --days 22)")
+    parser.add_argument("--snapshot-every", type=int, default=3600,
+                        help="business seconds between two snapshots of the history (the worker: 5)")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
     console.print(f"machine: {machine_info()} · load {load_average()}")
@@ -200,8 +319,12 @@ def main(argv: list[str] | None = None) -> None:
     flow = traffic(events, catalog, calendar)
     with console.status(f"{len(events):,} events through Processor.handle"):
         processor, worker = through_the_worker(events, catalog, calendar, args.partitions)
-    with TemporaryDirectory() as tmp, console.status("writing the snapshots and timing the queries"):
-        influx = influx_figures(processor, catalog, calendar, int(worker["now"]), Path(tmp))
+    past = None
+    if args.history:
+        shift = days_to_today(calendar, int(worker["now"]))
+        past = history(events, catalog, calendar, args.partitions, args.snapshot_every, shift)
+    with TemporaryDirectory() as tmp, console.status("writing history and snapshots, timing the queries"):
+        influx = influx_figures(processor, catalog, calendar, int(worker["now"]), Path(tmp), past)
 
     table = Table(title=f"A province: {len(catalog.centres)} centres, {len(catalog.agencies)} agencies or "
                         f"desks, {args.partitions} partitions, seed {args.seed}, load {load_average()}")
@@ -218,15 +341,19 @@ def main(argv: list[str] | None = None) -> None:
         ("dossiers held / open at the end", f"{worker['dossiers']:,} / {worker['open']:,}"),
         ("memory per dossier held (store + views, tracemalloc)", f"{worker['bytes_per_dossier']:,.0f} B"),
         ("stored state per dossier (mean)", f"{worker['state_bytes_mean']:,.0f} B"),
+        ("history written first (points, s)",
+         f"{influx['history_points']:,} in {influx['history_write_seconds']:.0f} s"
+         if args.history else "none"),
         ("InfluxDB series after a minute of snapshots", f"{influx['series_total']:,} {influx['series']}"),
     ):
         table.add_row(label, value)
     console.print(table)
-    queries = Table(title="Board queries on the local InfluxDB 1.6.7 (median of 3)")
+    queries = Table(title="Board queries, local InfluxDB 1.6.7 (median of 3, the board's default range)")
     for column in ("board", "panel", "rows", "s"):
         queries.add_column(column, justify="right" if column in ("rows", "s") else "left")
-    for row in sorted(influx["queries"], key=lambda r: -r["seconds"]):
-        queries.add_row(row["board"], row["panel"][:60], str(row["rows"]), f"{row['seconds']:.3f}")
+    for row in sorted(influx["queries"], key=lambda r: -(r["seconds"] if r["seconds"] is not None else 1e9)):
+        shown = f"{row['seconds']:.3f}" if row["seconds"] is not None else f"> {QUERY_TIMEOUT:.0f} (timeout)"
+        queries.add_row(row["board"], row["panel"][:60], str(row["rows"]), shown)
     console.print(queries)
     if args.json:
         args.json.write_text(json.dumps({"traffic": flow, "worker": worker, "influx": influx,
