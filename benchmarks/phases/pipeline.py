@@ -24,7 +24,7 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
             f"ioc worker × {workers}",
             timeout=1800,
             alive=lambda: all(w.running for w, _ in started),
-            pids=[w.process.pid for w, _ in started if w.process is not None],
+            pids=[w.pid for w, _ in started if w.pid is not None],
         )
         if series.samples[-1][1] < total:
             raise RuntimeError(

@@ -80,8 +80,8 @@ def profile_worker(ctx: Context, out: Path) -> Profile | None:
         follow(
             lambda: consumed(port), warm, "worker (profile run): warm-up", 120, lambda: worker.running, 0.2
         )
-        assert worker.process is not None
-        return record_py_spy(worker.process.pid, ctx.options.profile_seconds, out)
+        assert worker.pid is not None
+        return record_py_spy(worker.pid, ctx.options.profile_seconds, out)
     finally:
         worker.stop()
 
