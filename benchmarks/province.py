@@ -63,9 +63,7 @@ from streams.influx import (
     centres_of,
     deadline_point,
     event_point,
-    i766_points,
-    ii06a_points,
-    kpi_point,
+    snapshot_lines,
 )
 from streams.processor import Processor
 from streams.worker import partition_of
@@ -157,24 +155,6 @@ def through_the_worker(events: list[dict[str, Any]], catalog: Any, calendar: Wor
     }
 
 
-def snapshot_lines(processor: Processor, catalog: Any, calendar: WorkingCalendar, now: int, stamped: int,
-                   centres: dict[str, str]) -> list[str]:
-    """What the worker's snapshot writes at business instant `now`, stamped `stamped` (streams/worker.py)."""
-    lines: list[str] = []
-    day = calendar.local_date(now)
-    for partition, view in sorted(processor.views.items()):
-        snap = view.counters.snapshot(catalog, day)
-        lines += [kpi_point(catalog, agency, partition, block, stamped, now)
-                  for agency, block in snap.agencies.items()]
-        form = processor.running(partition, now)
-        if form is not None:
-            lines += ii06a_points(form, partition, stamped, now, centres)
-        index = processor.running_index(partition, now)
-        if index is not None:
-            lines += i766_points(index, partition, stamped, now, centres)
-    return lines
-
-
 def days_to_today(calendar: WorkingCalendar, business_end: int) -> int:
     """Seconds (whole days) that move the simulated last day onto today's date (local): the hours of
     the history stay the hours of the business clock."""
@@ -211,7 +191,7 @@ def history(events: list[dict[str, Any]], catalog: Any, calendar: WorkingCalenda
             next_snapshot = now - now % every + every
         while now >= next_snapshot:  # the snapshots of the hours that went by
             stamped = next_snapshot + shift
-            lines += snapshot_lines(processor, catalog, calendar, next_snapshot, stamped, centres)
+            lines += snapshot_lines(processor, calendar, centres, next_snapshot, stamped)[0]
             next_snapshot += every
         if now - last_tick >= 300:
             last_tick = now
@@ -276,7 +256,7 @@ def influx_figures(processor: Processor, catalog: Any, calendar: WorkingCalendar
             wall = int(time.time()) + AHEAD
             lines: list[str] = []
             for step in range(12):  # a minute of snapshots, 5 s apart, the latest one now
-                lines += snapshot_lines(processor, catalog, calendar, now, wall - 55 + 5 * step, centres)
+                lines += snapshot_lines(processor, calendar, centres, now, wall - 55 + 5 * step)[0]
             for start in range(0, len(lines), 20_000):
                 writer.write(bucket=name, record=lines[start:start + 20_000])
         series = Counter(str(row["key"]).split(",", 1)[0] for row in ql.query("SHOW SERIES"))

@@ -49,7 +49,7 @@ from dossiers.kpi import KPI_FIELDS, Block
 from dossiers.report_ii06a import FORM_COLUMNS, Report
 from streams.lines import FieldValue, line
 from streams.metrics import WorkerMetrics
-from streams.processor import DeadlineMark
+from streams.processor import DeadlineMark, Processor
 from streams.settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,30 @@ def i766_points(
                 *_centre(centres, row.key))
         lines.append(line("i766", tags, fields, wall * NS))
     return lines
+
+
+def snapshot_lines(
+    processor: Processor, calendar: WorkingCalendar, centres: Centres, now: int, stamped: int
+) -> tuple[list[str], dict[str, Block]]:
+    """One snapshot of every partition the processor holds, at business instant `now`, stamped `stamped`
+    (wall clock): the `kpi`, `ii06a` and `i766` lines, and each agency's block summed over those partitions
+    (the worker's gauges)."""
+    catalog = processor.catalog
+    day = calendar.local_date(now)
+    lines: list[str] = []
+    totals: dict[str, Block] = {}
+    for partition, view in sorted(processor.views.items()):
+        snap = view.counters.snapshot(catalog, day)
+        for agency, block in snap.agencies.items():
+            lines.append(kpi_point(catalog, agency, partition, block, stamped, now))
+            totals.setdefault(agency, Block()).add(block)
+        form = processor.running(partition, now)
+        if form is not None:
+            lines.extend(ii06a_points(form, partition, stamped, now, centres))
+        index = processor.running_index(partition, now)
+        if index is not None:
+            lines.extend(i766_points(index, partition, stamped, now, centres))
+    return lines, totals
 
 
 def event_point(

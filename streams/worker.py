@@ -21,7 +21,6 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.clock import BusinessClock
 from dossiers.events import InvalidEvent
-from dossiers.kpi import Block
 from dossiers.wire import DLQ_CODE_HEADER, DLQ_REASON_HEADER
 from streams.checkpoint import Ack, Checkpoint, Publisher, Sink
 from streams.influx import (
@@ -29,9 +28,7 @@ from streams.influx import (
     centres_of,
     deadline_point,
     event_point,
-    i766_points,
-    ii06a_points,
-    kpi_point,
+    snapshot_lines,
 )
 from streams.processor import Outcome, Processor
 from streams.sensor import WorkerSensor
@@ -287,21 +284,7 @@ class Worker:
             return
         started, began = self.wall(), self.timer()
         now = self.now()
-        day = self.calendar.local_date(now)
-        stamped = int(self.wall())
-        lines = []
-        totals: dict[str, Block] = {}
-        for partition, view in sorted(self.processor.views.items()):
-            snap = view.counters.snapshot(self.catalog, day)
-            for agency, block in snap.agencies.items():
-                lines.append(kpi_point(self.catalog, agency, partition, block, stamped, now))
-                totals.setdefault(agency, Block()).add(block)
-            form = self.processor.running(partition, now)
-            if form is not None:
-                lines.extend(ii06a_points(form, partition, stamped, now, self.centres))
-            index = self.processor.running_index(partition, now)
-            if index is not None:
-                lines.extend(i766_points(index, partition, stamped, now, self.centres))
+        lines, totals = snapshot_lines(self.processor, self.calendar, self.centres, now, int(self.wall()))
         self.sensor.on_snapshot(totals)
         sink = self.checkpoint.sink
         if sink is not None and lines:
