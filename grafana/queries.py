@@ -56,6 +56,45 @@ def _window(window: str | None, time_filter: str | None) -> str:
     return f"time > now() - {window or KPI_WINDOW}"
 
 
+def latest_sources(
+    measurement: str,
+    columns: Mapping[str, str],
+    where: str,
+    group: str,
+    *,
+    extra: str = "",
+    outer_where: str | None = None,
+    text: Sequence[str] = (),
+) -> str:
+    """The FROM clause of "each series' latest value": one subquery per column, all grouped by `group`.
+
+    `columns` maps an alias to the expression the inner query selects (`last("<field>")`, or a product of
+    `last()`s of one partition). Why not one subquery with every column: InfluxDB 1.x runs the subquery
+    again for every aggregate of the outer query, each time with all its columns, so the cost grows with
+    the square of the columns (the sample province, 1,842 series, a minute of snapshots: the II.06a form's
+    13 columns took 9.5 s in one subquery; docs/influxdb.md "Query cost"). An outer aggregate over a
+    column reads the rows of its own subquery only (the others have no such column).
+    Each subquery is wrapped in an aggregate over its one row per group (`sum`, or `mode` for the `text`
+    columns): `last()` is a selector and keeps its point's time, and InfluxDB 1.6 merges the rows of
+    several subqueries only when they share a time (an aggregate's: the epoch), else every column but one
+    comes out null. `extra` is appended to both levels (e.g. ` fill(none) tz(...)` after a `time(1d)`
+    group), `outer_where` is the wrapper's WHERE (a time range, needed with `time(1d)`).
+    """
+    wrap = f" WHERE {outer_where}" if outer_where else ""
+    sources = []
+    for alias, expr in columns.items():
+        name = ident(alias)
+        inner = f"SELECT {expr} AS {name} FROM {ident(measurement)} WHERE {where} GROUP BY {group}{extra}"
+        keep = "mode" if alias in text else "mean"  # mean, not sum: sum of one row keeps its time too
+        sources.append(f"(SELECT {keep}({name}) AS {name} FROM ({inner}){wrap} GROUP BY {group}{extra})")
+    return ", ".join(sources)
+
+
+def lasts(fields: Sequence[str]) -> dict[str, str]:
+    """{field: `last("<field>")`}: the usual `columns` of `latest_sources`."""
+    return {f: f"last({ident(f)})" for f in fields}
+
+
 # -- kpi snapshots --------------------------------------------------------------------------------------
 def snapshot(
     outputs: Mapping[str, str],
@@ -80,7 +119,6 @@ def snapshot(
     fields = sorted({m for expr in outputs.values() for m in re.findall(r'sum\("([a-z_]+)"\)', expr)})
     if not fields:
         raise ValueError('snapshot(): every output must use sum("<field>")')
-    inner_select = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
     conditions = []
     if centre is not None:
         conditions.append(f"{ident('centre')} = {literal(centre)}")
@@ -93,9 +131,9 @@ def snapshot(
     agency_tags = ['"agency"', '"agency_name"'] if by_agency else ['"agency"']
     outer_tags = centre_tags + (agency_tags if by_agency else [])
     inner_group = ", ".join([*centre_tags, *agency_tags, '"partition"'])
-    inner = f'SELECT {inner_select} FROM "kpi" WHERE {" AND ".join(conditions)} GROUP BY {inner_group}'
+    sources = latest_sources("kpi", lasts(fields), " AND ".join(conditions), inner_group)
     outer = ", ".join(f"{expr} AS {ident(alias)}" for alias, expr in outputs.items())
-    query = f"SELECT {outer} FROM ({inner})"
+    query = f"SELECT {outer} FROM {sources}"
     if outer_tags:
         query += f" GROUP BY {', '.join(outer_tags)}"
     return query
@@ -361,21 +399,20 @@ II06A_FIELDS = (*FORM_COLUMNS, *OUTSIDE)
 """The `ii06a` count fields (as streams.influx writes them): the form's columns, then outside it."""
 
 
+PERIOD = ("period_from", "period_to")
+"""The string fields of `ii06a` and `i766`: the running period's first and last day."""
+
+
 def ii06a_form(*, window: str | None = None) -> str:
     """One row per agency: the sum over partitions of each partition's latest `ii06a` point, with the
     row's number (`tt`, catalog order) and the running period's dates (the same on every partition)."""
-    inner_select = ", ".join(
-        f"last({ident(f)}) AS {ident(f)}" for f in ("tt", *II06A_FIELDS, "period_from", "period_to")
-    )
-    inner = (
-        f'SELECT {inner_select} FROM "ii06a" WHERE {_window(window, None)} '
-        'GROUP BY "agency", "agency_name", "partition"'
-    )
+    sources = latest_sources("ii06a", lasts(("tt", *II06A_FIELDS, *PERIOD)), _window(window, None),
+                             '"agency", "agency_name", "partition"', text=PERIOD)
     outer = ", ".join(
         ['max("tt") AS "tt"', *(f"sum({ident(f)}) AS {ident(f)}" for f in II06A_FIELDS),
-         'last("period_from") AS "period_from"', 'last("period_to") AS "period_to"']
+         'mode("period_from") AS "period_from"', 'mode("period_to") AS "period_to"']
     )
-    return f'SELECT {outer} FROM ({inner}) GROUP BY "agency", "agency_name"'
+    return f'SELECT {outer} FROM {sources} GROUP BY "agency", "agency_name"'
 
 
 def ii06a_as_of(*, window: str | None = None) -> str:
@@ -432,8 +469,8 @@ def _float(sum_expr: str) -> str:
 
 def _rate_766(code: str) -> tuple[str, str, tuple[str, ...]]:
     """(rate expression over the partitions' summed tallies, its denominator field, the fields it reads) of
-    one item: the formulas of `dossiers.index766.indicators`. Every numerator is part of its denominator,
-    so the partitions with a zero denominator (left out by `"<denominator>" > 0`) add nothing to the sums."""
+    one item: the formulas of `dossiers.index766.indicators`, on the tallies summed over partitions (and
+    agencies), as `Index766` sums them; the item is N/A (no row) where the summed denominator is 0."""
     if code == "3.3":  # online share x sync rate
         rate = f"{_float(_sum('online'))} / {_sum('received')} * {_sum('synced')} / {_sum('received')}"
         return rate, "received", ("online", "synced", "received")
@@ -484,13 +521,23 @@ def _i766_latest(fields: Sequence[str], where: str, day_tz: str | None = None,
             '"partition"' + _per_day(day_tz))
 
 
+def _i766_latest_sources(fields: Sequence[str], where: str, day_tz: str | None = None,
+                         by_centre: bool = False) -> str:
+    """`_i766_latest` as one subquery per field (`latest_sources`: the cost of one subquery grows with the
+    square of its fields)."""
+    day = "time(1d), " if day_tz else ""
+    centre = '"centre", ' if by_centre else ""
+    return latest_sources("i766", lasts(fields), where, f'{day}{centre}"agency", "agency_name", "partition"',
+                          extra=_per_day(day_tz), outer_where=where if day_tz else None)
+
+
 def _per_day(day_tz: str | None) -> str:
     return f" fill(none) tz({literal(day_tz)})" if day_tz else ""
 
 
 def _i766_sources(where: str, by_agency: bool, day_tz: str | None = None, by_centre: bool = False
                   ) -> tuple[list[str], str]:
-    """One subquery per item, over the partitions where its denominator is positive: the rate (summed
+    """One subquery per item, where the summed denominator `d` is positive: the rate (summed
     tallies, divided), then its points, and the same points, maximum and loss under the names the outer
     query adds up (`points`, `max`, `lost_<group>`). An item with a zero denominator everywhere gives no
     row: its columns are null and it is out of the total, as N/A is in `Row.score()`.
@@ -503,8 +550,8 @@ def _i766_sources(where: str, by_agency: bool, day_tz: str | None = None, by_cen
     sources = []
     for item in ITEMS:
         rate, denominator, used = _rate_766(item.code)
-        latest = _i766_latest(used, where, day_tz, by_centre)
-        summed = f'SELECT {rate} AS "r" FROM ({latest}) WHERE {ident(denominator)} > 0{group}{fill}'
+        latest = _i766_latest_sources(used, where, day_tz, by_centre)
+        summed = f'SELECT {rate} AS "r", {_sum(denominator)} AS "d" FROM {latest}{group}{fill}'
         columns = [f'"r" AS {ident("rate_" + _alias(item.code))}']  # a raw selection: no time(1d) here
         if item.max is not None:
             points = _points_766(item, '"r"')
@@ -515,7 +562,7 @@ def _i766_sources(where: str, by_agency: bool, day_tz: str | None = None, by_cen
                 f"{_number(item.max)} - {points} AS {ident('lost_' + item.group)}",
                 f"{_number(item.max)} - {points} AS {ident('lost_' + _alias(item.code))}",
             ]
-        sources.append(f"SELECT {', '.join(columns)} FROM ({summed}){tags}")
+        sources.append(f"SELECT {', '.join(columns)} FROM ({summed}) WHERE \"d\" > 0{tags}")
     if by_agency:  # a row for every agency, even one with nothing to score yet: its number in the catalog
         # (mean, not max: a selector keeps its point's time, and InfluxDB 1.6 then loses the column when it
         # merges that row with the items' rows, stamped at the epoch; tt is the same on every partition)
@@ -588,12 +635,13 @@ def i766_trend(*, window: str | None = None, tz: str = TREND_TZ, agency: str | N
 def i766_tallies(*, window: str | None = None) -> str:
     """One row per agency: the sum over partitions of each partition's latest `i766` point (`I766_FIELDS`),
     with the row's number (`tt`, catalog order) and the running period's dates (like `ii06a_form`)."""
-    inner = _i766_latest(("tt", *I766_FIELDS, "period_from", "period_to"), _window(window, None), "")
+    sources = latest_sources("i766", lasts(("tt", *I766_FIELDS, *PERIOD)), _window(window, None),
+                             '"agency", "agency_name", "partition"', text=PERIOD)
     outer = ", ".join(
         ['max("tt") AS "tt"', *(f"sum({ident(f)}) AS {ident(f)}" for f in I766_FIELDS),
-         'last("period_from") AS "period_from"', 'last("period_to") AS "period_to"']
+         'mode("period_from") AS "period_from"', 'mode("period_to") AS "period_to"']
     )
-    return f'SELECT {outer} FROM ({inner}) GROUP BY "agency", "agency_name"'
+    return f'SELECT {outer} FROM {sources} GROUP BY "agency", "agency_name"'
 
 
 def i766_rows(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, dict[str, float]]:
@@ -622,14 +670,14 @@ def sync_health(*, window: str | None = None, by_agency: bool = True) -> str:
     24 and 72 hours of receipt (`within_1h`...`within_72h`; the board shows 24 h). The board has buckets,
     not the report's median and 95th percentile: neither adds up over partitions. No row for an agency
     that received nothing in the period."""
-    inner = _i766_latest(("received", "synced", *I766_SYNC_FIELDS), _window(window, None), "")
-    received = _sum("received")
-    columns = [f"{received} AS \"received\"", f"{_sum('synced')} AS \"synced\"",
-               f"{_float(_sum('synced'))} / {received} AS \"synced_share\""]
-    columns += [f"{_float(_sum(f))} / {received} AS {ident('within_' + f.removeprefix('synced_'))}"
-                for f in I766_SYNC_FIELDS]
     group = ' GROUP BY "agency", "agency_name"' if by_agency else ""
-    return f'SELECT {", ".join(columns)} FROM ({inner}) WHERE "received" > 0{group}'
+    fields = ("received", "synced", *I766_SYNC_FIELDS)
+    sources = _i766_latest_sources(fields, _window(window, None))
+    summed = f"SELECT {', '.join(f'{_sum(f)} AS {ident(f)}' for f in fields)} FROM {sources}{group}"
+    columns = ['"received"', '"synced"', '"synced" * 1.0 / "received" AS "synced_share"']
+    columns += [f'{ident(f)} * 1.0 / "received" AS {ident("within_" + f.removeprefix("synced_"))}'
+                for f in I766_SYNC_FIELDS]
+    return f'SELECT {", ".join(columns)} FROM ({summed}) WHERE "received" > 0{group}'
 
 
 def sync_health_rows(run: RunQuery, *, window: str = KPI_WINDOW, by_agency: bool = True
@@ -822,23 +870,15 @@ def province_kpis(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, float
     return out
 
 
-FIELDS_PER_QUERY = 5
-"""How many `kpi` fields one `centre_fields` query sums: on InfluxDB 1.x a subquery's cost grows much
-faster than its number of fields (the sample province, 1842 series, one minute of snapshots, on the local
-1.6.7: 5 fields by centre ~3 s, 10 fields ~14 s, 30 fields for the province ~29 s; docs/influxdb.md)."""
-
-
 def per_centre_fields(
     run: RunQuery, fields: Sequence[str], *, by_centre: bool = True, window: str = KPI_WINDOW
 ) -> dict[str, dict[str, int]]:
-    """`centre_fields` run, FIELDS_PER_QUERY fields at a time: {centre code: {field: sum}}, or
-    {"": {field: sum}} for the province (`by_centre=False`)."""
+    """`centre_fields` run: {centre code: {field: sum}}, or {"": {field: sum}} for the province
+    (`by_centre=False`)."""
     out: dict[str, dict[str, int]] = {}
-    for start in range(0, len(fields), FIELDS_PER_QUERY):
-        chunk = fields[start:start + FIELDS_PER_QUERY]
-        for row in run(centre_fields(chunk, by_centre=by_centre, window=window)):
-            figures = out.setdefault(str(row["centre"]) if by_centre else "", {})
-            figures.update({f: int(_value(row, f) or 0) for f in chunk})
+    for row in run(centre_fields(fields, by_centre=by_centre, window=window)):
+        figures = out.setdefault(str(row["centre"]) if by_centre else "", {})
+        figures.update({f: int(_value(row, f) or 0) for f in fields})
     return out
 
 
@@ -868,22 +908,25 @@ def centre_targets(*, centre: str | None = None, window: str | None = None) -> s
     conditions = ['"month_resolved" > 0', _window(window, None)]
     if centre is not None:
         conditions.append(f'"centre" = {literal(centre)}')
-    inner = ('SELECT last("month_good") AS "good", last("month_resolved") AS "n", '
-             'last("month_resolved") * last("target_on_time") AS "w" '
-             f'FROM "kpi" WHERE {" AND ".join(conditions)} GROUP BY {_PER_CENTRE_AGENCY}')
+    columns = {"good": 'last("month_good")', "n": 'last("month_resolved")',
+               "w": 'last("month_resolved") * last("target_on_time")'}
+    sources = latest_sources("kpi", columns, " AND ".join(conditions), _PER_CENTRE_AGENCY)
     return ('SELECT sum("good") * 1.0 / sum("n") AS "rate_month", sum("w") / sum("n") AS "target", '
-            f'(sum("w") - sum("good")) / sum("n") AS "gap" FROM ({inner}) GROUP BY "centre", "centre_name"')
+            f'(sum("w") - sum("good")) / sum("n") AS "gap" FROM {sources} GROUP BY "centre", "centre_name"')
 
 
 def centre_map(*, window: str | None = None) -> str:
     """Per centre with map coordinates (the catalog's `lat`, `lon`, written on `kpi` as `centre_lat`,
     `centre_lon`): `latitude`, `longitude`, and the open and overdue dossiers the markers show."""
-    inner = ('SELECT last("overdue") AS "overdue", last("within") AS "within", '
-             'last("due_soon") AS "due_soon", last("centre_lat") AS "lat", last("centre_lon") AS "lon" '
-             f'FROM "kpi" WHERE {_window(window, None)} GROUP BY {_PER_CENTRE_AGENCY}')
+    # the condition on the coordinates is in every subquery: an outer WHERE on "lat" would drop the rows
+    # of the other subqueries, which have no "lat" column
+    where = f'"centre_lat" > -91 AND {_window(window, None)}'
+    columns = {"overdue": 'last("overdue")', "within": 'last("within")', "due_soon": 'last("due_soon")',
+               "lat": 'last("centre_lat")', "lon": 'last("centre_lon")'}
+    sources = latest_sources("kpi", columns, where, _PER_CENTRE_AGENCY)
     return ('SELECT mean("lat") AS "latitude", mean("lon") AS "longitude", sum("overdue") AS "overdue", '
             'sum("within") + sum("due_soon") + sum("overdue") AS "open" '
-            f'FROM ({inner}) WHERE "lat" > -91 GROUP BY "centre", "centre_name"')
+            f'FROM {sources} GROUP BY "centre", "centre_name"')
 
 
 def centre_agencies(name: str, *, centre: str = CENTRE_VAR) -> str:

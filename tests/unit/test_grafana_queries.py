@@ -18,9 +18,23 @@ from streams.metrics import WorkerMetrics
 
 def test_snapshot_sums_each_partitions_last_value() -> None:
     assert q.count_kpi("overdue", agency="STP") == (
-        'SELECT sum("overdue") AS "overdue" FROM (SELECT last("overdue") AS "overdue" FROM "kpi" '
-        'WHERE "agency" = \'STP\' AND time > now() - 1m GROUP BY "agency", "partition")'
+        'SELECT sum("overdue") AS "overdue" FROM (SELECT mean("overdue") AS "overdue" FROM '
+        '(SELECT last("overdue") AS "overdue" FROM "kpi" WHERE "agency" = \'STP\' AND time > now() - 1m '
+        'GROUP BY "agency", "partition") GROUP BY "agency", "partition")'
     )
+
+
+def test_each_field_has_a_subquery_of_its_own() -> None:
+    """One subquery per field (their cost grows with the square of the fields they hold on InfluxDB 1.x),
+    each wrapped in an aggregate so that their rows share the epoch and merge (docs/influxdb.md)."""
+    query = q.open_by_state()
+    for field in ("within", "due_soon", "overdue", "paused"):
+        inner = (f'SELECT last("{field}") AS "{field}" FROM "kpi" WHERE time > now() - 1m '
+                 'GROUP BY "agency", "partition"')
+        assert f'(SELECT mean("{field}") AS "{field}" FROM ({inner}) GROUP BY "agency", "partition")' in query
+    assert query.count("last(") == 4
+    form = q.ii06a_form()
+    assert 'mode("period_from") AS "period_from" FROM (SELECT last("period_from")' in form
 
 
 def test_by_agency_keeps_the_vietnamese_label() -> None:
@@ -169,11 +183,12 @@ def test_i766_rates_divide_sums_over_positive_denominators_as_floats() -> None:
     query = q.i766_scores()
     assert 'SELECT sum("synced") * 1.0 / sum("received") AS "r"' in query  # 1.4
     assert 'sum("online") * 1.0 / sum("received") * sum("synced") / sum("received") AS "r"' in query  # 3.3
-    assert 'sum("paid_online") * 1.0 / sum("fee") AS "r"' in query and 'WHERE "fee" > 0' in query  # 3.6
+    assert 'sum("paid_online") * 1.0 / sum("fee") AS "r", sum("fee") AS "d"' in query  # 3.6
     gap = 'sum("on_time") - sum("complaint_or_dislike")'
     assert f"({gap} + abs({gap}))" in query  # 5.4: max(on time - complaint, 0)
     for denominator in ("received", "in_form", "finished", "fee", "written"):
-        assert f'WHERE "{denominator}" > 0 GROUP BY "agency", "agency_name"' in query
+        assert f'{denominator}") AS "d"' in query
+    assert query.count('WHERE "d" > 0 GROUP BY "agency", "agency_name"') == len(q.ITEMS)
     assert "time > now() - 1m" in query and "time > now() - 5m" in q.i766_scores(window="5m")
 
 
@@ -190,7 +205,8 @@ def test_i766_trend_is_per_vietnamese_day_over_the_board_range() -> None:
 
 def test_sync_health_shares_come_from_the_buckets() -> None:
     query = q.sync_health()
-    assert 'sum("synced") * 1.0 / sum("received") AS "synced_share"' in query
-    assert 'sum("synced_24h") * 1.0 / sum("received") AS "within_24h"' in query
+    assert '"synced" * 1.0 / "received" AS "synced_share"' in query
+    assert '"synced_24h" * 1.0 / "received" AS "within_24h"' in query
+    assert 'SELECT sum("received") AS "received", sum("synced") AS "synced"' in query
     assert 'WHERE "received" > 0 GROUP BY "agency", "agency_name"' in query
     assert not q.sync_health(by_agency=False).endswith('"agency_name"')
