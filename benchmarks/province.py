@@ -15,8 +15,11 @@ InfluxDB, measured in one run on this machine.
               today: every applied event's `events` point, every alert and deadline mark, and a snapshot
               (`kpi`, `ii06a`, `i766` of every agency and partition) every `--snapshot-every` business
               seconds, the clock moving with the events and every partition ticked every 5 minutes;
-              written into the database before the figures below, so the queries run over a month of
-              shards, as on a wall that has run a month;
+              written where the worker writes them (the snapshots of the last day into the `live`
+              retention policy, a daily `i766` copy and the rest into the default one), before the
+              figures below, so the queries run over a month of shards, as on a wall that has run a month;
+              then `--dense-minutes` (60) of snapshots every 5 s, the worker's rate, before the last
+              minute: the end state stamped again, what the live policy's current shard holds;
 4. influx   - the points the worker's snapshot writes for the end state (`kpi`, `ii06a`, `i766` per
               agency and partition, tagged with the centre), 12 snapshots 5 s apart (the minute the boards
               read; stamped `AHEAD` in the future so they stay in that minute while the queries run),
@@ -59,11 +62,14 @@ from grafana import queries as q
 from ioc.devstack.influx import InfluxQL, InfluxQLError
 from producers.simulator import Simulator, warmup_start
 from streams.influx import (
+    LIVE_RP,
+    NS,
     alert_point,
     centres_of,
     deadline_point,
     event_point,
     snapshot_lines,
+    trend_lines,
 )
 from streams.processor import Processor
 from streams.worker import partition_of
@@ -163,13 +169,18 @@ def days_to_today(calendar: WorkingCalendar, business_end: int) -> int:
 
 
 def history(events: list[dict[str, Any]], catalog: Any, calendar: WorkingCalendar, partitions: int,
-            every: int, shift: int) -> Iterator[list[str]]:
+            every: int, shift: int) -> Iterator[tuple[str, list[str]]]:
     """The simulated days as the worker would have written them, in chunks of lines, moved by `shift`
     seconds: the clock follows the events (each at its own instant + 5 s, as `benchmarks.core --clock
     event`), every partition ticked every 5 business minutes (alerts and deadline marks), a snapshot
     every `every` business seconds. Moving the stamps (not the events) keeps the business days, their
-    holidays and so the figures, of the run documented."""
+    holidays and so the figures, of the run documented. Each chunk says its retention policy, as the
+    worker's sink does: the snapshots of the last day into `LIVE_RP` (older ones would have expired), a
+    copy of every `i766` line at its local midnight (`trend_lines`) and everything else into the default
+    one."""
     centres = centres_of(catalog)
+    live: list[str] = []
+    expiry = time.time() - 86400 + 3600  # what the live policy still holds when the queries run
     processor = Processor(catalog, calendar, {}, alert_backfill_seconds=2 * 86400)
     now = last_tick = 0
     next_snapshot: int | None = None
@@ -191,7 +202,10 @@ def history(events: list[dict[str, Any]], catalog: Any, calendar: WorkingCalenda
             next_snapshot = now - now % every + every
         while now >= next_snapshot:  # the snapshots of the hours that went by
             stamped = next_snapshot + shift
-            lines += snapshot_lines(processor, calendar, centres, next_snapshot, stamped)[0]
+            snap = snapshot_lines(processor, calendar, centres, next_snapshot, stamped)[0]
+            lines += trend_lines(snap, stamped, calendar.tz)
+            if stamped > expiry:
+                live += snap
             next_snapshot += every
         if now - last_tick >= 300:
             last_tick = now
@@ -200,9 +214,13 @@ def history(events: list[dict[str, Any]], catalog: Any, calendar: WorkingCalenda
         outcome_lines(processor.handle(partition_of(event["dossier"], partitions),
                                        json.dumps(event, ensure_ascii=False).encode(), {}, now))
         if len(lines) >= 50_000:
-            yield lines
+            yield "", lines
             lines = []
-    yield lines
+        if len(live) >= 50_000:
+            yield LIVE_RP, live
+            live = []
+    yield "", lines
+    yield LIVE_RP, live
 
 
 def board_range(board: dict[str, Any], wall: int, tz: Any) -> tuple[int, int]:
@@ -239,26 +257,41 @@ def time_query(ql: InfluxQL, text: str) -> dict[str, Any]:
 
 
 def influx_figures(processor: Processor, catalog: Any, calendar: WorkingCalendar, now: int,
-                   work: Path, past: Iterator[list[str]] | None = None) -> dict[str, Any]:
+                   work: Path, past: Iterator[tuple[str, list[str]]] | None = None,
+                   dense_seconds: int = 0) -> dict[str, Any]:
     centres = centres_of(catalog)
     with InfluxProcess(work / "influx.log") as influx:
         name, ql = influx.database("province")
         ql.timeout = QUERY_TIMEOUT
-        history_points = 0
+        history_points = dense_points = 0
         with InfluxDBClient(url=influx.url, token="bench", org="bench", timeout=300_000) as client:
             writer = client.write_api(write_options=SYNCHRONOUS)
-            written = time.perf_counter()
-            for chunk in past or ():
+
+            def write(rp: str, chunk: list[str]) -> None:
                 for start in range(0, len(chunk), 20_000):
-                    writer.write(bucket=name, record=chunk[start:start + 20_000])
+                    writer.write(bucket=f"{name}/{rp}" if rp else name, record=chunk[start:start + 20_000])
+
+            written = time.perf_counter()
+            for rp, chunk in past or ():
+                write(rp, chunk)
                 history_points += len(chunk)
             written = time.perf_counter() - written
             wall = int(time.time()) + AHEAD
-            lines: list[str] = []
+            end_state = snapshot_lines(processor, calendar, centres, now, wall)[0]
+            body = [text[:text.rindex(" ")] for text in end_state]
+            # the worker's density before the minute the boards read: a snapshot every 5 s over
+            # `dense_seconds` up to a minute ago in real time, out of the queries' `time > now() - 1m`
+            # (the end state's lines stamped again: what a shard of the live policy holds)
+            real = int(time.time()) - 60
+            for start in range(real - dense_seconds, real, 5 * 60):
+                chunk = [f"{b} {t * NS}" for t in range(start, min(start + 300, real), 5) for b in body]
+                write(LIVE_RP, chunk)
+                dense_points += len(chunk)
+            lines = []
             for step in range(12):  # a minute of snapshots, 5 s apart, the latest one now
                 lines += snapshot_lines(processor, calendar, centres, now, wall - 55 + 5 * step)[0]
-            for start in range(0, len(lines), 20_000):
-                writer.write(bucket=name, record=lines[start:start + 20_000])
+            write(LIVE_RP, lines)
+            write("", trend_lines(lines, wall, calendar.tz))
         series = Counter(str(row["key"]).split(",", 1)[0] for row in ql.query("SHOW SERIES"))
         boards = dashboards.dashboards(catalog)
         commune = next(c.code for c in catalog.centres if c.code != catalog.centre.code)
@@ -277,6 +310,7 @@ def influx_figures(processor: Processor, catalog: Any, calendar: WorkingCalendar
                     timings.append({"board": uid, "panel": panel.get("title", ""), **timing})
                     console.print(f"  {uid} · {panel.get('title', '')[:50]}: {timing}")
     return {"points": len(lines), "history_points": history_points, "history_write_seconds": written,
+            "dense_points": dense_points,
             "series": dict(series), "series_total": sum(series.values()), "queries": timings}
 
 
@@ -291,6 +325,9 @@ def main(argv: list[str] | None = None) -> None:
                              "(a month: --days 22)")
     parser.add_argument("--snapshot-every", type=int, default=3600,
                         help="business seconds between two snapshots of the history (the worker: 5)")
+    parser.add_argument("--dense-minutes", type=int, default=60,
+                        help="with --history: minutes of snapshots every 5 s (the worker's rate) before the "
+                             "minute the boards read, as a shard of the live retention policy holds them")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
     console.print(f"machine: {machine_info()} · load {load_average()}")
@@ -304,7 +341,8 @@ def main(argv: list[str] | None = None) -> None:
         shift = days_to_today(calendar, int(worker["now"]))
         past = history(events, catalog, calendar, args.partitions, args.snapshot_every, shift)
     with TemporaryDirectory() as tmp, console.status("writing history and snapshots, timing the queries"):
-        influx = influx_figures(processor, catalog, calendar, int(worker["now"]), Path(tmp), past)
+        influx = influx_figures(processor, catalog, calendar, int(worker["now"]), Path(tmp), past,
+                                args.dense_minutes * 60 if args.history else 0)
 
     table = Table(title=f"A province: {len(catalog.centres)} centres, {len(catalog.agencies)} agencies or "
                         f"desks, {args.partitions} partitions, seed {args.seed}, load {load_average()}")
@@ -324,6 +362,7 @@ def main(argv: list[str] | None = None) -> None:
         ("history written first (points, s)",
          f"{influx['history_points']:,} in {influx['history_write_seconds']:.0f} s"
          if args.history else "none"),
+        ("snapshots every 5 s before the last minute (points)", f"{influx['dense_points']:,}"),
         ("InfluxDB series after a minute of snapshots", f"{influx['series_total']:,} {influx['series']}"),
     ):
         table.add_row(label, value)

@@ -26,6 +26,17 @@ from dossiers import labels
 from dossiers.index766 import GROUPS, ITEMS, SYNC_WITHIN_HOURS, TALLY_FIELDS, Item
 from dossiers.report_ii06a import FORM_COLUMNS, OUTSIDE
 
+LIVE_RP = "live"
+"""The retention policy the workers write `kpi`, `ii06a` and `i766` into (`streams.influx.LIVE_RP`, kept a
+day); the 766 trend reads the daily `i766` points of the default one (docs/influxdb.md, "Volume and
+retention")."""
+
+
+def live(measurement: str) -> str:
+    """A snapshot measurement as a query names it: `"live"."kpi"`."""
+    return f"{ident(LIVE_RP)}.{ident(measurement)}"
+
+
 KPI_WINDOW = "1m"
 """Snapshots come every 5 s: the latest one of every live partition falls in the last minute."""
 
@@ -57,7 +68,7 @@ def _window(window: str | None, time_filter: str | None) -> str:
 
 
 def latest_sources(
-    measurement: str,
+    source: str,
     columns: Mapping[str, str],
     where: str,
     group: str,
@@ -66,7 +77,8 @@ def latest_sources(
     outer_where: str | None = None,
     text: Sequence[str] = (),
 ) -> str:
-    """The FROM clause of "each series' latest value": one subquery per column, all grouped by `group`.
+    """The FROM clause of "each series' latest value" of `source` (a measurement as the query names it,
+    `live("kpi")`): one subquery per column, all grouped by `group`.
 
     `columns` maps an alias to the expression the inner query selects (`last("<field>")`, or a product of
     `last()`s of one partition). Why not one subquery with every column: InfluxDB 1.x runs the subquery
@@ -84,7 +96,7 @@ def latest_sources(
     sources = []
     for alias, expr in columns.items():
         name = ident(alias)
-        inner = f"SELECT {expr} AS {name} FROM {ident(measurement)} WHERE {where} GROUP BY {group}{extra}"
+        inner = f"SELECT {expr} AS {name} FROM {source} WHERE {where} GROUP BY {group}{extra}"
         keep = "mode" if alias in text else "mean"  # mean, not sum: sum of one row keeps its time too
         sources.append(f"(SELECT {keep}({name}) AS {name} FROM ({inner}){wrap} GROUP BY {group}{extra})")
     return ", ".join(sources)
@@ -131,7 +143,7 @@ def snapshot(
     agency_tags = ['"agency"', '"agency_name"'] if by_agency else ['"agency"']
     outer_tags = centre_tags + (agency_tags if by_agency else [])
     inner_group = ", ".join([*centre_tags, *agency_tags, '"partition"'])
-    sources = latest_sources("kpi", lasts(fields), " AND ".join(conditions), inner_group)
+    sources = latest_sources(live("kpi"), lasts(fields), " AND ".join(conditions), inner_group)
     outer = ", ".join(f"{expr} AS {ident(alias)}" for alias, expr in outputs.items())
     query = f"SELECT {outer} FROM {sources}"
     if outer_tags:
@@ -220,7 +232,7 @@ def rate_vs_target(*, agency: str) -> str:
 def target(*, agency: str) -> str:
     """The agency's target on-time rate, as the worker writes it from the catalog."""
     return (
-        f'SELECT last("target_on_time") AS "target" FROM "kpi" WHERE "agency" = {literal(agency)} '
+        f'SELECT last("target_on_time") AS "target" FROM "live"."kpi" WHERE "agency" = {literal(agency)} '
         f"AND time > now() - {KPI_WINDOW}"
     )
 
@@ -266,7 +278,7 @@ def backlog_over_time(*, agency: str) -> str:
     inner_select = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in OPEN_STATES)
     outer_select = ", ".join(f"sum({ident(f)}) AS {ident(label)}" for f, label in OPEN_STATES.items())
     inner = (
-        f'SELECT {inner_select} FROM "kpi" WHERE "agency" = {literal(agency)} AND $timeFilter '
+        f'SELECT {inner_select} FROM {live("kpi")} WHERE "agency" = {literal(agency)} AND $timeFilter '
         'GROUP BY time($__interval), "partition"'
     )
     return f"SELECT {outer_select} FROM ({inner}) WHERE $timeFilter GROUP BY time($__interval) fill(none)"
@@ -319,8 +331,8 @@ def deadline_list(kind: str, *, agency: str, lookback: str = DEADLINE_LOOKBACK) 
 
 
 # -- template variables ---------------------------------------------------------------------------------
-AGENCY_VALUES = 'SHOW TAG VALUES FROM "kpi" WITH KEY = "agency"'
-AGENCY_NAME_VALUES = 'SHOW TAG VALUES FROM "kpi" WITH KEY = "agency_name" WHERE "agency" = \'$agency\''
+AGENCY_VALUES = 'SHOW TAG VALUES FROM "live"."kpi" WITH KEY = "agency"'
+AGENCY_NAME_VALUES = 'SHOW TAG VALUES FROM "live"."kpi" WITH KEY = "agency_name" WHERE "agency" = \'$agency\''
 
 
 # -- alert rules ----------------------------------------------------------------------------------------
@@ -371,7 +383,7 @@ def office_open_throughout() -> str:
     public holidays, the catalog's extra days off and make-up working days), so the rule knows office
     hours at run time, for any year. 0 as soon as one snapshot in the range was taken while closed.
     """
-    return 'SELECT min("office_open") AS "office_open" FROM "kpi" WHERE $timeFilter'
+    return 'SELECT min("office_open") AS "office_open" FROM "live"."kpi" WHERE $timeFilter'
 
 
 # -- Prometheus (pipeline health; metric names from streams/metrics.py) ----------------------------------
@@ -406,7 +418,7 @@ PERIOD = ("period_from", "period_to")
 def ii06a_form(*, window: str | None = None) -> str:
     """One row per agency: the sum over partitions of each partition's latest `ii06a` point, with the
     row's number (`tt`, catalog order) and the running period's dates (the same on every partition)."""
-    sources = latest_sources("ii06a", lasts(("tt", *II06A_FIELDS, *PERIOD)), _window(window, None),
+    sources = latest_sources(live("ii06a"), lasts(("tt", *II06A_FIELDS, *PERIOD)), _window(window, None),
                              '"agency", "agency_name", "partition"', text=PERIOD)
     outer = ", ".join(
         ['max("tt") AS "tt"', *(f"sum({ident(f)}) AS {ident(f)}" for f in II06A_FIELDS),
@@ -417,7 +429,7 @@ def ii06a_form(*, window: str | None = None) -> str:
 
 def ii06a_as_of(*, window: str | None = None) -> str:
     """The business instant the running form describes (ms, for a date panel): the latest snapshot's."""
-    return f'SELECT max("as_of") * 1000 AS "as_of" FROM "ii06a" WHERE {_window(window, None)}'
+    return f'SELECT max("as_of") * 1000 AS "as_of" FROM "live"."ii06a" WHERE {_window(window, None)}'
 
 
 def ii06a_rows(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, dict[str, int]]:
@@ -432,7 +444,7 @@ def ii06a_rows(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, dict[str
 def _i766_agency(fields: tuple[str, ...], agency: str) -> str:
     """The sum over partitions of each partition's latest `i766` values of one agency (tallies add up)."""
     inner = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
-    return (f'SELECT {inner} FROM "i766" WHERE {TIME_FILTER} AND "agency" = {literal(agency)} '
+    return (f'SELECT {inner} FROM "live"."i766" WHERE {TIME_FILTER} AND "agency" = {literal(agency)} '
             'GROUP BY "partition"')
 
 
@@ -517,7 +529,8 @@ def _i766_latest(fields: Sequence[str], where: str, day_tz: str | None = None,
     select = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
     day = "time(1d), " if day_tz else ""
     centre = '"centre", ' if by_centre else ""
-    return (f'SELECT {select} FROM "i766" WHERE {where} GROUP BY {day}{centre}"agency", "agency_name", '
+    source = ident("i766") if day_tz else live("i766")  # the trend: the daily points, default policy
+    return (f'SELECT {select} FROM {source} WHERE {where} GROUP BY {day}{centre}"agency", "agency_name", '
             '"partition"' + _per_day(day_tz))
 
 
@@ -527,7 +540,8 @@ def _i766_latest_sources(fields: Sequence[str], where: str, day_tz: str | None =
     square of its fields)."""
     day = "time(1d), " if day_tz else ""
     centre = '"centre", ' if by_centre else ""
-    return latest_sources("i766", lasts(fields), where, f'{day}{centre}"agency", "agency_name", "partition"',
+    source = ident("i766") if day_tz else live("i766")  # the trend: the daily points, default policy
+    return latest_sources(source, lasts(fields), where, f'{day}{centre}"agency", "agency_name", "partition"',
                           extra=_per_day(day_tz), outer_where=where if day_tz else None)
 
 
@@ -635,7 +649,7 @@ def i766_trend(*, window: str | None = None, tz: str = TREND_TZ, agency: str | N
 def i766_tallies(*, window: str | None = None) -> str:
     """One row per agency: the sum over partitions of each partition's latest `i766` point (`I766_FIELDS`),
     with the row's number (`tt`, catalog order) and the running period's dates (like `ii06a_form`)."""
-    sources = latest_sources("i766", lasts(("tt", *I766_FIELDS, *PERIOD)), _window(window, None),
+    sources = latest_sources(live("i766"), lasts(("tt", *I766_FIELDS, *PERIOD)), _window(window, None),
                              '"agency", "agency_name", "partition"', text=PERIOD)
     outer = ", ".join(
         ['max("tt") AS "tt"', *(f"sum({ident(f)}) AS {ident(f)}" for f in I766_FIELDS),
@@ -788,8 +802,8 @@ def per_agency(run: RunQuery, name: str, *, window: str = KPI_WINDOW) -> dict[st
 CENTRE_VAR = "$centre"
 """A centre board's template variable (a centre code)."""
 
-CENTRE_VALUES = 'SHOW TAG VALUES FROM "kpi" WITH KEY = "centre"'
-CENTRE_NAME_VALUES = 'SHOW TAG VALUES FROM "kpi" WITH KEY = "centre_name" WHERE "centre" = \'$centre\''
+CENTRE_VALUES = 'SHOW TAG VALUES FROM "live"."kpi" WITH KEY = "centre"'
+CENTRE_NAME_VALUES = 'SHOW TAG VALUES FROM "live"."kpi" WITH KEY = "centre_name" WHERE "centre" = \'$centre\''
 
 
 def centre_snapshot(
@@ -910,7 +924,7 @@ def centre_targets(*, centre: str | None = None, window: str | None = None) -> s
         conditions.append(f'"centre" = {literal(centre)}')
     columns = {"good": 'last("month_good")', "n": 'last("month_resolved")',
                "w": 'last("month_resolved") * last("target_on_time")'}
-    sources = latest_sources("kpi", columns, " AND ".join(conditions), _PER_CENTRE_AGENCY)
+    sources = latest_sources(live("kpi"), columns, " AND ".join(conditions), _PER_CENTRE_AGENCY)
     return ('SELECT sum("good") * 1.0 / sum("n") AS "rate_month", sum("w") / sum("n") AS "target", '
             f'(sum("w") - sum("good")) / sum("n") AS "gap" FROM {sources} GROUP BY "centre", "centre_name"')
 
@@ -923,7 +937,7 @@ def centre_map(*, window: str | None = None) -> str:
     where = f'"centre_lat" > -91 AND {_window(window, None)}'
     columns = {"overdue": 'last("overdue")', "within": 'last("within")', "due_soon": 'last("due_soon")',
                "lat": 'last("centre_lat")', "lon": 'last("centre_lon")'}
-    sources = latest_sources("kpi", columns, where, _PER_CENTRE_AGENCY)
+    sources = latest_sources(live("kpi"), columns, where, _PER_CENTRE_AGENCY)
     return ('SELECT mean("lat") AS "latitude", mean("lon") AS "longitude", sum("overdue") AS "overdue", '
             'sum("within") + sum("due_soon") + sum("overdue") AS "open" '
             f'FROM {sources} GROUP BY "centre", "centre_name"')

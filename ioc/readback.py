@@ -18,7 +18,7 @@ Query = Callable[[str], list[dict[str, Any]]]
 CONSISTENT_SECONDS = 5
 
 LATEST_PER_PARTITION = (
-    'SELECT {fields} FROM "kpi" WHERE time > now() - {window} GROUP BY "agency", "partition"'
+    'SELECT {fields} FROM "live"."kpi" WHERE time > now() - {window} GROUP BY "agency", "partition"'
 )
 
 

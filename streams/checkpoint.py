@@ -32,7 +32,8 @@ class Sink(Protocol):
     @property
     def full(self) -> bool: ...
 
-    def add(self, lines: list[str]) -> int: ...
+    def add(self, lines: list[str], rp: str = "") -> int:
+        """Queue lines for retention policy `rp` ("" = the default one); returns their sequence number."""
 
     def close(self, timeout: float) -> None:
         """Write what is buffered (up to `timeout`) and stop."""

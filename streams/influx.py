@@ -22,6 +22,10 @@ The `centre` tag (on all but `deadlines`) is the code of the agency's centre in 
 (`Catalog.centre_of`), for a single-centre catalog too (its one centre's code); a code the catalog does
 not know gets no `centre` tag (it counts in the total and in no centre, as in `ioc replay`). It is a
 function of `agency`, so it adds no series (docs/influxdb.md, "Series").
+Retention: `kpi`, `ii06a` and `i766` go to the retention policy `LIVE_RP` ("live": on InfluxDB 2.x the
+bucket `<bucket>/live`), which keeps them a day (the boards read their last minute); everything else,
+and one `i766` point per agency, partition and local day (`trend_lines`, the 766 trend), to the main
+one. docs/influxdb.md, "Volume and retention".
 Per-dossier points carry the dossier code as a *field* (never a tag) and a timestamp offset by a hash
 of the dossier in the nanoseconds, so writing the same fact again overwrites instead of adding.
 """
@@ -35,6 +39,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any
 
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
@@ -55,6 +61,13 @@ from streams.settings import StreamSettings
 log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
+
+LIVE_RP = "live"
+"""The retention policy of the snapshot measurements (`kpi`, `ii06a`, `i766`): InfluxDB 1.x's retention
+policy of that name in the database, 2.x's bucket `<bucket>/live` (its DBRP naming), created with a short
+retention (a day: `ioc.devstack.influx.LIVE_RP_DDL`, deploy/influxdb/10-ioc-dbrp.sh). The boards name it in
+their queries (`grafana.queries.LIVE_RP`). Why: a province's snapshots are about 95 million points a day,
+which the boards read one minute of."""
 
 
 def stamp(ts: int, dossier: str) -> int:
@@ -179,6 +192,16 @@ def snapshot_lines(
     return lines, totals
 
 
+def trend_lines(lines: list[str], stamped: int, tz: tzinfo) -> list[str]:
+    """The `i766` lines of a snapshot again, stamped at the start of the local day (`tz`) of `stamped`, for
+    the main retention policy: each snapshot of the day overwrites the day's point (same series, same
+    time), so one point per agency, partition and day stays there, the day's last, which is what the 766
+    trend reads over months while the snapshots themselves expire with `LIVE_RP`."""
+    local = datetime.fromtimestamp(stamped, tz)
+    day = int(datetime.combine(local.date(), datetime.min.time(), tzinfo=tz).timestamp()) * NS
+    return [f"{text[:text.rindex(' ')]} {day}" for text in lines if text.startswith("i766,")]
+
+
 def event_point(
     agency: str,
     kind: str,
@@ -230,6 +253,15 @@ def alert_point(alert: Alert, centres: Centres | None = None) -> str:
     )
 
 
+def expired(exc: Exception) -> bool:
+    """InfluxDB refused points older than their retention policy's duration (1.x: HTTP 400 "partial write:
+    points beyond retention policy dropped=N"; the batch's other points are written). Retrying cannot
+    help, and those points would have expired anyway: a live snapshot buffered through an outage of more
+    than a day. Any other refusal is retried (nothing is dropped)."""
+    return (isinstance(exc, ApiException) and exc.status in (400, 422)
+            and "beyond retention policy" in f"{exc.body} {exc.reason}")
+
+
 class InfluxSink:
     """A bounded buffer drained by one writer thread, with retries and exponential backoff.
 
@@ -263,6 +295,8 @@ class InfluxSink:
         self._probe = InfluxDBClient(url=url, token=token, org=org, timeout=2_000)
         self._write = self._client.write_api(write_options=SYNCHRONOUS)
         self._lines: deque[str] = deque()
+        self._runs: deque[list[Any]] = deque()
+        """[retention policy, count] of consecutive lines of `_lines` bound for the same place, in order."""
         self._cond = threading.Condition()
         self.added = 0
         self.written = 0
@@ -275,10 +309,15 @@ class InfluxSink:
     def full(self) -> bool:
         return len(self._lines) >= self.max_buffer
 
-    def add(self, lines: list[str]) -> int:
-        """Queue lines; returns the sequence number the caller waits for (see `written`)."""
+    def add(self, lines: list[str], rp: str = "") -> int:
+        """Queue lines for retention policy `rp` ("" = the bucket's default; `LIVE_RP`); returns the
+        sequence number the caller waits for (see `written`)."""
         if lines:
             with self._cond:
+                if self._runs and self._runs[-1][0] == rp:
+                    self._runs[-1][1] += len(lines)
+                else:
+                    self._runs.append([rp, len(lines)])
                 self._lines.extend(lines)
                 self.added += len(lines)
                 self.metrics.sink_buffer.set(len(self._lines))
@@ -294,19 +333,25 @@ class InfluxSink:
                     self._cond.wait(self.flush_seconds)
                 if self._stop and not self._lines:
                     return
-                batch = [self._lines[i] for i in range(min(self.batch_size, len(self._lines)))]
+                rp, run = self._runs[0] if self._runs else ("", 0)
+                batch = [self._lines[i] for i in range(min(self.batch_size, run))]
             if not batch:
                 continue
             started = time.perf_counter()
             try:
                 self._write.write(
-                    bucket=self.bucket,
+                    bucket=f"{self.bucket}/{rp}" if rp else self.bucket,
                     org=self.org,
                     record="\n".join(batch),
                     write_precision=WritePrecision.NS,  # type: ignore[arg-type]
                 )
-            except Exception as exc:  # any failure: keep the batch, back off, retry
+            except Exception as exc:  # any failure but expiry: keep the batch, back off, retry
                 self.metrics.sink_errors.inc()
+                if expired(exc):
+                    log.warning("InfluxDB dropped points older than retention policy %r (%s); the "
+                                "others of the batch are written", rp or "default", exc)
+                    self._done(batch)
+                    continue
                 log.warning("InfluxDB write failed (%s); retrying in %.1f s", exc, backoff)
                 # no HTTP answer at all (refused, reset, timed out): InfluxDB is away, not refusing
                 away = not isinstance(exc, ApiException)
@@ -317,12 +362,19 @@ class InfluxSink:
             backoff = 0.5
             self.metrics.sink_latency.observe(time.perf_counter() - started)
             self.metrics.sink_points.inc(len(batch))
-            with self._cond:
-                for _ in batch:
-                    self._lines.popleft()
-                self.written += len(batch)
-                self.metrics.sink_buffer.set(len(self._lines))
-                self._cond.notify_all()
+            self._done(batch)
+
+    def _done(self, batch: list[str]) -> None:
+        """The batch at the head of the buffer is settled: take it off and wake the waiters."""
+        with self._cond:
+            for _ in batch:
+                self._lines.popleft()
+            self._runs[0][1] -= len(batch)
+            if not self._runs[0][1]:
+                self._runs.popleft()
+            self.written += len(batch)
+            self.metrics.sink_buffer.set(len(self._lines))
+            self._cond.notify_all()
 
     def _back_off(self, seconds: float, away: bool) -> bool:
         """Wait `seconds`, or less if InfluxDB was away (`away`, or a failed ping) and answers again;

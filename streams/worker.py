@@ -24,11 +24,13 @@ from dossiers.events import InvalidEvent
 from dossiers.wire import DLQ_CODE_HEADER, DLQ_REASON_HEADER
 from streams.checkpoint import Ack, Checkpoint, Publisher, Sink
 from streams.influx import (
+    LIVE_RP,
     alert_point,
     centres_of,
     deadline_point,
     event_point,
     snapshot_lines,
+    trend_lines,
 )
 from streams.processor import Outcome, Processor
 from streams.sensor import WorkerSensor
@@ -284,11 +286,13 @@ class Worker:
             return
         started, began = self.wall(), self.timer()
         now = self.now()
-        lines, totals = snapshot_lines(self.processor, self.calendar, self.centres, now, int(self.wall()))
+        stamped = int(self.wall())
+        lines, totals = snapshot_lines(self.processor, self.calendar, self.centres, now, stamped)
         self.sensor.on_snapshot(totals)
         sink = self.checkpoint.sink
         if sink is not None and lines:
-            sink.add(lines)
+            sink.add(lines, LIVE_RP)
+            sink.add(trend_lines(lines, stamped, self.calendar.tz))
         spent = self.timer() - began
         self.sensor.on_snapshot_time(spent)
         self.snapshot_after = started + min(spent / SNAPSHOT_SHARE, SNAPSHOT_MAX_SECONDS)

@@ -61,7 +61,8 @@ def _second_worker(ctx: Context, env: dict[str, str], ql: Any) -> dict[str, Any]
         ready = second.wait_ready(600)
         snapshot = None
         while time.monotonic() - started < 600:
-            rows = ql.query(f'SELECT count("received") FROM "kpi" WHERE time > {int(restart_wall * 1e9)}')
+            restart_ns = int(restart_wall * 1e9)
+            rows = ql.query(f'SELECT count("received") FROM "live"."kpi" WHERE time > {restart_ns}')
             if rows and int(rows[0].get("count") or 0) > 0:
                 snapshot = time.monotonic() - started
                 break

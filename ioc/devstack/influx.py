@@ -39,8 +39,10 @@ from ioc.devstack.proc import (
     Startable,
     StartupError,
 )
+from streams.influx import LIVE_RP
 
 __all__ = [
+    "LIVE_RP_DDL",
     "InfluxDB1",
     "InfluxEndpoint",
     "InfluxQL",
@@ -53,6 +55,13 @@ __all__ = [
     "render_influxd_config",
     "unique_name",
 ]
+
+LIVE_RP_DDL = (
+    f'CREATE RETENTION POLICY "{LIVE_RP}" ON {{database}} DURATION 1d REPLICATION 1 SHARD DURATION 1h'
+)
+"""The retention policy the workers write their snapshots into (`streams.influx.LIVE_RP`): a day, in
+shards of an hour, so that the last minute the boards read lies in a small shard and a province's 95
+million snapshot points a day expire (docs/influxdb.md, "Volume and retention")."""
 
 INSTALL_INFLUXD = "install it with `apt-get update && apt-get install -y influxdb` (Debian, InfluxDB 1.6.7)"
 
@@ -156,8 +165,10 @@ class InfluxQL:
         return rows
 
     def create_database(self, name: str) -> None:
-        """CREATE DATABASE (idempotent on 1.x; on 2.x/3.x create buckets with their own API instead)."""
+        """CREATE DATABASE and its `live` retention policy (`LIVE_RP_DDL`), both idempotent on 1.x; on
+        2.x/3.x create the buckets `<name>` and `<name>/live` with their own API instead."""
         self.raw(f"CREATE DATABASE {quote_ident(name)}", database="")
+        self.raw(LIVE_RP_DDL.format(database=quote_ident(name)), database="")
 
     def drop_database(self, name: str) -> None:
         self.raw(f"DROP DATABASE {quote_ident(name)}", database="")

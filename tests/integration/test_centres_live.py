@@ -33,7 +33,9 @@ pytestmark = pytest.mark.integration
 
 PROVINCE_FILE = Path(__file__).resolve().parents[2] / "dossiers" / "data" / "province.yaml"
 FIELDS = [*KPI_FIELDS, *(f"channel_{c}" for c in CHANNELS)]
-AS_OF_QUERY = 'SELECT last("as_of") AS "as_of" FROM "kpi" WHERE time > now() - 1m GROUP BY "partition"'
+AS_OF_QUERY = (
+    'SELECT last("as_of") AS "as_of" FROM "live"."kpi" WHERE time > now() - 1m GROUP BY "partition"'
+)
 RATE_NAMES = {
     "rate_today": "on_time_rate_today",
     "rate_month": "on_time_rate_month",

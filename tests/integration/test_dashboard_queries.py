@@ -53,7 +53,7 @@ from tests.support.scores import i766_tally, scores_of
 pytestmark = pytest.mark.integration
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-DAY = datetime(2025, 3, 4, tzinfo=VN)  # a Tuesday; events and the backlog history live on this day
+DAY = datetime(2025, 3, 4, tzinfo=VN)  # a Tuesday; the events live on this day
 LAND = "CNVPDKDD_TP"
 NOW = int(time.time())
 OPEN = int(datetime(2025, 3, 4, 10, tzinfo=VN).timestamp())
@@ -62,6 +62,14 @@ OPEN = int(datetime(2025, 3, 4, 10, tzinfo=VN).timestamp())
 
 def at(hour: int, minute: int, second: int = 0) -> int:
     return int(DAY.replace(hour=hour, minute=minute, second=second).timestamp())
+
+
+RECENT = NOW - NOW % 3600 - 3 * 3600
+"""The backlog history's hour: three hours ago, since snapshots live a day (the `live` retention policy)."""
+
+
+def recent(minute: int, second: int = 0) -> int:
+    return RECENT + 60 * minute + second
 
 
 # -- the data ---------------------------------------------------------------------------------------------
@@ -168,13 +176,13 @@ SNAPSHOTS: list[tuple[str, int, int, Block]] = [
 
 # Backlog history of SXD on DAY (partition, time, within, due_soon, overdue, paused).
 BACKLOG = [
-    (0, at(8, 0, 10), 5, 1, 0, 0),
-    (0, at(8, 0, 40), 6, 1, 1, 0),
-    (0, at(8, 1, 10), 7, 2, 1, 1),
-    (1, at(8, 0, 20), 1, 0, 0, 0),
-    (1, at(8, 1, 30), 2, 1, 0, 0),
+    (0, recent(0, 10), 5, 1, 0, 0),
+    (0, recent(0, 40), 6, 1, 1, 0),
+    (0, recent(1, 10), 7, 2, 1, 1),
+    (1, recent(0, 20), 1, 0, 0, 0),
+    (1, recent(1, 30), 2, 1, 0, 0),
 ]
-# 08:00 bucket: p0 last (6,1,1,0) + p1 (1,0,0,0) = (7,1,1,0); 08:01: p0 (7,2,1,1) + p1 (2,1,0,0) = (9,3,1,1)
+# :00 bucket: p0 last (6,1,1,0) + p1 (1,0,0,0) = (7,1,1,0); :01: p0 (7,2,1,1) + p1 (2,1,0,0) = (9,3,1,1)
 
 # Events on DAY: (agency, type, field, dossier, time)
 EVENTS = [
@@ -318,9 +326,9 @@ def db(influx: LocalInflux | RemoteInflux, catalog: Catalog) -> InfluxEndpoint:
     points += [event_point(a, kind, "counter", fld, dossier, ts) for a, kind, fld, dossier, ts in EVENTS]
     points += ii06a_lines(catalog)
     points += i766_lines(catalog)
+    testing.write_as_worker(endpoint, points)
     with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=10_000) as client:
         write = client.write_api(write_options=SYNCHRONOUS)
-        write.write(bucket=endpoint.bucket, record=points)
         # deadlines: each mark in its own write, in order, so a later mark overwrites an earlier one
         for mark in DEADLINES:
             write.write(bucket=endpoint.bucket, record=deadline_point(mark))
@@ -452,11 +460,11 @@ def cases(catalog: Catalog) -> list[Case]:
         Case(
             q.backlog_over_time(agency=q.AGENCY_VAR),
             [
-                {"time": at(8, 0) * 1000, "Trong hạn": 7, "Sắp đến hạn": 1, "Quá hạn": 1, "Tạm dừng": 0},
-                {"time": at(8, 1) * 1000, "Trong hạn": 9, "Sắp đến hạn": 3, "Quá hạn": 1, "Tạm dừng": 1},
+                {"time": recent(0) * 1000, "Trong hạn": 7, "Sắp đến hạn": 1, "Quá hạn": 1, "Tạm dừng": 0},
+                {"time": recent(1) * 1000, "Trong hạn": 9, "Sắp đến hạn": 3, "Quá hạn": 1, "Tạm dừng": 1},
             ],
-            at(8, 0) * 1000,
-            at(8, 1, 59) * 1000,
+            recent(0) * 1000,
+            recent(1, 59) * 1000,
             interval="1m",
             variables={"agency": "SXD"},
             keep_time=True,
@@ -640,9 +648,11 @@ def i766_cases(catalog: Catalog) -> list[Case]:
         {"agency": code, "agency_name": names[code], **sync_of(tally, within)}
         for code, (tally, within) in live.items() if tally.received]))
     out.append(Case(queries.sync_health(by_agency=False), [sync_of(centre_tally, centre_within)]))
-    # the trend: per local day, each partition's last point of the day (SKHDT's stale one included)
-    span = (NOW - 7200) * 1000, (NOW + 1) * 1000
+    # the trend: per local day, each partition's last point of the day (SKHDT's stale one included), which
+    # the worker keeps in the default retention policy stamped at the day's midnight (`trend_lines`): the
+    # range starts there, as the board's 6 months do
     days = i766_latest(catalog, NOW - 7200)
+    span = min(days), (NOW + 1) * 1000
     trend = []
     for day, rows in sorted(days.items()):
         scores = scores_of(summed(rows)[0])
@@ -846,8 +856,7 @@ def test_silent_rule_knows_office_hours_and_holidays_at_run_time(
     wall = [NOW - 7140 + 60 * m for m in range(len(business_times))]  # 119 min ago .. now
     points = [kpi_point(catalog, "STP", 0, block(), w, b) for w, b in zip(wall, business_times, strict=True)]
     points.append(event_point("SKHDT", "received", "counter", "Kế hoạch", "SKHDT-X", NOW - 3 * 3600))
-    with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=10_000) as client:
-        client.write_api(write_options=SYNCHRONOUS).write(bucket=endpoint.bucket, record=points)
+    testing.write_as_worker(endpoint, points)
     assert set(evaluate(rule_by_uid(catalog)["ioc-silent-SKHDT"], endpoint).values()) == {state}, why
 
 

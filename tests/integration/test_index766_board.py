@@ -43,7 +43,9 @@ from tests.support.traffic import with_noise
 pytestmark = pytest.mark.integration
 
 FIELDS = queries.I766_FIELDS
-AS_OF_QUERY = 'SELECT last("as_of") AS "as_of" FROM "i766" WHERE time > now() - 1m GROUP BY "partition"'
+AS_OF_QUERY = (
+    'SELECT last("as_of") AS "as_of" FROM "live"."i766" WHERE time > now() - 1m GROUP BY "partition"'
+)
 TOLERANCE = 1e-6
 
 
@@ -250,5 +252,5 @@ def test_the_766_board_equals_ioc_report_766_at_the_workers_instant(pipeline: Pi
             assert abs(sync[f"within_{hours}h"] - share) <= TOLERANCE, (code, hours)
 
     # bounded: one series per agency and partition, whatever the history
-    series = pipeline.query('SHOW SERIES FROM "i766"')
+    series = pipeline.query('SHOW SERIES FROM "live"."i766"')
     assert len(series) == len(catalog.agencies) * PARTITIONS

@@ -21,6 +21,8 @@ from ioc.devstack.influx import InfluxEndpoint, InfluxQL, LocalInflux, quote_str
 
 pytestmark = pytest.mark.integration
 
+NS = 1_000_000_000
+
 AGENCIES = ["Sở Tư pháp", "Sở Y tế", "Sở Tài nguyên và Môi trường"]
 FIELDS = ["Đất đai", "Hộ tịch", "Khám chữa bệnh"]
 T0 = datetime(2024, 3, 4, 1, 0, tzinfo=UTC)  # 08:00 in Việt Nam
@@ -241,3 +243,52 @@ def test_sink_keeps_its_back_off_when_influxdb_answers_but_refuses_the_writes(
         sink.close(timeout=0.5)
     # attempts at 0, 0.5-0.6, 1.5-1.9, 3.5-4.4 s: at most 4 in 5 s (a probe every 0.2 s would allow 20)
     assert 1 <= errors <= 4, f"{errors:.0f} failed writes in 5 s"
+
+
+def test_sink_writes_each_line_into_its_retention_policy_in_order(influx_db: InfluxEndpoint) -> None:
+    """Snapshots go to the `live` retention policy (a day), the rest to the default one; runs of lines
+    for the two interleave and `written` counts them all, in order."""
+    from streams.influx import LIVE_RP, InfluxSink
+    from streams.metrics import WorkerMetrics
+
+    now = int(time.time())
+    sink = InfluxSink(influx_db.url, influx_db.token, influx_db.org, influx_db.bucket, WorkerMetrics.create(),
+                      batch_size=7, flush_seconds=0.1)
+    try:
+        added = 0
+        for round_ in range(5):
+            stamps = [(now - 10 * round_ - i) * NS for i in range(10)]  # each point its own
+            added = sink.add([f"kpi,partition=0 overdue={i}i {t}" for i, t in enumerate(stamps)], LIVE_RP)
+            added = sink.add([f"events,agency=A n=1i,seq={i}i {t}" for i, t in enumerate(stamps[:3])])
+        assert added == 65 and sink.flush(timeout=30)
+        assert sink.written == 65
+    finally:
+        sink.close()
+    assert influx_db.query('SELECT count("overdue") AS n FROM "live"."kpi"')[0]["n"] == 50
+    assert influx_db.query('SELECT count("overdue") AS n FROM "kpi"') == []  # not in the default policy
+    assert influx_db.query('SELECT count("seq") AS n FROM "events"')[0]["n"] == 15
+    assert influx_db.query(f'SELECT count("seq") AS n FROM "{LIVE_RP}"."events"') == []
+
+
+def test_sink_lets_go_of_points_older_than_their_retention_policy(influx_db: InfluxEndpoint) -> None:
+    """A snapshot buffered through an outage longer than the `live` policy's day is refused by InfluxDB
+    (400, "points beyond retention policy"), for ever: the sink writes the batch's other points and goes
+    on instead of retrying it and holding every later line back."""
+    from streams.influx import LIVE_RP, InfluxSink
+    from streams.metrics import WorkerMetrics
+
+    now = int(time.time())
+    metrics = WorkerMetrics.create()
+    sink = InfluxSink(influx_db.url, influx_db.token, influx_db.org, influx_db.bucket, metrics,
+                      batch_size=100, flush_seconds=0.1)
+    try:
+        sink.add([f"kpi,partition=0 overdue=1i {(now - 2 * 86400) * NS}",
+                  f"kpi,partition=1 overdue=2i {now * NS}"], LIVE_RP)
+        sink.add([f"events,agency=A seq=1i {now * NS}"])
+        assert sink.flush(timeout=15), "the sink is stuck behind the expired point"
+    finally:
+        sink.close()
+    assert metrics.registry.get_sample_value("ioc_sink_errors_total") == 1
+    rows = influx_db.query('SELECT "overdue" FROM "live"."kpi"')
+    assert [row["overdue"] for row in rows] == [2]
+    assert influx_db.query('SELECT count("seq") AS n FROM "events"')[0]["n"] == 1

@@ -18,8 +18,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from influxdb_client.client.influxdb_client import InfluxDBClient
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from dossiers import labels
 from dossiers.catalog import Catalog
@@ -149,8 +147,7 @@ def db(influx: LocalInflux | RemoteInflux) -> tuple[InfluxEndpoint, int]:
     points += [event_point(agency, kind, "counter", "Lĩnh vực", f"D-{i}", now - ago, centres)
                for i, (agency, kind, ago) in enumerate(EVENTS)]
     points += i766_lines(now)
-    with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=10_000) as client:
-        client.write_api(write_options=SYNCHRONOUS).write(bucket=endpoint.bucket, record=points)
+    testing.write_as_worker(endpoint, points)
     return endpoint, now
 
 

@@ -29,7 +29,9 @@ from tests.support.traffic import with_noise
 pytestmark = pytest.mark.integration
 
 FIELDS = queries.II06A_FIELDS
-AS_OF_QUERY = 'SELECT last("as_of") AS "as_of" FROM "ii06a" WHERE time > now() - 1m GROUP BY "partition"'
+AS_OF_QUERY = (
+    'SELECT last("as_of") AS "as_of" FROM "live"."ii06a" WHERE time > now() - 1m GROUP BY "partition"'
+)
 
 
 def board_between(pipeline: Pipeline, timeout: float = 120.0) -> tuple[int, int, dict[str, dict[str, int]]]:
@@ -94,7 +96,7 @@ def test_the_running_form_on_the_board_equals_ioc_report_at_the_workers_instant(
         assert footer[column] > 0, column
 
     # bounded: one series per agency and partition, whatever the history
-    series = pipeline.query('SHOW SERIES FROM "ii06a"')
+    series = pipeline.query('SHOW SERIES FROM "live"."ii06a"')
     assert len(series) == len(catalog.agencies) * PARTITIONS
 
 

@@ -68,13 +68,16 @@ class FakeSink:
 
     log: list[tuple[Any, ...]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    rps: list[str] = field(default_factory=list)
+    """The retention policy of each line of `lines`."""
     added: int = 0
     written: int = 0
     full: bool = False
     closed: bool = False
 
-    def add(self, lines: list[str]) -> int:
+    def add(self, lines: list[str], rp: str = "") -> int:
         self.lines.extend(lines)
+        self.rps.extend([rp] * len(lines))
         self.added += len(lines)
         self.log.append(("lines", len(lines)))
         return self.added

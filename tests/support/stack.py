@@ -13,7 +13,9 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 from ioc.devstack.influx import INSTALL_INFLUXD, InfluxEndpoint, LocalInflux, RemoteInflux
 from ioc.devstack.kafka import INSTALL_JAVA, INSTALL_MAVEN, KAFKA_VERSION, KafkaBroker, ensure_jars
@@ -27,7 +29,10 @@ __all__ = [
     "influx_for_session",
     "kafka_for_session",
     "summary_lines",
+    "write_as_worker",
 ]
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 HOW_TO_INSTALL = {
     "kafka": f"Kafka needs Java 17+ and, once, Maven with access to Maven Central ({INSTALL_JAVA}; "
@@ -135,6 +140,35 @@ def influx_for_session(env: Mapping[str, str] | None = None) -> Iterator[LocalIn
 def fresh_endpoint(influx: LocalInflux | RemoteInflux) -> InfluxEndpoint:
     """A fresh database on a local InfluxDB (CREATE DATABASE is cheap); the configured bucket remotely."""
     return influx.endpoint()
+
+
+LIVE_MEASUREMENTS = ("kpi,", "ii06a,", "i766,")
+"""The measurements the worker writes into the `live` retention policy (`streams.influx.LIVE_RP`)."""
+
+
+def write_as_worker(endpoint: InfluxEndpoint, lines: list[str], tz: tzinfo = VIETNAM) -> None:
+    """Write test lines where the worker would: `kpi`, `ii06a`, `i766` into the `live` retention policy
+    (those older than a day are left out: they would have expired), the others into the default one, and
+    each `i766` line again at the start of its local day (`trend_lines`, in time order, so that the day's
+    last point stays, as the worker's overwrites leave it)."""
+    from influxdb_client.client.influxdb_client import InfluxDBClient
+    from influxdb_client.client.write_api import SYNCHRONOUS
+
+    from streams.influx import LIVE_RP, NS, trend_lines
+
+    def stamp(text: str) -> int:
+        return int(text[text.rindex(" ") + 1:])
+
+    fresh = (time.time() - 86400 + 600) * NS
+    live = [t for t in lines if t.startswith(LIVE_MEASUREMENTS) and stamp(t) > fresh]
+    main = [t for t in lines if not t.startswith(LIVE_MEASUREMENTS)]
+    main += [copy for t in sorted((t for t in lines if t.startswith("i766,")), key=stamp)
+             for copy in trend_lines([t], stamp(t) // NS, tz)]
+    with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=30_000) as client:
+        write = client.write_api(write_options=SYNCHRONOUS)
+        for bucket, batch in ((f"{endpoint.bucket}/{LIVE_RP}", live), (endpoint.bucket, main)):
+            for start in range(0, len(batch), 10_000):
+                write.write(bucket=bucket, record=batch[start:start + 10_000])
 
 
 def create_topic(

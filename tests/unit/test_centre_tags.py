@@ -80,7 +80,8 @@ def test_the_centre_queries_group_by_the_centre_tag_and_the_province_by_nothing(
     assert "\"centre\" = '21211'" in one and one.endswith(")")  # one centre: no outer GROUP BY
     province = queries.province_counts()
     assert "GROUP BY" not in province.split(")")[-1]
-    assert queries.province_rate("satisfaction").count("GROUP BY") == 1
+    rate = queries.province_rate("satisfaction")  # two fields, a subquery each (inner and its wrapper)
+    assert rate.count("GROUP BY") == 4 and rate.endswith('GROUP BY "agency", "partition")')
     listed = queries.centre_deadline_list("overdue", agencies=["21211_TP", "21211_DC"])
     assert '"agency" =~ /^(21211_TP|21211_DC)$/' in listed
     with pytest.raises(ValueError):

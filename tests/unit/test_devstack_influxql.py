@@ -94,9 +94,12 @@ def test_select_is_a_get_with_db_and_rows_carry_tags(server: str) -> None:
 def test_create_database_is_a_form_post(server: str) -> None:
     Fake.answer = (200, {"results": [{"statement_id": 0}]})
     InfluxQL(server).create_database("Sở dữ liệu")
-    (req,) = Fake.seen
-    assert req["method"] == "POST" and req["args"] == {}
-    assert req["form"] == {"q": ['CREATE DATABASE "Sở dữ liệu"']}
+    database, policy = Fake.seen
+    for req in (database, policy):
+        assert req["method"] == "POST" and req["args"] == {}
+    assert database["form"] == {"q": ['CREATE DATABASE "Sở dữ liệu"']}
+    ddl = 'CREATE RETENTION POLICY "live" ON "Sở dữ liệu" DURATION 1d REPLICATION 1 SHARD DURATION 1h'
+    assert policy["form"] == {"q": [ddl]}
 
 
 def test_token_is_sent_for_v2_and_v3(server: str) -> None:

@@ -19,7 +19,8 @@ from streams.metrics import WorkerMetrics
 def test_snapshot_sums_each_partitions_last_value() -> None:
     assert q.count_kpi("overdue", agency="STP") == (
         'SELECT sum("overdue") AS "overdue" FROM (SELECT mean("overdue") AS "overdue" FROM '
-        '(SELECT last("overdue") AS "overdue" FROM "kpi" WHERE "agency" = \'STP\' AND time > now() - 1m '
+        '(SELECT last("overdue") AS "overdue" FROM "live"."kpi" WHERE "agency" = \'STP\' '
+        'AND time > now() - 1m '
         'GROUP BY "agency", "partition") GROUP BY "agency", "partition")'
     )
 
@@ -29,7 +30,7 @@ def test_each_field_has_a_subquery_of_its_own() -> None:
     each wrapped in an aggregate so that their rows share the epoch and merge (docs/influxdb.md)."""
     query = q.open_by_state()
     for field in ("within", "due_soon", "overdue", "paused"):
-        inner = (f'SELECT last("{field}") AS "{field}" FROM "kpi" WHERE time > now() - 1m '
+        inner = (f'SELECT last("{field}") AS "{field}" FROM "live"."kpi" WHERE time > now() - 1m '
                  'GROUP BY "agency", "partition"')
         assert f'(SELECT mean("{field}") AS "{field}" FROM ({inner}) GROUP BY "agency", "partition")' in query
     assert query.count("last(") == 4
@@ -210,3 +211,17 @@ def test_sync_health_shares_come_from_the_buckets() -> None:
     assert 'SELECT sum("received") AS "received", sum("synced") AS "synced"' in query
     assert 'WHERE "received" > 0 GROUP BY "agency", "agency_name"' in query
     assert not q.sync_health(by_agency=False).endswith('"agency_name"')
+
+
+def test_live_measurements_are_read_from_the_retention_policy_the_worker_writes() -> None:
+    """`kpi`, `ii06a` and `i766` come from the `live` retention policy (a day), except the 766 trend, which
+    reads the daily `i766` points of the default one (streams.influx.trend_lines)."""
+    from streams.influx import LIVE_RP
+
+    assert q.LIVE_RP == LIVE_RP
+    for query in (q.open_by_state(), q.ii06a_form(), q.i766_scores(), q.centre_map(), q.AGENCY_VALUES,
+                  q.office_open_throughout(), q.sync_health()):
+        assert re.search(r'FROM "(kpi|ii06a|i766)"', query) is None, query
+        assert f'FROM "{LIVE_RP}".' in query
+    trend = q.i766_trend()
+    assert 'FROM "i766"' in trend and f'"{LIVE_RP}"' not in trend

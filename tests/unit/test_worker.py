@@ -21,6 +21,7 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.clock import BusinessClock
 from dossiers.wire import AGENCY_HEADER, DLQ_CODE_HEADER, DLQ_REASON_HEADER
 from ioc.devstack import worker as devstack_worker
+from streams.influx import LIVE_RP
 from streams.processor import Processor
 from streams.sensor import WorkerSensor
 from streams.worker import READY_LINE, TICK_RESEND_SECONDS, Worker, partition_of
@@ -285,6 +286,18 @@ def test_a_snapshot_writes_kpi_points_per_partition_and_sums_the_gauges_per_agen
     assert sum(received_here) == 20 and min(received_here) > 0
     assert rig.metric("ioc_consumer_lag", partition="0") == 5.0
     assert rig.metric("ioc_consumer_lag", partition="1") == 0.0
+    # where they go: the snapshots into the `live` retention policy; a copy of each `i766` line, stamped at
+    # the local day's midnight, into the default one (the 766 trend)
+    placed = list(zip(rig.sink.rps, rig.sink.lines, strict=True))
+    assert {rp for rp, line in placed if line.startswith(("kpi,", "ii06a,", "i766,"))} >= {LIVE_RP}
+    live_766 = [line for rp, line in placed if rp == LIVE_RP and line.startswith("i766,")]
+    trend = [line for rp, line in placed if rp == "" and line.startswith("i766,")]
+    assert live_766 and len(trend) == len(live_766)
+    assert {rp for rp, line in placed if not line.startswith("i766,")} == {LIVE_RP, ""}  # events: default
+    assert all(rp == LIVE_RP for rp, line in placed if line.startswith(("kpi,", "ii06a,")))
+    midnight = trend[0].rsplit(" ", 1)[1]
+    assert {line.rsplit(" ", 1)[1] for line in trend} == {midnight}
+    assert [line.rsplit(" ", 1)[0] for line in trend] == [line.rsplit(" ", 1)[0] for line in live_766]
 
 
 def test_a_costly_snapshot_waits_until_it_is_a_tenth_of_the_time_and_never_more_than_30_s() -> None:
