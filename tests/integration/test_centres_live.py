@@ -158,9 +158,10 @@ def test_a_province_month_live_equals_ioc_replay_at_every_level_and_the_series_a
     assert sum(1 for b in report["centres"].values() if b["open"]["overdue"] > 0) > 1
 
     # the centre tag is the agency's centre, on every measurement but deadlines
-    for measurement, field in (("kpi", "as_of"), ("ii06a", "as_of"), ("i766", "as_of"), ("events", "n"),
-                               ("alerts", "late_seconds")):
-        rows = pipeline.query(f'SELECT count("{field}") FROM "{measurement}" GROUP BY "agency", "centre"')
+    live = queries.live  # the snapshots are in the `live` retention policy, the rest in the default one
+    for measurement, field in ((live("kpi"), "as_of"), (live("ii06a"), "as_of"), (live("i766"), "as_of"),
+                               ('"events"', "n"), ('"alerts"', "late_seconds")):
+        rows = pipeline.query(f'SELECT count("{field}") FROM {measurement} GROUP BY "agency", "centre"')
         assert rows, measurement
         tagged = {(r["agency"], r["centre"]) for r in rows}
         assert all(catalog.centre_of(a) is not None and catalog.centre_of(a).code == c  # type: ignore[union-attr]
