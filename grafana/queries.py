@@ -522,22 +522,11 @@ def _alias(code: str) -> str:
     return code.replace(".", "_")
 
 
-def _i766_latest(fields: Sequence[str], where: str, day_tz: str | None = None,
-                 by_centre: bool = False) -> str:
-    """Each partition's latest `i766` point per agency (per local day of `day_tz` if given), of `fields`;
-    `by_centre` keeps the agency's `centre` tag for the outer query to group by."""
-    select = ", ".join(f"last({ident(f)}) AS {ident(f)}" for f in fields)
-    day = "time(1d), " if day_tz else ""
-    centre = '"centre", ' if by_centre else ""
-    source = ident("i766") if day_tz else live("i766")  # the trend: the daily points, default policy
-    return (f'SELECT {select} FROM {source} WHERE {where} GROUP BY {day}{centre}"agency", "agency_name", '
-            '"partition"' + _per_day(day_tz))
-
-
 def _i766_latest_sources(fields: Sequence[str], where: str, day_tz: str | None = None,
                          by_centre: bool = False) -> str:
-    """`_i766_latest` as one subquery per field (`latest_sources`: the cost of one subquery grows with the
-    square of its fields)."""
+    """Each partition's latest `i766` point per agency (per local day of `day_tz` if given: the trend's
+    daily points of the default policy), one subquery per field (`latest_sources`); `by_centre` keeps the
+    agency's `centre` tag for the outer query to group by."""
     day = "time(1d), " if day_tz else ""
     centre = '"centre", ' if by_centre else ""
     source = ident("i766") if day_tz else live("i766")  # the trend: the daily points, default policy
@@ -580,8 +569,8 @@ def _i766_sources(where: str, by_agency: bool, day_tz: str | None = None, by_cen
     if by_agency:  # a row for every agency, even one with nothing to score yet: its number in the catalog
         # (mean, not max: a selector keeps its point's time, and InfluxDB 1.6 then loses the column when it
         # merges that row with the items' rows, stamped at the epoch; tt is the same on every partition)
-        numbers = _i766_latest(("tt",), where, day_tz)
-        sources.append(f'SELECT mean("tt") AS "tt" FROM ({numbers}){group}{fill}')
+        numbers = _i766_latest_sources(("tt",), where, day_tz)
+        sources.append(f'SELECT mean("tt") AS "tt" FROM {numbers}{group}{fill}')
     return sources, group
 
 

@@ -69,6 +69,9 @@ retention (a day: `ioc.devstack.influx.LIVE_RP_DDL`, deploy/influxdb/10-ioc-dbrp
 their queries (`grafana.queries.LIVE_RP`). Why: a province's snapshots are about 95 million points a day,
 which the boards read one minute of."""
 
+LIVE_MEASUREMENTS = ("kpi", "ii06a", "i766")
+"""What goes to `LIVE_RP`: the snapshot measurements (`snapshot_lines`)."""
+
 
 def stamp(ts: int, dossier: str) -> int:
     """Nanosecond timestamp unique per (second, dossier): idempotent overwrites, no collisions."""

@@ -142,10 +142,6 @@ def fresh_endpoint(influx: LocalInflux | RemoteInflux) -> InfluxEndpoint:
     return influx.endpoint()
 
 
-LIVE_MEASUREMENTS = ("kpi,", "ii06a,", "i766,")
-"""The measurements the worker writes into the `live` retention policy (`streams.influx.LIVE_RP`)."""
-
-
 def write_as_worker(endpoint: InfluxEndpoint, lines: list[str], tz: tzinfo = VIETNAM) -> None:
     """Write test lines where the worker would: `kpi`, `ii06a`, `i766` into the `live` retention policy
     (those older than a day are left out: they would have expired), the others into the default one, and
@@ -154,14 +150,16 @@ def write_as_worker(endpoint: InfluxEndpoint, lines: list[str], tz: tzinfo = VIE
     from influxdb_client.client.influxdb_client import InfluxDBClient
     from influxdb_client.client.write_api import SYNCHRONOUS
 
-    from streams.influx import LIVE_RP, NS, trend_lines
+    from streams.influx import LIVE_MEASUREMENTS, LIVE_RP, NS, trend_lines
+
+    prefixes = tuple(f"{m}," for m in LIVE_MEASUREMENTS)
 
     def stamp(text: str) -> int:
         return int(text[text.rindex(" ") + 1:])
 
     fresh = (time.time() - 86400 + 600) * NS
-    live = [t for t in lines if t.startswith(LIVE_MEASUREMENTS) and stamp(t) > fresh]
-    main = [t for t in lines if not t.startswith(LIVE_MEASUREMENTS)]
+    live = [t for t in lines if t.startswith(prefixes) and stamp(t) > fresh]
+    main = [t for t in lines if not t.startswith(prefixes)]
     main += [copy for t in sorted((t for t in lines if t.startswith("i766,")), key=stamp)
              for copy in trend_lines([t], stamp(t) // NS, tz)]
     with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=30_000) as client:
