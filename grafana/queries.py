@@ -73,8 +73,8 @@ def latest_sources(
     where: str,
     group: str,
     *,
+    span: str,
     extra: str = "",
-    outer_where: str | None = None,
     text: Sequence[str] = (),
 ) -> str:
     """The FROM clause of "each series' latest value" of `source` (a measurement as the query names it,
@@ -90,16 +90,25 @@ def latest_sources(
     columns): `last()` is a selector and keeps its point's time, and InfluxDB 1.6 merges the rows of
     several subqueries only when they share a time (an aggregate's: the epoch), else every column but one
     comes out null. `extra` is appended to both levels (e.g. ` fill(none) tz(...)` after a `time(1d)`
-    group), `outer_where` is the wrapper's WHERE (a time range, needed with `time(1d)`).
+    group).
+    `where` holds the conditions on tags and fields (or ""), `span` the time condition: the inner query
+    and the wrapper both have it, and so must every query above (`within()`). InfluxDB 1.x opens every
+    shard of the measurement for a parent query without a time condition, whatever its subquery's
+    (influxdata/influxdb#10380, #10245): with the `live` policy's hourly shards and the history's daily
+    ones, that is every shard of the retention period, for a query that reads one minute.
     """
-    wrap = f" WHERE {outer_where}" if outer_where else ""
     sources = []
     for alias, expr in columns.items():
         name = ident(alias)
-        inner = f"SELECT {expr} AS {name} FROM {source} WHERE {where} GROUP BY {group}{extra}"
+        inner = f"SELECT {expr} AS {name} FROM {source} WHERE {_and(where, span)} GROUP BY {group}{extra}"
         keep = "mode" if alias in text else "mean"  # mean, not sum: sum of one row keeps its time too
-        sources.append(f"(SELECT {keep}({name}) AS {name} FROM ({inner}){wrap} GROUP BY {group}{extra})")
+        wrapper = f"SELECT {keep}({name}) AS {name} FROM ({inner}) WHERE {span} GROUP BY {group}{extra}"
+        sources.append(f"({wrapper})")
     return ", ".join(sources)
+
+
+def _and(*conditions: str) -> str:
+    return " AND ".join(c for c in conditions if c)
 
 
 def lasts(fields: Sequence[str]) -> dict[str, str]:
@@ -138,14 +147,14 @@ def snapshot(
         conditions.append(f"{ident('agency')} = {literal(agency)}")
     if require is not None:
         conditions.append(require)
-    conditions.append(_window(window, time_filter))
+    span = _window(window, time_filter)
     centre_tags = ['"centre"', '"centre_name"'] if by_centre else []
     agency_tags = ['"agency"', '"agency_name"'] if by_agency else ['"agency"']
     outer_tags = centre_tags + (agency_tags if by_agency else [])
     inner_group = ", ".join([*centre_tags, *agency_tags, '"partition"'])
-    sources = latest_sources(live("kpi"), lasts(fields), " AND ".join(conditions), inner_group)
+    sources = latest_sources(live("kpi"), lasts(fields), _and(*conditions), inner_group, span=span)
     outer = ", ".join(f"{expr} AS {ident(alias)}" for alias, expr in outputs.items())
-    query = f"SELECT {outer} FROM {sources}"
+    query = f"SELECT {outer} FROM {sources} WHERE {span}"
     if outer_tags:
         query += f" GROUP BY {', '.join(outer_tags)}"
     return query
@@ -418,13 +427,14 @@ PERIOD = ("period_from", "period_to")
 def ii06a_form(*, window: str | None = None) -> str:
     """One row per agency: the sum over partitions of each partition's latest `ii06a` point, with the
     row's number (`tt`, catalog order) and the running period's dates (the same on every partition)."""
-    sources = latest_sources(live("ii06a"), lasts(("tt", *II06A_FIELDS, *PERIOD)), _window(window, None),
-                             '"agency", "agency_name", "partition"', text=PERIOD)
+    span = _window(window, None)
+    sources = latest_sources(live("ii06a"), lasts(("tt", *II06A_FIELDS, *PERIOD)), "",
+                             '"agency", "agency_name", "partition"', span=span, text=PERIOD)
     outer = ", ".join(
         ['max("tt") AS "tt"', *(f"sum({ident(f)}) AS {ident(f)}" for f in II06A_FIELDS),
          'mode("period_from") AS "period_from"', 'mode("period_to") AS "period_to"']
     )
-    return f'SELECT {outer} FROM {sources} GROUP BY "agency", "agency_name"'
+    return f'SELECT {outer} FROM {sources} WHERE {span} GROUP BY "agency", "agency_name"'
 
 
 def ii06a_as_of(*, window: str | None = None) -> str:
@@ -452,12 +462,13 @@ def sync_share_for_alert(agency: str) -> str:
     """One agency's share of the dossiers received this reporting month that are synced to the national
     portal (item 1.4's rate, live); 0 while nothing was received (the rule also asks for enough)."""
     return (f'SELECT sum("synced") / sum("received") AS "sync_share" '
-            f'FROM ({_i766_agency(("synced", "received"), agency)})')
+            f'FROM ({_i766_agency(("synced", "received"), agency)}) WHERE {TIME_FILTER}')
 
 
 def sync_received_for_alert(agency: str) -> str:
     """How many dossiers the share above is computed on."""
-    return f'SELECT sum("received") AS "received" FROM ({_i766_agency(("received",), agency)})'
+    return (f'SELECT sum("received") AS "received" FROM ({_i766_agency(("received",), agency)}) '
+            f'WHERE {TIME_FILTER}')
 # -- the 766 index, the running period ----------------------------------------------------------------
 I766_SYNC_FIELDS: tuple[str, ...] = tuple(f"synced_{h}h" for h in SYNC_WITHIN_HOURS)
 """The sync buckets of `i766`: dossiers received in the period and synced within 1, 4, 24, 72 hours."""
@@ -522,7 +533,7 @@ def _alias(code: str) -> str:
     return code.replace(".", "_")
 
 
-def _i766_latest_sources(fields: Sequence[str], where: str, day_tz: str | None = None,
+def _i766_latest_sources(fields: Sequence[str], where: str, span: str, day_tz: str | None = None,
                          by_centre: bool = False) -> str:
     """Each partition's latest `i766` point per agency (per local day of `day_tz` if given: the trend's
     daily points of the default policy), one subquery per field (`latest_sources`); `by_centre` keeps the
@@ -531,20 +542,21 @@ def _i766_latest_sources(fields: Sequence[str], where: str, day_tz: str | None =
     centre = '"centre", ' if by_centre else ""
     source = ident("i766") if day_tz else live("i766")  # the trend: the daily points, default policy
     return latest_sources(source, lasts(fields), where, f'{day}{centre}"agency", "agency_name", "partition"',
-                          extra=_per_day(day_tz), outer_where=where if day_tz else None)
+                          span=span, extra=_per_day(day_tz))
 
 
 def _per_day(day_tz: str | None) -> str:
     return f" fill(none) tz({literal(day_tz)})" if day_tz else ""
 
 
-def _i766_sources(where: str, by_agency: bool, day_tz: str | None = None, by_centre: bool = False
+def _i766_sources(where: str, span: str, by_agency: bool, day_tz: str | None = None, by_centre: bool = False
                   ) -> tuple[list[str], str]:
     """One subquery per item, where the summed denominator `d` is positive: the rate (summed
     tallies, divided), then its points, and the same points, maximum and loss under the names the outer
     query adds up (`points`, `max`, `lost_<group>`). An item with a zero denominator everywhere gives no
     row: its columns are null and it is out of the total, as N/A is in `Row.score()`.
-    Returns (subqueries, the GROUP BY clause the outer query repeats)."""
+    `where` holds the tag conditions (or ""), `span` the time condition, repeated at every level
+    (`latest_sources`). Returns (subqueries, the GROUP BY clause the outer query repeats)."""
     level = ['"agency"', '"agency_name"'] if by_agency else ['"centre"'] if by_centre else []
     parts = (["time(1d)"] if day_tz else []) + level
     group = f" GROUP BY {', '.join(parts)}" if parts else ""
@@ -553,8 +565,8 @@ def _i766_sources(where: str, by_agency: bool, day_tz: str | None = None, by_cen
     sources = []
     for item in ITEMS:
         rate, denominator, used = _rate_766(item.code)
-        latest = _i766_latest_sources(used, where, day_tz, by_centre)
-        summed = f'SELECT {rate} AS "r", {_sum(denominator)} AS "d" FROM {latest}{group}{fill}'
+        latest = _i766_latest_sources(used, where, span, day_tz, by_centre)
+        summed = f'SELECT {rate} AS "r", {_sum(denominator)} AS "d" FROM {latest} WHERE {span}{group}{fill}'
         columns = [f'"r" AS {ident("rate_" + _alias(item.code))}']  # a raw selection: no time(1d) here
         if item.max is not None:
             points = _points_766(item, '"r"')
@@ -565,12 +577,12 @@ def _i766_sources(where: str, by_agency: bool, day_tz: str | None = None, by_cen
                 f"{_number(item.max)} - {points} AS {ident('lost_' + item.group)}",
                 f"{_number(item.max)} - {points} AS {ident('lost_' + _alias(item.code))}",
             ]
-        sources.append(f"SELECT {', '.join(columns)} FROM ({summed}) WHERE \"d\" > 0{tags}")
+        sources.append(f"SELECT {', '.join(columns)} FROM ({summed}) WHERE \"d\" > 0 AND {span}{tags}")
     if by_agency:  # a row for every agency, even one with nothing to score yet: its number in the catalog
         # (mean, not max: a selector keeps its point's time, and InfluxDB 1.6 then loses the column when it
         # merges that row with the items' rows, stamped at the epoch; tt is the same on every partition)
-        numbers = _i766_latest_sources(("tt",), where, day_tz)
-        sources.append(f'SELECT mean("tt") AS "tt" FROM {numbers}{group}{fill}')
+        numbers = _i766_latest_sources(("tt",), where, span, day_tz)
+        sources.append(f'SELECT mean("tt") AS "tt" FROM {numbers} WHERE {span}{group}{fill}')
     return sources, group
 
 
@@ -581,8 +593,8 @@ I766_GROUPS: tuple[str, ...] = tuple(GROUPS)
 """The official groups, for the `lost_<group>` columns of `i766_scores`."""
 
 
-def _agency_filter(where: str, agency: str | None) -> str:
-    return where if agency is None else f'{where} AND "agency" = {literal(agency)}'
+def _agency_filter(agency: str | None) -> str:
+    return "" if agency is None else f'"agency" = {literal(agency)}'
 
 
 I766_SCORED_LOSSES: tuple[str, ...] = tuple(f"lost_{_alias(item.code)}" for item in SCORED)
@@ -605,10 +617,11 @@ def i766_scores(*, window: str | None = None, by_agency: bool = True, agency: st
     `centre` tag; each centre's rates on its own summed tallies, `Index766.centres`).
     An item whose denominator is 0 (N/A in `ioc report 766`) is null and left out of `points` and `max`.
     """
-    where = _agency_filter(_window(window, None), agency)
+    span = _window(window, None)
+    where = _agency_filter(agency)
     if centre is not None:  # one centre of a province (the `centre` tag)
-        where += f' AND "centre" = {literal(centre)}'
-    sources, group = _i766_sources(where, by_agency and not by_centre, by_centre=by_centre)
+        where = _and(where, f'"centre" = {literal(centre)}')
+    sources, group = _i766_sources(where, span, by_agency and not by_centre, by_centre=by_centre)
     columns = [*(f"max({ident(c)}) AS {ident(c)}" for c in ("tt",) if by_agency and not by_centre)]
     for item in ITEMS:
         names = ["rate_"] if item.max is None else ["rate_", "points_", "lost_"]
@@ -616,7 +629,7 @@ def i766_scores(*, window: str | None = None, by_agency: bool = True, agency: st
     columns += [f"sum({ident('lost_' + g)}) AS {ident('lost_' + g)}" for g in I766_GROUPS]
     columns += ['sum("points") AS "points"', 'sum("max") AS "max"', 'sum("max") - sum("points") AS "lost"']
     froms = ", ".join(f"({s})" for s in sources)
-    return f"SELECT {', '.join(columns)} FROM {froms}{group}"
+    return f"SELECT {', '.join(columns)} FROM {froms} WHERE {span}{group}"
 
 
 def i766_trend(*, window: str | None = None, tz: str = TREND_TZ, agency: str | None = None) -> str:
@@ -626,25 +639,26 @@ def i766_trend(*, window: str | None = None, tz: str = TREND_TZ, agency: str | N
     Over the board's time range (`$timeFilter`), or `window` (e.g. "90d", for tests). Each day shows the
     index of the reporting period running then: the trend month after month, with a step where a new
     period starts (the 15th) and the month's tallies begin again."""
-    where = TIME_FILTER if window is None else f"time > now() - {window}"
-    sources, _ = _i766_sources(_agency_filter(where, agency), by_agency=False, day_tz=tz)
+    span = TIME_FILTER if window is None else f"time > now() - {window}"
+    sources, _ = _i766_sources(_agency_filter(agency), span, by_agency=False, day_tz=tz)
     froms = ", ".join(f"({s})" for s in sources)
     return (
         f'SELECT sum("points") AS "points", sum("max") AS "max" FROM {froms} '
-        f"WHERE {where} GROUP BY time(1d){_per_day(tz)}"
+        f"WHERE {span} GROUP BY time(1d){_per_day(tz)}"
     )
 
 
 def i766_tallies(*, window: str | None = None) -> str:
     """One row per agency: the sum over partitions of each partition's latest `i766` point (`I766_FIELDS`),
     with the row's number (`tt`, catalog order) and the running period's dates (like `ii06a_form`)."""
-    sources = latest_sources(live("i766"), lasts(("tt", *I766_FIELDS, *PERIOD)), _window(window, None),
-                             '"agency", "agency_name", "partition"', text=PERIOD)
+    span = _window(window, None)
+    sources = latest_sources(live("i766"), lasts(("tt", *I766_FIELDS, *PERIOD)), "",
+                             '"agency", "agency_name", "partition"', span=span, text=PERIOD)
     outer = ", ".join(
         ['max("tt") AS "tt"', *(f"sum({ident(f)}) AS {ident(f)}" for f in I766_FIELDS),
          'mode("period_from") AS "period_from"', 'mode("period_to") AS "period_to"']
     )
-    return f'SELECT {outer} FROM {sources} GROUP BY "agency", "agency_name"'
+    return f'SELECT {outer} FROM {sources} WHERE {span} GROUP BY "agency", "agency_name"'
 
 
 def i766_rows(run: RunQuery, *, window: str = KPI_WINDOW) -> dict[str, dict[str, float]]:
@@ -675,12 +689,14 @@ def sync_health(*, window: str | None = None, by_agency: bool = True) -> str:
     that received nothing in the period."""
     group = ' GROUP BY "agency", "agency_name"' if by_agency else ""
     fields = ("received", "synced", *I766_SYNC_FIELDS)
-    sources = _i766_latest_sources(fields, _window(window, None))
-    summed = f"SELECT {', '.join(f'{_sum(f)} AS {ident(f)}' for f in fields)} FROM {sources}{group}"
+    span = _window(window, None)
+    sources = _i766_latest_sources(fields, "", span)
+    sums = ", ".join(f"{_sum(f)} AS {ident(f)}" for f in fields)
+    summed = f"SELECT {sums} FROM {sources} WHERE {span}{group}"
     columns = ['"received"', '"synced"', '"synced" * 1.0 / "received" AS "synced_share"']
     columns += [f'{ident(f)} * 1.0 / "received" AS {ident("within_" + f.removeprefix("synced_"))}'
                 for f in I766_SYNC_FIELDS]
-    return f'SELECT {", ".join(columns)} FROM ({summed}) WHERE "received" > 0{group}'
+    return f'SELECT {", ".join(columns)} FROM ({summed}) WHERE "received" > 0 AND {span}{group}'
 
 
 def sync_health_rows(run: RunQuery, *, window: str = KPI_WINDOW, by_agency: bool = True
@@ -908,14 +924,16 @@ def centre_targets(*, centre: str | None = None, window: str | None = None) -> s
     agencies should reach (`target`: each agency's own `target_on_time` weighted by the dossiers it resolved
     this month, `dossiers.kpi.expected_on_time`) and `gap` = target - rate (> 0: under target). Only
     centres that resolved something this month have a row."""
-    conditions = ['"month_resolved" > 0', _window(window, None)]
+    span = _window(window, None)
+    conditions = ['"month_resolved" > 0']
     if centre is not None:
         conditions.append(f'"centre" = {literal(centre)}')
     columns = {"good": 'last("month_good")', "n": 'last("month_resolved")',
                "w": 'last("month_resolved") * last("target_on_time")'}
-    sources = latest_sources(live("kpi"), columns, " AND ".join(conditions), _PER_CENTRE_AGENCY)
+    sources = latest_sources(live("kpi"), columns, _and(*conditions), _PER_CENTRE_AGENCY, span=span)
     return ('SELECT sum("good") * 1.0 / sum("n") AS "rate_month", sum("w") / sum("n") AS "target", '
-            f'(sum("w") - sum("good")) / sum("n") AS "gap" FROM {sources} GROUP BY "centre", "centre_name"')
+            f'(sum("w") - sum("good")) / sum("n") AS "gap" FROM {sources} WHERE {span} '
+            'GROUP BY "centre", "centre_name"')
 
 
 def centre_map(*, window: str | None = None) -> str:
@@ -923,13 +941,13 @@ def centre_map(*, window: str | None = None) -> str:
     `centre_lon`): `latitude`, `longitude`, and the open and overdue dossiers the markers show."""
     # the condition on the coordinates is in every subquery: an outer WHERE on "lat" would drop the rows
     # of the other subqueries, which have no "lat" column
-    where = f'"centre_lat" > -91 AND {_window(window, None)}'
+    span = _window(window, None)
     columns = {"overdue": 'last("overdue")', "within": 'last("within")', "due_soon": 'last("due_soon")',
                "lat": 'last("centre_lat")', "lon": 'last("centre_lon")'}
-    sources = latest_sources(live("kpi"), columns, where, _PER_CENTRE_AGENCY)
+    sources = latest_sources(live("kpi"), columns, '"centre_lat" > -91', _PER_CENTRE_AGENCY, span=span)
     return ('SELECT mean("lat") AS "latitude", mean("lon") AS "longitude", sum("overdue") AS "overdue", '
             'sum("within") + sum("due_soon") + sum("overdue") AS "open" '
-            f'FROM {sources} GROUP BY "centre", "centre_name"')
+            f'FROM {sources} WHERE {span} GROUP BY "centre", "centre_name"')
 
 
 def centre_agencies(name: str, *, centre: str = CENTRE_VAR) -> str:

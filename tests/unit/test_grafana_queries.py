@@ -21,7 +21,8 @@ def test_snapshot_sums_each_partitions_last_value() -> None:
         'SELECT sum("overdue") AS "overdue" FROM (SELECT mean("overdue") AS "overdue" FROM '
         '(SELECT last("overdue") AS "overdue" FROM "live"."kpi" WHERE "agency" = \'STP\' '
         'AND time > now() - 1m '
-        'GROUP BY "agency", "partition") GROUP BY "agency", "partition")'
+        'GROUP BY "agency", "partition") WHERE time > now() - 1m GROUP BY "agency", "partition") '
+        "WHERE time > now() - 1m"
     )
 
 
@@ -32,7 +33,8 @@ def test_each_field_has_a_subquery_of_its_own() -> None:
     for field in ("within", "due_soon", "overdue", "paused"):
         inner = (f'SELECT last("{field}") AS "{field}" FROM "live"."kpi" WHERE time > now() - 1m '
                  'GROUP BY "agency", "partition"')
-        assert f'(SELECT mean("{field}") AS "{field}" FROM ({inner}) GROUP BY "agency", "partition")' in query
+        assert (f'(SELECT mean("{field}") AS "{field}" FROM ({inner}) WHERE time > now() - 1m '
+                'GROUP BY "agency", "partition")') in query
     assert query.count("last(") == 4
     form = q.ii06a_form()
     assert 'mode("period_from") AS "period_from" FROM (SELECT last("period_from")' in form
@@ -40,7 +42,8 @@ def test_each_field_has_a_subquery_of_its_own() -> None:
 
 def test_by_agency_keeps_the_vietnamese_label() -> None:
     query = q.count_kpi("overdue", by_agency=True)
-    assert query.endswith('GROUP BY "agency", "agency_name", "partition") GROUP BY "agency", "agency_name"')
+    assert query.endswith('GROUP BY "agency", "agency_name", "partition") WHERE time > now() - 1m '
+                          'GROUP BY "agency", "agency_name"')
 
 
 def test_rates_divide_sums_and_skip_empty_denominators() -> None:
@@ -189,7 +192,7 @@ def test_i766_rates_divide_sums_over_positive_denominators_as_floats() -> None:
     assert f"({gap} + abs({gap}))" in query  # 5.4: max(on time - complaint, 0)
     for denominator in ("received", "in_form", "finished", "fee", "written"):
         assert f'{denominator}") AS "d"' in query
-    assert query.count('WHERE "d" > 0 GROUP BY "agency", "agency_name"') == len(q.ITEMS)
+    assert query.count('WHERE "d" > 0 AND time > now() - 1m GROUP BY "agency", "agency_name"') == len(q.ITEMS)
     assert "time > now() - 1m" in query and "time > now() - 5m" in q.i766_scores(window="5m")
 
 
@@ -209,7 +212,7 @@ def test_sync_health_shares_come_from_the_buckets() -> None:
     assert '"synced" * 1.0 / "received" AS "synced_share"' in query
     assert '"synced_24h" * 1.0 / "received" AS "within_24h"' in query
     assert 'SELECT sum("received") AS "received", sum("synced") AS "synced"' in query
-    assert 'WHERE "received" > 0 GROUP BY "agency", "agency_name"' in query
+    assert 'WHERE "received" > 0 AND time > now() - 1m GROUP BY "agency", "agency_name"' in query
     assert not q.sync_health(by_agency=False).endswith('"agency_name"')
 
 
@@ -225,3 +228,65 @@ def test_live_measurements_are_read_from_the_retention_policy_the_worker_writes(
         assert f'FROM "{LIVE_RP}".' in query
     trend = q.i766_trend()
     assert 'FROM "i766"' in trend and f'"{LIVE_RP}"' not in trend
+
+
+def _selects(query: str) -> list[tuple[str, bool]]:
+    """Every SELECT statement of `query` (nested ones included) as (its own text with its subqueries cut
+    out, whether it reads a subquery)."""
+    out: list[tuple[str, bool]] = []
+
+    def walk(text: str) -> None:
+        own, depth, start, nested = [], 0, 0, False
+        for i, char in enumerate(text):
+            if char == "(":
+                if depth == 0:
+                    own.append(text[start:i])
+                    start = i + 1
+                depth += 1
+            elif char == ")":
+                depth -= 1
+                if depth == 0:
+                    inner = text[start:i]
+                    if inner.lstrip().startswith("SELECT"):
+                        nested = True
+                        walk(inner)
+                    else:
+                        own.append(f"({inner})")
+                    start = i + 1
+        own.append(text[start:])
+        out.append(("".join(own), nested))
+
+    walk(query)
+    return out
+
+
+def _board_and_rule_queries() -> list[str]:
+    from dossiers.catalog import load_catalog
+    from grafana import dashboards
+
+    texts: list[str] = []
+    for path in ("dossiers/data/province.yaml",):
+        for board in dashboards.dashboards(load_catalog(path)).values():
+            for panel in board["panels"]:
+                for target in panel.get("targets", []):
+                    if target.get("datasource", {}).get("type") == "influxdb":
+                        texts.append(target["query"])
+    texts += [q.sync_share_for_alert("STP"), q.sync_received_for_alert("STP"), q.month_rate_for_alert("STP"),
+              q.due_soon_by_agency(), q.i766_trend(window="90d")]
+    return texts
+
+
+def test_every_query_above_a_subquery_repeats_the_time_condition() -> None:
+    """InfluxDB 1.x opens every shard for a parent query without a time condition, whatever its
+    subquery's (influxdata/influxdb#10380): with the live policy's hourly shards a one-minute board query
+    read the whole day (docs/influxdb.md "Query cost"). The one exception: the silent-agency rule, whose
+    outer time filter would empty InfluxDB's fill (`agency_recent_events`)."""
+    checked = 0
+    for query in _board_and_rule_queries():
+        for own, nested in _selects(query):
+            if nested:
+                checked += 1
+                assert re.search(r"\btime\s*[<>]|\$timeFilter", own), own
+    assert checked > 100
+    silent = _selects(q.agency_recent_events("STP", 5))
+    assert any(not re.search(r"\btime\s*[<>]", own) for own, nested in silent if nested)
