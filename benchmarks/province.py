@@ -161,11 +161,17 @@ def through_the_worker(events: list[dict[str, Any]], catalog: Any, calendar: Wor
     }
 
 
-def days_to_today(calendar: WorkingCalendar, business_end: int) -> int:
-    """Seconds (whole days) that move the simulated last day onto today's date (local): the hours of
-    the history stay the hours of the business clock."""
+def days_to_today(calendar: WorkingCalendar, business_end: int, before: int) -> int:
+    """Seconds (whole days) that move the simulated last day onto today's date (local), or onto an
+    earlier day when its last instant would come after `before` (epoch s): the hours of the history stay
+    the hours of the business clock, and none of it lies in the future. (A run at 6:00 in Vietnam once
+    stamped the last day's office hours ahead of the wall's clock: `last()` over `time > now() - 1m`
+    then read those future points, in a dozen hourly shards of the live policy.)"""
     today = datetime.now(calendar.tz).date()
-    return (today - calendar.local_date(business_end)).days * 86400
+    shift = (today - calendar.local_date(business_end)).days * 86400
+    while business_end + shift > before:
+        shift -= 86400
+    return shift
 
 
 def history(events: list[dict[str, Any]], catalog: Any, calendar: WorkingCalendar, partitions: int,
@@ -336,13 +342,14 @@ def main(argv: list[str] | None = None) -> None:
     flow = traffic(events, catalog, calendar)
     with console.status(f"{len(events):,} events through Processor.handle"):
         processor, worker = through_the_worker(events, catalog, calendar, args.partitions)
-    past = None
+    past, dense = None, 0
     if args.history:
-        shift = days_to_today(calendar, int(worker["now"]))
+        dense = args.dense_minutes * 60
+        shift = days_to_today(calendar, int(worker["now"]), int(time.time()) - dense - 120)
         past = history(events, catalog, calendar, args.partitions, args.snapshot_every, shift)
     with TemporaryDirectory() as tmp, console.status("writing history and snapshots, timing the queries"):
         influx = influx_figures(processor, catalog, calendar, int(worker["now"]), Path(tmp), past,
-                                args.dense_minutes * 60 if args.history else 0)
+                                dense)
 
     table = Table(title=f"A province: {len(catalog.centres)} centres, {len(catalog.agencies)} agencies or "
                         f"desks, {args.partitions} partitions, seed {args.seed}, load {load_average()}")
