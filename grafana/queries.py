@@ -533,16 +533,12 @@ def _alias(code: str) -> str:
     return code.replace(".", "_")
 
 
-def _i766_latest_sources(fields: Sequence[str], where: str, span: str, day_tz: str | None = None,
-                         by_centre: bool = False) -> str:
-    """Each partition's latest `i766` point per agency (per local day of `day_tz` if given: the trend's
-    daily points of the default policy), one subquery per field (`latest_sources`); `by_centre` keeps the
-    agency's `centre` tag for the outer query to group by."""
-    day = "time(1d), " if day_tz else ""
+def _i766_latest_sources(fields: Sequence[str], where: str, span: str, by_centre: bool = False) -> str:
+    """Each partition's latest `i766` point per agency, one subquery per field (`latest_sources`);
+    `by_centre` keeps the agency's `centre` tag for the outer query to group by."""
     centre = '"centre", ' if by_centre else ""
-    source = ident("i766") if day_tz else live("i766")  # the trend: the daily points, default policy
-    return latest_sources(source, lasts(fields), where, f'{day}{centre}"agency", "agency_name", "partition"',
-                          span=span, extra=_per_day(day_tz))
+    return latest_sources(live("i766"), lasts(fields), where, f'{centre}"agency", "agency_name", "partition"',
+                          span=span)
 
 
 def _per_day(day_tz: str | None) -> str:
@@ -555,6 +551,9 @@ def _i766_sources(where: str, span: str, by_agency: bool, day_tz: str | None = N
     tallies, divided), then its points, and the same points, maximum and loss under the names the outer
     query adds up (`points`, `max`, `lost_<group>`). An item with a zero denominator everywhere gives no
     row: its columns are null and it is out of the total, as N/A is in `Row.score()`.
+    With `day_tz` (the trend), per local day, summed straight from the daily copies of the default policy
+    (`streams.influx.trend_lines`: each is the day's last point of its agency and partition, so no
+    `last()` subquery: a month of the province's trend took 12.6 s through them, docs/influxdb.md).
     `where` holds the tag conditions (or ""), `span` the time condition, repeated at every level
     (`latest_sources`). Returns (subqueries, the GROUP BY clause the outer query repeats)."""
     level = ['"agency"', '"agency_name"'] if by_agency else ['"centre"'] if by_centre else []
@@ -565,8 +564,12 @@ def _i766_sources(where: str, span: str, by_agency: bool, day_tz: str | None = N
     sources = []
     for item in ITEMS:
         rate, denominator, used = _rate_766(item.code)
-        latest = _i766_latest_sources(used, where, span, day_tz, by_centre)
-        summed = f'SELECT {rate} AS "r", {_sum(denominator)} AS "d" FROM {latest} WHERE {span}{group}{fill}'
+        if day_tz:  # the daily copies (default policy): one point per agency, partition and day, its last
+            summed = (f'SELECT {rate} AS "r", {_sum(denominator)} AS "d" FROM {ident("i766")} '
+                      f"WHERE {_and(where, span)}{group}{fill}")
+        else:
+            latest = _i766_latest_sources(used, where, span, by_centre)
+            summed = f'SELECT {rate} AS "r", {_sum(denominator)} AS "d" FROM {latest} WHERE {span}{group}'
         columns = [f'"r" AS {ident("rate_" + _alias(item.code))}']  # a raw selection: no time(1d) here
         if item.max is not None:
             points = _points_766(item, '"r"')
@@ -581,8 +584,8 @@ def _i766_sources(where: str, span: str, by_agency: bool, day_tz: str | None = N
     if by_agency:  # a row for every agency, even one with nothing to score yet: its number in the catalog
         # (mean, not max: a selector keeps its point's time, and InfluxDB 1.6 then loses the column when it
         # merges that row with the items' rows, stamped at the epoch; tt is the same on every partition)
-        numbers = _i766_latest_sources(("tt",), where, span, day_tz)
-        sources.append(f'SELECT mean("tt") AS "tt" FROM {numbers} WHERE {span}{group}{fill}')
+        numbers = _i766_latest_sources(("tt",), where, span)
+        sources.append(f'SELECT mean("tt") AS "tt" FROM {numbers} WHERE {span}{group}')
     return sources, group
 
 

@@ -200,7 +200,10 @@ def test_i766_trend_is_per_vietnamese_day_over_the_board_range() -> None:
     query = q.i766_trend()
     assert query.startswith('SELECT sum("points") AS "points", sum("max") AS "max" FROM (')
     assert query.endswith("WHERE $timeFilter GROUP BY time(1d) fill(none) tz('Asia/Ho_Chi_Minh')")
-    assert "now()" not in query and '"agency_name"' in query  # each partition's last point of the day
+    assert "now()" not in query
+    # the daily copies hold one point per agency, partition and day (its last): summed directly
+    assert 'sum("received") AS "d" FROM "i766" WHERE $timeFilter GROUP BY time(1d)' in query
+    assert "last(" not in query
     ninety = q.i766_trend(window="90d")
     assert "time > now() - 90d" in ninety and "$timeFilter" not in ninety
     rendered = q.render(query, start=datetime(2026, 3, 1, tzinfo=UTC), end=datetime(2026, 4, 1, tzinfo=UTC))
