@@ -18,14 +18,16 @@ Measurements (documented for dashboards in docs/influxdb.md):
   agency and partition (tags agency, agency_name, centre, partition; fields: `dossiers.index766.Tally`'s
   counts, `working_days`, the sync buckets synced_1h..synced_72h, tt, as_of, period_from, period_to).
   Rates and points are computed from the sums over partitions (grafana/queries.py, docs/index766.md).
+- `i766_sum`: with each `i766` snapshot, one point per partition (tag partition): its `i766` counts summed
+  over its agencies, for the whole catalog's 766 trend.
 The `centre` tag (on all but `deadlines`) is the code of the agency's centre in the catalog
 (`Catalog.centre_of`), for a single-centre catalog too (its one centre's code); a code the catalog does
 not know gets no `centre` tag (it counts in the total and in no centre, as in `ioc replay`). It is a
 function of `agency`, so it adds no series (docs/influxdb.md, "Series").
 Retention: `kpi`, `ii06a` and `i766` go to the retention policy `LIVE_RP` ("live": on InfluxDB 2.x the
 bucket `<bucket>/live`), which keeps them a day (the boards read their last minute); everything else,
-and one `i766` point per agency, partition and local day (`trend_lines`, the 766 trend), to the main
-one. docs/influxdb.md, "Volume and retention".
+and one `i766` point per agency, partition and local day and one `i766_sum` point per partition and local
+day (`trend_lines`, the 766 trend), to the main one. docs/influxdb.md, "Volume and retention".
 Per-dossier points carry the dossier code as a *field* (never a tag) and a timestamp offset by a hash
 of the dossier in the nanoseconds, so writing the same fact again overwrites instead of adding.
 """
@@ -69,8 +71,14 @@ retention (a day: `ioc.devstack.influx.LIVE_RP_DDL`, deploy/influxdb/10-ioc-dbrp
 their queries (`grafana.queries.LIVE_RP`). Why: a province's snapshots are about 95 million points a day,
 which the boards read one minute of."""
 
-LIVE_MEASUREMENTS = ("kpi", "ii06a", "i766")
+LIVE_MEASUREMENTS = ("kpi", "ii06a", "i766", "i766_sum")
 """What goes to `LIVE_RP`: the snapshot measurements (`snapshot_lines`)."""
+
+I766_COUNT_FIELDS = (*TALLY_FIELDS, *(f"synced_{hours}h" for hours in SYNC_WITHIN_HOURS))
+"""The `i766` fields that add up (over partitions, and over agencies into `i766_sum`)."""
+
+TREND_MEASUREMENTS = ("i766", "i766_sum")
+"""What `trend_lines` copies, a point per series and local day, into the main retention policy."""
 
 
 def stamp(ts: int, dossier: str) -> int:
@@ -154,9 +162,14 @@ def i766_points(
     index: Index766, partition: int, wall: int, as_of: int, centres: Centres | None = None
 ) -> list[str]:
     """One partition's tallies of the running 766 index, a point per agency; stamped like `ii06a_points`.
-    Tallies add up over partitions, rates do not: the board sums the tallies, then divides."""
+    Tallies add up over partitions, rates do not: the board sums the tallies, then divides.
+    Last, the partition's `i766_sum` point: the same counts summed over its agencies, which is all the
+    whole catalog's 766 trend reads (`grafana.queries.i766_trend`: one series per partition instead of one
+    per agency and partition; a province's trend over a month took 11 s through the latter,
+    docs/influxdb.md)."""
     period = {"period_from": index.period.first.isoformat(), "period_to": index.period.last.isoformat()}
     lines = []
+    sums: dict[str, FieldValue] = {}
     for number, row in enumerate(index.rows, 1):
         fields: dict[str, FieldValue] = {"as_of": as_of, "tt": number, **period}
         for name in TALLY_FIELDS:
@@ -168,6 +181,10 @@ def i766_points(
         tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)),
                 *_centre(centres, row.key))
         lines.append(line("i766", tags, fields, wall * NS))
+        for name in I766_COUNT_FIELDS:
+            sums[name] = sums.get(name, 0) + fields[name]  # type: ignore[operator]
+    if sums:
+        lines.append(line("i766_sum", (("partition", str(partition)),), sums, wall * NS))
     return lines
 
 
@@ -196,13 +213,15 @@ def snapshot_lines(
 
 
 def trend_lines(lines: list[str], stamped: int, tz: tzinfo) -> list[str]:
-    """The `i766` lines of a snapshot again, stamped at the start of the local day (`tz`) of `stamped`, for
+    """The `i766` and `i766_sum` lines of a snapshot again, stamped at the start of the local day (`tz`) of
+    `stamped`, for
     the main retention policy: each snapshot of the day overwrites the day's point (same series, same
     time), so one point per agency, partition and day stays there, the day's last, which is what the 766
     trend reads over months while the snapshots themselves expire with `LIVE_RP`."""
     local = datetime.fromtimestamp(stamped, tz)
     day = int(datetime.combine(local.date(), datetime.min.time(), tzinfo=tz).timestamp()) * NS
-    return [f"{text[:text.rindex(' ')]} {day}" for text in lines if text.startswith("i766,")]
+    prefixes = tuple(f"{m}," for m in TREND_MEASUREMENTS)
+    return [f"{text[:text.rindex(' ')]} {day}" for text in lines if text.startswith(prefixes)]
 
 
 def event_point(

@@ -170,11 +170,12 @@ def test_a_province_month_live_equals_ioc_replay_at_every_level_and_the_series_a
     # series: measured, and within the bound the catalog sets (docs/influxdb.md, "Series")
     bounds = series_bounds(catalog, PARTITIONS)
     counts = {m: len(pipeline.query(f'SHOW SERIES FROM "{m}"'))
-              for m in ("kpi", "ii06a", "i766", "events", "deadlines", "alerts")}
+              for m in ("kpi", "ii06a", "i766", "i766_sum", "events", "deadlines", "alerts")}
     everything = len(pipeline.query("SHOW SERIES"))
     print(f"series: {counts}, all {everything}; bounds: {bounds}")
     for measurement in ("kpi", "ii06a", "i766"):  # one per agency and partition, exactly
         assert counts[measurement] == len(catalog.agencies) * PARTITIONS, measurement
+    assert counts["i766_sum"] == PARTITIONS  # the trend's sums over agencies: one per partition
     for measurement in ("events", "deadlines", "alerts"):
         assert counts[measurement] <= bounds[measurement], measurement
     assert counts["events"] <= bounds["events_own_fields"]

@@ -143,16 +143,17 @@ def fresh_endpoint(influx: LocalInflux | RemoteInflux) -> InfluxEndpoint:
 
 
 def write_as_worker(endpoint: InfluxEndpoint, lines: list[str], tz: tzinfo = VIETNAM) -> None:
-    """Write test lines where the worker would: `kpi`, `ii06a`, `i766` into the `live` retention policy
-    (those older than a day are left out: they would have expired), the others into the default one, and
-    each `i766` line again at the start of its local day (`trend_lines`, in time order, so that the day's
-    last point stays, as the worker's overwrites leave it)."""
+    """Write test lines where the worker would: `kpi`, `ii06a`, `i766`, `i766_sum` into the `live`
+    retention policy (those older than a day are left out: they would have expired), the others into the
+    default one, and each `i766` and `i766_sum` line again at the start of its local day (`trend_lines`,
+    in time order, so that the day's last point stays, as the worker's overwrites leave it)."""
     from influxdb_client.client.influxdb_client import InfluxDBClient
     from influxdb_client.client.write_api import SYNCHRONOUS
 
-    from streams.influx import LIVE_MEASUREMENTS, LIVE_RP, NS, trend_lines
+    from streams.influx import LIVE_MEASUREMENTS, LIVE_RP, NS, TREND_MEASUREMENTS, trend_lines
 
     prefixes = tuple(f"{m}," for m in LIVE_MEASUREMENTS)
+    daily = tuple(f"{m}," for m in TREND_MEASUREMENTS)
 
     def stamp(text: str) -> int:
         return int(text[text.rindex(" ") + 1:])
@@ -160,7 +161,7 @@ def write_as_worker(endpoint: InfluxEndpoint, lines: list[str], tz: tzinfo = VIE
     fresh = (time.time() - 86400 + 600) * NS
     live = [t for t in lines if t.startswith(prefixes) and stamp(t) > fresh]
     main = [t for t in lines if not t.startswith(prefixes)]
-    main += [copy for t in sorted((t for t in lines if t.startswith("i766,")), key=stamp)
+    main += [copy for t in sorted((t for t in lines if t.startswith(daily)), key=stamp)
              for copy in trend_lines([t], stamp(t) // NS, tz)]
     with InfluxDBClient(url=endpoint.url, token=endpoint.token, org=endpoint.org, timeout=30_000) as client:
         write = client.write_api(write_options=SYNCHRONOUS)

@@ -201,9 +201,13 @@ def test_i766_trend_is_per_vietnamese_day_over_the_board_range() -> None:
     assert query.startswith('SELECT sum("points") AS "points", sum("max") AS "max" FROM (')
     assert query.endswith("WHERE $timeFilter GROUP BY time(1d) fill(none) tz('Asia/Ho_Chi_Minh')")
     assert "now()" not in query
-    # the daily copies hold one point per agency, partition and day (its last): summed directly
-    assert 'sum("received") AS "d" FROM "i766" WHERE $timeFilter GROUP BY time(1d)' in query
-    assert "last(" not in query
+    # the daily copies hold one point per series and day (its last): summed directly, for the whole catalog
+    # from the partitions' sums over their agencies, for one agency from its own points
+    assert 'sum("received") AS "d" FROM "i766_sum" WHERE $timeFilter GROUP BY time(1d)' in query
+    assert "last(" not in query and 'FROM "i766" ' not in query
+    one = q.i766_trend(agency="STP")
+    assert ('sum("received") AS "d" FROM "i766" WHERE "agency" = \'STP\' AND $timeFilter '
+            "GROUP BY time(1d)") in one
     ninety = q.i766_trend(window="90d")
     assert "time > now() - 90d" in ninety and "$timeFilter" not in ninety
     rendered = q.render(query, start=datetime(2026, 3, 1, tzinfo=UTC), end=datetime(2026, 4, 1, tzinfo=UTC))
@@ -230,7 +234,7 @@ def test_live_measurements_are_read_from_the_retention_policy_the_worker_writes(
         assert re.search(r'FROM "(kpi|ii06a|i766)"', query) is None, query
         assert f'FROM "{LIVE_RP}".' in query
     trend = q.i766_trend()
-    assert 'FROM "i766"' in trend and f'"{LIVE_RP}"' not in trend
+    assert 'FROM "i766_sum"' in trend and f'"{LIVE_RP}"' not in trend
 
 
 def _selects(query: str) -> list[tuple[str, bool]]:
