@@ -17,7 +17,7 @@ org="${DOCKER_INFLUXDB_INIT_ORG:?set by docker-compose.yml}"
 influx v1 dbrp create --org "$org" --bucket-id "$bucket_id" --db "$db" --rp "$rp" --default
 echo "ioc: InfluxQL database '${db}' (retention policy '${rp}') reads bucket '${DOCKER_INFLUXDB_INIT_BUCKET:-}'"
 
-# The workers write the snapshot measurements (kpi, ii06a, i766) into "<bucket>/live", kept a day
+# The workers write the snapshot measurements (kpi, ii06a, i766, i766_sum) into "<bucket>/live", kept a day
 # (streams.influx.LIVE_RP; docs/influxdb.md "Volume and retention"); the boards read them as "live"."kpi".
 live="${DOCKER_INFLUXDB_INIT_BUCKET:?set by docker-compose.yml}/live"
 live_id="$(influx bucket create --org "$org" --name "$live" --retention "${LIVE_RETENTION:-24h}" \
