@@ -53,6 +53,7 @@ from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.index766 import SYNC_WITHIN_HOURS, TALLY_FIELDS, Index766
+from dossiers.index766 import Row as Row766
 from dossiers.kpi import KPI_FIELDS, Block
 from dossiers.report_ii06a import FORM_COLUMNS, Report
 from streams.lines import FieldValue, line
@@ -73,9 +74,6 @@ which the boards read one minute of."""
 
 LIVE_MEASUREMENTS = ("kpi", "ii06a", "i766", "i766_sum")
 """What goes to `LIVE_RP`: the snapshot measurements (`snapshot_lines`)."""
-
-I766_COUNT_FIELDS = (*TALLY_FIELDS, *(f"synced_{hours}h" for hours in SYNC_WITHIN_HOURS))
-"""The `i766` fields that add up (over partitions, and over agencies into `i766_sum`)."""
 
 TREND_MEASUREMENTS = ("i766", "i766_sum")
 """What `trend_lines` copies, a point per series and local day, into the main retention policy."""
@@ -163,29 +161,32 @@ def i766_points(
 ) -> list[str]:
     """One partition's tallies of the running 766 index, a point per agency; stamped like `ii06a_points`.
     Tallies add up over partitions, rates do not: the board sums the tallies, then divides.
-    Last, the partition's `i766_sum` point: the same counts summed over its agencies, which is all the
-    whole catalog's 766 trend reads (`grafana.queries.i766_trend`: one series per partition instead of one
-    per agency and partition; a province's trend over a month took 11 s through the latter,
-    docs/influxdb.md)."""
+    Last, the partition's `i766_sum` point: the index's `total` (the same counts summed over its agencies),
+    which is all the whole catalog's 766 trend reads (`grafana.queries.i766_trend`: one series per
+    partition instead of one per agency and partition; a province's trend over a month took 11 s through
+    the latter, docs/influxdb.md)."""
     period = {"period_from": index.period.first.isoformat(), "period_to": index.period.last.isoformat()}
     lines = []
-    sums: dict[str, FieldValue] = {}
     for number, row in enumerate(index.rows, 1):
-        fields: dict[str, FieldValue] = {"as_of": as_of, "tt": number, **period}
-        for name in TALLY_FIELDS:
-            value = getattr(row.tally, name)
-            fields[name] = float(value) if name == "working_days" else int(value)
-        within = row.sync_within or {}
-        for hours in SYNC_WITHIN_HOURS:
-            fields[f"synced_{hours}h"] = int(within.get(hours, 0))
+        fields: dict[str, FieldValue] = {"as_of": as_of, "tt": number, **period, **_i766_counts(row)}
         tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)),
                 *_centre(centres, row.key))
         lines.append(line("i766", tags, fields, wall * NS))
-        for name in I766_COUNT_FIELDS:
-            sums[name] = sums.get(name, 0) + fields[name]  # type: ignore[operator]
-    if sums:
-        lines.append(line("i766_sum", (("partition", str(partition)),), sums, wall * NS))
+    lines.append(line("i766_sum", (("partition", str(partition)),), _i766_counts(index.total), wall * NS))
     return lines
+
+
+def _i766_counts(row: Row766) -> dict[str, FieldValue]:
+    """A row's counts as `i766` and `i766_sum` carry them: `Tally`'s fields (`working_days` a float) and the
+    sync buckets (`grafana.queries.I766_FIELDS` reads them)."""
+    fields: dict[str, FieldValue] = {}
+    for name in TALLY_FIELDS:
+        value = getattr(row.tally, name)
+        fields[name] = float(value) if name == "working_days" else int(value)
+    within = row.sync_within or {}
+    for hours in SYNC_WITHIN_HOURS:
+        fields[f"synced_{hours}h"] = int(within.get(hours, 0))
+    return fields
 
 
 def snapshot_lines(

@@ -48,7 +48,7 @@ from streams.influx import (
 )
 from streams.processor import DeadlineMark
 from tests.support import stack as testing
-from tests.support.scores import i766_tally, scores_of
+from tests.support.scores import i766_tally, scores_of, total_of
 
 pytestmark = pytest.mark.integration
 
@@ -302,7 +302,7 @@ def i766_lines(catalog: Catalog) -> list[str]:
             received, synced = tallies.get(agency.code, (0, 0))
             tally = i766_tally(received, synced)
             rows.append(Row766(agency.code, agency.name, tally, sync_within=i766_within(synced)))
-        index = Index766(RUNNING, Window(OPEN, OPEN), rows, Row766("TT", "TT"))
+        index = Index766(RUNNING, Window(OPEN, OPEN), rows, total_of("TT", "TT", rows))
         lines += i766_points(index, partition, NOW - ago, OPEN)
     return lines
 

@@ -31,7 +31,7 @@ from grafana import queries as q
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
 from streams.influx import centres_of, event_point, i766_points, kpi_point
 from tests.support import stack as testing
-from tests.support.scores import i766_tally, scores_of
+from tests.support.scores import i766_tally, scores_of, total_of
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +117,7 @@ def i766_lines(now: int) -> list[str]:
         mine = {agency: t for agency, p, t in I766 if p == partition}
         rows = [Row766(a.code, a.name, i766_tally(*mine.get(a.code, (0, 0))),
                        sync_within=dict.fromkeys(SYNC_WITHIN_HOURS, 0)) for a in PROVINCE.agencies]
-        index = Index766(period, Window(AS_OF, AS_OF), rows, Row766("51", "51"))
+        index = Index766(period, Window(AS_OF, AS_OF), rows, total_of("51", "51", rows))
         lines += i766_points(index, partition, now - 4, AS_OF, centres_of(PROVINCE))
     return lines
 

@@ -21,6 +21,18 @@ def i766_tally(received: int, synced: int) -> Tally:
 
 
 
+def total_of(key: str, label: str, rows: list[Row766]) -> Row766:
+    """An index's `total` for test rows, summed as the core sums it (`dossiers.index766_live.index_of`):
+    tallies and sync buckets over every row (what `i766_sum` carries)."""
+    within: dict[int, int] = {}
+    total = Row766(key, label, sync_within=within)
+    for row in rows:
+        total.tally.add(row.tally)
+        for hours, n in (row.sync_within or {}).items():
+            within[hours] = within.get(hours, 0) + n
+    return total
+
+
 def scores_of(tally: Tally) -> dict[str, float | None]:
     """The columns of `i766_scores` for one summed tally: `Row.indicators()` and `Row.score()`."""
     row = Row766("x", "x", tally)

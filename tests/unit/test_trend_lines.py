@@ -48,19 +48,22 @@ def test_every_snapshot_of_a_day_lands_on_the_same_point() -> None:
        st.integers(0, 11))
 def test_the_partition_sum_adds_every_agency_count(counts: list[tuple[int, int, float]],
                                                    partition: int) -> None:
-    """`i766_sum` (what the whole catalog's trend reads) is the sum of the partition's `i766` points, field
-    by field, with `working_days` a float and the counts integers."""
+    """`i766_sum` (what the whole catalog's trend reads) carries the index's total: the sum of the
+    partition's `i766` points, field by field, with `working_days` a float and the counts integers."""
     from dossiers.index766 import Index766, Tally
     from dossiers.index766 import Row as Row766
     from dossiers.periods import Period
     from dossiers.report_ii06a import Window
-    from streams.influx import I766_COUNT_FIELDS, i766_points
+    from grafana.queries import I766_FIELDS as I766_COUNT_FIELDS
+    from streams.influx import i766_points
+    from tests.support.scores import total_of
 
     rows = [Row766(f"A{i}", f"Agency {i}", Tally(received=r, synced=min(s, r), working_days=w),
                    sync_within={24: min(s, r)})
             for i, (r, s, w) in enumerate(counts)]
+    total = total_of("TT", "TT", rows)  # the index's total, as the core sums it (`index_of`)
     period = Period(datetime(2026, 11, 15).date(), datetime(2026, 12, 14).date())
-    index = Index766(period, Window(0, 0), rows, Row766("TT", "TT"))
+    index = Index766(period, Window(0, 0), rows, total)
     lines = i766_points(index, partition, 1_800_000_000, 1_800_000_000)
     assert len(lines) == len(rows) + 1
     total = lines[-1]
