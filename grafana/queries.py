@@ -74,7 +74,6 @@ def latest_sources(
     group: str,
     *,
     span: str,
-    extra: str = "",
     text: Sequence[str] = (),
 ) -> str:
     """The FROM clause of "each series' latest value" of `source` (a measurement as the query names it,
@@ -86,23 +85,22 @@ def latest_sources(
     the square of the columns (the sample province, 1,842 series, a minute of snapshots: the II.06a form's
     13 columns took 9.5 s in one subquery; docs/influxdb.md "Query cost"). An outer aggregate over a
     column reads the rows of its own subquery only (the others have no such column).
-    Each subquery is wrapped in an aggregate over its one row per group (`sum`, or `mode` for the `text`
+    Each subquery is wrapped in an aggregate over its one row per group (`mean`, or `mode` for the `text`
     columns): `last()` is a selector and keeps its point's time, and InfluxDB 1.6 merges the rows of
-    several subqueries only when they share a time (an aggregate's: the epoch), else every column but one
-    comes out null. `extra` is appended to both levels (e.g. ` fill(none) tz(...)` after a `time(1d)`
-    group).
+    several subqueries only when they share a time (an aggregate's: the start of the time range, the same
+    for all of them), else every column but one comes out null.
     `where` holds the conditions on tags and fields (or ""), `span` the time condition: the inner query
-    and the wrapper both have it, and so must every query above (`within()`). InfluxDB 1.x opens every
-    shard of the measurement for a parent query without a time condition, whatever its subquery's
+    and the wrapper both have it, and so must every query above (the callers repeat `span`). InfluxDB 1.x
+    opens every shard of the measurement for a parent query without a time condition, whatever its subquery's
     (influxdata/influxdb#10380, #10245): with the `live` policy's hourly shards and the history's daily
     ones, that is every shard of the retention period, for a query that reads one minute.
     """
     sources = []
     for alias, expr in columns.items():
         name = ident(alias)
-        inner = f"SELECT {expr} AS {name} FROM {source} WHERE {_and(where, span)} GROUP BY {group}{extra}"
+        inner = f"SELECT {expr} AS {name} FROM {source} WHERE {_and(where, span)} GROUP BY {group}"
         keep = "mode" if alias in text else "mean"  # mean, not sum: sum of one row keeps its time too
-        wrapper = f"SELECT {keep}({name}) AS {name} FROM ({inner}) WHERE {span} GROUP BY {group}{extra}"
+        wrapper = f"SELECT {keep}({name}) AS {name} FROM ({inner}) WHERE {span} GROUP BY {group}"
         sources.append(f"({wrapper})")
     return ", ".join(sources)
 
