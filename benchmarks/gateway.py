@@ -1,8 +1,8 @@
 """The HTTP gateway against `ioc produce`, on the same events, in one run, on a real broker.
 
     python -m benchmarks.gateway                          # starts its own KafkaBroker; needs `wrk`
-    python -m benchmarks.gateway --client librdkafka      # the gateway's SDK on confluent-kafka
-    python -m benchmarks.gateway --events 200000 --json out.json
+    python -m benchmarks.gateway --client kafka-python    # the gateway's SDK on kafka-python
+    python -m benchmarks.gateway --events 1000000 --json out.json
 
 Phases, each on a fresh topic, each checked at the end (the topic's end offsets add up to the events sent,
 nothing lost, nothing doubled):
@@ -12,7 +12,8 @@ nothing lost, nothing doubled):
    events, every body distinct (a repeated body would be answered `duplicate` without being sent); the
    events/s are the accepted events over wrk's duration, then the topic is checked;
 3. the latency of 100-event requests at about half of phase 2's event rate (wrk's `delay()` paces each
-   connection), on a fresh topic: wrk's percentiles (p50, p99).
+   connection, less the answer time a 4-second calibration run measured), on a fresh topic: wrk's
+   percentiles (p50, p99); the topic then holds the calibration's events and the run's.
 
 Not a pytest test: it takes minutes and its figures depend on the machine (2 cores shared with others).
 """
@@ -183,10 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bootstrap", help="an existing broker (default: start a local one)")
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--client", choices=["kafka-python", "librdkafka"], default="kafka-python")
+    parser.add_argument("--events", type=int, default=800_000,
+                        help="events prepared (each body is sent once: enough for --seconds at peak rate)")
+    parser.add_argument("--client", choices=["kafka-python", "librdkafka"], default="librdkafka",
+                        help="the Kafka client of the gateway and of `ioc produce` (the gateway's default)")
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -236,13 +239,19 @@ def main(argv: list[str] | None = None) -> int:
         count = write_bodies(bodies, fresh, 100)
         target = max(1.0, accepted / args.seconds / 2 / 100)  # requests/s
         paced = args.connections * 4  # many paced connections: the delay, not the answer, sets the rate
-        # wrk waits `delay` then sends and waits for the answer: subtract the expected answer time (a
-        # fifth of a 500-event request's median) so that the connection's cycle is paced * 1000 / target
+        # wrk waits `delay` then sends and waits for the answer, so a connection's cycle is delay + answer
+        # time: a short calibration run (other events) measures the answer time at this pace, and the
+        # measured run subtracts it so that the cycle is paced * 1000 / target
+        calibration = work / "b100-cal"
+        calibration_count = write_bodies(calibration, events("cal", min(args.events, int(target * 500))), 100)
         delay_ms = max(0.0, paced * 1000 / target - peak["P50_MS"] / 5)
         with gateway(work, bootstrap, topic, key, args.client) as url:
+            calibrated = wrk(url, calibration, calibration_count, key, paced, 4, delay_ms=delay_ms)
+            delay_ms = max(0.0, paced * 1000 / target - calibrated["P50_MS"])
             half = wrk(url, bodies, count, key, paced, args.seconds, delay_ms=delay_ms)
-        stored = wait_offsets(bootstrap, topic, int(half["ACCEPTED"]))
+        stored = wait_offsets(bootstrap, topic, int(calibrated["ACCEPTED"] + half["ACCEPTED"]))
         results["gateway_100_half_load"] = {**half, "target_requests_per_s": target, "in_topic": stored,
+                                            "delay_ms": delay_ms, "calibration": calibrated,
                                             "events_per_s": half["ACCEPTED"] / args.seconds}
         console.print(f"gateway, 100/request at ~{target * 100:,.0f} events/s: "
                       f"{half['ACCEPTED'] / args.seconds:,.0f} events/s, p50 {half['P50_MS']:.1f} ms, "

@@ -3,7 +3,7 @@
 Why aiohttp: it measured the fastest of the three frameworks tried on this machine for this handler
 (docs/gateway.md), it was already installed, and it brings the server, TLS and the test client in one
 well-kept package. Every answer is acknowledged only once each accepted event is in Kafka (`acks=all`) or
-in the durable SQLite spool: the SDK's `send_durable` future says which.
+in the durable SQLite spool: the SDK's `send_durable_many` batch says which.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +27,7 @@ from dossiers.validation import check_against_catalog
 from producers.files import BOM, MAX_JSON_LINE_BYTES, read_jsonl, split_lines
 from producers.gateway.keys import KeyStore
 from producers.gateway.settings import GatewaySettings
-from producers.sdk import EventProducer
+from producers.sdk import DurableBatch, EventProducer
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +207,7 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-async def _deliver(gw: Gateway, events: list[Event], agency: str) -> list[str | BaseException]:
+async def _deliver(gw: Gateway, events: list[Event], agency: str) -> list[str | BaseException | None]:
     """Hand events to the producer and wait until each is in Kafka or the spool ("kafka" / "spool")."""
     producer = gw.producer
     assert producer is not None
@@ -217,30 +215,18 @@ async def _deliver(gw: Gateway, events: list[Event], agency: str) -> list[str | 
         return []
     loop = asyncio.get_running_loop()
     all_safe: asyncio.Future[None] = loop.create_future()
-    lock = threading.Lock()
-    left = [len(events)]
 
-    def one_done(_: Future[str]) -> None:
-        # a producer thread: count down, and wake the event loop once, for the last event of the request
-        with lock:
-            left[0] -= 1
-            last = left[0] == 0
-        if last:
-            loop.call_soon_threadsafe(_settle, all_safe)
-
-    def submit() -> list[Future[str]]:
-        futures = [producer.send_durable(event, agency) for event in events]
-        for future in futures:
-            future.add_done_callback(one_done)
-        return futures
+    def settled(_: DurableBatch) -> None:
+        # the thread that settled the request's last event wakes the event loop, once per request
+        loop.call_soon_threadsafe(_settle, all_safe)
 
     gw.pending += len(events)
     try:
-        futures = await loop.run_in_executor(None, submit)
+        batch = await loop.run_in_executor(None, producer.send_durable_many, events, agency, settled)
         await asyncio.wait_for(asyncio.shield(all_safe), gw.settings.gateway_ack_timeout)
     finally:
         gw.pending -= len(events)
-    return [f.exception() or f.result() for f in futures]
+    return batch.outcomes
 
 
 async def post_events(request: web.Request, agency: str) -> web.Response:

@@ -38,7 +38,8 @@ class GatewaySettings(KafkaSettings):
         Path("gateway-spool.sqlite"), description="The gateway's SQLite spool (one gateway process per file)"
     )
     gateway_client: Literal["kafka-python", "librdkafka"] = Field(
-        "kafka-python", description="Kafka client of the producer SDK"
+        "librdkafka",
+        description="Kafka client of the producer SDK (librdkafka: about 1.4x the events/s of kafka-python)",
     )
     catalog: Path | None = Field(None, description="Catalog YAML; default: the shipped sample")
     log_level: str = "INFO"

@@ -28,6 +28,7 @@ from dossiers.dvcqg import translate
 from dossiers.replay import Replay
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.proc import DevstackError
+from producers.clients import CLIENTS
 from producers.gateway.keys import hash_key, new_key
 from producers.simulator import Simulator, warmup_start
 from tests.support import stack as testing
@@ -65,7 +66,7 @@ class GatewayProcess:
     """`python -m ioc.cli gateway` with its own keys file, spool and port."""
 
     def __init__(self, tmp_path: Path, bootstrap: str, topic: str,
-                 keys_by_agency: dict[str, str] | None = None) -> None:
+                 keys_by_agency: dict[str, str] | None = None, client: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         keys = tmp_path / "keys.txt"
@@ -75,6 +76,8 @@ class GatewayProcess:
         self.env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": bootstrap, "IOC_EVENTS_TOPIC": topic,
                     "IOC_GATEWAY_PORT": str(self.port), "IOC_GATEWAY_KEYS": str(keys),
                     "IOC_GATEWAY_SPOOL": str(tmp_path / "gateway-spool.sqlite"), "IOC_LOG_LEVEL": "INFO"}
+        if client is not None:
+            self.env["IOC_GATEWAY_CLIENT"] = client
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> GatewayProcess:
@@ -228,7 +231,17 @@ def load(url: str, run: str, stop: threading.Event, acked: list[str], errors: li
 
 
 @pytest.mark.slow
-def test_broker_stopped_during_a_load(broker: KafkaBroker, topic: str, gateway: GatewayProcess) -> None:
+@pytest.mark.parametrize("kafka_client", CLIENTS)
+def test_broker_stopped_during_a_load(broker: KafkaBroker, topic: str, tmp_path: Path,
+                                      kafka_client: str) -> None:
+    gateway = GatewayProcess(tmp_path, broker.bootstrap, topic, client=kafka_client).start()
+    try:
+        broker_stopped_during_a_load(broker, topic, gateway)
+    finally:
+        gateway.stop()
+
+
+def broker_stopped_during_a_load(broker: KafkaBroker, topic: str, gateway: GatewayProcess) -> None:
     stop, acked, errors = threading.Event(), [], []
     client = threading.Thread(target=load(gateway.url, "outage", stop, acked, errors), daemon=True)
     client.start()
@@ -248,8 +261,10 @@ def test_broker_stopped_during_a_load(broker: KafkaBroker, topic: str, gateway: 
 
 
 @pytest.mark.slow
-def test_gateway_killed_during_a_load(broker: KafkaBroker, topic: str, tmp_path: Path) -> None:
-    process = GatewayProcess(tmp_path, broker.bootstrap, topic).start()
+@pytest.mark.parametrize("kafka_client", CLIENTS)
+def test_gateway_killed_during_a_load(broker: KafkaBroker, topic: str, tmp_path: Path,
+                                      kafka_client: str) -> None:
+    process = GatewayProcess(tmp_path, broker.bootstrap, topic, client=kafka_client).start()
     stop, acked, errors = threading.Event(), [], []
     client = threading.Thread(target=load(process.url, "kill", stop, acked, errors), daemon=True)
     client.start()

@@ -29,7 +29,7 @@ from dossiers.events import parse_event
 from ioc.devstack.kafka import KafkaBroker
 from ioc.devstack.proc import DevstackError
 from producers.clients import CLIENTS, LIBRDKAFKA
-from producers.sdk import EventProducer
+from producers.sdk import DurableBatch, EventProducer
 from tests.support import stack as testing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,6 +178,37 @@ def test_n_events_in_n_events_out_keyed_by_dossier(
     assert registry.get_sample_value("ioc_producer_events_sent_total", {"agency": AGENCY.code}) == 400
     assert not registry.get_sample_value("ioc_producer_events_spooled_total", {"agency": AGENCY.code})
     assert (registry.get_sample_value("ioc_producer_send_latency_seconds_count") or 0) == 400
+
+
+def test_send_durable_many_settles_each_event_once_kafka_has_it(
+    kafka_broker: KafkaBroker, kafka_topic: Callable[..., str], tmp_path: Path, client: str,
+) -> None:
+    """The gateway's door: every event of a batch says "kafka" only after acks=all; one on_done."""
+    topic = kafka_topic(partitions=6)
+    raw = [event(i, dossiers=25, run="many-") for i in range(1_000)]
+    events = [parse_event(e) for e in raw]
+    done = threading.Event()
+    calls: list[int] = []
+
+    def on_done(batch: DurableBatch) -> None:
+        calls.append(len(batch.outcomes))
+        done.set()
+
+    with EventProducer(kafka_broker.bootstrap, topic, spool=tmp_path / "spool.sqlite",
+                       registry=CollectorRegistry(), client=client) as producer:
+        first = producer.send_durable_many(events[:500], AGENCY.code, on_done)
+        second = producer.send_durable_many(events[500:], AGENCY.code)
+        assert done.wait(30), "the batch never settled"
+        deadline = time.monotonic() + 30
+        while not second.done and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert calls == [500]
+        assert first.outcomes == ["kafka"] * 500 and second.outcomes == ["kafka"] * 500
+        assert producer.spool_depth == 0
+    records = consume(kafka_broker.bootstrap, topic, 1_000)
+    assert sorted(json.loads(r.value)["event_id"] for r in records) == sorted(e.event_id for e in events)
+    assert all(dict(r.headers)["ioc-agency"] == AGENCY.code.encode() for r in records)
+    assert_per_dossier_order(records, raw)
 
 
 def test_produce_cli_sends_valid_lines_and_reports_the_bad_one(

@@ -16,7 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from dossiers.events import InvalidEvent, parse_event
-from producers.sdk import EventProducer
+from producers.sdk import DurableBatch, EventProducer
 from producers.spool import Spool, SpoolLocked
 
 
@@ -246,6 +246,43 @@ def test_spooled_events_outlive_the_producer(tmp_path: Path) -> None:
         assert producer.close(timeout=0.5) is False
     with Spool(path) as spool:
         assert [parse_event(r.value).event_id for r in spool.peek()] == ["e-1", "e-2"]
+
+
+def test_send_durable_many_to_a_down_broker_settles_every_event_in_the_spool_at_once(
+    offline_producer: EventProducer,
+) -> None:
+    events = [parse_event(event(i, dossier=f"000.00.12.H48-260302-{i % 3:04d}")) for i in range(7)]
+    calls: list[DurableBatch] = []
+    batch = offline_producer.send_durable_many(events, "STP", calls.append)
+    assert calls == [batch], "on_done once, by the sending thread: the spool committed them all"
+    assert batch.done and batch.outcomes == ["spool"] * 7
+    rows = offline_producer.spool.peek(100)
+    assert [r.value for r in rows] == [e.to_json().encode() for e in events], "in order, canonical JSON"
+    assert all(("ioc-agency", b"STP") in r.headers for r in rows)
+    assert _sample(offline_producer, "ioc_producer_events_spooled_total", agency="STP") == 7
+    assert offline_producer.send_durable(events[0]).result(timeout=1) == "spool"
+    empty: list[DurableBatch] = []
+    assert offline_producer.send_durable_many([], "STP", empty.append).done and len(empty) == 1
+
+
+def test_durable_batch_calls_on_done_once_after_the_last_of_many_threads() -> None:
+    done: list[list[str | BaseException | None]] = []
+    size = 4_000
+    batch = DurableBatch(size, lambda b: done.append(list(b.outcomes)))
+    lost = RuntimeError("lost")
+
+    def settle(start: int) -> None:
+        for index in range(start, size, 4):
+            batch.settle(index, lost if index == 13 else "kafka")
+
+    threads = [threading.Thread(target=settle, args=(start,)) for start in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(done) == 1, "on_done exactly once"
+    assert None not in done[0], "on_done only once every event is settled"
+    assert done[0][13] is lost and done[0].count("kafka") == size - 1
 
 
 def test_closed_producer_refuses_sends(offline_producer: EventProducer) -> None:
