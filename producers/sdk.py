@@ -423,13 +423,19 @@ class EventProducer:
             return
         assert kafka is not None
         started = time.monotonic()
+        refused: Exception | None = None
         for index, (key, value, event_id, label) in enumerate(records):
             pending = _Pending(self, seqs[index], key, value, event_id, self._counters(label), started,
                                headers, batch, index)
-            try:
-                kafka.send(self.topic, key, value, headers, pending)
-            except Exception as exc:  # metadata timeout, full queue, closed client: still not lost
-                pending.fail(exc)
+            if refused is None:
+                try:
+                    kafka.send(self.topic, key, value, headers, pending)
+                    continue
+                except Exception as exc:  # metadata timeout, full queue, closed client: still not lost
+                    refused = exc
+            # spooled in its reserved place; once the client refused one record (after blocking up to
+            # max_block_ms), the rest of the batch follows it there without blocking again each
+            pending.fail(refused)
 
     def _on_sent(self, pending: _Pending, metadata: Any) -> None:
         """kafka-python callback (sender thread): a direct send was acknowledged."""

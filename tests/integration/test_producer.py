@@ -403,3 +403,37 @@ def test_closing_while_the_broker_is_down_keeps_every_event_for_the_next_run(
     finally:
         second.close(30)
     assert_delivered_in_order(broker.bootstrap, topic, sent)
+
+
+@pytest.mark.slow
+def test_a_batch_the_client_refuses_goes_to_the_spool_without_blocking_on_every_event(
+    running_own_broker: KafkaBroker, tmp_path: Path, client: str
+) -> None:
+    """Broker down and the client unable to take a record (librdkafka: its queue full; kafka-python: no
+    metadata yet for the topic): it blocks max_block_ms and refuses it; the rest of the gateway's batch
+    follows it into the spool at once, in order, and all of it arrives."""
+    broker = running_own_broker
+    topic = create_topic(broker.bootstrap)
+    raw = [event(i, dossiers=5, run=f"refused-{client}-") for i in range(200)]
+    events = [parse_event(e) for e in raw]
+    small: dict[str, Any] = {"queue.buffering.max.messages": 10} if client == LIBRDKAFKA else {}
+    producer = EventProducer(broker.bootstrap, topic, spool=tmp_path / "spool.sqlite",
+                             registry=CollectorRegistry(), client=client, max_block_ms=500,
+                             delivery_timeout_ms=4000, request_timeout_ms=1500, connect_timeout_s=2,
+                             retry_backoff_s=(0.2, 1.0), **small)
+    try:
+        assert producer.connected
+        broker.stop()
+        started = time.monotonic()
+        batch = producer.send_durable_many(events, AGENCY.code)
+        took = time.monotonic() - started
+        # one refusal costs max_block_ms (0.5 s); one per event of the batch would cost over a minute
+        assert took < 10, f"send_durable_many blocked {took:.1f} s"
+        assert producer.spool_depth > 150, "the refused record and the rest of the batch are spooled"
+        wait_until(lambda: batch.done, 60, "the batch never settled")
+        assert set(batch.outcomes) <= {"spool", "kafka"} and "spool" in batch.outcomes
+        broker.start()
+        assert producer.flush(120), f"spool still holds {producer.spool_depth} event(s)"
+    finally:
+        producer.close(30)
+    assert_delivered_in_order(broker.bootstrap, topic, raw)
