@@ -1,6 +1,6 @@
 """The HTTP gateway against `ioc produce`, on the same events, in one run, on a real broker.
 
-    python -m benchmarks.gateway                          # starts its own KafkaBroker; needs `wrk`
+    python -m benchmarks.gateway                          # its own KafkaBroker; installs `wrk` if missing
     python -m benchmarks.gateway --client kafka-python    # the gateway's SDK on kafka-python
     python -m benchmarks.gateway --events 1000000 --json out.json
 
