@@ -236,28 +236,25 @@ def test_broker_stopped_during_a_load(broker: KafkaBroker, topic: str, tmp_path:
                                       kafka_client: str) -> None:
     gateway = GatewayProcess(tmp_path, broker.bootstrap, topic, client=kafka_client).start()
     try:
-        broker_stopped_during_a_load(broker, topic, gateway)
+        stop, acked, errors = threading.Event(), [], []
+        client = threading.Thread(target=load(gateway.url, "outage", stop, acked, errors), daemon=True)
+        client.start()
+        time.sleep(3)
+        before = len(acked)
+        broker.stop()
+        time.sleep(40)  # in-flight sends time out (30 s) and are spooled; new ones go to the spool at once
+        during = len(acked) - before
+        broker.start()
+        time.sleep(3)
+        stop.set()
+        client.join(200)
+        assert before > 0 and during > 0, (before, during, errors)
+        records = read_topic(broker.bootstrap, topic, len(acked), 180)
+        values = [json.loads(r.value)["event_id"] for r in records]
+        assert set(acked) <= set(values), f"{len(set(acked) - set(values))} acknowledged events never arrived"
+        assert len(set(acked)) == len(acked)
     finally:
         gateway.stop()
-
-
-def broker_stopped_during_a_load(broker: KafkaBroker, topic: str, gateway: GatewayProcess) -> None:
-    stop, acked, errors = threading.Event(), [], []
-    client = threading.Thread(target=load(gateway.url, "outage", stop, acked, errors), daemon=True)
-    client.start()
-    time.sleep(3)
-    before = len(acked)
-    broker.stop()
-    time.sleep(40)  # in-flight sends time out (30 s) and are spooled; new ones go to the spool at once
-    during = len(acked) - before
-    broker.start()
-    time.sleep(3)
-    stop.set()
-    client.join(200)
-    assert before > 0 and during > 0, (before, during, errors)
-    values = [json.loads(r.value)["event_id"] for r in read_topic(broker.bootstrap, topic, len(acked), 180)]
-    assert set(acked) <= set(values), f"{len(set(acked) - set(values))} acknowledged events never arrived"
-    assert len(set(acked)) == len(acked)
 
 
 @pytest.mark.slow
