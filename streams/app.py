@@ -1,5 +1,8 @@
-"""The Faust wiring, declarations only: the app, its topics and table, one agent, two timers.
+"""The Faust wiring, declarations only: the app, its topics and table, the batch hand-over, two timers.
 
+The events and ticks topics are not read by an agent (one Faust `Event` per record) but handed over a
+partition's fetched records at a time (`streams.faust_compat.drain_in_batches`); Faust still does the
+rest: group membership, rebalances, the table, its changelog and recovery, commits and the timers.
 What happens on each callback is `streams.worker.Worker`; the write ordering is
 `streams.checkpoint.Checkpoint`; Faust's gaps are patched in `streams.faust_compat`.
 """
@@ -93,12 +96,12 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
         lag=lag,
     )
 
-    @app.agent(source, concurrency=1)
-    async def process(stream: Any) -> None:
-        manual = stream.noack()  # acknowledged by the checkpoint, once saved
-        async for event in manual.events():
-            await worker.on_message(event.message, event, manual.ack)
+    async def on_batch(topic: str, partition: int, messages: list[Any]) -> None:
+        with faust_compat.partition_context(messages[-1]):
+            await worker.on_batch(topic, partition, messages, app.consumer.ack)
 
+    app.topics.add(source)  # subscribed without an agent: the batches are handed over by the drain
+    faust_compat.drain_in_batches(app, {settings.events_topic, settings.ticks_topic}, on_batch)
     app.timer(settings.tick_seconds)(worker.fire_timers)
     app.timer(settings.snapshot_seconds)(worker.snapshot)
     # signal receivers are called as (sender, *args, signal=..., **kwargs)

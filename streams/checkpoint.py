@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from streams.processor import Outcome, Processor
+from dossiers.alerts import Alert
+from streams.processor import Processor
 
 BACKPRESSURE_SECONDS = 0.1
 
@@ -61,37 +62,40 @@ class Publisher(Protocol):
     ) -> Delivery: ...
 
 
-Ack = Callable[[Any], Awaitable[Any]]
-"""Acknowledges a record (Faust's `stream.ack(event)`): its offset may then be committed."""
+Ack = Callable[[Any], object]
+"""Acknowledges a record (Faust's `Consumer.ack(message)`): its offset may then be committed."""
 
 
 @dataclass(slots=True)
 class Unsaved:
-    """A record (None for a tick) whose staged states wait until the sink has written `seq` lines and
-    Kafka has its alerts (`deliveries`)."""
+    """The records of one batch (none for a tick) whose staged states wait until the sink has written
+    `seq` lines and Kafka has their alerts (`deliveries`); `writes` holds one state per dossier."""
 
     seq: int
-    record: Any
+    records: Sequence[Any]
     writes: list[tuple[str, bytes]]
     deliveries: list[Delivery] = field(default_factory=list)
 
 
 class Checkpoint:
-    """Takes each outcome through the steps below, in this order, per partition.
+    """Takes each batch of a partition (the records of one fetch, or a tick) through the steps below,
+    in this order.
 
-    `write` (for every record and tick, in the agent, in arrival order):
-      1. Send the outcome's alerts to the alerts topic (their deliveries are kept, not waited for: a
+    The worker first stages every outcome's states in the processor as it goes (the next records read
+    them at once; nothing is saved), then calls `write` once for the batch:
+      1. Send the batch's alerts to the alerts topic (their deliveries are kept, not waited for: a
          province's lagging communes raise an alert every 20 events, and waiting for each round trip
          to the broker stalled the stream, docs/benchmarks.md "A province").
       2. Hand its InfluxDB lines to the sink, waiting while the sink is full (back-pressure during an
-         outage: nothing is dropped). The sink numbers lines; the outcome's number is `sink.added`.
-      3. Stage its new states in the processor (the next records read them at once) and queue them,
-         with the record, that number and the alerts' deliveries, in the partition's `unsaved` queue.
-    `save` (inside a stream iteration of the partition: Faust takes a table write's changelog
-    partition from the current iteration), for the oldest queued entries whose lines are written and
-    whose alerts Kafka has (a failed delivery raises here, before anything is saved):
-      4. Save the states to the table, so to its changelog.
-      5. Acknowledge the record, so Faust commits its offset.
+         outage: nothing is dropped). The sink numbers lines; the batch's number is `sink.added`.
+      3. Queue its staged states (the last one of each dossier), its records, that number and the
+         alerts' deliveries in the partition's `unsaved` queue.
+    `save` (in the partition's context: Faust takes a table write's changelog partition from the
+    current event), for the oldest queued batches whose lines are written and whose alerts Kafka has
+    (a failed delivery raises here, before anything is saved):
+      4. Save the states to the table, so to its changelog: one changelog record per dossier per
+         batch, however many of its events the batch held.
+      5. Acknowledge the records, so Faust commits their offsets.
     A tick has nothing to replay: its own offset is acknowledged by the worker at once, and its states
     wait here like a record's.
     """
@@ -102,13 +106,22 @@ class Checkpoint:
         self.sink = sink
         self.unsaved: dict[int, deque[Unsaved]] = {}
         """Partition -> staged states and records in arrival order, waiting for their InfluxDB lines."""
+        self.pending = 0
+        """Records in `unsaved`, all partitions together."""
 
-    async def write(self, partition: int, outcome: Outcome, lines: list[str], record: Any | None) -> None:
-        """Steps 1-3 for one outcome; `record` is what `save` acknowledges (None for a tick)."""
+    async def write(
+        self,
+        partition: int,
+        alerts: Sequence[Alert],
+        lines: list[str],
+        writes: Mapping[str, bytes],
+        records: Sequence[Any] = (),
+    ) -> None:
+        """Steps 1-3 for one batch whose states are staged: `writes` (dossier -> its last staged state)
+        and `records` (what `save` acknowledges; none for a tick)."""
         # 1. alerts: sent now, their delivery awaited before the state that says "alerted" is saved
         deliveries = [
-            await self.alerts.send(key=alert.dossier.encode(), value=alert.to_json())
-            for alert in outcome.alerts
+            await self.alerts.send(key=alert.dossier.encode(), value=alert.to_json()) for alert in alerts
         ]
         # 2. InfluxDB lines
         sink = self.sink
@@ -116,14 +129,14 @@ class Checkpoint:
             while sink.full:
                 await asyncio.sleep(BACKPRESSURE_SECONDS)
             sink.add(lines)
-        # 3. states staged, queued behind those lines
-        writes = self.processor.stage(outcome)
-        if writes or record is not None or deliveries:
+        # 3. staged states queued behind those lines
+        if writes or records or deliveries:
             seq = sink.added if sink is not None else 0
             queue = self.unsaved.get(partition)
             if queue is None:
                 queue = self.unsaved[partition] = deque()
-            queue.append(Unsaved(seq, record, writes, deliveries))
+            queue.append(Unsaved(seq, records, list(writes.items()), deliveries))
+            self.pending += len(records)
 
     def written(self, unit: Unsaved) -> bool:
         """Whether every InfluxDB line up to this unit's is written and Kafka has answered for its alerts
@@ -136,20 +149,22 @@ class Checkpoint:
         return bool(queue) and self.written(queue[0])  # type: ignore[index]
 
     async def save(self, partition: int, ack: Ack) -> None:
-        """Steps 4-5, in order, for what the sink has caught up with; call inside an iteration of
-        `partition`, and only while this worker owns it with its views rebuilt."""
+        """Steps 4-5, in order, for what the sink has caught up with; call in the partition's context,
+        and only while this worker owns it with its views rebuilt."""
         queue = self.unsaved.get(partition)
         while queue and self.written(queue[0]):
             unit = queue[0]
             for delivery in unit.deliveries:
                 await delivery  # done: returns at once, or raises the delivery's error (still queued)
             queue.popleft()
+            self.pending -= len(unit.records)
             self.processor.save(unit.writes)  # 4. state
-            if unit.record is not None:
-                await ack(unit.record)  # 5. offset
+            for record in unit.records:
+                ack(record)  # 5. offsets
 
     def keep(self, partitions: Iterable[int]) -> None:
         """Forget the queues of partitions gone to another worker: it consumes those records again."""
         kept = set(partitions)
         for partition in set(self.unsaved) - kept:
             del self.unsaved[partition]
+        self.pending = sum(len(unit.records) for queue in self.unsaved.values() for unit in queue)

@@ -26,6 +26,7 @@ class WorkerMetrics:
     tick_seconds: Histogram
     snapshot_seconds: Histogram
     partitions: Gauge
+    unsaved_records: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
@@ -90,5 +91,11 @@ class WorkerMetrics:
             ),
             partitions=Gauge(
                 "ioc_assigned_partitions", "Partitions of the events topic assigned here", registry=reg
+            ),
+            unsaved_records=Gauge(
+                "ioc_unsaved_records",
+                "Records consumed whose states wait for their InfluxDB points or alert deliveries before "
+                "they are saved and their offsets committed",
+                registry=reg,
             ),
         )

@@ -22,9 +22,16 @@ class WorkerSensor:
         """Expose /metrics on `port` (Prometheus scrapes it; the fault tests read it)."""
         start_http_server(port, registry=self.metrics.registry)
 
-    def on_event(self, kind: str, agency: str, status: str) -> None:
-        """A valid event consumed: `status` is applied or duplicate."""
-        self.metrics.events.labels(kind, agency, status).inc()
+    def on_events(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """Valid events consumed, by (type, agency, status); `status` is applied or duplicate. Counted
+        per batch: one increment per label set, not per event."""
+        events = self.metrics.events
+        for (kind, agency, status), n in counts.items():
+            events.labels(kind, agency, status).inc(n)
+
+    def on_unsaved(self, records: int) -> None:
+        """Records whose states are staged but not saved yet (held back behind InfluxDB or Kafka)."""
+        self.metrics.unsaved_records.set(records)
 
     def on_dead_letter(self, code: str) -> None:
         self.metrics.dead_letters.labels(code).inc()

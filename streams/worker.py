@@ -1,22 +1,24 @@
 """What one worker process does, as named callbacks the Faust app wires (streams/app.py); no Faust here.
 
-One agent consumes `dossier-events` and the internal ticks topic (co-partitioned with it), so that SLA
-timers, like events, update the table inside a stream iteration of the right partition. A timer sends a
-tick to partition p only when p's due-time heap says something is due, or when p's oldest unsaved states
-can be saved (saving needs an iteration of the partition): no scan, and no tick traffic when idle.
-What happens to an outcome, and in which order, is `streams.checkpoint.Checkpoint`'s job; the metrics
-are `streams.sensor.WorkerSensor`'s.
+The worker is handed the records of `dossier-events` and of the internal ticks topic (co-partitioned
+with it) a partition's fetch at a time (`on_batch`), so that SLA timers, like events, update the table in
+the right partition. A timer sends a tick to partition p only when p's due-time heap says something is
+due, or when p's oldest unsaved states can be saved (saving happens in a batch of the partition): no
+scan, and no tick traffic when idle. What happens to a batch's outcomes, and in which order, is
+`streams.checkpoint.Checkpoint`'s job; the metrics are `streams.sensor.WorkerSensor`'s.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from kafka.partitioner.default import murmur2
 
+from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.clock import BusinessClock
@@ -179,6 +181,7 @@ class Worker:
         started = time.perf_counter()
         self.processor.rebuild(mine, self.processor.store.items(), self.partition_of)
         self.checkpoint.keep(mine)
+        self.sensor.on_unsaved(self.checkpoint.pending)
         self.mine = frozenset(mine)
         self.needs_rebuild = False
         self.tick_pending.clear()
@@ -190,43 +193,66 @@ class Worker:
 
     # -- the agent -------------------------------------------------------------------------------
 
-    async def on_message(self, message: Message, record: Any, ack: Ack) -> None:
-        """One record of the agent's stream: an event or a tick; `ack(record)` commits it."""
+    async def on_batch(self, topic: str, partition: int, messages: Sequence[Message], ack: Ack) -> None:
+        """The records of one partition from one fetch, in offset order: events or ticks. `ack(message)`
+        lets Faust commit a record's offset; the adapter calls this in the partition's context."""
         if self.needs_rebuild:
             self.on_assigned()
-        if message.topic == self.ticks_topic:
-            await self.on_tick(message.partition, record, ack)
+        if topic == self.ticks_topic:
+            await self.on_ticks(partition, messages, ack)
         else:
-            await self.on_record(message, record, ack)
+            await self.on_records(partition, messages, ack)
 
-    async def on_record(self, message: Message, record: Any, ack: Ack) -> None:
-        """An event: applied, counted as a duplicate or dead-lettered, then checkpointed."""
-        partition = message.partition
-        try:
-            outcome = self.processor.handle(
-                partition, message.value or b"", record_headers(message.headers), self.now()
-            )
-        except Exception as exc:  # a record the core cannot take must not kill the agent
-            log.exception("record %s/%s/%s failed", message.topic, partition, message.offset)
-            outcome = Outcome(
-                "dead_letter", error=InvalidEvent(f"event: not processable ({exc!r})", "internal_error")
-            )
-        if outcome.error is not None:
-            await self.dead_letter(outcome.error, message)
-        await self.checkpoint.write(partition, outcome, self.emit(outcome), record)
+    async def on_records(self, partition: int, messages: Sequence[Message], ack: Ack) -> None:
+        """Events: each applied (its states staged at once, for the next ones), counted as a duplicate or
+        refused; then the batch's dead letters, and its alerts, points and states through the checkpoint.
+        No await between the records: a rebalance cannot come in the middle of a batch."""
+        handle, stage, now = self.processor.handle, self.processor.stage, self.now()
+        lines: list[str] = []
+        alerts: list[Alert] = []
+        writes: dict[str, bytes] = {}
+        refused: list[tuple[InvalidEvent, Message]] = []
+        seen: Counter[tuple[str, str, str]] = Counter()
+        for message in messages:
+            try:
+                outcome = handle(partition, message.value or b"", record_headers(message.headers), now)
+            except Exception as exc:  # a record the core cannot take must not kill the worker
+                log.exception("record %s/%s/%s failed", message.topic, partition, message.offset)
+                outcome = Outcome(
+                    "dead_letter", error=InvalidEvent(f"event: not processable ({exc!r})", "internal_error")
+                )
+            if outcome.error is not None:
+                refused.append((outcome.error, message))
+            event = outcome.event
+            if event is not None:
+                seen[event.type.value, event.agency, outcome.status] += 1
+            self.emit(outcome, lines)
+            alerts += outcome.alerts
+            writes.update(stage(outcome))
+        self.sensor.on_events(seen)
+        for error, message in refused:
+            await self.dead_letter(error, message)
+        await self.checkpoint.write(partition, alerts, lines, writes, messages)
         if self.may_save(partition):
             await self.checkpoint.save(partition, ack)
+        self.sensor.on_unsaved(self.checkpoint.pending)
 
-    async def on_tick(self, partition: int, record: Any, ack: Ack) -> None:
-        """A tick: fire the partition's due SLA timers, and save what can be saved."""
-        self.tick_pending.pop(partition, None)
+    async def on_ticks(self, partition: int, messages: Sequence[Message], ack: Ack) -> None:
+        """Ticks (one, or a few sent before a rebalance): fire the partition's due SLA timers once, and
+        save what can be saved."""
+        for message in messages:
+            self.tick_pending.pop(partition, None)
+            ack(message)  # nothing to replay in a tick: the heap is rebuilt after a restart
         started = time.perf_counter()
         outcome = self.processor.tick(partition, self.now())
         self.sensor.on_tick(time.perf_counter() - started)
-        await self.checkpoint.write(partition, outcome, self.emit(outcome), None)
-        await ack(record)  # nothing to replay in a tick: the heap is rebuilt after a restart
+        lines: list[str] = []
+        self.emit(outcome, lines)
+        writes = dict(self.processor.stage(outcome))
+        await self.checkpoint.write(partition, outcome.alerts, lines, writes)
         if self.may_save(partition):
             await self.checkpoint.save(partition, ack)
+        self.sensor.on_unsaved(self.checkpoint.pending)
 
     async def dead_letter(self, error: InvalidEvent, message: Message) -> None:
         """The original record to the dead-letter topic, with why and where from in its headers."""
@@ -235,29 +261,26 @@ class Worker:
         )
         self.sensor.on_dead_letter(error.code)
 
-    def emit(self, outcome: Outcome) -> list[str]:
-        """The InfluxDB lines of one outcome (its alerts go out through the checkpoint), and its metrics."""
-        lines: list[str] = []
+    def emit(self, outcome: Outcome, lines: list[str]) -> None:
+        """Append the InfluxDB lines of one outcome (its alerts go out through the checkpoint); count its
+        alerts."""
         event = outcome.event
-        if event is not None:
-            self.sensor.on_event(event.type.value, event.agency, outcome.status)
-            if outcome.status == "applied":
-                lines.append(
-                    event_point(
-                        event.agency,
-                        event.type.value,
-                        outcome.channel,
-                        outcome.procedure_field,
-                        event.dossier,
-                        int(event.occurred_at.timestamp()),
-                        self.centres,
-                    )
+        if event is not None and outcome.status == "applied":
+            lines.append(
+                event_point(
+                    event.agency,
+                    event.type.value,
+                    outcome.channel,
+                    outcome.procedure_field,
+                    event.dossier,
+                    int(event.occurred_at.timestamp()),
+                    self.centres,
                 )
+            )
         for alert in outcome.alerts:
             self.sensor.on_alert(alert.kind)
             lines.append(alert_point(alert, self.centres))
         lines.extend(deadline_point(mark) for mark in outcome.deadlines)
-        return lines
 
     def may_save(self, partition: int) -> bool:
         """Whether the checkpoint can save some of the partition's states now: only for a partition

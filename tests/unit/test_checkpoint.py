@@ -14,7 +14,7 @@ from typing import Any
 from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from streams.checkpoint import Checkpoint
-from streams.processor import Processor
+from streams.processor import Outcome, Processor
 from tests.support.catalogs import fast_catalog
 from tests.support.doubles import FakeSink, FakeTopic, LoggingStore
 from tests.support.events import VN, received
@@ -37,8 +37,14 @@ class Setup:
         self.sink = FakeSink(self.log) if sink else None
         self.checkpoint = Checkpoint(self.processor, self.alerts, self.sink)
 
-    async def ack(self, record: Any) -> None:
+    def ack(self, record: Any) -> None:
         self.log.append(("acked", record))
+
+    async def write(self, partition: int, outcome: Outcome, lines: list[str], record: str | None) -> None:
+        """One outcome as a batch of one record (`record`; None for a tick), staged as the worker does."""
+        writes = dict(self.processor.stage(outcome))
+        records = [] if record is None else [record]
+        await self.checkpoint.write(partition, outcome.alerts, lines, writes, records)
 
 
 def test_alerts_and_points_are_out_before_the_state_before_the_offset() -> None:
@@ -47,7 +53,7 @@ def test_alerts_and_points_are_out_before_the_state_before_the_offset() -> None:
     assert [a.kind for a in outcome.alerts] == ["overdue"]
 
     async def run() -> None:
-        await s.checkpoint.write(0, outcome, ["line-1", "line-2"], "record-1")
+        await s.write(0, outcome, ["line-1", "line-2"], "record-1")
         await s.checkpoint.save(0, s.ack)  # the sink has written nothing yet
         assert s.store == {} and s.processor.load("D1") is not None  # staged, read by the next records
         assert s.checkpoint.saveable(0) is False
@@ -78,10 +84,10 @@ def test_a_state_waits_for_its_alerts_delivery_even_when_its_points_are_written(
     assert first.alerts
 
     async def run() -> None:
-        await s.checkpoint.write(0, first, ["line-1"], "record-1")
+        await s.write(0, first, ["line-1"], "record-1")
         second = s.processor.handle(0, raw(received("D2", T0)), {}, T0)  # no alert
         assert not second.alerts
-        await s.checkpoint.write(0, second, ["line-2"], "record-2")
+        await s.write(0, second, ["line-2"], "record-2")
         sink.write_all()
         assert s.checkpoint.saveable(0) is False
         await s.checkpoint.save(0, s.ack)
@@ -108,7 +114,7 @@ def test_records_are_saved_and_acknowledged_in_order_only_as_far_as_the_sink_has
     async def run() -> None:
         for i in range(3):
             outcome = s.processor.handle(0, raw(received(f"D{i}", T0)), {}, T0)
-            await s.checkpoint.write(0, outcome, [f"line-{i}"], f"record-{i}")
+            await s.write(0, outcome, [f"line-{i}"], f"record-{i}")
             if i == 1:
                 written_after_second = sink.added
         sink.written = written_after_second  # the first two records' lines are in InfluxDB
@@ -128,14 +134,14 @@ def test_a_tick_is_queued_only_for_its_states_and_never_acknowledged_here() -> N
     s = Setup(sink=False)
 
     async def run() -> None:
-        await s.checkpoint.write(0, s.processor.tick(0, T0), [], None)  # nothing fired: nothing to keep
+        await s.write(0, s.processor.tick(0, T0), [], None)  # nothing fired: nothing to keep
         assert s.checkpoint.unsaved == {}
         first = s.processor.handle(0, raw(received("D1", T0)), {}, T0)
-        await s.checkpoint.write(0, first, [], "record-1")
+        await s.write(0, first, [], "record-1")
         await s.checkpoint.save(0, s.ack)
         fired = s.processor.tick(0, T0 + 8)  # P.FAST is overdue from T0 + 8
         assert fired.writes and [a.kind for a in fired.alerts] == ["overdue"]
-        await s.checkpoint.write(0, fired, [], None)
+        await s.write(0, fired, [], None)
         await s.checkpoint.save(0, s.ack)
 
     asyncio.run(run())
@@ -143,6 +149,7 @@ def test_a_tick_is_queued_only_for_its_states_and_never_acknowledged_here() -> N
 
 
 def test_a_full_sink_holds_the_record_back_until_it_has_room() -> None:
+    """Its state is staged (the worker stages as it goes), but neither queued for saving nor saved."""
     s = Setup()
     sink = s.sink
     assert sink is not None
@@ -150,14 +157,15 @@ def test_a_full_sink_holds_the_record_back_until_it_has_room() -> None:
     outcome = s.processor.handle(0, raw(received("D1", T0)), {}, T0)
 
     async def run() -> None:
-        task = asyncio.create_task(s.checkpoint.write(0, outcome, ["line"], "record"))
+        task = asyncio.create_task(s.write(0, outcome, ["line"], "record"))
         await asyncio.sleep(0.25)
-        assert not task.done() and sink.added == 0 and s.processor.staged == {}
+        assert not task.done() and sink.added == 0 and s.checkpoint.unsaved == {}
         sink.full = False
         await asyncio.wait_for(task, 2)
 
     asyncio.run(run())
-    assert sink.added == 1 and "D1" in s.processor.staged
+    assert sink.added == 1 and "D1" in s.processor.staged and len(s.checkpoint.unsaved[0]) == 1
+    assert s.store == {}
 
 
 def test_keep_forgets_the_queues_of_partitions_gone_elsewhere() -> None:
@@ -166,7 +174,7 @@ def test_keep_forgets_the_queues_of_partitions_gone_elsewhere() -> None:
     async def run() -> None:
         for partition in (0, 1, 2):
             outcome = s.processor.handle(partition, raw(received(f"D{partition}", T0)), {}, T0)
-            await s.checkpoint.write(partition, outcome, ["line"], f"record-{partition}")
+            await s.write(partition, outcome, ["line"], f"record-{partition}")
 
     asyncio.run(run())
     s.checkpoint.keep([1])

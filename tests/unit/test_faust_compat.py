@@ -130,3 +130,111 @@ def test_the_patches_apply_to_the_installed_faust() -> None:
     faust_compat.patch_consumer(app.consumer, {"events"})
     assert app.consumer.perform_seek.__qualname__.startswith("hold_flow_while_seeking")
     assert app.consumer.seek_to_committed.__qualname__.startswith("seek_uncommitted_to_earliest")
+
+
+@dataclass
+class Record:
+    """A consumed record as Faust's consumer yields it (only what the drain reads)."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class Fetcher:
+    """Test double of Faust's fetcher service: the drain runs until it stops."""
+
+    def __init__(self) -> None:
+        self._stopped = asyncio.Event()
+
+
+def drain_rig(rounds: list[list[Record]]) -> tuple[Any, Fetcher, list[Any], list[Any]]:
+    """The installed Faust's app and consumer (no broker contacted), its `getmany` replaced by `rounds`
+    of fetched records in Faust's round-robin order; returns what the callback and the batches got.
+    Call it in the running event loop: Faust's services keep the loop they were made in."""
+    app: Any = faust.App("drain-test", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False)
+    consumer = app.consumer
+    fetcher, delivered, batches = Fetcher(), list[Any](), list[Any]()
+    remaining = list(rounds)
+
+    async def getmany(timeout: float) -> Any:
+        if not remaining:
+            fetcher._stopped.set()
+            return
+        for record in remaining.pop(0):
+            yield faust.types.TP(record.topic, record.partition), record
+
+    async def callback(message: Any) -> None:
+        delivered.append(message)
+
+    consumer.getmany, consumer.callback = getmany, callback
+    app.topics._acking_topics.update({"events", "ticks"})  # what subscribing acking topics sets
+    return app, fetcher, delivered, batches
+
+
+def test_the_drain_hands_each_partitions_records_of_a_fetch_over_at_once_in_offset_order() -> None:
+    fetched = [Record("events", p, o) for o in (10, 11, 12) for p in (0, 1)]  # Faust interleaves them
+    fetched += [Record("events", 0, 13), Record("ticks", 1, 0), Record("app-dossiers-changelog", 0, 5)]
+
+    async def run() -> tuple[Any, list[Any], list[Any]]:
+        app, fetcher, delivered, batches = drain_rig([fetched, [Record("events", 0, 17)]])
+
+        async def on_batch(topic: str, partition: int, messages: list[Any]) -> None:
+            batches.append((topic, partition, [m.offset for m in messages]))
+
+        faust_compat.drain_in_batches(app, {"events", "ticks"}, on_batch)
+        await app.consumer._drain_messages(fetcher)
+        return app, delivered, batches
+
+    app, delivered, batches = asyncio.run(run())
+    assert batches == [
+        ("events", 0, [10, 11, 12, 13]),
+        ("events", 1, [10, 11, 12]),
+        ("ticks", 1, [0]),
+        ("events", 0, [17]),
+    ]
+    assert [m.offset for m in delivered] == [5]  # other topics (a changelog in recovery): Faust's callback
+    tp = faust.types.TP("events", 0)
+    assert app.consumer._read_offset[tp] == 17
+    assert sorted((i.begin, i.end) for i in app.consumer._gap[tp]) == [(14, 18)]  # as Faust adds it itself
+
+
+def test_a_rebalance_during_a_batch_drops_the_rest_of_the_fetch() -> None:
+    """Records already fetched when a rebalance stops the flow are not handed over: Faust seeks to the
+    committed offsets afterwards, and they are read again (as Faust drops what its queues held)."""
+    fetched = [Record("events", p, 0) for p in (0, 1, 2)]
+
+    async def run() -> list[Any]:
+        app, fetcher, _, batches = drain_rig([fetched])
+
+        async def on_batch(topic: str, partition: int, messages: list[Any]) -> None:
+            batches.append(partition)
+            app.consumer.suspend_flow.set()  # a rebalance began while this batch awaited
+
+        faust_compat.drain_in_batches(app, {"events"}, on_batch)
+        await app.consumer._drain_messages(fetcher)
+        return batches
+
+    assert asyncio.run(run()) == [0]
+
+
+def test_in_a_partition_context_table_writes_go_to_that_partitions_changelog() -> None:
+    app: Any = faust.App("context-test", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False)
+    table = app.Table("dossiers", default=None, partitions=3)
+    with pytest.raises(TypeError, match="outside of stream iteration"):
+        table.partition_for_key("D1")
+    with faust_compat.partition_context(Record("events", 2, 41)):
+        assert table.partition_for_key("D1") == 2
+        assert faust.streams.current_event().message.offset == 41  # type: ignore[union-attr]
+    assert faust.streams.current_event() is None
+
+
+def test_the_drain_applies_to_the_installed_faust() -> None:
+    app: Any = faust.App("drain-test", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False)
+
+    async def on_batch(topic: str, partition: int, messages: list[Any]) -> None: ...
+
+    faust_compat.drain_in_batches(app, {"events"}, on_batch)
+    assert app.consumer._drain_messages.__qualname__.startswith("drain_in_batches")
+    with pytest.raises(RuntimeError, match="_drain_messages"):
+        faust_compat.drain_in_batches(type("App", (), {"consumer": object()})(), {"events"}, on_batch)

@@ -19,6 +19,7 @@ import pytest
 from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.clock import BusinessClock
+from dossiers.lifecycle import DossierState, Status
 from dossiers.wire import AGENCY_HEADER, DLQ_CODE_HEADER, DLQ_REASON_HEADER
 from ioc.devstack import worker as devstack_worker
 from streams.influx import LIVE_RP
@@ -48,6 +49,8 @@ class FakeMessage:
     key: bytes | None
     value: bytes | None
     headers: Any = None
+    label: str = ""
+    """How the test log names the record when it is acknowledged."""
 
 
 class Rig:
@@ -88,22 +91,28 @@ class Rig:
     def at(self, business: int) -> None:
         self.wall = WALL0 + (business - T0)
 
-    async def ack(self, record: Any) -> None:
-        self.log.append(("acked", record))
+    def ack(self, message: FakeMessage) -> None:
+        self.log.append(("acked", message.label))
 
-    async def event(self, body: dict[str, Any] | bytes, partition: int = 0, headers: Any = None) -> str:
+    def message(self, body: dict[str, Any] | bytes, partition: int = 0, headers: Any = None) -> FakeMessage:
         value = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.offset += 1
-        record = f"record-{self.offset}"
-        message = FakeMessage(EVENTS, partition, self.offset, b"key", value, headers)
-        await self.worker.on_message(message, record, self.ack)
+        return FakeMessage(EVENTS, partition, self.offset, b"key", value, headers, f"record-{self.offset}")
+
+    async def batch(self, messages: list[FakeMessage], partition: int = 0) -> list[str]:
+        """The records of one fetch of `partition`, handed over at once as Faust's drain does."""
+        await self.worker.on_batch(EVENTS, partition, messages, self.ack)
+        return [m.label for m in messages]
+
+    async def event(self, body: dict[str, Any] | bytes, partition: int = 0, headers: Any = None) -> str:
+        [record] = await self.batch([self.message(body, partition, headers)], partition)
         return record
 
     async def tick(self, partition: int = 0) -> str:
         self.offset += 1
-        record = f"tick-{self.offset}"
-        await self.worker.on_message(FakeMessage(TICKS, partition, self.offset, None, b""), record, self.ack)
-        return record
+        message = FakeMessage(TICKS, partition, self.offset, None, b"", None, f"tick-{self.offset}")
+        await self.worker.on_batch(TICKS, partition, [message], self.ack)
+        return message.label
 
     def metric(self, name: str, **labels: str) -> float | None:
         return self.sensor.metrics.registry.get_sample_value(name, labels)
@@ -123,6 +132,43 @@ def test_an_event_is_applied_written_then_saved_then_acknowledged() -> None:
     record = asyncio.run(run())
     assert rig.log.index(("saved", "D1")) < rig.log.index(("acked", record))
     assert rig.metric("ioc_events_total", type="received", agency="STP", result="applied") == 1.0
+
+
+def test_a_batch_is_applied_in_order_and_saved_once_per_dossier_then_all_its_records_acknowledged() -> None:
+    """The records of one fetch: each event reads the state the one before it staged (the second
+    `received` of D1 is a duplicate, its `resolved` applies to the dossier D1's first event opened),
+    the table gets one write per dossier (one changelog record), then every record is acknowledged,
+    the refused one included, in offset order."""
+    rig = Rig()
+    first = received("D1", T0)
+    bodies: list[dict[str, Any] | bytes] = [
+        first,
+        received("D2", T0),
+        first,  # the same event again
+        b"not json",
+        {**first, "event_id": "e-resolved", "type": "resolved", "occurred_at": first["occurred_at"]},
+    ]
+
+    async def run() -> list[str]:
+        records = await rig.batch([rig.message(body) for body in bodies])
+        assert rig.store == {} and not any(entry[0] == "acked" for entry in rig.log)  # lines not written
+        assert rig.sink is not None
+        rig.sink.write_all()
+        await rig.tick()
+        return records
+
+    records = asyncio.run(run())
+    saved = [entry[1] for entry in rig.log if entry[0] == "saved"]
+    assert sorted(saved) == ["D1", "D2"]  # one write each, though D1 had three events
+    acked = [entry[1] for entry in rig.log if entry[0] == "acked" and entry[1].startswith("record-")]
+    assert acked == records
+    assert max(rig.log.index(("saved", key)) for key in ("D1", "D2")) < rig.log.index(("acked", records[0]))
+    d1 = rig.worker.processor.load("D1")
+    assert d1 is not None and DossierState.from_bytes(d1).status is Status.RESOLVED
+    assert rig.metric("ioc_events_total", type="received", agency="STP", result="applied") == 2.0
+    assert rig.metric("ioc_events_total", type="received", agency="STP", result="duplicate") == 1.0
+    assert rig.metric("ioc_events_total", type="resolved", agency="STP", result="applied") == 1.0
+    assert rig.metric("ioc_dead_letters_total", reason="json") == 1.0
 
 
 def test_an_invalid_record_is_dead_lettered_with_the_original_bytes_and_the_reason() -> None:
@@ -222,7 +268,8 @@ def test_nothing_is_saved_while_a_rebuild_is_pending_nor_for_a_partition_gone() 
         rig.worker.on_revoked()
         for partition, key in ((0, "D2"), (3, "D3")):
             outcome = rig.worker.processor.handle(partition, json.dumps(received(key, T0)).encode(), {}, T0)
-            await rig.worker.checkpoint.write(partition, outcome, [], f"record-{key}")
+            writes = dict(rig.worker.processor.stage(outcome))
+            await rig.worker.checkpoint.write(partition, outcome.alerts, [], writes, [f"record-{key}"])
         assert rig.worker.checkpoint.saveable(0) and not rig.worker.may_save(0)  # views not rebuilt yet
         rig.worker.needs_rebuild = False
         rig.worker.mine = frozenset({0, 1})  # partition 3 was not there at the last rebuild
