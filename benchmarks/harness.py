@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -265,13 +266,13 @@ class Traffic:
         return sum(len(v) for _, v in self.records) / max(1, len(self.records))
 
 
-def simulated_traffic(
-    n: int, seed: int = 7, label: str = "simulating events", catalog_path: Path | None = None
-) -> Traffic:
-    """`n` events of the simulator from SIMULATION_FROM (after 10 working days of warm-up, so the
-    first events already find open dossiers): realistic types, agencies and lifecycles. The 19-agency
-    sample catalog, or `catalog_path` (e.g. the province, dossiers/data/province.yaml)."""
-    catalog = load_catalog(catalog_path)
+def simulated_events(
+    n: int, seed: int = 7, catalog: Catalog | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The simulator's first `n` events (business instant, event) from SIMULATION_FROM, after 10 working
+    days of warm-up (so the first events already find open dossiers): realistic types, agencies and
+    lifecycles, generated as they are consumed (10 million fit in no list)."""
+    catalog = catalog or load_catalog(None)
     calendar = WorkingCalendar(catalog.calendar)
     end = int(SIMULATION_FROM.timestamp()) + 4 * 365 * 86400
     simulator = Simulator(
@@ -282,17 +283,26 @@ def simulated_traffic(
         end=end,
         emit_from=SIMULATION_FROM,
     )
+    return itertools.islice(simulator.timed_events(), n)
+
+
+def simulated_traffic(
+    n: int, seed: int = 7, label: str = "simulating events", catalog_path: Path | None = None
+) -> Traffic:
+    """`n` events of the simulator (`simulated_events`), pre-serialised, with the business instant just
+    after the last. The 19-agency sample catalog, or `catalog_path` (e.g. the province,
+    dossiers/data/province.yaml)."""
+    catalog = load_catalog(catalog_path)
+    calendar = WorkingCalendar(catalog.calendar)
     records: list[Record] = []
     last = 0
     with progress() as bar:
         task = bar.add_task(label, total=n)
-        for ts, event in simulator.timed_events():
+        for ts, event in simulated_events(n, seed, catalog):
             records.append((event["dossier"].encode(), dump(event)))
             last = ts
             if len(records) % 10_000 == 0:
                 bar.update(task, completed=len(records))
-            if len(records) >= n:
-                break
         bar.update(task, completed=len(records))
     return Traffic(records, last + 1, catalog, calendar)
 

@@ -205,7 +205,9 @@ def latency_block(extra: dict[str, Any]) -> str:
         rows.append(
             f"| replay of {rep['events']:,} events | {rep['seconds']:.1f} s | {rep['load']} | "
             f"{n0(rep['rate'])} "
-            f"events/s, {rep['bytes'] / 1e6:.0f} MB file, {n0(rep['valid'])} valid, `{rep['command']}` |"
+            f"events/s, {rep['bytes'] / 1e6:.0f} MB file, {n0(rep['valid'])} valid"
+            + (f", peak memory {rep['peak_rss_bytes'] / 2**30:.2f} GiB" if "peak_rss_bytes" in rep else "")
+            + f", `{rep['command']}` |"
         )
     return "\n".join(
         [

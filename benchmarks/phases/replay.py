@@ -1,50 +1,118 @@
 """`ioc replay` (the domain core, no Kafka) of the simulator's first N events written to a JSON-lines
-file, in a new process: wall time includes the interpreter's start."""
+file, in a new process: wall time includes the interpreter's start; peak memory is the child's maximum
+resident set (`ru_maxrss` from `wait4`).
+
+    python -m benchmarks.phases.replay --events 10000000   # a province-year (issue 19: < 10 minutes)
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import ROOT, Context, Figure, console, load_average, simulated_traffic, write_jsonl
+from benchmarks.harness import (
+    ROOT,
+    Context,
+    Figure,
+    console,
+    dump,
+    load_average,
+    machine_info,
+    progress,
+    simulated_events,
+)
 
 
-def measure(ctx: Context, events: int) -> dict[str, Any]:
-    traffic = simulated_traffic(events, seed=7, label="replay: simulating events")
-    path = ctx.work / f"replay-{events}.jsonl"
-    write_jsonl(path, traffic)
-    as_of = datetime.fromtimestamp(traffic.now, UTC).isoformat().replace("+00:00", "Z")
+def write_simulated(path: Path, events: int, seed: int = 7) -> int:
+    """The simulator's first `events` events as JSON lines, streamed to `path`; returns the business
+    instant just after the last."""
+    last = 0
+    with path.open("wb") as out, progress() as bar:
+        task = bar.add_task(f"replay: simulating {events:,} events", total=events)
+        for n, (ts, event) in enumerate(simulated_events(events, seed), start=1):
+            out.write(dump(event))
+            out.write(b"\n")
+            last = ts
+            if n % 50_000 == 0:
+                bar.update(task, completed=n)
+        bar.update(task, completed=events)
+    return last + 1
+
+
+def measure_file(path: Path, events: int, now: int) -> dict[str, Any]:
+    """`ioc replay FILE --as-of NOW --json` in a child process: seconds, rate and peak memory."""
+    as_of = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
     cmd = [sys.executable, "-m", "ioc.cli", "replay", str(path), "--as-of", as_of, "--json"]
-    with console.status(f"ioc replay of {events:,} events"):
+    with console.status(f"ioc replay of {events:,} events"), tempfile.TemporaryFile("w+") as out:
         started = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+        child = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.PIPE, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
-    report = json.loads(proc.stdout)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        errors = child.stderr.read() if child.stderr else ""
+        if child.returncode:
+            raise RuntimeError(f"ioc replay exited with {child.returncode}: {errors[-2000:]}")
+        out.seek(0)
+        report = json.loads(out.read())
     return {
         "events": events,
         "bytes": path.stat().st_size,
         "seconds": seconds,
         "rate": events / seconds,
+        "peak_rss_bytes": usage.ru_maxrss * 1024,  # KiB on Linux
         "valid": report.get("events", {}).get("valid"),
+        "dossiers": report.get("dossiers", {}).get("total"),
         "command": f"ioc replay events-{events}.jsonl --as-of {as_of} --json",
         "load": load_average(),
     }
 
 
+def measure(ctx: Context, events: int) -> dict[str, Any]:
+    path = ctx.work / f"replay-{events}.jsonl"
+    started = time.perf_counter()
+    now = write_simulated(path, events)
+    simulated = time.perf_counter() - started
+    try:
+        return {**measure_file(path, events, now), "simulated_seconds": simulated}
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def figure(data: dict[str, Any]) -> Figure:
+    note = (f"{data['seconds']:.1f} s for {data['events']:,} events, peak memory "
+            f"{data['peak_rss_bytes'] / 2**30:.2f} GiB, {data['dossiers']:,} dossiers")
+    return Figure(f"replay of {data['events']:,} events", data["rate"], "events/s", note,
+                  load=data["load"], details=data)
+
+
 def run(ctx: Context) -> list[Figure]:
-    data = measure(ctx, 50_000 if ctx.options.quick else 1_000_000)
-    note = f"{data['seconds']:.1f} s for {data['events']:,} events"
-    return [
-        Figure(
-            f"replay of {data['events']:,} events",
-            data["rate"],
-            "events/s",
-            note,
-            load=data["load"],
-            details=data,
-        )
-    ]
+    return [figure(measure(ctx, 50_000 if ctx.options.quick else 1_000_000))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--events", type=int, default=10_000_000)
+    p.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    options = p.parse_args(argv)
+    options.quick = False
+    console.print("[bold]machine[/bold]: " + ", ".join(f"{k} {v}" for k, v in machine_info().items()))
+    console.print(f"load before: {load_average()}")
+    with tempfile.TemporaryDirectory(prefix="ioc-replay-bench-") as work:
+        data = measure(Context(options, Path(work)), options.events)
+    console.print(figure(data).note)
+    console.print({k: v for k, v in data.items() if k != "load"} | {"load after": data["load"]})
+    if options.json:
+        options.json.write_text(json.dumps(data, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
