@@ -267,14 +267,15 @@ class Traffic:
 
 
 def simulated_events(
-    n: int, seed: int = 7, catalog: Catalog | None = None
+    n: int, seed: int = 7, catalog: Catalog | None = None, years: int = 4
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """The simulator's first `n` events (business instant, event) from SIMULATION_FROM, after 10 working
     days of warm-up (so the first events already find open dossiers): realistic types, agencies and
-    lifecycles, generated as they are consumed (10 million fit in no list)."""
+    lifecycles, generated as they are consumed (10 million fit in no list). Fewer than `n` when `years`
+    of the centre's traffic hold fewer (the sample centre: about 750,000 events a year)."""
     catalog = catalog or load_catalog(None)
     calendar = WorkingCalendar(catalog.calendar)
-    end = int(SIMULATION_FROM.timestamp()) + 4 * 365 * 86400
+    end = int(SIMULATION_FROM.timestamp()) + years * 365 * 86400
     simulator = Simulator(
         catalog,
         calendar,

@@ -2,6 +2,7 @@
 
     python -m benchmarks.report                 # full sizes, about 15-20 minutes on 2 cores
     python -m benchmarks.report --quick --out /tmp/benchmarks.md   # smoke run, small sizes
+    python -m benchmarks.report --only-extra    # latency, recovery and replay only (step 3), printed
 
 It runs, one after the other, each on a local broker/InfluxDB it starts itself:
 
@@ -139,6 +140,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--skip-producer", action="store_true", help="keep the producer table instead of re-running"
     )
+    p.add_argument(
+        "--only-extra",
+        action="store_true",
+        help="only latency, recovery and replay (step 3): results printed and saved, the report left as is",
+    )
     p.add_argument("--partitions", type=int, default=6)
     p.add_argument(
         "--results",
@@ -168,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ioc-report-") as scratch:
         work = Path(scratch)
         saved: dict[str, Any] = {"report_command": command}
+        if options.only_extra:
+            saved["extra"] = run_extra(options, work, command)
+            options.results.write_text(json.dumps(saved, indent=1, default=str))
+            console.print(f"saved the results to {options.results}; {options.out} left as is")
+            return 0
         if not options.skip_producer:
             producer_argv = ["--events", "20000", "--repeat", "1"] if options.quick else []
             saved["producer"], _ = run_module("benchmarks.producer", producer_argv, work / "producer.json")
