@@ -1,12 +1,15 @@
 """Every workaround of a faust-streaming gap, in one place, with the version it was written for.
 
-Three patches of Faust's internals (docs/faults.md, bugs 5 and 6; docs/architecture.md):
+Three patches of Faust's internals (docs/faults.md, bugs 5 and 6; docs/architecture.md), and the batch
+hand-over that replaces its per-record one (`drain_in_batches`, `partition_context`; issue 19):
 - `seek_uncommitted_to_earliest`: partitions without a committed offset restart from their earliest
   offset after a rebalance (records were skipped);
 - `hold_flow_while_seeking`: the consumer's flow is stopped while Faust seeks to the committed offsets
   (records fetched during the seek were cleared unprocessed);
 - `use_raw_changelog`: the table's changelog topic is rebuilt with the raw serializers, through the
-  private `Collection._new_changelog_topic`.
+  private `Collection._new_changelog_topic`;
+- `drain_in_batches`: a partition's fetched records reach the worker in one call (Faust's
+  `Consumer._drain_messages` replaced), and `partition_context` gives table writes their partition.
 
 They were written against faust-streaming 0.15.3 and are proven by the two-worker and slow-seek tests
 (tests/integration/test_stream_pipeline.py) and the fault tests. `check_faust` runs at start-up: a
@@ -271,6 +274,6 @@ def partition_context(message: Any) -> Iterator[None]:
 
 
 def patch_consumer(consumer: Any, topics: set[str]) -> None:
-    """Both consumer workarounds; `topics` are the ones the agent reads (events and ticks)."""
+    """Both consumer workarounds; `topics` are the ones the worker reads (events and ticks)."""
     seek_uncommitted_to_earliest(consumer, topics)
     hold_flow_while_seeking(consumer)

@@ -240,8 +240,8 @@ class Worker:
     async def on_ticks(self, partition: int, messages: Sequence[Message], ack: Ack) -> None:
         """Ticks (one, or a few sent before a rebalance): fire the partition's due SLA timers once, and
         save what can be saved."""
+        self.tick_pending.pop(partition, None)
         for message in messages:
-            self.tick_pending.pop(partition, None)
             ack(message)  # nothing to replay in a tick: the heap is rebuilt after a restart
         started = time.perf_counter()
         outcome = self.processor.tick(partition, self.now())
