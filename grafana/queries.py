@@ -406,6 +406,7 @@ PROMQL: dict[str, str] = {
     "sink_latency_p95": "histogram_quantile(0.95, sum by (le) (rate(ioc_sink_write_seconds_bucket[5m])))",
     "sink_points_rate": "sum(rate(ioc_sink_points_total[1m]))",
     "sink_buffer": "sum by (instance) (ioc_sink_buffer_points)",
+    "unsaved_records": "sum by (instance) (ioc_unsaved_records)",
     "alerts_rate": "sum by (kind) (rate(ioc_alerts_total[5m]))",
     "partitions": "sum by (instance) (ioc_assigned_partitions)",
     "partitions_total": "sum(ioc_assigned_partitions)",

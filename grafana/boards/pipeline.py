@@ -119,6 +119,13 @@ def pipeline_board(catalog: Catalog) -> db.Dashboard:
     )
     grid.add(_prom_series("Điểm ghi/giây", [(p["sink_points_rate"], "điểm/giây")], "ops"), 0, 24, 12, 7)
     grid.add(_prom_series("Thời gian xử lý hẹn giờ SLA (p95)", [(p["tick_p95"], "p95")], "s"), 12, 24, 12, 7)
+    grid.add(
+        _prom_series("Bản ghi chờ lưu trạng thái", [(p["unsaved_records"], "{{instance}}")], "short"),
+        0,
+        31,
+        24,
+        7,
+    )
     board = (
         dashboard(PIPELINE_UID, TITLE, catalog.calendar.timezone)
         .refresh("10s")
