@@ -308,13 +308,6 @@ def simulated_traffic(
     return Traffic(records, last + 1, catalog, calendar)
 
 
-def write_jsonl(path: Path, traffic: Traffic) -> None:
-    with path.open("wb") as out:
-        for _, value in traffic.records:
-            out.write(value)
-            out.write(b"\n")
-
-
 def received_event(
     dossier: str, ts: int, procedure: str = "P.DAY", agency: str = "STP", channel: str = "online"
 ) -> dict[str, Any]:

@@ -60,15 +60,19 @@ def measure_file(path: Path, events: int, now: int, catalog: Path | None = None)
     as_of = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
     chosen = ["--catalog", str(catalog)] if catalog is not None else []
     cmd = [sys.executable, "-m", "ioc.cli", "replay", str(path), "--as-of", as_of, "--json", *chosen]
-    with console.status(f"ioc replay of {events:,} events"), tempfile.TemporaryFile("w+") as out:
+    with (
+        console.status(f"ioc replay of {events:,} events"),
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,  # files, not pipes: nothing to drain while waiting
+    ):
         started = time.perf_counter()
-        child = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(child.pid, 0)
+        child = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)  # also the child's own peak memory, which run() drops
         seconds = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        errors = child.stderr.read() if child.stderr else ""
-        if child.returncode:
-            raise RuntimeError(f"ioc replay exited with {child.returncode}: {errors[-2000:]}")
+        code = os.waitstatus_to_exitcode(status)
+        if code:
+            err.seek(0)
+            raise RuntimeError(f"ioc replay exited with {code}: {err.read()[-2000:]}")
         out.seek(0)
         report = json.loads(out.read())
     return {
