@@ -63,8 +63,8 @@ def agency_user(code: str) -> str:
 
 @dataclass(frozen=True)
 class AclTopology:
-    """The names the ACLs are about: topics, the Faust app id (= group, prefix of its internal topics,
-    transactional ids) and the notifier's group. The defaults are the services' defaults; a deployment
+    """The names the ACLs are about: topics, the Faust app id (= group, prefix of its internal topics)
+    and the notifier's group. The defaults are the services' defaults; a deployment
     reads its own from the environment with `kafka_access.settings.KafkaAccessSettings().topology()`."""
 
     events_topic: str = wire.EVENTS_TOPIC
@@ -130,8 +130,7 @@ def acl_rules(
     # Faust's own topics: `<app_id>-dossiers-changelog`, `<app_id>-__assignor-__leader`, repartitions.
     allow(worker, "TOPIC", t.app_id, "PREFIXED", "READ", "WRITE", "DESCRIBE", "CREATE")
     allow(worker, "GROUP", t.app_id, "PREFIXED", "READ", "DESCRIBE")
-    # processing_guarantee=exactly_once: Faust's transactional ids start with the app id.
-    allow(worker, "TRANSACTIONAL_ID", t.app_id, "PREFIXED", "WRITE", "DESCRIBE")
+    # no TRANSACTIONAL_ID: the worker refuses exactly_once (streams.settings.EXACTLY_ONCE_REFUSED)
 
     notifier = t.notifier_user
     allow(notifier, "TOPIC", t.alerts_topic, "LITERAL", "READ", "DESCRIBE")

@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dossiers.clock import BusinessClock
 from kafka_settings import KafkaSettings
+
+EXACTLY_ONCE_REFUSED = (
+    "exactly_once is not supported: with Kafka transactions the worker's own timer records (the ticks "
+    "topic) stay invisible until a transaction commits, and Faust commits one only when records are "
+    "acknowledged, so the worker never starts (faust-streaming 0.15.3; producers fenced after the "
+    "transaction timeout). Use at_least_once: KPIs, points and alert ids are exactly once by design "
+    "(docs/faults.md)"
+)
+"""Why `IOC_PROCESSING_GUARANTEE=exactly_once` is refused at start-up (issue 19)."""
 
 
 class StreamSettings(KafkaSettings):
@@ -58,8 +67,18 @@ class StreamSettings(KafkaSettings):
         description="Working hours after receipt by which a dossier should be synced to the national "
         "portal (Cổng DVCQG); later: a sync_late alert (none = no sync alerts; docs/index766.md)",
     )
-    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    processing_guarantee: Literal["at_least_once"] = Field(
+        "at_least_once",
+        description="Faust's delivery mode; only at_least_once: the results are exactly once by design",
+    )
     log_level: str = "WARNING"
+
+    @field_validator("processing_guarantee", mode="before")
+    @classmethod
+    def _no_transactions(cls, value: object) -> object:
+        if value == "exactly_once":
+            raise ValueError(EXACTLY_ONCE_REFUSED)
+        return value
 
     def sync_late_seconds(self) -> int | None:
         return None if self.sync_late_hours is None else round(self.sync_late_hours * 3600)

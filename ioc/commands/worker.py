@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from dossiers.catalog import load_catalog
 from ioc.options import KAFKA_PANEL, CatalogOption, load_catalog_or_exit
@@ -46,7 +47,11 @@ def worker(
         "influx_url": influx_url,
         "metrics_port": metrics_port,
     }
-    settings = StreamSettings(**{name: value for name, value in given.items() if value is not None})
+    try:
+        settings = StreamSettings(**{name: value for name, value in given.items() if value is not None})
+    except ValidationError as exc:  # an IOC_* variable out of range: say which and why, no traceback
+        typer.echo(f"invalid worker settings: {exc}", err=True)
+        raise typer.Exit(2) from exc
     try:
         loaded = load_catalog(settings.catalog)
     except (OSError, ValueError):

@@ -55,7 +55,7 @@ def test_names_come_from_the_services_variables(monkeypatch: pytest.MonkeyPatch)
     assert StreamSettings().app_id == "app" and NotifySettings().notify_group == "ng"  # the same variables
     resources = {(r.resource_type, r.resource_name) for r in acl_rules(["STP"], topology)}
     assert resources == {("TOPIC", "ev"), ("TOPIC", "dlq"), ("TOPIC", "al"), ("TOPIC", "ti"),
-                         ("TOPIC", "app"), ("GROUP", "app"), ("TRANSACTIONAL_ID", "app"), ("GROUP", "ng")}
+                         ("TOPIC", "app"), ("GROUP", "app"), ("GROUP", "ng")}
 
 
 def test_acls_prints_the_set_with_the_environment_names() -> None:

@@ -83,6 +83,27 @@ def test_a_missing_catalog_is_a_usage_error_not_a_traceback(tmp_path: Path, star
     assert started == []
 
 
+def test_an_invalid_setting_is_a_usage_error_that_names_it(
+    monkeypatch: pytest.MonkeyPatch, started: list[Any]
+) -> None:
+    monkeypatch.setenv("IOC_SINK_MAX_BUFFER", "10")
+    result = CliRunner().invoke(cli(), ["worker"])
+    assert result.exit_code == 2 and "invalid worker settings" in result.output
+    assert "sink_max_buffer" in result.output and started == []
+
+
+def test_exactly_once_is_refused_at_start_up_with_why(
+    monkeypatch: pytest.MonkeyPatch, started: list[Any]
+) -> None:
+    """Faust's transactions would hide the worker's own ticks until a commit that never comes: measured
+    with a real broker (docs/faults.md), the worker never became ready. Refused, not silently ignored."""
+    monkeypatch.setenv("IOC_PROCESSING_GUARANTEE", "exactly_once")
+    result = CliRunner().invoke(cli(), ["worker"])
+    assert result.exit_code == 2 and "exactly_once is not supported" in result.output
+    assert started == []
+    assert StreamSettings(processing_guarantee="at_least_once").processing_guarantee == "at_least_once"
+
+
 def test_the_worker_warns_loudly_when_it_starts_on_the_sample_catalog(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
