@@ -42,6 +42,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -56,7 +57,7 @@ from dossiers.index766 import SYNC_WITHIN_HOURS, TALLY_FIELDS, Index766
 from dossiers.index766 import Row as Row766
 from dossiers.kpi import KPI_FIELDS, Block
 from dossiers.report_ii06a import FORM_COLUMNS, Report
-from streams.lines import FieldValue, line
+from streams.lines import FieldValue, escape_string, line, prefix
 from streams.metrics import WorkerMetrics
 from streams.processor import DeadlineMark, Processor
 from streams.settings import StreamSettings
@@ -234,14 +235,20 @@ def event_point(
     ts: int,
     centres: Centres | None = None,
 ) -> str:
-    tags = (
-        ("agency", agency),
-        ("type", kind),
-        ("channel", channel or "unknown"),
-        ("field", field or "unknown"),
-        *_centre(centres, agency),
-    )
-    return line("events", tags, {"n": 1, "dossier": dossier}, stamp(ts, dossier))
+    """One line per applied event, the same as `line("events", tags, {"n": 1, "dossier": dossier}, ...)`
+    (tests/unit/test_lines.py), from a cached head: one per consumed event, it is the worker's
+    most frequent line (the generic `line` cost about 6 µs, a tenth of the worker's time per event)."""
+    head = _event_head(agency, kind, channel or "unknown", field or "unknown",
+                       centres.get(agency) if centres is not None else None)
+    return f'{head}{escape_string(dossier)}",n=1i {stamp(ts, dossier)}'
+
+
+@lru_cache(maxsize=65536)
+def _event_head(agency: str, kind: str, channel: str, field: str, centre: str | None) -> str:
+    """`events,<tags> dossier="`: the fields sorted as `line` sorts them (dossier, then n)."""
+    tags = (("agency", agency), ("type", kind), ("channel", channel), ("field", field),
+            *((("centre", centre),) if centre else ()))
+    return f'{prefix("events", tags)} dossier="'
 
 
 def deadline_point(mark: DeadlineMark) -> str:

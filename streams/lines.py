@@ -31,7 +31,7 @@ def _escape_tag_value(value: str) -> str:
     return escaped + " " if escaped.endswith("\\") else escaped
 
 
-def _escape_string(value: str) -> str:
+def escape_string(value: str) -> str:
     return value.translate(_STRING)
 
 
@@ -50,7 +50,7 @@ def _field(value: FieldValue) -> str:
         return f"{value}i"
     if isinstance(value, float):
         return repr(value)
-    return f'"{_escape_string(value)}"'
+    return f'"{escape_string(value)}"'
 
 
 def line(measurement: str, tags: tuple[tuple[str, str], ...], fields: dict[str, FieldValue], ns: int) -> str:

@@ -42,3 +42,23 @@ def test_line_escapes_every_special_character_as_point_does(
     for field_key, field_value in fields.items():
         point.field(field_key, field_value)
     assert line(measurement, tags, fields, 7) == point.to_line_protocol()
+
+
+@given(agency=special, kind=special, channel=st.none() | special, field=st.none() | special, dossier=special,
+       ts=st.integers(0, 2**32), centre=st.none() | special)
+def test_the_event_line_equals_the_generic_line_and_point(
+    agency: str, kind: str, channel: str | None, field: str | None, dossier: str, ts: int, centre: str | None
+) -> None:
+    """`event_point` builds its line from a cached head: the same bytes as `line` (and so as Point)."""
+    from streams.influx import event_point, stamp
+
+    centres = {agency: centre} if centre is not None else None
+    tags = (("agency", agency), ("type", kind), ("channel", channel or "unknown"),
+            ("field", field or "unknown"), *((("centre", centre),) if centre else ()))
+    expected = line("events", tags, {"n": 1, "dossier": dossier}, stamp(ts, dossier))
+    assert event_point(agency, kind, channel, field, dossier, ts, centres) == expected
+    point = Point("events").time(stamp(ts, dossier), WritePrecision.NS)
+    for key, value in tags:
+        point.tag(key, value)
+    point.field("n", 1).field("dossier", dossier)
+    assert expected == point.to_line_protocol()
