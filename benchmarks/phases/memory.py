@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -37,8 +38,8 @@ TRACE_LIMIT = 200_000
 """Largest number of open dossiers measured with tracemalloc as well (it doubles memory and time)."""
 
 
-def _templates(sample_events: int, partitions: int) -> tuple[list[list[Any]], Any, Any]:
-    """Open dossier states of the simulator (as JSON lists), its catalog and calendar."""
+def _templates(sample_events: int, partitions: int) -> tuple[list[Any], Any, Any]:
+    """Open dossier states of the simulator (`DossierState`s), its catalog and calendar."""
     from dossiers.lifecycle import DossierState, Status
     from streams.processor import Processor
     from streams.worker import partition_of
@@ -48,24 +49,23 @@ def _templates(sample_events: int, partitions: int) -> tuple[list[list[Any]], An
     warm = Processor(sample.catalog, sample.calendar, scratch, alert_backfill_seconds=2 * 86400)
     for key, value in sample.records:
         warm.save(warm.stage(warm.handle(partition_of(key.decode(), partitions), value, {}, sample.now)))
-    open_states = [raw for raw in scratch.values() if DossierState.from_bytes(raw).status is Status.OPEN]
-    return [json.loads(raw) for raw in open_states], sample.catalog, sample.calendar
+    states = [DossierState.from_bytes(raw) for raw in scratch.values()]
+    return [state for state in states if state.status is Status.OPEN], sample.catalog, sample.calendar
 
 
-def _fill(templates: list[list[Any]], n: int) -> dict[str, bytes]:
-    """`n` open dossiers copied from the templates under new codes, due times spread over two hours."""
-    from dossiers.lifecycle import DossierState
-
-    received = tuple(DossierState.__dataclass_fields__).index("received")
+def _fill(templates: list[Any], n: int) -> dict[str, bytes]:
+    """`n` open dossiers copied from the templates under new codes, due times spread over two hours,
+    stored as the worker stores them (`DossierState.to_bytes`)."""
     store: dict[str, bytes] = {}
     with progress() as bar:
         task = bar.add_task(f"{n:,} open dossiers", total=n)
         for i in range(n):
-            values = list(templates[i % len(templates)])
-            values[0] = f"{values[0].rsplit('-', 1)[0]}-{i:07d}"  # same shape as a real code
-            mark = values[received]
-            values[received] = [mark[0] - i % 7200, mark[1]]  # spread due times: no ties
-            store[values[0]] = json.dumps(values, separators=(",", ":")).encode()
+            template = templates[i % len(templates)]
+            code = f"{template.dossier.rsplit('-', 1)[0]}-{i:07d}"  # same shape as a real code
+            mark = template.received
+            # spread due times: no ties
+            state = replace(template, dossier=code, received=(mark[0] - i % 7200, mark[1]))
+            store[code] = state.to_bytes()
             if i % 50_000 == 0:
                 bar.update(task, completed=i)
         bar.update(task, completed=n)

@@ -84,7 +84,7 @@ def test_new_facts_merge_order_free_and_duplicates_count_once() -> None:
 
 def test_a_state_stored_before_the_766_fields_still_decodes() -> None:
     state = state_of(parse(HISTORY))
-    old = json.loads(state.to_bytes())[:-4]  # the record as the previous release wrote it
+    old = json.loads(state.to_json_bytes())[:-4]  # the record as the previous release wrote it
     decoded = DossierState.from_bytes(json.dumps(old).encode())
     new_facts = (decoded.synced, decoded.digitised, decoded.e_result, decoded.complaints)
     assert new_facts == (None, False, False, 0)

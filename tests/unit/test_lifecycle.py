@@ -120,6 +120,27 @@ def test_to_bytes_from_bytes_round_trip(raws: list[dict[str, Any]], data: st.Dat
     assert half.to_bytes() == raw
 
 
+@settings(max_examples=200, deadline=None)
+@given(histories)
+def test_a_state_stored_as_json_before_messagepack_reads_back_the_same(raws: list[dict[str, Any]]) -> None:
+    """Changelogs written before 2026-12-05 hold JSON arrays: a worker reads them as before, and writes
+    the state back as MessagePack (the first byte tells the two apart)."""
+    state = fold(parse(raws))
+    old = state.to_json_bytes()
+    assert old[:1] == b"[" and state.to_bytes()[:1] in (b"\xdc", b"\xdd")
+    restored = DossierState.from_bytes(old)
+    assert restored == state and restored.to_bytes() == state.to_bytes()
+
+
+def test_a_text_messagepack_cannot_hold_is_stored_as_json_and_reads_back() -> None:
+    """A JSON event may carry a lone surrogate as an escape ("\\ud800"); UTF-8 (so MessagePack) cannot
+    encode it: that one state is stored as JSON, which reads back as before."""
+    state = DossierState("D-\ud800", agency="STP", procedure="1.0")
+    raw = state.to_bytes()
+    assert raw[:1] == b"["
+    assert DossierState.from_bytes(raw) == state
+
+
 def test_state_is_small() -> None:
     raws = [
         received(at(2026, 3, 2, 9)),
