@@ -93,7 +93,7 @@ def kafka_phases(options: argparse.Namespace) -> list[tuple[ModuleType, Phase]]:
     if not options.no_peers:  # Quix Streams, from its own venv (installed on first use)
         phases += [(quix, quix.run_stateless), (quix, quix.run_stateful)]
     if not options.no_variants:  # what the per-event time is made of, and an environment-only tuning
-        phases += [(naive, naive.run_no_table), (naive, naive.run_linger), (pipeline, pipeline.run_linger)]
+        phases += [(naive, naive.run_no_table), (naive, naive.run_linger), (pipeline, pipeline.run_no_linger)]
     return phases
 
 
@@ -230,7 +230,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-variants",
         action="store_true",
-        help="skip the naive agent without table / with producer linger, and the worker with PRODUCER_LINGER",
+        help="skip the naive agent without table / with producer linger, and the worker without linger",
     )
     p.add_argument("--profile-seconds", type=float, default=15.0)
     p.add_argument("--overdue-open", type=int, default=50_000, help="open dossiers in the real-worker test")

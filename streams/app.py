@@ -43,6 +43,9 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
         topic_partitions=partitions,
         topic_allow_declare=True,
         processing_guarantee=settings.processing_guarantee,
+        # records wait in the producer up to this long to leave in one request; Faust flushes the producer
+        # before it commits offsets, so what is committed is delivered as before (docs/benchmarks.md)
+        producer_linger=settings.producer_linger_seconds,
         # records wait for their partition's next iteration to be saved, and streams are paused during
         # a rebalance: waiting for them would never end; unsaved records are consumed again instead
         stream_wait_empty=False,
