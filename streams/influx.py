@@ -82,8 +82,13 @@ TREND_MEASUREMENTS = ("i766", "i766_sum")
 
 def stamp(ts: int, dossier: str) -> int:
     """Nanosecond timestamp unique per (second, dossier): idempotent overwrites, no collisions."""
-    offset = int.from_bytes(hashlib.blake2b(dossier.encode(), digest_size=4).digest(), "big") % NS
-    return ts * NS + offset
+    return ts * NS + _offset(dossier)
+
+
+@lru_cache(maxsize=65536)
+def _offset(dossier: str) -> int:
+    """A dossier's nanoseconds within the second (a dossier's events and marks come in a few days)."""
+    return int.from_bytes(hashlib.blake2b(dossier.encode(), digest_size=4).digest(), "big") % NS
 
 
 _CALENDARS: dict[int, tuple[Catalog, WorkingCalendar]] = {}
@@ -254,18 +259,15 @@ def _event_head(agency: str, kind: str, channel: str, field: str, centre: str | 
 def deadline_point(mark: DeadlineMark) -> str:
     """No `centre` tag: the point is overwritten (open 1 -> 0) days later, and a tag added in between (an
     upgrade, an agency moved to another centre) would make that a second series, leaving the dossier
-    listed as overdue for ever. A centre's list filters on its agencies (`grafana.queries`)."""
-    return line(
-        "deadlines",
-        (("agency", mark.agency), ("kind", mark.kind)),
-        {
-            "dossier": mark.dossier,
-            "procedure": mark.procedure or "",
-            "open": 1 if mark.open else 0,
-            "late_seconds": mark.late_seconds,
-            "changed_at": mark.at,
-        },
-        stamp(mark.due_at, mark.dossier),
+    listed as overdue for ever. A centre's list filters on its agencies (`grafana.queries`).
+
+    The same line as `line("deadlines", tags, {dossier, procedure, open, late_seconds, changed_at}, ...)`
+    (tests/unit/test_lines.py), from a cached head and the fields in `line`'s sorted order."""
+    return (
+        f'{prefix("deadlines", (("agency", mark.agency), ("kind", mark.kind)))} changed_at={mark.at}i,'
+        f'dossier="{escape_string(mark.dossier)}",late_seconds={mark.late_seconds}i,'
+        f'open={1 if mark.open else 0}i,procedure="{escape_string(mark.procedure or "")}" '
+        f"{stamp(mark.due_at, mark.dossier)}"
     )
 
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from influxdb_client import Point, WritePrecision
 
-from streams.lines import line
+from streams.lines import FieldValue, line
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20)
 
@@ -62,3 +62,19 @@ def test_the_event_line_equals_the_generic_line_and_point(
         point.tag(key, value)
     point.field("n", 1).field("dossier", dossier)
     assert expected == point.to_line_protocol()
+
+
+@given(agency=special, kind=st.sampled_from(["overdue", "due_soon"]), dossier=special,
+       procedure=st.none() | special, is_open=st.booleans(), late=st.integers(0, 10**9),
+       due=st.integers(0, 2**32), at=st.integers(0, 2**32))
+def test_the_deadline_line_equals_the_generic_line(
+    agency: str, kind: str, dossier: str, procedure: str | None, is_open: bool, late: int, due: int, at: int
+) -> None:
+    from streams.influx import deadline_point, stamp
+    from streams.processor import DeadlineMark
+
+    mark = DeadlineMark(kind, dossier, agency, procedure, due, is_open, late, at)
+    fields: dict[str, FieldValue] = {"dossier": dossier, "procedure": procedure or "",
+                                     "open": 1 if is_open else 0, "late_seconds": late, "changed_at": at}
+    expected = line("deadlines", (("agency", agency), ("kind", kind)), fields, stamp(due, dossier))
+    assert deadline_point(mark) == expected
