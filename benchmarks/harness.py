@@ -513,6 +513,29 @@ def consumed(port: int) -> float:
     return scrape(port, "ioc_events_total") + scrape(port, "ioc_dead_letters_total")
 
 
+class Committed:
+    """Records of `topic` whose offsets consumer group `group` has committed: each counted once, however
+    many times a rebalance made a worker consume it again (a worker's `consumed` counts those twice)."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
+        from kafka import KafkaAdminClient
+
+        self.admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-committed")
+        self.group, self.topic, self.last = group, topic, 0.0
+
+    def __call__(self) -> float:
+        try:
+            offsets = self.admin.list_consumer_group_offsets(self.group)
+        except Exception:  # the group's coordinator not known yet: no progress to report
+            return self.last
+        mine = (o.offset for tp, o in offsets.items() if tp.topic == self.topic and o.offset > 0)
+        self.last = float(sum(mine))
+        return self.last
+
+    def close(self) -> None:
+        self.admin.close()
+
+
 def follow(
     read: Callable[[], float],
     total: int,
