@@ -31,7 +31,12 @@ class StreamSettings(KafkaSettings):
     data_dir: Path = Field(Path("./.ioc-worker"), description="Faust data dir (RocksDB files)")
     catalog: Path | None = Field(None, description="Catalog YAML; default: the shipped sample")
     metrics_port: int = Field(9108, description="Prometheus /metrics port (0 = disabled)")
-    tick_seconds: float = Field(0.5, gt=0, description="How often due-time heaps are checked")
+    tick_seconds: float = Field(
+        0.1,
+        gt=0,
+        description="How often due-time heaps are checked: a peek per partition, a tick record only when "
+        "something is due; adds up to this much to an overdue alert's delay (0.5 before 2026-12-05)",
+    )
     snapshot_seconds: float = Field(5.0, gt=0, description="How often KPI snapshots go to InfluxDB")
     influx_url: str | None = Field(None, description="InfluxDB URL (v2 write API); unset = no sink")
     influx_token: str = "dev-token"

@@ -122,9 +122,16 @@ def measure(ctx: Context, preload: int, samples: int) -> dict[str, Any]:
         "delays": delays,
         "median": statistics.median(delays) if delays else float("nan"),
         "max": max(delays) if delays else float("nan"),
-        "tick_seconds": float(env.get("IOC_TICK_SECONDS", "0.5")),
+        "tick_seconds": float(env.get("IOC_TICK_SECONDS", _default_tick())),
         "load": load_average(),
     }
+
+
+def _default_tick() -> float:
+    """The worker's tick period when the environment does not set it."""
+    from streams.settings import StreamSettings
+
+    return float(StreamSettings.model_fields["tick_seconds"].default)
 
 
 def run(ctx: Context) -> list[Figure]:
