@@ -524,9 +524,11 @@ class Committed:
         self.group, self.topic, self.last = group, topic, 0.0
 
     def __call__(self) -> float:
+        from kafka.errors import KafkaError
+
         try:
-            offsets = self.admin.list_consumer_group_offsets(self.group)
-        except Exception:  # the group's coordinator not known yet: no progress to report
+            offsets = self.admin.list_group_offsets(self.group).get(self.group, {})
+        except KafkaError:  # the group's coordinator not known yet: no progress to report
             return self.last
         mine = (o.offset for tp, o in offsets.items() if tp.topic == self.topic and o.offset > 0)
         self.last = float(sum(mine))

@@ -387,3 +387,34 @@ def test_ioc_dev_kafka_sasl_serves_the_catalog_users_until_sigterm(tmp_path: Pat
         rest, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, "".join(output) + rest
     assert "stopping Kafka" in rest
+
+
+def test_the_benchmarks_count_a_groups_progress_by_its_committed_offsets(
+    kafka_broker: KafkaBroker, kafka_topic: TopicFactory
+) -> None:
+    """`benchmarks.harness.Committed`, what the worker benchmarks follow: records of one topic whose
+    offsets the group committed (0 for a group that has committed nothing)."""
+    from benchmarks.harness import Committed
+
+    topic, other = kafka_topic(partitions=3), kafka_topic(partitions=1)
+    produce(kafka_broker.bootstrap, topic, [(f"k{i}".encode(), b"v") for i in range(30)])
+    produce(kafka_broker.bootstrap, other, [(b"k", b"v")] * 5)
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    committed = Committed(kafka_broker.bootstrap, group, topic)
+    try:
+        assert committed() == 0
+        consumer = KafkaConsumer(bootstrap_servers=kafka_broker.bootstrap, group_id=group,
+                                 enable_auto_commit=False, auto_offset_reset="earliest")
+        try:
+            consumer.subscribe([topic, other])
+            seen = 0
+            deadline = time.monotonic() + 30
+            while seen < 35 and time.monotonic() < deadline:
+                seen += sum(len(batch) for batch in consumer.poll(500).values())
+            assert seen == 35
+            consumer.commit()
+        finally:
+            consumer.close()
+        assert committed() == 30  # the other topic's 5 are not counted
+    finally:
+        committed.close()
