@@ -197,11 +197,10 @@ class DossierState:
         of the JSON array stored before 2026-12-05 and several times faster both ways (docs/benchmarks.md,
         issue 19). JSON still where MessagePack cannot hold a text (a lone surrogate, which a JSON event
         may carry as an escape); `from_bytes` reads both."""
-        fields = _ALL_FIELDS(self)
         try:
-            return _PACK(fields)
+            return _PACK(_ALL_FIELDS(self))
         except UnicodeEncodeError:
-            return _ENCODE(fields).encode()
+            return self.to_json_bytes()
 
     def to_json_bytes(self) -> bytes:
         """The stored form before 2026-12-05 (a compact JSON array of the fields): what older changelogs

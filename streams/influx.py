@@ -243,16 +243,14 @@ def event_point(
     """One line per applied event, the same as `line("events", tags, {"n": 1, "dossier": dossier}, ...)`
     (tests/unit/test_lines.py), from a cached head: one per consumed event, it is the worker's
     most frequent line (the generic `line` cost about 6 µs, a tenth of the worker's time per event)."""
-    head = _event_head(agency, kind, channel or "unknown", field or "unknown",
-                       centres.get(agency) if centres is not None else None)
+    head = _event_head(agency, kind, channel or "unknown", field or "unknown", _centre(centres, agency))
     return f'{head}{escape_string(dossier)}",n=1i {stamp(ts, dossier)}'
 
 
 @lru_cache(maxsize=65536)
-def _event_head(agency: str, kind: str, channel: str, field: str, centre: str | None) -> str:
+def _event_head(agency: str, kind: str, channel: str, field: str, centre: tuple[tuple[str, str], ...]) -> str:
     """`events,<tags> dossier="`: the fields sorted as `line` sorts them (dossier, then n)."""
-    tags = (("agency", agency), ("type", kind), ("channel", channel), ("field", field),
-            *((("centre", centre),) if centre else ()))
+    tags = (("agency", agency), ("type", kind), ("channel", channel), ("field", field), *centre)
     return f'{prefix("events", tags)} dossier="'
 
 
