@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager
 from typing import Any
 
 import faust
@@ -108,7 +109,18 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
     app.timer(settings.tick_seconds)(worker.fire_timers)
     app.timer(settings.snapshot_seconds)(worker.snapshot)
     # signal receivers are called as (sender, *args, signal=..., **kwargs)
-    app.on_partitions_revoked.connect(lambda *_, **__: worker.on_revoked())
+    def where(partition: int) -> AbstractContextManager[None]:
+        return faust_compat.partition_context(faust_compat.Where(settings.events_topic, partition))
+
+    async def before_revoke(*_: Any, **__: Any) -> None:
+        """Runs after Faust's own commit of what was acknowledged (`App._on_partitions_revoked`), still
+        within the revocation: save and acknowledge what the sink has written, then commit that too."""
+        if await worker.before_revoke(app.consumer.ack, where):
+            for _attempt in range(2):  # a commit already running makes the first call wait, not commit
+                if await app.consumer.commit():
+                    break
+
+    app.on_partitions_revoked.connect(before_revoke)
     app.on_rebalance_complete.connect(lambda *_, **__: worker.on_rebalanced())
     app.on_before_shutdown.connect(lambda *_, **__: worker.stop(timeout=10))
 

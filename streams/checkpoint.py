@@ -36,6 +36,9 @@ class Sink(Protocol):
     def add(self, lines: list[str], rp: str = "") -> int:
         """Queue lines for retention policy `rp` ("" = the default one); returns their sequence number."""
 
+    def flush(self, timeout: float) -> bool:
+        """Wait until every line added so far is written (True), or `timeout` seconds pass (False)."""
+
     def close(self, timeout: float) -> None:
         """Write what is buffered (up to `timeout`) and stop."""
 

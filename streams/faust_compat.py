@@ -25,6 +25,7 @@ import logging
 import re
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -251,6 +252,15 @@ class _StandInEvent:
 
     def __init__(self, message: Any):
         self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Stands for a record of `topic` and `partition` in `partition_context`, where no record is at hand
+    (a state saved during a rebalance for a tick: `Worker.before_revoke`); Faust reads only these two."""
+
+    topic: str
+    partition: int
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from tests.support.events import VN, received
 from tests.support.pipeline import (
     EVENING,
     PARTITIONS,
+    MetricWorker,
     Pipeline,
     Record,
     assert_same_kpis,
@@ -35,6 +37,7 @@ from tests.support.pipeline import (
     metric,
     replay_of,
     settle,
+    wait_until,
 )
 from tests.support.traffic import lifecycles, with_noise
 
@@ -143,6 +146,38 @@ def test_two_workers_split_the_partitions_and_agree_with_replay(pipeline: Pipeli
     assert_same_kpis(live, replay_of(records, catalog, max(live.as_of)))
     alerts = [json.loads(m.value) for m in pipeline.read_topic("IOC_ALERTS_TOPIC")]
     assert {a["alert_id"] for a in alerts} == expected_alert_ids(records, catalog, EVENING)
+
+
+def test_a_worker_joining_mid_stream_finds_the_first_ones_work_saved_not_to_be_done_again(
+    pipeline: Pipeline,
+) -> None:
+    """The first worker's sink writes only every 20 s, so when the second joins, everything the first has
+    consumed waits for its InfluxDB lines, unsaved and uncommitted. Before the rebalance moves partitions
+    it flushes the sink, saves and commits (`Worker.before_revoke`): what it had done is not consumed
+    again by either worker (it all was, before: nothing was committed yet), and the results are exact."""
+    catalog = load_catalog()
+    records, _, _ = with_noise(
+        lifecycles(catalog, seed=3, dossiers=2500, start=EVENING - 20 * 86400, span=19 * 86400), seed=3
+    )
+    first = pipeline.worker("w1", IOC_SINK_FLUSH_SECONDS="20", IOC_SINK_BATCH_SIZE="1000000")
+    first.wait_ready()
+    pipeline.produce(records)
+
+    def consumed(worker: MetricWorker) -> float:
+        return metric(worker, "ioc_events_total") + metric(worker, "ioc_dead_letters_total")
+
+    wait_until(lambda: consumed(first) >= len(records) / 4, 60, "the first worker consumes")
+    second = pipeline.worker("w2")
+    second.wait_ready()
+    live = settle(pipeline, replay_of(records, catalog, EVENING).snapshot().centre.received)
+    assert_same_kpis(live, replay_of(records, catalog, max(live.as_of)))
+    alerts = [json.loads(m.value) for m in pipeline.read_topic("IOC_ALERTS_TOPIC")]
+    assert {a["alert_id"] for a in alerts} == expected_alert_ids(records, catalog, EVENING)
+    again = consumed(first) + consumed(second) - len(records)
+    assert 0 <= again < len(records) / 8, again  # before: at least the quarter consumed before the join
+    found = re.search(r"saved the states of (\d+) record\(s\) before the rebalance", first.log_text())
+    assert found is not None, first.log_text()[-3000:]
+    assert int(found[1]) >= len(records) / 4
 
 
 def kill_at_a_third_and_restart(

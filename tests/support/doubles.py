@@ -74,6 +74,8 @@ class FakeSink:
     written: int = 0
     full: bool = False
     closed: bool = False
+    reachable: bool = True
+    """Whether `flush` writes (InfluxDB answers) or times out."""
 
     def add(self, lines: list[str], rp: str = "") -> int:
         self.lines.extend(lines)
@@ -84,6 +86,12 @@ class FakeSink:
 
     def write_all(self) -> None:
         self.written = self.added
+
+    def flush(self, timeout: float) -> bool:
+        self.log.append(("flush", timeout))
+        if self.reachable:
+            self.write_all()
+        return self.reachable
 
     def close(self, timeout: float) -> None:
         self.closed = True

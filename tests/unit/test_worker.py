@@ -7,9 +7,11 @@ checkpoint and the sensor (with its own Prometheus registry) are the production 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +27,7 @@ from ioc.devstack import worker as devstack_worker
 from streams.influx import LIVE_RP
 from streams.processor import Processor
 from streams.sensor import WorkerSensor
-from streams.worker import READY_LINE, TICK_RESEND_SECONDS, Worker, partition_of
+from streams.worker import READY_LINE, REVOKE_FLUSH_SECONDS, TICK_RESEND_SECONDS, Worker, partition_of
 from tests.support.catalogs import fast_catalog
 from tests.support.doubles import FakeSink, FakeTopic, LoggingStore
 from tests.support.events import VN, received
@@ -277,6 +279,64 @@ def test_nothing_is_saved_while_a_rebuild_is_pending_nor_for_a_partition_gone() 
 
     asyncio.run(run())
     assert ("acked", "record-D2") not in rig.log and "D2" not in rig.store
+
+
+def test_before_a_rebalance_the_sink_is_flushed_and_what_it_wrote_is_saved_then_acknowledged() -> None:
+    rig = Rig()
+    contexts: list[int] = []
+
+    @contextlib.contextmanager
+    def context(partition: int) -> Iterator[None]:
+        contexts.append(partition)
+        yield
+
+    async def run() -> int:
+        first = await rig.event(received("D1", T0), partition=0)
+        second = await rig.event(received("D2", T0), partition=1)
+        assert rig.worker.checkpoint.pending == 2 and rig.store == {}  # lines not written: nothing saved
+        saved = await rig.worker.before_revoke(rig.ack, context)
+        assert [entry for entry in rig.log if entry[0] in ("flush", "saved", "acked")] == [
+            ("flush", REVOKE_FLUSH_SECONDS), ("saved", "D1"), ("acked", first), ("saved", "D2"),
+            ("acked", second),
+        ]
+        await rig.event(received("D3", T0), partition=0)  # a batch still in flight during the rebalance
+        assert rig.sink is not None
+        rig.sink.write_all()
+        await rig.tick(partition=0)  # the views are rebuilt first, then D3 is saved as usual
+        return saved
+
+    assert asyncio.run(run()) == 2
+    assert contexts == [0, 1]  # each partition's writes in its own table context
+    assert rig.worker.checkpoint.pending == 0 and set(rig.store) == {"D1", "D2", "D3"}
+    assert rig.metric("ioc_unsaved_records") == 0.0
+
+
+def test_before_a_rebalance_with_influxdb_away_nothing_is_saved_and_the_records_are_consumed_again() -> None:
+    rig = Rig()
+    assert rig.sink is not None
+    rig.sink.reachable = False
+
+    async def run() -> int:
+        await rig.event(received("D1", T0), partition=0)
+        return await rig.worker.before_revoke(rig.ack, lambda _: contextlib.nullcontext())
+
+    assert asyncio.run(run()) == 0
+    assert rig.store == {} and not [entry for entry in rig.log if entry[0] == "acked"]
+    assert rig.worker.needs_rebuild and rig.worker.checkpoint.pending == 1  # dropped by the rebuild
+
+
+def test_before_a_rebalance_with_nothing_unsaved_the_sink_is_not_even_flushed() -> None:
+    rig = Rig()
+
+    async def run() -> int:
+        await rig.event(received("D1", T0), partition=0)
+        assert rig.sink is not None
+        rig.sink.write_all()
+        await rig.tick(partition=0)
+        return await rig.worker.before_revoke(rig.ack, lambda _: contextlib.nullcontext())
+
+    assert asyncio.run(run()) == 0
+    assert not [entry for entry in rig.log if entry[0] == "flush"]
 
 
 def test_timers_send_a_tick_only_where_something_is_due_and_not_twice_in_flight() -> None:
