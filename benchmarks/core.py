@@ -7,6 +7,7 @@ same results on the same events.
     python -m benchmarks.core --events 60000 --clock event --digest  # moving clock + ticks, and a digest
     python -m benchmarks.core --events 50000 --cprofile 20           # the top of a cProfile
     python -m benchmarks.core --held-limit 0                         # no held contributions (all misses)
+    python -m benchmarks.core --shortcut both --rounds 4             # with and without it, alternately
 
 Two clocks: `fixed` hands every record the instant after the last event (what `benchmarks.phases.pure`
 measures); `event` hands each record its own instant plus a few seconds (a worker keeping up), and ticks
@@ -27,6 +28,7 @@ import json
 import pstats
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from benchmarks.harness import Traffic, simulated_traffic
@@ -48,7 +50,8 @@ class Run:
     """One pass over the traffic with a fresh processor (and its dict store)."""
 
     def __init__(
-        self, traffic: Traffic, partitions: int, clock: str, digest: bool, held_limit: int | None = None
+        self, traffic: Traffic, partitions: int, clock: str, digest: bool, held_limit: int | None = None,
+        shortcut: bool = True,
     ) -> None:
         from streams.processor import Processor
         from streams.worker import partition_of
@@ -64,6 +67,8 @@ class Run:
         )
         if held_limit is not None and hasattr(self.processor, "held_limit"):
             self.processor.held_limit = held_limit  # 0: every dossier's old contribution recomputed
+        if hasattr(self.processor, "shortcut"):
+            self.processor.shortcut = shortcut  # False: every event computes its figures again
         self.hash = hashlib.sha256() if digest else None
         self.ticks = 0
 
@@ -174,14 +179,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--held-limit", type=int, default=None, help="Processor.held_limit (0: no held contributions)"
     )
+    parser.add_argument(
+        "--shortcut", choices=("on", "off", "both"), default="on",
+        help="Processor.shortcut; both: alternate rounds with and without it (the machine's drift cancels)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line instead of text")
     args = parser.parse_args(argv)
 
     traffic = simulated_traffic(args.events, label="simulating events (core)")
 
-    def make(digest: bool = False) -> Run:
-        return Run(traffic, args.partitions, args.clock, digest, args.held_limit)
+    def make(digest: bool = False, shortcut: bool = args.shortcut != "off") -> Run:
+        return Run(traffic, args.partitions, args.clock, digest, args.held_limit, shortcut)
 
+    if args.shortcut == "both":
+        rounds: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(args.rounds):
+            for flag in (False, True):
+                rounds[flag].append(timed(partial(make, shortcut=flag))[0])
+        for flag, found in rounds.items():
+            found.sort()
+            print(f"shortcut {'on' if flag else 'off'}: {found[0]:.1f} µs/event best, "
+                  f"{found[len(found) // 2]:.1f} median of {args.rounds}")
+        print(f"on / off (best): {rounds[True][0] / rounds[False][0]:.3f}")
+        return
     figures = sorted(timed(make)[0] for _ in range(args.rounds))
     result: dict[str, Any] = {
         "events": len(traffic.records),

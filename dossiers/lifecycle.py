@@ -185,6 +185,13 @@ class DossierState:
             found.append("rescheduled more than once")
         return found
 
+    def figure_inputs(self) -> tuple[object, ...]:
+        """What the derived figures read of the state (its KPI contribution, its SLA clock, its keys of the
+        running II.06a and 766 figures), as a value: equal before and after an event that changed none of
+        it, such as a `returned` or a `transferred` (`UNREAD_BY_FIGURES`). Time apart, such an event
+        leaves every figure as it was (`streams.processor.Processor`'s short cut)."""
+        return _FIGURE_INPUTS(self), tuple(self.pauses)
+
     # -- compact codec (the stream's table stores bytes) ---------------------------------------
 
     def facts(self) -> bytes:
@@ -224,6 +231,15 @@ class DossierState:
 
 _FIELDS = tuple(DossierState.__dataclass_fields__)
 _BOOKKEEPING = frozenset({"evaluated_at", "alerted"})
+UNREAD_BY_FIGURES = frozenset({
+    "outcome", "returned", "extended", "appointment", "rated", "transfers", "seen", "conflicts", "agency_key",
+    "evaluated_at", "alerted",
+})
+"""Fields that neither `dossiers.kpi.contribution`, the SLA clock nor the running II.06a and 766 keys read
+(`evaluated_at` is the instant they are asked at, handled apart). A field added to the state is read
+until it is listed here, and tests/unit/test_figure_inputs.py checks that changing any of these changes
+no figure."""
+_FIGURE_INPUTS = attrgetter(*(name for name in _FIELDS if name not in UNREAD_BY_FIGURES and name != "pauses"))
 _MARKS = ("agency_key", "received", "refused", "withdrawn", "resolved", "returned", "extended", "rated",
           "paid", "synced")
 _MARK_INDEXES = tuple(_FIELDS.index(name) for name in _MARKS)

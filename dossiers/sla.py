@@ -205,11 +205,26 @@ def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCal
     found = due(state, procedure, calendar)
     if found.at is None:
         return Clock(Timeliness.WITHIN, None, True, None, 0, None)
-    due_at = found.at
-    due_soon_at = calendar.from_work(found.work - due_soon_work + 1)
+    return _running(found.at, calendar.from_work(found.work - due_soon_work + 1), as_of)
+
+
+def _running(due_at: Timestamp, due_soon_at: Timestamp, as_of: Timestamp) -> Clock:
+    """An open dossier's running clock at `as_of`, from its due instant and the instant it turns due soon."""
     if as_of > due_at:
         return Clock(Timeliness.OVERDUE, due_at, False, due_soon_at, as_of - due_at, None)
     if as_of >= due_soon_at:
         return Clock(Timeliness.DUE_SOON, due_at, False, due_soon_at, 0, due_at + 1)
     # with no due-soon window (due_soon_hours = 0) the next change is overdue, at due_at + 1
     return Clock(Timeliness.WITHIN, due_at, False, due_soon_at, 0, min(due_soon_at, due_at + 1))
+
+
+def reclassified(found: Clock, instant: Timestamp) -> Clock:
+    """`found`, a dossier's clock at some instant, as `clock` gives it at `instant` when nothing it depends
+    on but time has changed: a result's, a paused and a stopped clock do not move with time; a running one
+    is classified again against the same due instants (`clock`'s own last step)."""
+    if found.due_at is None or found.due_soon_at is None or found.timeliness not in _RUNNING:
+        return found
+    return _running(found.due_at, found.due_soon_at, instant)
+
+
+_RUNNING = frozenset({Timeliness.WITHIN, Timeliness.DUE_SOON, Timeliness.OVERDUE})

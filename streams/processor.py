@@ -36,7 +36,7 @@ from dossiers.report_ii06a import (
     running_report,
     whole_columns,
 )
-from dossiers.sla import Clock, Timeliness
+from dossiers.sla import Clock, Timeliness, reclassified
 from dossiers.validation import validate_event
 from dossiers.wire import AGENCY_HEADER
 
@@ -198,6 +198,7 @@ class Processor:
         calendar_periods: bool = False,
         sync_late_seconds: int | None = None,
         held_limit: int = 20_000,
+        shortcut: bool = True,
     ):
         self.catalog = catalog
         self.calendar = calendar
@@ -233,6 +234,12 @@ class Processor:
         or a rebalance. About 1.3 KB per entry, plus the state bytes (about 400 B) where the table does not
         share them (docs/benchmarks.md, issue 19): the default bound costs at most about 34 MB."""
         self.held_limit = held_limit
+        self.shortcut = shortcut
+        """Whether an event that changes nothing the figures read (`DossierState.figure_inputs`: a
+        `returned`, a `transferred`) reuses the held contribution and keys, its clock only moved to the
+        event's instant (`dossiers.sla.reclassified`), instead of computing them again (issue 19: a
+        `returned` cost 64 µs, a sixth of the simulator's events). Off: every event computes them, which
+        the tests compare with (tests/unit/test_figure_inputs.py)."""
 
     def view(self, partition: int) -> PartitionView:
         found = self.views.get(partition)
@@ -273,6 +280,7 @@ class Processor:
         else:
             state = DossierState.from_bytes(stored)
             old, old_live = self._held_of(key, stored, state)
+        inputs = state.figure_inputs() if self.shortcut and stored is not None else None
         if apply(state, event) is Applied.DUPLICATE:
             # A record seen again, usually after a crash: its state may be saved while its InfluxDB
             # points or a changelog write were lost. Save the state once more and re-emit its deadline
@@ -299,7 +307,8 @@ class Processor:
         outcome = Outcome("applied", event=event)
         age = now - occurred
         quiet = self.alert_backfill_seconds is not None and age > self.alert_backfill_seconds
-        new, new_live = self._evaluate(view, state, old, old_live, now, outcome, quiet)
+        same = inputs is not None and state.figure_inputs() == inputs
+        new, new_live = self._evaluate(view, state, old, old_live, now, outcome, quiet, same)
         self._hold(key, self._write(outcome, key, state.to_bytes()), new, new_live)
         self._describe(outcome, state, event)
         return outcome
@@ -328,7 +337,7 @@ class Processor:
             state = DossierState.from_bytes(stored)
             old, old_live = self._held_of(key, stored, state)
             before = (state.evaluated_at, state.alerted)
-            new, new_live = self._evaluate(view, state, old, old_live, now, outcome)
+            new, new_live = self._evaluate(view, state, old, old_live, now, outcome, same=self.shortcut)
             if (state.evaluated_at, state.alerted) != before:
                 self._hold(key, self._write(outcome, key, state.to_bytes()), new, new_live)
         return outcome
@@ -482,21 +491,44 @@ class Processor:
         now: Timestamp,
         outcome: Outcome,
         quiet: bool = False,
+        same: bool = False,
     ) -> tuple[Contribution, Live]:
         """Move the views from what the dossier contributed (`old`, `old_live`) to what it contributes at
-        `now`, and return the latter (what the views hold for it once `state.evaluated_at` is `now`)."""
-        new = contribution(state, self.catalog, self.calendar, now)
-        if new.keys != old.keys:
-            view.counters.move(old.keys, new.keys)
-        view.bound_report(self.period(now)[1])
-        new_live = self._live(state, now, new)
-        view.move(old_live, new_live)
+        `now`, and return the latter (what the views hold for it once `state.evaluated_at` is `now`).
+        `same`: nothing the figures read has changed since `old` was computed, at `state.evaluated_at`."""
+        moved = self._moved(state, old, old_live, now) if same else None
+        if moved is not None:
+            new, new_live = moved
+            view.bound_report(self.period(now)[1])
+        else:
+            new = contribution(state, self.catalog, self.calendar, now)
+            if new.keys != old.keys:
+                view.counters.move(old.keys, new.keys)
+            view.bound_report(self.period(now)[1])
+            new_live = self._live(state, now, new)
+            view.move(old_live, new_live)
         since, state.evaluated_at = state.evaluated_at, now
         if new.clock.next_change_at is not None:
             heapq.heappush(view.due, (new.clock.next_change_at, state.dossier))
         self._transitions(state, old.clock, new.clock, now, outcome, quiet)
         self._sync_check(view, state, since, now, outcome, quiet)
         return new, new_live
+
+    @staticmethod
+    def _moved(state: DossierState, old: Contribution, old_live: Live,
+               now: Timestamp) -> tuple[Contribution, Live] | None:
+        """The contribution and keys at `now` of a dossier whose figures' inputs are those `old` and
+        `old_live` were computed from at `state.evaluated_at`, when time alone changes neither its keys nor
+        its running figures' keys (None when it may: compute them). Both read the clock only through its
+        timeliness and pause, and read the instant only through the clock: a receipt ahead of the
+        instant is counted at the receipt (`_live`), whose timeliness is that of both ends when they
+        agree, since a clock only moves forward (within, due soon, overdue)."""
+        if state.evaluated_at is None:
+            return None
+        clock_now = reclassified(old.clock, now)
+        if clock_now.timeliness is not old.clock.timeliness:
+            return None
+        return (old if clock_now == old.clock else Contribution(old.keys, clock_now)), old_live
 
     def _sync_due(self, state: DossierState) -> Timestamp | None:
         late_after = self.sync_late_seconds
