@@ -177,12 +177,12 @@ class Worker:
         """Save what can be saved before a rebalance moves partitions, and return how many records that
         acknowledged (the caller then commits them).
 
-        Without it, every record whose InfluxDB lines were not yet written when the group rebalanced
-        stayed unacknowledged, and whoever owned its partition next consumed it again: with two workers
-        starting together that was all of the first seconds (24,219 of 200,000 records, 2026-12-05,
-        docs/benchmarks.md). The sink is flushed first, for at most `REVOKE_FLUSH_SECONDS` (an InfluxDB
-        that does not answer must not hold the group's rebalance: what it keeps unwritten is consumed
-        again, as before); then each partition's states whose lines are written are saved and their
+        Without it, every record whose InfluxDB lines were not yet written when the group rebalanced stayed
+        unacknowledged, and whoever owned its partition next consumed it again: when a second worker joined
+        seconds after the first, all of the first one's first seconds (24,219 of 200,000 records,
+        2026-12-05, docs/benchmarks.md). The sink is flushed first, for at most `REVOKE_FLUSH_SECONDS` (an
+        InfluxDB that does not answer must not hold the group's rebalance: what it keeps unwritten is
+        consumed again, as before); then each partition's states whose lines are written are saved and their
         records acknowledged, in the usual order. No batch saves from here until the views are rebuilt.
         `context(partition)`: the table's partition context for that partition's writes."""
         self.needs_rebuild = True

@@ -22,16 +22,22 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
     env = ctx.traffic_worker_env("pipeline", **(tuning or {}))
     started = [start_worker(env, ctx.work, f"worker-{i}-{env['IOC_APP_ID']}") for i in range(workers)]
     total = ctx.total
-    # The figure: from the first record consumed to the last one committed (saved, its points and
-    # alerts out), counting each record once. The workers' own counters also count what a rebalance
-    # made them consume again (24,204 more for 100,000 records with two workers starting together,
-    # 2026-12-05), which inflated the two-worker rate; they give the steady rate of one worker.
+    # The figure: from the first record consumed to the last one committed (saved, its points and alerts
+    # out), counting each record once. The workers' own counters also count what a rebalance made them
+    # consume again (24,204 more for 100,000 records when the second of two workers joined seconds after the
+    # first, 2026-12-05), which inflated the two-worker rate; they give the steady rate of one worker.
     committed = Committed(ctx.bootstrap, env["IOC_APP_ID"], ctx.topic)
     counted = Series()
+    last = {port: 0.0 for _, port in started}
 
     def progress() -> float:
-        with contextlib.suppress(OSError):  # a worker's metrics port not up yet
-            counted.add(time.monotonic(), sum(consumed(port) for _, port in started))
+        # each worker's last known count: one whose metrics port is not up yet has consumed nothing. Until
+        # 2026-12-05 evening a sample was taken only when every port answered, so when the second worker
+        # started seconds after the first, the first one's solo start was left out of the figure's time
+        for _, port in started:
+            with contextlib.suppress(OSError):
+                last[port] = consumed(port)
+        counted.add(time.monotonic(), sum(last.values()))
         return committed()
 
     try:
