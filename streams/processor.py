@@ -496,15 +496,14 @@ class Processor:
         """Move the views from what the dossier contributed (`old`, `old_live`) to what it contributes at
         `now`, and return the latter (what the views hold for it once `state.evaluated_at` is `now`).
         `same`: nothing the figures read has changed since `old` was computed, at `state.evaluated_at`."""
+        view.bound_report(self.period(now)[1])
         moved = self._moved(state, old, old_live, now) if same else None
         if moved is not None:
             new, new_live = moved
-            view.bound_report(self.period(now)[1])
         else:
             new = contribution(state, self.catalog, self.calendar, now)
             if new.keys != old.keys:
                 view.counters.move(old.keys, new.keys)
-            view.bound_report(self.period(now)[1])
             new_live = self._live(state, now, new)
             view.move(old_live, new_live)
         since, state.evaluated_at = state.evaluated_at, now

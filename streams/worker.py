@@ -185,7 +185,7 @@ class Worker:
         consumed again, as before); then each partition's states whose lines are written are saved and their
         records acknowledged, in the usual order. No batch saves from here until the views are rebuilt.
         `context(partition)`: the table's partition context for that partition's writes."""
-        self.needs_rebuild = True
+        self.on_revoked()
         checkpoint = self.checkpoint
         if not checkpoint.pending:
             return 0
