@@ -126,6 +126,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (Linux /proc/<pid>/task/*/children), for the CPU time of a server that
+    runs helpers (`ioc dev influx`: the dev-only write shim and its influxd)."""
+    tree, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        tree.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                queue.extend(int(child) for child in task.read_text().split())
+    return tree
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, elapsed) CPU seconds of the whole machine since boot, over all its cores (/proc/stat):
+    what every process, the kernel's interrupts included, used and what there was to use."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    tick = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / tick, total / tick
+
+
 BROKER_PIDS: list[int] = []
 """The JVM of the Kafka broker started by `kafka()`, for its CPU time."""
 
@@ -194,18 +217,25 @@ class Series:
     def cpu_per_event(self, total: int, of: str = "cpu") -> float | None:
         """CPU µs per event between the start of consumption and the sample that reached `total`,
         of the followed processes (`cpu`) or of the broker (`broker`)."""
-        used = self.cpu if of == "cpu" else self.broker
-        if len(used) != len(self.samples):
-            return None
+        return self.per_event(self.cpu if of == "cpu" else self.broker, total)
+
+    def window(self, total: int) -> tuple[int, int] | None:
+        """Indices of the samples from the start of consumption to the one that reached `total`."""
         start = next(
             (i for i, (a, b) in enumerate(zip(self.samples, self.samples[1:], strict=False)) if b[1] > a[1]),
             None,
         )
         end = next((i for i, (_, value) in enumerate(self.samples) if value >= total), None)
-        if start is None or end is None or end <= start:
+        return None if start is None or end is None or end <= start else (start, end)
+
+    def per_event(self, counter: Sequence[float], total: int) -> float | None:
+        """µs per event of `counter` (seconds read at each sample) over `window(total)`."""
+        span = self.window(total) if len(counter) == len(self.samples) else None
+        if span is None:
             return None
+        start, end = span
         events = self.samples[end][1] - self.samples[start][1]
-        return (used[end] - used[start]) / events * 1e6 if events else None
+        return (counter[end] - counter[start]) / events * 1e6 if events else None
 
     def time_to_reach(self, count: float) -> float | None:
         """Interpolated instant the count reached `count` (None if it never did)."""

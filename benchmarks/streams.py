@@ -191,6 +191,8 @@ def render(result: dict[str, Any]) -> None:
     for name, value in result["ratios"].items():
         out.print(f"{name}: {value:.3f}")
     for f in result["figures"]:
+        if f["phase"] == "pipeline" and "cpu_split" in f["details"]:
+            out.print(f"{f['name']}: {f['details']['cpu_split']}")
         if f["phase"] == "profile":
             groups = ", ".join(f"{g} {s:.0%}" for g, s in f["details"]["by_group"][:8])
             out.print(f"{f['name']}: {f['value']:.0f} samples; self time by library: {groups}")

@@ -7,9 +7,23 @@ N workers in one consumer group."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
+from collections.abc import Sequence
 
-from benchmarks.harness import Committed, Context, Figure, Series, consumed, follow, start_worker
+from benchmarks.harness import (
+    Committed,
+    Context,
+    Figure,
+    Series,
+    broker_cpu,
+    consumed,
+    cpu_seconds,
+    follow,
+    machine_cpu,
+    process_tree,
+    start_worker,
+)
 
 NAME = "pipeline: ioc worker"
 NO_LINGER = {"IOC_PRODUCER_LINGER_SECONDS": "0"}
@@ -29,6 +43,17 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
     committed = Committed(ctx.bootstrap, env["IOC_APP_ID"], ctx.topic)
     counted = Series()
     last = {port: 0.0 for _, port in started}
+    # Where the machine's CPU goes (the question "why not 2 x with two workers on two cores"): the
+    # workers, the broker, InfluxDB (influxd and the dev-only write shim), and the machine as a whole,
+    # read at every sample so that they cover the same window as the figure.
+    influx_root = ctx.influx.process.pid if ctx.influx.process is not None else None
+
+    def worker_pids() -> list[int]:
+        # read at each sample: a worker's own pid is known once its watchdog has started it
+        return [pid for pid in (w.pid for w, _ in started) if pid is not None]
+
+    used: dict[str, list[float]] = {
+        "workers": [], "broker": [], "influxd": [], "shim": [], "machine": [], "capacity": []}
 
     def progress() -> float:
         # each worker's last known count: one whose metrics port is not up yet has consumed nothing. Until
@@ -38,6 +63,14 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
             with contextlib.suppress(OSError):
                 last[port] = consumed(port)
         counted.add(time.monotonic(), sum(last.values()))
+        busy, capacity = machine_cpu()
+        used["workers"].append(sum(map(cpu_seconds, worker_pids())))
+        used["broker"].append(broker_cpu() or 0.0)
+        # `ioc dev influx` is the dev-only v2 write shim (Python); influxd is its child
+        used["shim"].append(cpu_seconds(influx_root) if influx_root else 0.0)
+        used["influxd"].append(sum(map(cpu_seconds, process_tree(influx_root)[1:])) if influx_root else 0.0)
+        used["machine"].append(busy)
+        used["capacity"].append(capacity)
         return committed()
 
     try:
@@ -47,7 +80,6 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
             f"ioc worker × {workers} (committed)",
             timeout=1800,
             alive=lambda: all(w.running for w, _ in started),
-            pids=[w.pid for w, _ in started if w.pid is not None],
         )
         if series.samples[-1][1] < total:
             raise RuntimeError(
@@ -62,6 +94,9 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
     began, ended = counted.first_moving(), series.time_to_reach(total)
     durable = total / (ended - began) if began is not None and ended is not None and ended > began else 0.0
     _, steady = counted.rates(total)
+    cpu = {k: series.per_event(v, total) for k, v in used.items()}
+    span = series.window(total)
+    still = paused(counted.samples, *(series.samples[i][0] for i in span)) if span else None
     name = NAME if workers == 1 else f"pipeline: {workers} ioc workers, one group"
     if tuning:
         name += ", " + ", ".join(f"{k}={v}" for k, v in tuning.items())
@@ -72,10 +107,62 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
             "events/s",
             f"first consumed to last committed; consumed (workers' counters) steady (10-90%): "
             f"{steady:,.0f}/s, of which consumed again after rebalances: {twice:,.0f}; InfluxDB sink on",
-            cpu_us=series.cpu_per_event(total),
-            broker_us=series.cpu_per_event(total, "broker"),
+            cpu_us=cpu["workers"],
+            broker_us=cpu["broker"],
+            details={"cpu_us_per_event": cpu, "paused_seconds": still, "seconds": ended - began if began
+                     and ended else None, "cpu_split": cpu_split(cpu, still),
+                     "timeline": timeline(counted, series, used)},
         )
     ]
+
+
+def timeline(consumed_: Series, committed: Series, used: dict[str, list[float]], step: int = 5,
+             ) -> list[dict[str, float]]:
+    """Every `step`-th sample (about 1 s): seconds since the first, records consumed and committed, and
+    the cores the workers and the whole machine used since the previous row (for the JSON output)."""
+    rows: list[dict[str, float]] = []
+    samples = list(zip(consumed_.samples, committed.samples, used["workers"], used["machine"], strict=False))
+    if not samples:
+        return rows
+    first, previous = samples[0][0][0], samples[0]
+    for row in samples[step::step]:
+        elapsed = row[0][0] - previous[0][0]
+        rows.append({"t": round(row[0][0] - first, 1), "consumed": row[0][1], "committed": row[1][1],
+                     "worker_cores": round((row[2] - previous[2]) / elapsed, 2) if elapsed else 0.0,
+                     "machine_cores": round((row[3] - previous[3]) / elapsed, 2) if elapsed else 0.0})
+        previous = row
+    return rows
+
+
+def paused(samples: Sequence[tuple[float, float]], begin: float, end: float, least: float = 1.5) -> float:
+    """Seconds within [begin, end] in which no worker consumed a record for at least `least` seconds in a
+    row (a rebalance, a stall; a worker's counter moves once per batch, so shorter stills are batches)."""
+    total, since = 0.0, None
+    for (at, count), (_, after) in itertools.pairwise(samples):
+        if not begin <= at <= end:
+            continue
+        if after == count:
+            since = at if since is None else since
+        elif since is not None:
+            total += at - since if at - since >= least else 0.0  # still from `since` to `at` at least
+            since = None
+    return total
+
+
+def cpu_split(cpu: dict[str, float | None], still: float | None) -> str:
+    """One line: CPU µs per event of each part and of the machine, how busy the machine was, and how
+    long nothing was consumed."""
+    pause = "" if still is None else f"; {still:.1f} s without a record consumed"
+    if any(value is None for value in cpu.values()) or not cpu["capacity"]:
+        return "CPU split unavailable" + pause
+    machine, capacity = cpu["machine"] or 0.0, cpu["capacity"] or 1.0
+    rest = machine - sum(cpu[k] or 0.0 for k in ("workers", "broker", "influxd", "shim"))
+    return (
+        f"CPU µs per event: workers {cpu['workers']:.0f}, broker {cpu['broker']:.0f}, influxd "
+        f"{cpu['influxd']:.0f}, the dev-only InfluxDB v2 write shim {cpu['shim']:.0f}, the rest (this "
+        f"benchmark, kernel, other processes) {rest:.0f}; machine "
+        f"{machine:.0f} of {capacity:.0f} available ({machine / capacity:.0%} busy){pause}"
+    )
 
 
 def run(ctx: Context) -> list[Figure]:

@@ -115,3 +115,39 @@ def test_stream_blocks_render_only_throughput_rows_in_the_streams_table() -> Non
     assert "**0.50×**" in blocks["streams"]
     assert "| 1,000 | 500 | — | 290 (p90 330) | 0.1 | 5.00 | 100 | 50 | 0.1 0.2 0.3 |" in blocks["memory"]
     assert "not measured" in blocks["overdue"] and "not measured" in blocks["streams-cpu"]
+
+
+def test_paused_counts_only_stills_long_enough_to_be_a_stall_within_the_window() -> None:
+    from benchmarks.phases.pipeline import paused
+
+    # a batch every 0.4 s (counter still for one 0.2 s step), then a 2.4 s stall, then a 1.0 s still
+    samples = [(0.0, 0), (0.2, 10), (0.4, 10), (0.6, 20), (0.8, 20), (1.0, 30)]
+    samples += [(1.0 + 0.2 * i, 30) for i in range(1, 13)] + [(3.8, 40)]
+    samples += [(3.8 + 0.2 * i, 40) for i in range(1, 6)] + [(5.2, 50)]
+    assert paused(samples, 0.0, 6.0) == pytest.approx(2.4)  # from 1.0 to 3.4, the last still sample
+    assert paused(samples, 0.0, 6.0, least=0.1) == pytest.approx(0.2 + 0.2 + 2.4 + 1.0)
+    assert paused(samples, 4.0, 6.0) == 0.0  # the stall lies outside the window
+
+
+def test_cpu_readers_see_this_process_and_the_machine_move() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks.harness import cpu_seconds, machine_cpu, process_tree
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        deadline = 50
+        while child.pid not in process_tree(os.getpid()) and deadline:
+            deadline -= 1
+        assert child.pid in process_tree(os.getpid())
+        busy, total = machine_cpu()
+        mine = cpu_seconds(os.getpid())
+        sum(i * i for i in range(2_000_000))  # some CPU of this process
+        busy_after, total_after = machine_cpu()
+        assert cpu_seconds(os.getpid()) > mine
+        assert busy_after > busy and total_after > total and 0 < busy_after <= total_after
+    finally:
+        child.kill()
+        child.wait()
