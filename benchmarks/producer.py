@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.util
+import itertools
 import json
 import os
 import random
@@ -198,12 +199,9 @@ def simulated(catalog: Catalog, n: int) -> Result:
         task = bar.add_task("Simulator.events() (19 agencies)", total=n)
         started = time.perf_counter()
         count = 0
-        for _ in simulator.events():
-            count += 1
-            if count % 5000 == 0:
+        for count, _ in enumerate(itertools.islice(simulator.events(), n), 1):
+            if not count % 5000:
                 bar.update(task, completed=count)
-                if count >= n:
-                    break
         seconds = time.perf_counter() - started
     return Result("Simulator.events() (19 agencies)", count, seconds)
 
