@@ -90,10 +90,16 @@ def test_the_workers_counters_give_the_form_of_the_running_period(
         assert all(n > 0 for n in view.report.values())
 
 
-def test_counters_rebuilt_from_the_table_equal_the_ones_kept_while_consuming() -> None:
-    rng = random.Random(4)
-    stories = [dossier_story(dossier=f"R-{i}", agencies=AGENCIES, start=START, end=END).example()
-               for i in range(25)]
+@st.composite
+def many_stories(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
+    return [draw(dossier_story(dossier=f"R-{i}", agencies=AGENCIES, start=START, end=END))
+            for i in range(draw(st.integers(1, 25)))]
+
+
+@settings(max_examples=15, deadline=None)
+@given(many_stories(), st.randoms(use_true_random=False))
+def test_counters_rebuilt_from_the_table_equal_the_ones_kept_while_consuming(
+        stories: list[list[dict[str, Any]]], rng: random.Random) -> None:
     processor = SavingProcessor(CATALOG, CAL, {}, max_future_seconds=None)
     events = [e for story in stories for e in story]
     rng.shuffle(events)
