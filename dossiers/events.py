@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+import msgspec
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -359,6 +361,30 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+_FAST_DECODE = msgspec.json.Decoder().decode
+_FAST_ENCODE = msgspec.json.Encoder().encode
+
+
+def _plain_object(raw: bytes) -> dict[str, Any] | None:
+    """The object `raw` holds when it is plain compact JSON, else None (then `decode_object` reads it
+    the slow way, which also says what is wrong).
+
+    Plain: msgspec writes back exactly `raw` from what it read (about 0.8 µs against 2.6 µs for the
+    standard decoder with its duplicate-key hook; issue 19). The round trip is what makes it safe:
+    msgspec keeps the last of two equal keys, and a dict written back then lacks the other, so an
+    object with a key twice, at any depth, is never plain; nor is text with escapes msgspec would not
+    write, invalid UTF-8, or a top level that is not an object. Under `sys.get_int_max_str_digits()`
+    bytes no number can be longer than `json.loads` takes, so both decoders read the same values."""
+    limit = sys.get_int_max_str_digits()
+    if limit and len(raw) > limit:
+        return None
+    try:
+        body = _FAST_DECODE(raw)
+        if type(body) is dict and _FAST_ENCODE(body) == raw:
+            return body
+    except (msgspec.MsgspecError, RecursionError, UnicodeError, ValueError, OverflowError):
+        pass
+    return None
 
 
 def decode_object(raw: bytes | str) -> dict[str, Any]:
@@ -368,6 +394,15 @@ def decode_object(raw: bytes | str) -> dict[str, Any]:
     that is not UTF-8, too large, nested too deep, has a key twice or is not an object gets the same
     reason everywhere.
     """
+    if isinstance(raw, bytes) and len(raw) <= MAX_EVENT_BYTES:
+        plain = _plain_object(raw)
+        if plain is not None:
+            return plain
+    return _decode_slowly(raw)
+
+
+def _decode_slowly(raw: bytes | str) -> dict[str, Any]:
+    """`decode_object` with the standard decoder: any JSON, and the reason when it is not acceptable."""
     if isinstance(raw, str):
         try:
             raw = raw.encode("utf-8")
