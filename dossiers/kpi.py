@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog, Centre
@@ -29,9 +29,9 @@ CHANNELS = tuple(channel.value for channel in Channel)
 SATISFIED = frozenset({"very_satisfied", "satisfied"})
 
 
-@dataclass(frozen=True, slots=True)
-class Contribution:
-    """What one dossier adds to the counters at one instant, plus its clock for timers and alerts."""
+class Contribution(NamedTuple):
+    """What one dossier adds to the counters at one instant, plus its clock for timers and alerts (a named
+    tuple, as `dossiers.sla.Clock`)."""
 
     keys: tuple[Key, ...]
     clock: Clock
