@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dossiers.events import InvalidEvent, _decode_slowly, _plain_object, decode_object
+from dossiers.events import InvalidEvent, _decode_slowly, _plain_object, decode_object, parse_event
 from tests.unit.test_door_fuzz import hostile_bytes
 
 scalars = st.one_of(
@@ -78,6 +78,17 @@ def test_plain_compact_events_take_the_fast_path() -> None:
     raw = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
     assert _plain_object(raw) == event
     assert _plain_object(json.dumps(event).encode()) is None  # \u escapes: not what msgspec writes
+
+
+def test_what_the_producer_sdk_sends_takes_the_fast_path() -> None:
+    """`Event.to_json` is the SDK's and the gateway's wire form: the stream reads it the fast way."""
+    event = parse_event({
+        "event_id": "e-2", "schema": "dossier-event/1", "type": "paused",
+        "occurred_at": "2026-01-05T08:00:00+07:00", "dossier": "D-1", "agency": "STP",
+        "data": {"reason": "Thiếu bản sao giấy chứng nhận"},
+    })
+    raw = event.to_json().encode()
+    assert _plain_object(raw) == json.loads(raw)
 
 
 @pytest.mark.parametrize(
