@@ -382,7 +382,7 @@ def _plain_object(raw: bytes) -> dict[str, Any] | None:
         body = _FAST_DECODE(raw)
         if type(body) is dict and _FAST_ENCODE(body) == raw:
             return body
-    except (msgspec.MsgspecError, RecursionError, UnicodeError, ValueError, OverflowError):
+    except (msgspec.MsgspecError, RecursionError, ValueError, OverflowError):  # UnicodeError is a ValueError
         pass
     return None
 
