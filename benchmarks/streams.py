@@ -193,6 +193,9 @@ def render(result: dict[str, Any]) -> None:
     for f in result["figures"]:
         if f["phase"] == "pipeline" and "cpu_split" in f["details"]:
             out.print(f"{f['name']}: {f['details']['cpu_split']}")
+            for saved, left, flush, save in f["details"].get("revocations", []):
+                out.print(f"  a revocation: {saved:,.0f} records saved ({left:,.0f} left to consume again), "
+                          f"sink flushed in {flush:.3f} s, states saved in {save:.3f} s")
         if f["phase"] == "profile":
             groups = ", ".join(f"{g} {s:.0%}" for g, s in f["details"]["by_group"][:8])
             out.print(f"{f['name']}: {f['value']:.0f} samples; self time by library: {groups}")
@@ -224,6 +227,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--template-events", type=int, default=30_000, help="simulated events for the templates")
     p.add_argument("--repeat", type=int, default=1, help="rounds of the Kafka phases (best kept)")
     p.add_argument("--scale-workers", type=int, default=2, help="also run N workers in one group (0: skip)")
+    p.add_argument(
+        "--stagger", type=int, default=0, metavar="RECORDS",
+        help="start the scaled group's first worker alone, the others once RECORDS are consumed "
+        "(0: all together)",
+    )
     p.add_argument("--no-profile", action="store_true", help="skip the py-spy runs")
     p.add_argument(
         "--no-peers", action="store_true", help="skip the Quix Streams peers (installed in their own venv)"

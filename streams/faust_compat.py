@@ -1,6 +1,6 @@
 """Every workaround of a faust-streaming gap, in one place, with the version it was written for.
 
-Three patches of Faust's internals (docs/faults.md, bugs 5 and 6; docs/architecture.md), and the batch
+Four patches of Faust's internals (docs/faults.md, bugs 5 and 6; docs/architecture.md), and the batch
 hand-over that replaces its per-record one (`drain_in_batches`, `partition_context`; issue 19):
 - `seek_uncommitted_to_earliest`: partitions without a committed offset restart from their earliest
   offset after a rebalance (records were skipped);
@@ -8,6 +8,8 @@ hand-over that replaces its per-record one (`drain_in_batches`, `partition_conte
   (records fetched during the seek were cleared unprocessed);
 - `use_raw_changelog`: the table's changelog topic is rebuilt with the raw serializers, through the
   private `Collection._new_changelog_topic`;
+- `shorten_fetch_wait`: the worker's aiokafka consumer waits at most 100 ms for a fetch, not Faust's fixed
+  1,500 ms (the first records after a start or a rebalance came up to 1.5 s late);
 - `drain_in_batches`: a partition's fetched records reach the worker in one call (Faust's
   `Consumer._drain_messages` replaced), and `partition_context` gives table writes their partition.
 
@@ -283,7 +285,34 @@ def partition_context(message: Any) -> Iterator[None]:
         faust_streams._current_event.reset(token)
 
 
+FETCH_MAX_WAIT_MS = 100
+"""How long the broker may hold the worker's fetch when it has nothing to return (Faust fixes 1,500 ms)."""
+
+
+def shorten_fetch_wait(consumer: Any, milliseconds: int = FETCH_MAX_WAIT_MS) -> None:
+    """The worker's aiokafka consumer gets `fetch_max_wait_ms=milliseconds` instead of the 1,500 Faust
+    passes (faust-streaming 0.15.3, `AIOKafkaConsumerThread._create_worker_consumer`; not a setting).
+
+    A fetch that finds nothing to return is held by the broker that long, and the consumer sends no
+    other fetch to that broker meanwhile. After a rebalance or at start-up, when the partitions to read
+    are resumed while such a fetch (of the empty ticks or changelog partitions) is held, the records
+    waiting in the events partitions came up to 1.5 s later (docs/benchmarks.md, issue 19: a worker
+    joining a running group). Shorter, an idle worker sends a few more empty fetches a second."""
+    thread: Any = getattr(consumer, "_thread", None)
+    _require(thread, ("_create_worker_consumer",), "consumer thread")
+    create = thread._create_worker_consumer
+
+    def _create_worker_consumer(transport: Any) -> Any:
+        made = create(transport)
+        _require(made, ("_fetch_max_wait_ms",), "aiokafka consumer")
+        made._fetch_max_wait_ms = milliseconds
+        return made
+
+    thread._create_worker_consumer = _create_worker_consumer
+
+
 def patch_consumer(consumer: Any, topics: set[str]) -> None:
-    """Both consumer workarounds; `topics` are the ones the worker reads (events and ticks)."""
+    """The consumer workarounds; `topics` are the ones the worker reads (events and ticks)."""
     seek_uncommitted_to_earliest(consumer, topics)
     hold_flow_while_seeking(consumer)
+    shorten_fetch_wait(consumer)

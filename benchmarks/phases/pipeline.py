@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import time
 from collections.abc import Sequence
 
@@ -30,11 +31,23 @@ NO_LINGER = {"IOC_PRODUCER_LINGER_SECONDS": "0"}
 """Faust's producer linger off: each changelog, alert and tick record sent at once (the default is 20 ms)."""
 
 
-def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None) -> list[Figure]:
+REVOCATION = re.compile(r"saved the states of (\d+) record\(s\) before the rebalance \((\d+) left to consume "
+                        r"again; sink flushed in ([\d.]+) s, states saved in ([\d.]+) s\)")
+"""The worker's log line at a revocation (`streams.worker.Worker.before_revoke`)."""
+REBALANCE_MARKS = ("Revoking previously", "saved the states", "(Re-)joining group", "Successfully synced",
+                   "Done reading from changelog", "Worker ready", "rebuilt ")
+"""The workers' log lines that date the steps of a join (kept in the figure's details)."""
+
+
+def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None, stagger: int = 0
+            ) -> list[Figure]:
     """`workers` x `ioc worker` in one group on the events topic; `tuning`: extra environment (IOC_*
-    settings)."""
+    settings); `stagger`: start one worker, and the others once the group has consumed that many records
+    (a worker joining a running group: what the join costs), instead of all at once."""
     env = ctx.traffic_worker_env("pipeline", **(tuning or {}))
-    started = [start_worker(env, ctx.work, f"worker-{i}-{env['IOC_APP_ID']}") for i in range(workers)]
+    names = [f"worker-{i}-{env['IOC_APP_ID']}" for i in range(workers)]
+    waiting = names[1:] if stagger else []
+    started = [start_worker(env, ctx.work, name) for name in names if name not in waiting]
     total = ctx.total
     # The figure: from the first record consumed to the last one committed (saved, its points and alerts
     # out), counting each record once. The workers' own counters also count what a rebalance made them
@@ -56,6 +69,10 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
         "workers": [], "broker": [], "influxd": [], "shim": [], "machine": [], "capacity": []}
 
     def progress() -> float:
+        if waiting and sum(last.values()) >= stagger:
+            joining = start_worker(env, ctx.work, waiting.pop(0))
+            started.append(joining)
+            last[joining[1]] = 0.0
         # each worker's last known count: one whose metrics port is not up yet has consumed nothing. Until
         # 2026-12-05 evening a sample was taken only when every port answered, so when the second worker
         # started seconds after the first, the first one's solo start was left out of the figure's time
@@ -87,6 +104,11 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
                 f"{started[0][0].log_text()[-3000:]}"
             )
         twice = sum(consumed(port) for _, port in started) - total
+        logs = [(name, w.log_text()) for name, (w, _) in zip(names, started, strict=False)]
+        revocations = [[float(x) for x in found] for _, text in logs for found in REVOCATION.findall(text)]
+        steps = sorted(f"{line[1:24]} worker {name.split('-')[1]}: {line.split('] ', 3)[-1][:90]}"
+                       for name, text in logs for line in text.splitlines()
+                       if line.startswith("[") and any(mark in line for mark in REBALANCE_MARKS))
     finally:
         committed.close()
         for w, _ in started:
@@ -98,6 +120,8 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
     span = series.window(total)
     still = paused(counted.samples, *(series.samples[i][0] for i in span)) if span else None
     name = NAME if workers == 1 else f"pipeline: {workers} ioc workers, one group"
+    if stagger and workers > 1:
+        name += f", joining after {stagger:,} records"
     if tuning:
         name += ", " + ", ".join(f"{k}={v}" for k, v in tuning.items())
     return [
@@ -111,6 +135,9 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
             broker_us=cpu["broker"],
             details={"cpu_us_per_event": cpu, "paused_seconds": still, "seconds": ended - began if began
                      and ended else None, "cpu_split": cpu_split(cpu, still),
+                     # per revocation: records saved, left to consume again, sink flush s, saves s
+                     "revocations": revocations,
+                     "rebalance_log": steps,  # when each worker started, was revoked, joined, was ready
                      "timeline": timeline(counted, series, used)},
         )
     ]
@@ -178,4 +205,4 @@ def run_no_linger(ctx: Context) -> list[Figure]:
 def run_scaled(ctx: Context) -> list[Figure]:
     """`--scale-workers` workers in one consumer group (skipped below 2)."""
     workers = int(ctx.options.scale_workers)
-    return measure(ctx, workers) if workers > 1 else []
+    return measure(ctx, workers, stagger=int(getattr(ctx.options, "stagger", 0))) if workers > 1 else []

@@ -238,3 +238,19 @@ def test_the_drain_applies_to_the_installed_faust() -> None:
     assert app.consumer._drain_messages.__qualname__.startswith("drain_in_batches")
     with pytest.raises(RuntimeError, match="_drain_messages"):
         faust_compat.drain_in_batches(type("App", (), {"consumer": object()})(), {"events"}, on_batch)
+
+
+def test_the_worker_consumer_is_made_with_a_short_fetch_wait_on_the_installed_faust() -> None:
+    """Faust makes the worker's aiokafka consumer with `fetch_max_wait_ms=1500`; patched, with
+    `FETCH_MAX_WAIT_MS` (the consumer is made, not started: no broker is contacted)."""
+
+    async def made(patched: bool) -> Any:
+        app: Any = faust.App("fetch-test", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False)
+        if patched:
+            faust_compat.patch_consumer(app.consumer, {"events"})
+        return app.consumer._thread._create_worker_consumer(app.transport)
+
+    assert asyncio.run(made(False))._fetch_max_wait_ms == 1500
+    assert asyncio.run(made(True))._fetch_max_wait_ms == faust_compat.FETCH_MAX_WAIT_MS == 100
+    with pytest.raises(RuntimeError, match="_create_worker_consumer"):
+        faust_compat.shorten_fetch_wait(object())
