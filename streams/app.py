@@ -53,7 +53,10 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
         broker_session_timeout=settings.session_timeout_seconds,
-        broker_heartbeat_interval=max(settings.session_timeout_seconds / 10, 0.5),
+        # a member learns of a rebalance (a worker joining) at its next heartbeat: 1 s, not 3, at the
+        # default 30 s session (docs/benchmarks.md, "a worker joining a running group")
+        broker_heartbeat_interval=max(settings.session_timeout_seconds / 30, 0.5),
+        broker_max_poll_records=settings.max_poll_records,
         web_enabled=False,
         table_standby_replicas=0,
     )
