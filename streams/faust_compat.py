@@ -16,7 +16,7 @@ hand-over that replaces its per-record one (`drain_in_batches`, `partition_conte
 They were written against faust-streaming 0.15.3 and are proven by the two-worker and slow-seek tests
 (tests/integration/test_stream_pipeline.py) and the fault tests. `check_faust` runs at start-up: a
 version outside `TESTED_FAUST` is a loud warning (re-run those tests, then widen the range), a missing
-internal is an error (the patch cannot be applied, and running without it loses records).
+internal is an error (the patch cannot be applied; the message says what running without it costs).
 """
 
 from __future__ import annotations
@@ -86,12 +86,16 @@ def check_faust(installed: str | None = None) -> None:
         log.warning("UNTESTED FAUST VERSION: %s", problem)
 
 
-def _require(target: Any, names: tuple[str, ...], what: str) -> None:
+LOSS = "without them records are lost on a rebalance"
+"""What running without the record-keeping workarounds would cost (`_require`'s default)."""
+
+
+def _require(target: Any, names: tuple[str, ...], what: str, cost: str = LOSS) -> None:
     missing = [name for name in names if not hasattr(target, name)]
     if missing:
         raise RuntimeError(
             f"this faust-streaming has no {', '.join(missing)} on its {what}: the workarounds in "
-            "streams/faust_compat.py cannot be applied, and without them records are lost on a rebalance"
+            f"streams/faust_compat.py cannot be applied, and {cost}"
         )
 
 
@@ -287,6 +291,7 @@ def partition_context(message: Any) -> Iterator[None]:
 
 FETCH_MAX_WAIT_MS = 100
 """How long the broker may hold the worker's fetch when it has nothing to return (Faust fixes 1,500 ms)."""
+LATE = "without it the first records after a start or a rebalance come up to 1.5 s late"
 
 
 def shorten_fetch_wait(consumer: Any, milliseconds: int = FETCH_MAX_WAIT_MS) -> None:
@@ -299,12 +304,12 @@ def shorten_fetch_wait(consumer: Any, milliseconds: int = FETCH_MAX_WAIT_MS) -> 
     waiting in the events partitions came up to 1.5 s later (docs/benchmarks.md, issue 19: a worker
     joining a running group). Shorter, an idle worker sends a few more empty fetches a second."""
     thread: Any = getattr(consumer, "_thread", None)
-    _require(thread, ("_create_worker_consumer",), "consumer thread")
+    _require(thread, ("_create_worker_consumer",), "consumer thread", LATE)
     create = thread._create_worker_consumer
 
     def _create_worker_consumer(transport: Any) -> Any:
         made = create(transport)
-        _require(made, ("_fetch_max_wait_ms",), "aiokafka consumer")
+        _require(made, ("_fetch_max_wait_ms",), "aiokafka consumer", LATE)
         made._fetch_max_wait_ms = milliseconds
         return made
 
