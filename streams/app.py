@@ -44,8 +44,8 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
         topic_partitions=partitions,
         topic_allow_declare=True,
         processing_guarantee=settings.processing_guarantee,
-        # records wait in the producer up to this long to leave in one request; Faust flushes the producer
-        # before it commits offsets, so what is committed is delivered as before (docs/benchmarks.md)
+        # records wait in the producer up to this long to leave in one request; the producer is flushed
+        # (completely: faust_compat.deliver_before_commit) before offsets are committed
         producer_linger=settings.producer_linger_seconds,
         # records wait for their partition's next iteration to be saved, and streams are paused during
         # a rebalance: waiting for them would never end; unsaved records are consumed again instead
@@ -62,6 +62,7 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
     )
     source = app.topic(settings.events_topic, settings.ticks_topic, **RAW)
     faust_compat.patch_consumer(app.consumer, {settings.events_topic, settings.ticks_topic})
+    faust_compat.deliver_before_commit(app.producer)
     schema: Any = faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
     table = app.Table("dossiers", default=None, schema=schema, partitions=partitions,
                       extra_topic_configs={"cleanup.policy": "compact"})

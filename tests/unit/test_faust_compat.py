@@ -254,3 +254,64 @@ def test_the_worker_consumer_is_made_with_a_short_fetch_wait_on_the_installed_fa
     assert asyncio.run(made(True))._fetch_max_wait_ms == faust_compat.FETCH_MAX_WAIT_MS == 100
     with pytest.raises(RuntimeError, match="_create_worker_consumer"):
         faust_compat.shorten_fetch_wait(object())
+
+
+class FakeBuffer:
+    """Test double of Faust's `ProducerBuffer`: `put` keeps the futures, `flush` returns at once (as
+    Faust's may, after 0.1 s without a record sent); the test settles the futures itself."""
+
+    def __init__(self) -> None:
+        self.put_futures: list[asyncio.Future[Any]] = []
+        self.should_stop = False
+        self.flushes = 0
+
+    def put(self, future: asyncio.Future[Any]) -> None:
+        self.put_futures.append(future)
+
+    async def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_the_flush_before_a_commit_waits_for_every_buffered_record_and_raises_on_a_refused_one() -> None:
+    async def scenario() -> None:
+        buffer = FakeBuffer()
+        faust_compat.deliver_before_commit(type("Producer", (), {"buffer": buffer})(), round_seconds=0.01)
+        loop = asyncio.get_running_loop()
+        first, second = loop.create_future(), loop.create_future()
+        buffer.put(first)
+        buffer.put(second)
+        assert buffer.put_futures == [first, second]  # Faust's put still runs
+        flush = asyncio.ensure_future(buffer.flush())
+        await asyncio.sleep(0.05)
+        assert not flush.done()  # Faust's flush returned, the records are not delivered
+        first.set_result("metadata")
+        await asyncio.sleep(0.05)
+        assert not flush.done()
+        second.set_result("metadata")
+        await asyncio.wait_for(flush, 1)
+        assert buffer.flushes == 1
+        await asyncio.wait_for(buffer.flush(), 1)  # nothing outstanding: returns at once
+
+        refused = loop.create_future()
+        buffer.put(refused)
+        refused.set_exception(ValueError("MessageSizeTooLarge"))
+        await asyncio.sleep(0)  # the future's callbacks run
+        with pytest.raises(faust_compat.RecordsNotDelivered, match=r"refused 1 record.*MessageSizeTooLarge"):
+            await buffer.flush()
+        await asyncio.wait_for(buffer.flush(), 1)  # reported once: the next commit is not held by it
+
+        stuck = loop.create_future()
+        buffer.put(stuck)
+        buffer.should_stop = True
+        with pytest.raises(faust_compat.RecordsNotDelivered, match="stopping with 1 record"):
+            await buffer.flush()
+
+    asyncio.run(scenario())
+
+
+def test_the_delivery_patch_applies_to_the_installed_faust() -> None:
+    app: Any = faust.App("flush-test", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False)
+    faust_compat.deliver_before_commit(app.producer)
+    assert app.producer.buffer.flush.__qualname__.startswith("deliver_before_commit")
+    with pytest.raises(RuntimeError, match="buffer"):
+        faust_compat.deliver_before_commit(object())
