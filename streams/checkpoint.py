@@ -72,7 +72,8 @@ Ack = Callable[[Any], object]
 @dataclass(slots=True)
 class Unsaved:
     """The records of one batch (none for a tick) whose staged states wait until the sink has written
-    `seq` lines and Kafka has their alerts (`deliveries`); `writes` holds one state per dossier."""
+    `seq` lines and Kafka has their alerts and dead letters (`deliveries`); `writes` holds one state per
+    dossier."""
 
     seq: int
     records: Sequence[Any]
@@ -95,7 +96,8 @@ class Checkpoint:
          alerts' deliveries in the partition's `unsaved` queue.
     `save` (in the partition's context: Faust takes a table write's changelog partition from the
     current event), for the oldest queued batches whose lines are written and whose alerts Kafka has
-    (a failed delivery raises here, before anything is saved):
+    (a failed delivery raises here, before anything is saved; the batch's dead letters are waited for
+    the same way, so a record is never acknowledged before Kafka has its dead letter):
       4. Save the states to the table, so to its changelog: one changelog record per dossier per
          batch, however many of its events the batch held.
       5. Acknowledge the records, so Faust commits their offsets.
@@ -119,13 +121,16 @@ class Checkpoint:
         lines: list[str],
         writes: Mapping[str, bytes],
         records: Sequence[Any] = (),
+        dead_letters: Sequence[Delivery] = (),
     ) -> None:
-        """Steps 1-3 for one batch whose states are staged: `writes` (dossier -> its last staged state)
-        and `records` (what `save` acknowledges; none for a tick)."""
+        """Steps 1-3 for one batch whose states are staged: `writes` (dossier -> its last staged state),
+        `records` (what `save` acknowledges; none for a tick) and the deliveries of the batch's dead letters
+        (sent by the worker; awaited like the alerts', before the records are acknowledged)."""
         # 1. alerts: sent now, their delivery awaited before the state that says "alerted" is saved
         deliveries = [
             await self.alerts.send(key=alert.dossier.encode(), value=alert.to_json()) for alert in alerts
         ]
+        deliveries += dead_letters
         # 2. InfluxDB lines
         sink = self.sink
         if sink is not None and lines:

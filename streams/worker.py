@@ -26,7 +26,7 @@ from dossiers.catalog import Catalog
 from dossiers.clock import BusinessClock
 from dossiers.events import InvalidEvent
 from dossiers.wire import DLQ_CODE_HEADER, DLQ_REASON_HEADER
-from streams.checkpoint import Ack, Checkpoint, Publisher, Sink
+from streams.checkpoint import Ack, Checkpoint, Delivery, Publisher, Sink
 from streams.influx import (
     LIVE_RP,
     alert_point,
@@ -268,9 +268,8 @@ class Worker:
             alerts += outcome.alerts
             writes.update(stage(outcome))
         self.sensor.on_events(seen)
-        for error, message in refused:
-            await self.dead_letter(error, message)
-        await self.checkpoint.write(partition, alerts, lines, writes, messages)
+        sent = [await self.dead_letter(error, message) for error, message in refused]
+        await self.checkpoint.write(partition, alerts, lines, writes, messages, sent)
         if self.may_save(partition):
             await self.checkpoint.save(partition, ack)
         self.sensor.on_unsaved(self.checkpoint.pending)
@@ -292,12 +291,14 @@ class Worker:
             await self.checkpoint.save(partition, ack)
         self.sensor.on_unsaved(self.checkpoint.pending)
 
-    async def dead_letter(self, error: InvalidEvent, message: Message) -> None:
-        """The original record to the dead-letter topic, with why and where from in its headers."""
-        await self.dead_letters.send(
+    async def dead_letter(self, error: InvalidEvent, message: Message) -> Delivery:
+        """The original record to the dead-letter topic, with why and where from in its headers; returns
+        its delivery, which the checkpoint waits for before the record is acknowledged."""
+        delivery = await self.dead_letters.send(
             key=message.key, value=message.value, headers=dead_letter_headers(error, message)
         )
         self.sensor.on_dead_letter(error.code)
+        return delivery
 
     def emit(self, outcome: Outcome, lines: list[str]) -> None:
         """Append the InfluxDB lines of one outcome (its alerts go out through the checkpoint); count its

@@ -194,6 +194,23 @@ def test_an_invalid_record_is_dead_lettered_with_the_original_bytes_and_the_reas
     assert rig.metric("ioc_dead_letters_total", reason="json") == 1.0
 
 
+def test_a_record_is_acknowledged_only_once_kafka_has_its_dead_letter() -> None:
+    """The dead letter is the record's only result: committed before Kafka has it, a crash would lose it
+    (produced = processed + dead-lettered would no longer hold)."""
+    rig = Rig(sink=False)
+    rig.dlq.hold = True
+
+    async def run() -> None:
+        record = await rig.event(b"{broken")
+        assert ("acked", record) not in rig.log and rig.worker.checkpoint.pending == 1
+        [delivery] = rig.dlq.deliveries
+        delivery.arrive()
+        await rig.tick()  # the next batch of the partition saves what can be saved
+        assert rig.log.index(("delivered", "dlq", b"key")) < rig.log.index(("acked", record))
+
+    asyncio.run(run())
+
+
 def test_the_agency_header_is_read_from_kafka_header_pairs() -> None:
     rig = Rig(sink=False)
     asyncio.run(rig.event(received("D1", T0), headers=[(AGENCY_HEADER, b"CNVPDKDD_TP")]))
