@@ -340,9 +340,11 @@ def deliver_before_commit(producer: Any, round_seconds: float = 0.5) -> None:
     (2,999 of 3,000 in an experiment), and a worker killed then lost those dossiers for good: their
     records were committed, their states never reached the changelog (docs/faults.md, bug 9). This
     wraps `put` to keep each record's future until it is done and `flush` to wait, after Faust's own
-    flush, for all of them, in rounds of `round_seconds` (the buffer's task must still run: a stopping
-    producer raises instead of waiting for ever); a refused record raises `RecordsNotDelivered`, so
-    nothing is committed past it."""
+    flush, for those put before the flush began (the commit's offsets were chosen then; records put
+    while it waits belong to the next commit, and waiting for them could last as long as the stream),
+    in rounds of `round_seconds` (the buffer's task must still run: a stopping producer raises instead
+    of waiting for ever); a refused record raises `RecordsNotDelivered`, so nothing is committed past
+    it."""
     buffer: Any = getattr(producer, "buffer", None)
     _require(buffer, ("put", "flush", "should_stop"), "producer buffer", UNDELIVERED)
     put, flush = buffer.put, buffer.flush
@@ -360,12 +362,13 @@ def deliver_before_commit(producer: Any, round_seconds: float = 0.5) -> None:
         put(future)
 
     async def flush_delivered() -> None:
+        waiting = list(outstanding)  # put before the commit chose its offsets; later ones are not its
         await flush()
-        while outstanding:
+        while waiting := [future for future in waiting if not future.done()]:
             if buffer.should_stop:
-                raise RecordsNotDelivered(f"the producer is stopping with {len(outstanding)} record(s) "
+                raise RecordsNotDelivered(f"the producer is stopping with {len(waiting)} record(s) "
                                           "not delivered: their offsets are not committed")
-            await asyncio.wait(list(outstanding), timeout=round_seconds)
+            await asyncio.wait(waiting, timeout=round_seconds)
         if failed:
             first, count = failed[0], len(failed)
             failed.clear()

@@ -285,11 +285,18 @@ def test_the_flush_before_a_commit_waits_for_every_buffered_record_and_raises_on
         await asyncio.sleep(0.05)
         assert not flush.done()  # Faust's flush returned, the records are not delivered
         first.set_result("metadata")
+        later = loop.create_future()
+        buffer.put(later)  # put while the commit waits: the stream goes on, the next commit covers it
         await asyncio.sleep(0.05)
         assert not flush.done()
         second.set_result("metadata")
         await asyncio.wait_for(flush, 1)
-        assert buffer.flushes == 1
+        assert buffer.flushes == 1 and not later.done()
+        flush = asyncio.ensure_future(buffer.flush())
+        await asyncio.sleep(0.05)
+        assert not flush.done()  # the next commit waits for it
+        later.set_result("metadata")
+        await asyncio.wait_for(flush, 1)
         await asyncio.wait_for(buffer.flush(), 1)  # nothing outstanding: returns at once
 
         refused = loop.create_future()
