@@ -337,8 +337,9 @@ def deliver_before_commit(producer: Any, round_seconds: float = 0.5) -> None:
     them there and a task sends them). Its `ProducerBuffer.flush` (faust-streaming 0.15.3) gives up
     after 0.1 s without a record sent, and never waits for the one its task is sending: while the
     worker's event loop ran a batch, a commit went ahead with thousands of states still in the buffer
-    (2,999 of 3,000 in an experiment), and a worker killed then lost those dossiers for good: their
-    records were committed, their states never reached the changelog (docs/faults.md, bug 9). This
+    (none of 3,000 delivered when the flush returned, tests/integration/test_commit_delivery.py), and
+    a worker killed then lost those dossiers for good: their records were committed, their states never
+    reached the changelog (docs/faults.md, bug 9). This
     wraps `put` to keep each record's future until it is done and `flush` to wait, after Faust's own
     flush, for those put before the flush began (the commit's offsets were chosen then; records put
     while it waits belong to the next commit, and waiting for them could last as long as the stream),
