@@ -11,14 +11,15 @@ hand-over that replaces its per-record one (`drain_in_batches`, `partition_conte
 - `shorten_fetch_wait`: the worker's aiokafka consumer waits at most 100 ms for a fetch, not Faust's fixed
   1,500 ms (the first records after a start or a rebalance came up to 1.5 s late);
 - `deliver_before_commit`: the producer flush that precedes a commit waits until Kafka has every
-  changelog record put so far (Faust's gave up after 0.1 s; a killed worker lost dossiers);
+  changelog record put before it began (Faust's gave up after 0.1 s; a killed worker lost dossiers);
 - `drain_in_batches`: a partition's fetched records reach the worker in one call (Faust's
   `Consumer._drain_messages` replaced), and `partition_context` gives table writes their partition.
 
 They were written against faust-streaming 0.15.3 and are proven by the two-worker and slow-seek tests
-(tests/integration/test_stream_pipeline.py) and the fault tests. `check_faust` runs at start-up: a
-version outside `TESTED_FAUST` is a loud warning (re-run those tests, then widen the range), a missing
-internal is an error (the patch cannot be applied; the message says what running without it costs).
+(tests/integration/test_stream_pipeline.py), the fault tests and
+tests/integration/test_commit_delivery.py. `check_faust` runs at start-up: a version outside
+`TESTED_FAUST` is a loud warning (re-run those tests, then widen the range), a missing internal is an
+error (the patch cannot be applied; the message says what running without it costs).
 """
 
 from __future__ import annotations
@@ -331,7 +332,7 @@ class RecordsNotDelivered(RuntimeError):
 
 def deliver_before_commit(producer: Any, round_seconds: float = 0.5) -> None:
     """Faust's producer flush, which runs before every commit of offsets (`Consumer._commit_offsets`),
-    returns only once Kafka has answered for every record put in the producer's buffer so far.
+    returns only once Kafka has answered for every record put in the producer's buffer before it began.
 
     The buffer holds the table's changelog records (`Table.__setitem__` cannot await, so Faust puts
     them there and a task sends them). Its `ProducerBuffer.flush` (faust-streaming 0.15.3) gives up
@@ -339,9 +340,10 @@ def deliver_before_commit(producer: Any, round_seconds: float = 0.5) -> None:
     worker's event loop ran a batch, a commit went ahead with thousands of states still in the buffer
     (none of 3,000 delivered when the flush returned, tests/integration/test_commit_delivery.py), and
     a worker killed then lost those dossiers for good: their records were committed, their states never
-    reached the changelog (docs/faults.md, bug 9). This
-    wraps `put` to keep each record's future until it is done and `flush` to wait, after Faust's own
-    flush, for those put before the flush began (the commit's offsets were chosen then; records put
+    reached the changelog (docs/faults.md, bug 9).
+
+    This wraps `put` to keep each record's future until it is done, and `flush` to wait, after Faust's
+    own flush, for those put before the flush began (the commit's offsets were chosen then; records put
     while it waits belong to the next commit, and waiting for them could last as long as the stream),
     in rounds of `round_seconds` (the buffer's task must still run: a stopping producer raises instead
     of waiting for ever); a refused record raises `RecordsNotDelivered`, so nothing is committed past
@@ -354,8 +356,9 @@ def deliver_before_commit(producer: Any, round_seconds: float = 0.5) -> None:
 
     def done(future: asyncio.Future[Any]) -> None:
         outstanding.discard(future)
-        if not future.cancelled() and future.exception() is not None:
-            failed.append(future.exception())  # type: ignore[arg-type]
+        error = None if future.cancelled() else future.exception()
+        if error is not None:
+            failed.append(error)
 
     def put_kept(future: Any) -> None:
         outstanding.add(future)
