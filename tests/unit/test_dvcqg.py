@@ -234,7 +234,7 @@ def deliveries(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 def replay(records: list[dict[str, Any]]) -> tuple[str, dict[str, bytes]]:
-    run = Replay(CATALOG, CAL, datetime(2026, 5, 1, tzinfo=ICT).timestamp())
+    run = Replay(CATALOG, CAL, int(datetime(2026, 5, 1, tzinfo=ICT).timestamp()))
     for body in records:
         for event in translate(body, "STP"):
             run.feed(event)
