@@ -222,12 +222,21 @@ def test_a_record_the_core_cannot_take_is_dead_lettered_and_the_worker_goes_on(
 ) -> None:
     rig = Rig(sink=False)
 
-    def broken(*args: Any) -> Any:
-        raise ZeroDivisionError("a bug in the core")
+    class Broken:
+        """The worker's processor with a bug in `handle` (a compiled processor cannot be patched)."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def handle(self, *args: Any) -> Any:
+            raise ZeroDivisionError("a bug in the core")
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
 
     async def run() -> None:
         with monkeypatch.context() as patch:
-            patch.setattr(rig.worker.processor, "handle", broken)
+            patch.setattr(rig.worker, "processor", Broken(rig.worker.processor))
             await rig.event(received("D1", T0))
         await rig.event(received("D2", T0))
 
