@@ -9,6 +9,9 @@ same results on the same events.
     python -m benchmarks.core --held-limit 0                         # no held contributions (all misses)
     python -m benchmarks.core --shortcut both --rounds 4             # with and without it, alternately
 
+It runs the core as the tree holds it: compiled by mypyc after `ioc native build`, from source after
+`ioc native clean` (the output says which: "core compiled" or "core source").
+
 Two clocks: `fixed` hands every record the instant after the last event (what `benchmarks.phases.pure`
 measures); `event` hands each record its own instant plus a few seconds (a worker keeping up), and ticks
 every partition once per business minute, so the timers, alerts and due-soon/overdue transitions run too.
@@ -155,6 +158,22 @@ class Run:
         return self.hash.hexdigest()
 
 
+def core_build() -> str:
+    """How the core's modules were imported: "compiled" (all by mypyc), "source", or "mixed" (a partial
+    build, which `ioc native status` calls stale)."""
+    import importlib
+    import sysconfig
+
+    from ioc.native import MODULES
+
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    kinds = {
+        str(importlib.import_module(m.removesuffix(".py").replace("/", ".")).__file__).endswith(suffix)
+        for m in MODULES
+    }
+    return "mixed" if len(kinds) > 1 else ("compiled" if kinds == {True} else "source")
+
+
 def timed(make: Callable[[], Run]) -> tuple[float, Run]:
     run = make()
     gc.collect()
@@ -211,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         "rounds": args.rounds,
         "best_us": round(figures[0], 1),
         "median_us": round(figures[len(figures) // 2], 1),
+        "core": core_build(),
     }
     if args.digest:
         run = make(digest=True)
@@ -231,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(
         f"Processor.handle + stage/save: {result['best_us']} µs/event best, {result['median_us']} median "
-        f"of {args.rounds} ({result['events']:,} events, clock {args.clock}, {args.partitions} partitions)"
+        f"of {args.rounds} ({result['events']:,} events, clock {args.clock}, {args.partitions} partitions, "
+        f"core {result['core']})"
     )
     if "digest" in result:
         print(f"digest {result['digest']} (ticks {result['ticks']})")

@@ -53,11 +53,13 @@ COMMAND_MODULES = [
     "ioc.commands.grafana",  # grafana build (--check), push, preview
     "ioc.commands.dev",  # dev kafka, dev influx
     "ioc.commands.kafka_access",  # kafka-access acls|apply|set-password|revoke|env
+    "ioc.commands.native",  # native build|clean|status
 ]
 
 
-DEVELOPMENT_MODULES = frozenset({"ioc.commands.up", "ioc.commands.dev"})
-"""Commands that need the local stack (Java, Kafka's jars, influxd): not in the production image."""
+DEVELOPMENT_MODULES = frozenset({"ioc.commands.up", "ioc.commands.dev", "ioc.commands.native"})
+"""Commands that need the local stack (Java, Kafka's jars, influxd) or a source tree with a C compiler:
+not in the production image."""
 
 
 def _mount() -> None:
@@ -68,14 +70,36 @@ def _mount() -> None:
     """
     import importlib
     import os
+    import sys
 
     development = os.environ.get("IOC_DEV_COMMANDS", "1").strip().lower() not in {"0", "false", "no", "off"}
+    if development and sys.argv[1:2] == ["native"]:
+        # only the command that mends a compiled core: the others import it, which may be what fails
+        importlib.import_module("ioc.commands.native").register(app)
+        return
     for name in COMMAND_MODULES:
         if development or name not in DEVELOPMENT_MODULES:
             importlib.import_module(name).register(app)
 
 
+def _refuse_a_stale_core() -> None:
+    """A compiled core built from other sources than the tree's must not run (`ioc.native`); `ioc native`
+    itself is how to mend it, so it is let through."""
+    import sys
+
+    from ioc import native
+
+    if sys.argv[1:2] == ["native"]:
+        return
+    try:
+        native.check()
+    except native.StaleBuild as exc:
+        typer.echo(f"ioc: {exc}", err=True)
+        raise SystemExit(2) from exc
+
+
 def main() -> None:
+    _refuse_a_stale_core()
     _mount()
     app()
 

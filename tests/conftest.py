@@ -31,6 +31,22 @@ STAMPED_AT_IMPORT = "test_dashboard_queries.py"
 windows, as Grafana reads it: it must run right after collection, not minutes later in a long session."""
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A compiled core built from other sources would test old rules: refuse it (`ioc.native`)."""
+    from ioc import native
+
+    try:
+        native.check()
+    except native.StaleBuild as exc:
+        raise pytest.UsageError(str(exc)) from exc
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from ioc import native
+
+    return f"domain core: {native.status().state} (ioc native status)"
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselection, which reads the markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:

@@ -37,7 +37,7 @@ def test_development_commands_are_left_out_where_they_cannot_run() -> None:
     everything = _commands(_run("--help").stdout)
     image = _commands(_run("--help", IOC_DEV_COMMANDS="0").stdout)
     assert {"up", "dev", "produce", "worker", "notify", "replay"} <= everything
-    assert everything - image == {"up", "dev"}
+    assert everything - image == {"up", "dev", "native"}
 
 
 def test_the_image_lists_only_what_it_can_run() -> None:
