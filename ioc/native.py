@@ -3,8 +3,8 @@
 `Processor.handle` spends its time in plain Python (attribute reads, tuples, dict lookups) spread over the
 calendar, SLA clock, lifecycle, KPI and running-figure modules. mypyc, which ships with mypy and compiles
 type-annotated modules, runs those modules about 1.5 times faster with no change to their source
-(docs/benchmarks.md, "the core compiled"). What it compiles is `MODULES`; everything else, and every module
-when nothing was built, runs from source, with the same results.
+(docs/benchmarks.md, "the core compiled by mypyc"). What it compiles is `MODULES`; everything else, and
+every module when nothing was built, runs from source, with the same results.
 
 The compiled extensions sit beside their sources (`dossiers/sla.cpython-311-...so` next to `sla.py`), and
 Python imports an extension before a source. So a build records the hash of every source it compiled
