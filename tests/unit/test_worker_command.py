@@ -104,6 +104,19 @@ def test_exactly_once_is_refused_at_start_up_with_why(
     assert StreamSettings(processing_guarantee="at_least_once").processing_guarantee == "at_least_once"
 
 
+def test_the_worker_says_whether_its_domain_core_runs_compiled(caplog: pytest.LogCaptureFixture) -> None:
+    from ioc import native
+    from streams.service import core_build
+
+    caplog.set_level(logging.INFO, logger="streams.service")
+    warn_at_start_up(fast_catalog())
+    expected = native.status().state  # compiled or source (a stale build never gets this far)
+    assert core_build() == expected
+    said = "compiled (mypyc)" if expected == "compiled" else "from source"
+    said_at_start = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert (logging.INFO, f"the domain core runs {said}") in said_at_start
+
+
 def test_the_worker_warns_loudly_when_it_starts_on_the_sample_catalog(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
