@@ -34,7 +34,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from benchmarks.harness import Traffic, simulated_traffic
+from benchmarks.harness import Traffic, core_build, simulated_traffic
 
 
 def _timestamps(traffic: Traffic) -> list[int]:
@@ -156,22 +156,6 @@ class Run:
             assert view.index == mine.index, f"partition {p}: 766 counters differ"
             assert view.dossiers == mine.dossiers
         return self.hash.hexdigest()
-
-
-def core_build() -> str:
-    """How the core's modules were imported: "compiled" (all by mypyc), "source", or "mixed" (a partial
-    build, which `ioc native status` calls stale)."""
-    import importlib
-    import sysconfig
-
-    from ioc.native import MODULES
-
-    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    kinds = {
-        str(importlib.import_module(m.removesuffix(".py").replace("/", ".")).__file__).endswith(suffix)
-        for m in MODULES
-    }
-    return "mixed" if len(kinds) > 1 else ("compiled" if kinds == {True} else "source")
 
 
 def timed(make: Callable[[], Run]) -> tuple[float, Run]:

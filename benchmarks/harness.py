@@ -101,7 +101,24 @@ def machine_info() -> dict[str, str]:
         "kafka-python": _version("kafka-python"),
         "pydantic": _version("pydantic"),
         "os": f"{platform.system()} {platform.release()}",
+        "domain core": core_build(),
     }
+
+
+def core_build() -> str:
+    """How the core's modules were imported: "compiled" (all by mypyc), "source", or "mixed" (a partial
+    build, which `ioc native status` calls stale)."""
+    import importlib
+    import sysconfig
+
+    from ioc.native import MODULES
+
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    kinds = {
+        str(importlib.import_module(m.removesuffix(".py").replace("/", ".")).__file__).endswith(suffix)
+        for m in MODULES
+    }
+    return "mixed" if len(kinds) > 1 else ("compiled" if kinds == {True} else "source")
 
 
 def load_average() -> str:
