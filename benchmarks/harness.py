@@ -109,13 +109,11 @@ def core_build() -> str:
     """How the core's modules were imported: "compiled" (all by mypyc), "source", or "mixed" (a partial
     build, which `ioc native status` calls stale)."""
     import importlib
-    import sysconfig
 
-    from ioc.native import MODULES
+    from ioc.native import MODULES, SUFFIX
 
-    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     kinds = {
-        str(importlib.import_module(m.removesuffix(".py").replace("/", ".")).__file__).endswith(suffix)
+        str(importlib.import_module(m.removesuffix(".py").replace("/", ".")).__file__).endswith(SUFFIX)
         for m in MODULES
     }
     return "mixed" if len(kinds) > 1 else ("compiled" if kinds == {True} else "source")

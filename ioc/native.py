@@ -127,7 +127,11 @@ def status(root: Path = ROOT) -> Status:
     changed = [m for m in compiled if recorded.get(m) != current.get(m)]
     if recorded.get("python") != current.get("python"):
         changed = list(compiled)
-    return Status(compiled, tuple(changed + unlisted))
+    # a partial build mixes compiled classes with their source twins: refused like a stale one
+    missing = [f"{m} (no extension)" for m in MODULES if m not in compiled]
+    if not runtime_of(root).exists():
+        missing.append(f"{runtime_of(root).relative_to(root)} (missing)")
+    return Status(compiled, tuple(changed + unlisted + missing))
 
 
 def check(root: Path = ROOT) -> Status:

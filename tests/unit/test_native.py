@@ -82,6 +82,16 @@ def test_an_extension_of_a_module_no_longer_compiled_is_refused(tmp_path: Path) 
     assert native.status(root).stale == (str(leftover.relative_to(root)),)
 
 
+def test_a_partial_build_is_refused(tmp_path: Path) -> None:
+    """Compiled modules beside a source one would mix compiled classes with their source twins."""
+    root = _tree(tmp_path)
+    _fake_build(root)
+    native.extension_of("dossiers/kpi.py", root).unlink()
+    native.runtime_of(root).unlink()
+    assert native.status(root).stale == ("dossiers/kpi.py (no extension)", "dossiers/native__mypyc"
+                                         + native.SUFFIX + " (missing)")
+
+
 def test_another_interpreter_s_build_is_refused(tmp_path: Path) -> None:
     root = _tree(tmp_path)
     _fake_build(root)
