@@ -193,7 +193,7 @@ def test_posted_equals_the_topic_equals_replay(broker: KafkaBroker, topic: str,
         assert headers["ioc-agency"].decode() == json.loads(record.value)["agency"]
         assert record.key.decode() == json.loads(record.value)["dossier"]
 
-    as_of = datetime(2026, 4, 1, tzinfo=VN).timestamp()
+    as_of = int(datetime(2026, 4, 1, tzinfo=VN).timestamp())
     calendar = WorkingCalendar(CATALOG.calendar)
 
     def replay(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -130,7 +130,7 @@ def test_supplement_rounds_pause_the_clock_and_keep_the_original_appointment() -
     assert kinds(events) == ["received", "supplement_requested", "supplement_received",
                              "supplement_requested"]
     assert events[0].due_at == datetime(2026, 3, 16, 17, tzinfo=ICT)  # the appointment before round 1
-    run = Replay(CATALOG, CAL, datetime(2026, 3, 12, tzinfo=ICT).timestamp())
+    run = Replay(CATALOG, CAL, int(datetime(2026, 3, 12, tzinfo=ICT).timestamp()))
     for event in events:
         run.feed(event)
     state = run.states["000.00.15.H48-260302-0001"]
@@ -145,7 +145,7 @@ def test_a_rescheduled_appointment_is_one_extension() -> None:
     assert events[1].data.new_due_at == datetime(2026, 3, 20, 17, tzinfo=ICT)  # type: ignore[union-attr]
     later = translate(record(status=9, NgayKetThucXuLy="20260319100000", **base), "STP")
     assert {e.event_id for e in events} <= {e.event_id for e in later}
-    run = Replay(CATALOG, CAL, datetime(2026, 3, 25, tzinfo=ICT).timestamp())
+    run = Replay(CATALOG, CAL, int(datetime(2026, 3, 25, tzinfo=ICT).timestamp()))
     for event in [*later, *events]:
         run.feed(event)
     state = run.states["000.00.15.H48-260302-0001"]
