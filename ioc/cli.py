@@ -57,40 +57,32 @@ COMMAND_MODULES = [
 ]
 
 
-DEVELOPMENT_MODULES = frozenset({"ioc.commands.up", "ioc.commands.dev", "ioc.commands.native"})
+NATIVE_MODULE = "ioc.commands.native"
+DEVELOPMENT_MODULES = frozenset({"ioc.commands.up", "ioc.commands.dev", NATIVE_MODULE})
 """Commands that need the local stack (Java, Kafka's jars, influxd) or a source tree with a C compiler:
 not in the production image."""
 
 
-def _mount() -> None:
+def _mount(mending: bool = False) -> None:
     """Import sub-command modules only when the command runs, so `import ioc.cli` stays cheap.
 
     `IOC_DEV_COMMANDS=0` (set by the Docker image, which has no JVM or influxd) leaves out `up` and `dev`,
-    so the image lists only commands it can run.
+    so the image lists only commands it can run. `mending`: only `ioc native`, which mends a compiled
+    core; the others import the core, which may be what fails.
     """
     import importlib
     import os
-    import sys
 
     development = os.environ.get("IOC_DEV_COMMANDS", "1").strip().lower() not in {"0", "false", "no", "off"}
-    if development and sys.argv[1:2] == ["native"]:
-        # only the command that mends a compiled core: the others import it, which may be what fails
-        importlib.import_module("ioc.commands.native").register(app)
-        return
     for name in COMMAND_MODULES:
-        if development or name not in DEVELOPMENT_MODULES:
+        if (development or name not in DEVELOPMENT_MODULES) and (not mending or name == NATIVE_MODULE):
             importlib.import_module(name).register(app)
 
 
 def _refuse_a_stale_core() -> None:
-    """A compiled core built from other sources than the tree's must not run (`ioc.native`); `ioc native`
-    itself is how to mend it, so it is let through."""
-    import sys
-
+    """A compiled core built from other sources than the tree's must not run (`ioc.native`)."""
     from ioc import native
 
-    if sys.argv[1:2] == ["native"]:
-        return
     try:
         native.check()
     except native.StaleBuild as exc:
@@ -99,8 +91,12 @@ def _refuse_a_stale_core() -> None:
 
 
 def main() -> None:
-    _refuse_a_stale_core()
-    _mount()
+    import sys
+
+    mending = sys.argv[1:2] == ["native"]
+    if not mending:
+        _refuse_a_stale_core()
+    _mount(mending)
     app()
 
 

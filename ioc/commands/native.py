@@ -32,8 +32,8 @@ def build(
     except (subprocess.CalledProcessError, RuntimeError, OSError) as exc:
         detail = getattr(exc, "stderr", None) or ""
         typer.echo(f"ioc native build failed: {exc}\n{detail[-4000:]}", err=True)
-        typer.echo("the tree runs the core from source (`ioc native clean` was not needed: nothing changed)",
-                   err=True)
+        typer.echo("the tree is left as it was: `ioc native status` says what runs, `ioc native clean` runs "
+                   "the core from source", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"{'compiled' if compiled else 'up to date'}: {len(native.MODULES)} modules of the core "
                f"({', '.join(native.MODULES)})")
