@@ -66,9 +66,9 @@ not in the production image."""
 def _mount(mending: bool = False) -> None:
     """Import sub-command modules only when the command runs, so `import ioc.cli` stays cheap.
 
-    `IOC_DEV_COMMANDS=0` (set by the Docker image, which has no JVM or influxd) leaves out `up` and `dev`,
-    so the image lists only commands it can run. `mending`: only `ioc native`, which mends a compiled
-    core; the others import the core, which may be what fails.
+    `IOC_DEV_COMMANDS=0` (set by the Docker image, which has no JVM, influxd or C compiler) leaves out
+    `up`, `dev` and `native`, so the image lists only commands it can run. `mending`: only `ioc native`,
+    which mends a compiled core; the others import the core, which may be what fails.
     """
     import importlib
     import os
