@@ -255,14 +255,16 @@ def _earliest(current: Mark | None, mark: Mark) -> bool:
     return current is None or mark < current
 
 
-def apply(state: DossierState, event: Event) -> Applied:
-    """Merge one event's facts into the state (in place). Duplicates change nothing."""
+def apply(state: DossierState, event: Event, occurred: int | None = None) -> Applied:
+    """Merge one event's facts into the state (in place). Duplicates change nothing. `occurred`: the
+    event's `occurred_at` in whole epoch seconds, when the caller has it (an aware datetime's
+    `timestamp()` asks its time zone for the offset: 2 % of the worker's core, issue 19)."""
     digest = event_hash(event.event_id)
     position = bisect_left(state.seen, digest)
     if position < len(state.seen) and state.seen[position] == digest:
         return Applied.DUPLICATE
     state.seen.insert(position, digest)
-    ts = int(event.occurred_at.timestamp())
+    ts = int(event.occurred_at.timestamp()) if occurred is None else occurred
     mark = (ts, digest)
     kind = event.type
     agency_key = (0 if kind is EventType.RECEIVED else 1, ts, digest)

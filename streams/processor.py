@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import cast
@@ -24,7 +24,7 @@ from dossiers.events import Event, InvalidEvent
 from dossiers.index766 import Index766, sync_due
 from dossiers.index766_live import Weighted, running_index
 from dossiers.index766_live import live_keys as index_keys
-from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, contribution
+from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, changed, contribution
 from dossiers.lifecycle import Applied, DossierState, Status, apply
 from dossiers.periods import Period, month_of
 from dossiers.report_ii06a import (
@@ -66,15 +66,25 @@ class DeadlineMark:
 class Outcome:
     """Everything one record or tick produces; the adapter turns it into sends and points."""
 
-    status: str = "tick"  # applied | duplicate | dead_letter | tick
-    event: Event | None = None
-    error: InvalidEvent | None = None
-    procedure_field: str | None = None
-    channel: str | None = None
-    alerts: list[Alert] = field(default_factory=list)
-    deadlines: list[DeadlineMark] = field(default_factory=list)
-    writes: list[tuple[str, bytes]] = field(default_factory=list)
+    status: str
+    """applied | duplicate | dead_letter | tick"""
+    event: Event | None
+    error: InvalidEvent | None
+    procedure_field: str | None
+    channel: str | None
+    alerts: list[Alert]
+    deadlines: list[DeadlineMark]
+    writes: list[tuple[str, bytes]]
     """Table writes held back until the adapter may save them: see `Processor.stage` and `Processor.save`."""
+
+    def __init__(
+        self, status: str = "tick", event: Event | None = None, error: InvalidEvent | None = None
+    ) -> None:
+        # written out, not generated: mypyc compiles a class's own `__init__`, while the one `@dataclass`
+        # generates runs interpreted (mypyc/mypyc#817); one per record (issue 19)
+        self.status, self.event, self.error = status, event, error
+        self.procedure_field = self.channel = None
+        self.alerts, self.deadlines, self.writes = [], [], []
 
 
 Live = tuple[tuple[LiveKey, ...], tuple[Weighted, ...]]
@@ -141,26 +151,27 @@ class PartitionView:
     """The first day of the previous reporting period ("" right after a rebuild: nothing dropped yet)."""
 
     def move(self, old: Live, new: Live) -> None:
-        """Move a dossier's keys of both running figures (form II.06a and 766 index)."""
+        """Move a dossier's keys of both running figures (form II.06a and 766 index); the keys both hold at
+        the same place are left alone (`dossiers.kpi.changed`)."""
         if old[0] != new[0]:
-            self.move_report(old[0], new[0])
+            self.move_report(*changed(old[0], new[0]))
         if old[1] != new[1]:
-            self.move_index(old[1], new[1])
+            self.move_index(*changed(old[1], new[1]))
 
-    def move_index(self, old: tuple[Weighted, ...], new: tuple[Weighted, ...]) -> None:
+    def move_index(self, old: Sequence[Weighted], new: Sequence[Weighted]) -> None:
         """Subtract a dossier's old weighted 766 keys, add its new ones; dated before the floor: not kept."""
         counts, floor = self.index, self.report_floor
         for keys, sign in ((old, -1), (new, 1)):
             for key, weight in keys:
                 if key[3] and key[3] < floor:
                     continue
-                n = counts[key] + sign * weight
+                n = counts.get(key, 0) + sign * weight  # `get` and `pop`: `Counter`'s own are interpreted
                 if n:
                     counts[key] = n
                 else:
-                    del counts[key]
+                    counts.pop(key, None)
 
-    def move_report(self, old: tuple[LiveKey, ...], new: tuple[LiveKey, ...]) -> None:
+    def move_report(self, old: Sequence[LiveKey], new: Sequence[LiveKey]) -> None:
         """Subtract a dossier's old keys, add its new ones; keys dated before the floor are not kept."""
         counts, floor = self.report, self.report_floor
         for keys, sign in ((old, -1), (new, 1)):
@@ -169,11 +180,11 @@ class PartitionView:
                     key = (key[0], key[1], key[2], "")
                 elif key[3] < floor:
                     continue
-                n = counts[key] + sign
+                n = counts.get(key, 0) + sign
                 if n:
                     counts[key] = n
                 else:
-                    del counts[key]
+                    counts.pop(key, None)
 
     def bound_report(self, floor: str) -> None:
         """Move the floor up to `floor` (never down) and drop the keys dated before it."""
@@ -281,7 +292,7 @@ class Processor:
             state = DossierState.from_bytes(stored)
             old, old_live = self._held_of(key, stored, state)
         inputs = state.figure_inputs() if self.shortcut and stored is not None else None
-        if apply(state, event) is Applied.DUPLICATE:
+        if apply(state, event, occurred) is Applied.DUPLICATE:
             # A record seen again, usually after a crash: its state may be saved while its InfluxDB
             # points or a changelog write were lost. Save the state once more and re-emit its deadline
             # mark (idempotent), so a replay repairs instead of skipping. Its throughput point is not

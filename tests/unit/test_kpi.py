@@ -14,7 +14,7 @@ from strategies import CATALOG, at, chaos_events, dossier_story, event, local, p
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.events import Event
-from dossiers.kpi import Block, KpiCounters, Snapshot, contribution
+from dossiers.kpi import Block, KpiCounters, Snapshot, changed, contribution
 from dossiers.lifecycle import Applied, DossierState, apply
 from dossiers.replay import Replay
 
@@ -179,6 +179,30 @@ def test_moving_the_clock_is_a_move_too(stories: list[list[dict[str, Any]]], as_
             contribution(state, CATALOG, CAL, as_of + later).keys,
         )
     assert counters.counts == Replay(CATALOG, CAL, as_of + later, states=run.states).counters().counts
+
+
+_KEYS = st.sampled_from([("received", "STP", "2026-03-02"), ("open", "STP", "within"), ("open", "STP", "overdue"),
+                         ("paused", "STP"), ("rated", "SYT", "satisfied"), ("channel", "STP", "online")])
+
+
+@given(st.lists(_KEYS, max_size=8), st.lists(_KEYS, max_size=8), st.lists(_KEYS, max_size=8))
+def test_a_move_skips_only_the_keys_both_sides_share(
+    before: list[tuple[str, ...]], old: list[tuple[str, ...]], new: list[tuple[str, ...]]
+) -> None:
+    """`changed` drops pairs of equal keys at the same place from the start and the end, no others, and a
+    move through it leaves the same sums (zeros dropped) as subtracting all the old keys, adding all the new."""
+    kept_old, kept_new = changed(tuple(old), tuple(new))
+    assert Counter(old) - Counter(kept_old) == Counter(new) - Counter(kept_new)  # the same keys dropped
+    head = len(old) - len(kept_old)
+    assert head == len(new) - len(kept_new)
+    if kept_old and kept_new:
+        assert kept_old[0] != kept_new[0] and kept_old[-1] != kept_new[-1]  # nothing shared left at the ends
+    counters = KpiCounters()
+    counters.add(before)
+    counters.add(old)
+    counters.move(tuple(old), tuple(new))
+    expected = Counter(before) + Counter(new)  # `+` drops the zero counts, as the counters do
+    assert dict(counters.counts) == dict(expected)
 
 
 def test_merge_of_partial_counters() -> None:
