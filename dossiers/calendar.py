@@ -50,6 +50,9 @@ class WorkingCalendar:
         self._midnight: list[int] = [self._midnight_of(self._first)]
         """UTC instant of local midnight of each built day (and of the day after): instants map to days
         by bisection, without building a datetime on the hot path."""
+        self._uniform = True
+        """Every built day lasts 86,400 s (no daylight-saving change, as in Vietnam since 1975): an
+        instant's day is then a division, not a bisection (a few per event; issue 19)."""
         self._iso: list[str] = []
         self._last_built = self._first - timedelta(days=1)
         self._holidays = holidays.country_holidays("VN", years=range(first_year, last_year + 1))
@@ -76,6 +79,7 @@ class WorkingCalendar:
             length = self.day_seconds if self.is_working_day(nxt) else 0
             self._cum.append(self._cum[-1] + length)
             self._midnight.append(self._midnight_of(nxt + timedelta(days=1)))
+            self._uniform = self._uniform and self._midnight[-1] - self._midnight[-2] == 86400
             self._iso.append(nxt.isoformat())
             self._last_built = nxt
 
@@ -86,6 +90,11 @@ class WorkingCalendar:
         """Index of the local day containing `ts` (-1 before the origin)."""
         while ts >= self._midnight[-1]:
             self._extend_to(self._last_built + timedelta(days=366))
+        origin = self._midnight[0]
+        if ts < origin:
+            return -1
+        if self._uniform:
+            return (ts - origin) // 86400
         return bisect_right(self._midnight, ts) - 1
 
     def _regular(self, idx: int) -> bool:

@@ -407,3 +407,21 @@ def test_day_helpers(cal: WorkingCalendar) -> None:
     assert not cal.working_at(sat) and cal.working_at(ts(at(2026, 3, 9, 3)))
     assert not cal.working_at(ts(at(2026, 2, 17, 9)))  # mùng 1 Tết 2026
     assert cal.working_at(ts(at(2026, 8, 22, 9)))  # the make-up Saturday
+
+
+PARIS = WorkingCalendar(CalendarConfig(timezone="Europe/Paris"), first_year=2024, last_year=2027)
+HANOI = WorkingCalendar(first_year=2024, last_year=2027)
+
+
+@given(st.integers(int(datetime(2023, 12, 30).timestamp()), int(datetime(2028, 1, 2).timestamp())))
+def test_an_instants_local_day_by_division_or_by_bisection(instant: int) -> None:
+    """Without daylight saving (Vietnam) an instant's day is found by a division; where clocks change
+    (a centre configured for Paris, kept as the check) by bisection; both give the local date."""
+    assert HANOI._uniform and not PARIS._uniform
+    for calendar in (HANOI, PARIS):
+        local_day = datetime.fromtimestamp(instant, calendar.tz).date()
+        if local_day.year < 2024:
+            assert calendar._day_of(instant) == -1
+            continue
+        assert calendar.local_date(instant) == local_day
+        assert calendar.day_key(instant) == local_day.isoformat()
