@@ -69,6 +69,8 @@ class Outcome:
     status: str
     """applied | duplicate | dead_letter | tick"""
     event: Event | None
+    occurred: Timestamp
+    """The event's `occurred_at` in whole epoch seconds (0 without an event)."""
     error: InvalidEvent | None
     procedure_field: str | None
     channel: str | None
@@ -83,6 +85,7 @@ class Outcome:
         # written out, not generated: mypyc compiles a class's own `__init__`, while the one `@dataclass`
         # generates runs interpreted (mypyc/mypyc#817); one per record (issue 19)
         self.status, self.event, self.error = status, event, error
+        self.occurred = 0
         self.procedure_field = self.channel = None
         self.alerts, self.deadlines, self.writes = [], [], []
 
@@ -298,6 +301,7 @@ class Processor:
             # mark (idempotent), so a replay repairs instead of skipping. Its throughput point is not
             # re-emitted: its tags may differ from the first time (see docs/faults.md).
             outcome = Outcome("duplicate", event=event)
+            outcome.occurred = occurred
             self._write(outcome, key, stored or state.to_bytes())
             kind = _alert_kind(old.clock.timeliness) if old.clock.timeliness else None
             if kind in ("overdue", "due_soon") and old.clock.due_at is not None:
@@ -316,6 +320,7 @@ class Processor:
             self._describe(outcome, state, event)
             return outcome
         outcome = Outcome("applied", event=event)
+        outcome.occurred = occurred
         age = now - occurred
         quiet = self.alert_backfill_seconds is not None and age > self.alert_backfill_seconds
         same = inputs is not None and state.figure_inputs() == inputs

@@ -312,7 +312,7 @@ class Worker:
                     outcome.channel,
                     outcome.procedure_field,
                     event.dossier,
-                    int(event.occurred_at.timestamp()),
+                    outcome.occurred,
                     self.centres,
                 )
             )
