@@ -198,7 +198,7 @@ def history(events: list[dict[str, Any]], catalog: Any, calendar: WorkingCalenda
             lines.append(event_point(event.agency, event.type.value, outcome.channel, outcome.procedure_field,
                                      event.dossier, int(event.occurred_at.timestamp()) + shift, centres))
         lines.extend(alert_point(replace(a, at=a.at + shift), centres) for a in outcome.alerts)
-        lines.extend(deadline_point(replace(m, due_at=m.due_at + shift)) for m in outcome.deadlines)
+        lines.extend(deadline_point(m._replace(due_at=m.due_at + shift)) for m in outcome.deadlines)
         processor.save(processor.stage(outcome))
 
     for event in events:

@@ -26,7 +26,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
@@ -54,9 +54,10 @@ class Grouping(StrEnum):
     FIELD = "field"  # lĩnh vực: the field of the dossier's procedure in the catalog
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
-    """The instants a report covers: [start, end], both whole seconds, `end` included."""
+class Window(NamedTuple):
+    """The instants a report covers: [start, end], both whole seconds, `end` included. A named tuple, as
+    `dossiers.sla.Clock`: the worker builds one for each event (a frozen dataclass's generated `__init__`
+    runs interpreted under mypyc, one `object.__setattr__` per field; issue 19)."""
 
     start: Timestamp
     end: Timestamp

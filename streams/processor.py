@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import cast
+from typing import NamedTuple, cast
 
 from dossiers.alerts import KIND_OF, Alert, AlertKind, alert_id
 from dossiers.calendar import Timestamp, WorkingCalendar
@@ -48,9 +48,9 @@ def _alert_kind(timeliness: Timeliness) -> str | None:
     return None if kind is None else kind.value
 
 
-@dataclass(frozen=True, slots=True)
-class DeadlineMark:
-    """A dossier entering (open=True) or leaving (open=False) the overdue or due-soon list."""
+class DeadlineMark(NamedTuple):
+    """A dossier entering (open=True) or leaving (open=False) the overdue or due-soon list (a named tuple,
+    as `dossiers.report_ii06a.Window`)."""
 
     kind: str
     dossier: str
