@@ -181,8 +181,10 @@ def test_moving_the_clock_is_a_move_too(stories: list[list[dict[str, Any]]], as_
     assert counters.counts == Replay(CATALOG, CAL, as_of + later, states=run.states).counters().counts
 
 
-_KEYS = st.sampled_from([("received", "STP", "2026-03-02"), ("open", "STP", "within"), ("open", "STP", "overdue"),
-                         ("paused", "STP"), ("rated", "SYT", "satisfied"), ("channel", "STP", "online")])
+_KEYS = st.sampled_from([
+    ("received", "STP", "2026-03-02"), ("open", "STP", "within"), ("open", "STP", "overdue"),
+    ("paused", "STP"), ("rated", "SYT", "satisfied"), ("channel", "STP", "online"),
+])
 
 
 @given(st.lists(_KEYS, max_size=8), st.lists(_KEYS, max_size=8), st.lists(_KEYS, max_size=8))
@@ -190,7 +192,8 @@ def test_a_move_skips_only_the_keys_both_sides_share(
     before: list[tuple[str, ...]], old: list[tuple[str, ...]], new: list[tuple[str, ...]]
 ) -> None:
     """`changed` drops pairs of equal keys at the same place from the start and the end, no others, and a
-    move through it leaves the same sums (zeros dropped) as subtracting all the old keys, adding all the new."""
+    move through it leaves the same sums (zeros dropped) as subtracting all the old keys and adding all the
+    new ones."""
     kept_old, kept_new = changed(tuple(old), tuple(new))
     assert Counter(old) - Counter(kept_old) == Counter(new) - Counter(kept_new)  # the same keys dropped
     head = len(old) - len(kept_old)
