@@ -49,7 +49,7 @@ class WorkingCalendar:
         self._cum: list[int] = [0]
         self._midnight: list[int] = [self._midnight_of(self._first)]
         """UTC instant of local midnight of each built day (and of the day after): instants map to days
-        by bisection, without building a datetime on the hot path."""
+        by a division or a bisection (`_day_of`), without building a datetime on the hot path."""
         self._uniform = True
         """Every built day lasts 86,400 s (no daylight-saving change, as in Vietnam since 1975): an
         instant's day is then a division, not a bisection (a few per event; issue 19)."""

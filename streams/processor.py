@@ -80,12 +80,12 @@ class Outcome:
     """Table writes held back until the adapter may save them: see `Processor.stage` and `Processor.save`."""
 
     def __init__(
-        self, status: str = "tick", event: Event | None = None, error: InvalidEvent | None = None
+        self, status: str = "tick", event: Event | None = None, error: InvalidEvent | None = None,
+        occurred: Timestamp = 0,
     ) -> None:
         # written out, not generated: mypyc compiles a class's own `__init__`, while the one `@dataclass`
         # generates runs interpreted (mypyc/mypyc#817); one per record (issue 19)
-        self.status, self.event, self.error = status, event, error
-        self.occurred = 0
+        self.status, self.event, self.error, self.occurred = status, event, error, occurred
         self.procedure_field = self.channel = None
         self.alerts, self.deadlines, self.writes = [], [], []
 
@@ -300,8 +300,7 @@ class Processor:
             # points or a changelog write were lost. Save the state once more and re-emit its deadline
             # mark (idempotent), so a replay repairs instead of skipping. Its throughput point is not
             # re-emitted: its tags may differ from the first time (see docs/faults.md).
-            outcome = Outcome("duplicate", event=event)
-            outcome.occurred = occurred
+            outcome = Outcome("duplicate", event=event, occurred=occurred)
             self._write(outcome, key, stored or state.to_bytes())
             kind = _alert_kind(old.clock.timeliness) if old.clock.timeliness else None
             if kind in ("overdue", "due_soon") and old.clock.due_at is not None:
@@ -319,8 +318,7 @@ class Processor:
                 )
             self._describe(outcome, state, event)
             return outcome
-        outcome = Outcome("applied", event=event)
-        outcome.occurred = occurred
+        outcome = Outcome("applied", event=event, occurred=occurred)
         age = now - occurred
         quiet = self.alert_backfill_seconds is not None and age > self.alert_backfill_seconds
         same = inputs is not None and state.figure_inputs() == inputs
