@@ -154,15 +154,16 @@ class PartitionView:
     """The first day of the previous reporting period ("" right after a rebuild: nothing dropped yet)."""
 
     def move(self, old: Live, new: Live) -> None:
-        """Move a dossier's keys of both running figures (form II.06a and 766 index); the keys both hold at
-        the same place are left alone (`dossiers.kpi.changed`)."""
+        """Move a dossier's keys of both running figures (form II.06a and 766 index)."""
         if old[0] != new[0]:
-            self.move_report(*changed(old[0], new[0]))
+            self.move_report(old[0], new[0])
         if old[1] != new[1]:
-            self.move_index(*changed(old[1], new[1]))
+            self.move_index(old[1], new[1])
 
     def move_index(self, old: Sequence[Weighted], new: Sequence[Weighted]) -> None:
-        """Subtract a dossier's old weighted 766 keys, add its new ones; dated before the floor: not kept."""
+        """Subtract a dossier's old weighted 766 keys, add its new ones (only those that differ, as
+        `KpiCounters.move`: `dossiers.kpi.changed`); dated before the floor: not kept."""
+        old, new = changed(old, new)
         counts, floor = self.index, self.report_floor
         for keys, sign in ((old, -1), (new, 1)):
             for key, weight in keys:
@@ -175,7 +176,9 @@ class PartitionView:
                     counts.pop(key, None)
 
     def move_report(self, old: Sequence[LiveKey], new: Sequence[LiveKey]) -> None:
-        """Subtract a dossier's old keys, add its new ones; keys dated before the floor are not kept."""
+        """Subtract a dossier's old keys, add its new ones (only those that differ); keys dated before the
+        floor are not kept."""
+        old, new = changed(old, new)
         counts, floor = self.report, self.report_floor
         for keys, sign in ((old, -1), (new, 1)):
             for key in keys:
