@@ -20,7 +20,7 @@ from typing import Any
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog, Procedure
 from dossiers.events import Channel
-from dossiers.lifecycle import DossierState, Status, pause_intervals
+from dossiers.lifecycle import DossierState, Status, pause_intervals, procedure_of
 from dossiers.periods import Period
 from dossiers.report_ii06a import Window, columns, refused_at_counter
 from dossiers.sla import Clock, Timeliness, clock
@@ -63,9 +63,11 @@ ITEMS: tuple[Item, ...] = (
 )
 ITEM = {item.code: item for item in ITEMS}
 COVERED = sum(item.max or 0 for item in ITEMS)
+"""How many of the 100 points the measured items carry (64)."""
 NO_LOSS = 1e-9
 """A loss of points at or under this is rounding noise (a full item computed as max - max x 1.0)."""
-"""How many of the 100 points the measured items carry (64)."""
+ONLINE = Channel.ONLINE.value
+"""The online channel as the state stores it (read per dossier: no enum lookup then)."""
 
 NOT_MEASURED: tuple[tuple[str, float | None, str], ...] = (
     ("1.1", 6, "procedures announced on time: the province's announcement decisions, not dossier events"),
@@ -116,6 +118,44 @@ class Tally:
     """Of `received`, digitised, with an electronic result where a written one is wanted (4.2)."""
     complaint_or_dislike: int = 0
     """Of `in_form`, with a complaint or an unsatisfied rating by the period's end (5.4)."""
+
+    def __init__(
+        self,
+        *,
+        received: int = 0,
+        synced: int = 0,
+        online: int = 0,
+        in_form: int = 0,
+        on_time: int = 0,
+        second_supplement: int = 0,
+        awaiting_supplement: int = 0,
+        finished: int = 0,
+        working_days: float = 0.0,
+        fee: int = 0,
+        paid_online: int = 0,
+        written: int = 0,
+        e_result: int = 0,
+        digitised: int = 0,
+        complaint_or_dislike: int = 0,
+    ) -> None:
+        # written out, not generated: mypyc compiles a class's own `__init__`, while the one `@dataclass`
+        # generates runs interpreted (mypyc/mypyc#817); one per dossier and evaluation (issue 19). Checked
+        # against the dataclass's fields by tests/unit/test_index766.py
+        self.received = received
+        self.synced = synced
+        self.online = online
+        self.in_form = in_form
+        self.on_time = on_time
+        self.second_supplement = second_supplement
+        self.awaiting_supplement = awaiting_supplement
+        self.finished = finished
+        self.working_days = working_days
+        self.fee = fee
+        self.paid_online = paid_online
+        self.written = written
+        self.e_result = e_result
+        self.digitised = digitised
+        self.complaint_or_dislike = complaint_or_dislike
 
     def add(self, other: Tally) -> None:
         for name in TALLY_FIELDS:
@@ -169,7 +209,7 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
         names = columns(state, catalog, calendar, window, known)
     if "c3" not in names or state.received is None:
         return tally
-    procedure = catalog.procedure(state.agency or "", state.procedure) if state.procedure else None
+    procedure = procedure_of(catalog, state.agency, state.procedure)
     written = procedure is not None and procedure.requires_written_result
     result_ok = not written or state.e_result
     tally.in_form = 1
@@ -183,7 +223,7 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
     if "c4" in names or "c5" in names:
         tally.received = 1
         tally.synced = int(state.synced is not None)
-        tally.online = int(state.channel == Channel.ONLINE.value and result_ok)
+        tally.online = int(state.channel == ONLINE and result_ok)
         tally.digitised = int(state.digitised and result_ok)
         if procedure is not None and procedure.has_fee:
             tally.fee = 1

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog, Centre
 from dossiers.events import Channel
-from dossiers.lifecycle import DossierState, Status
+from dossiers.lifecycle import DossierState, Status, procedure_of
 from dossiers.sla import Clock, Timeliness, clock
 
 Key = tuple[str, ...]
@@ -47,7 +47,7 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
     agency = state.agency
     if status is Status.UNKNOWN or agency is None:
         return EMPTY
-    procedure = catalog.procedure(agency, state.procedure) if state.procedure else None
+    procedure = procedure_of(catalog, agency, state.procedure)
     at = state.received[0] if state.received else state.refused[0] if state.refused else as_of
     keys: list[Key] = [("received", agency, calendar.day_key(at))]
     if state.channel:
@@ -59,9 +59,10 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
         keys.append(("withdrawn", agency))
     elif status is Status.RESOLVED and the_clock.timeliness is not None and state.resolved:
         day = calendar.day_key(state.resolved[0])
-        keys.append(("resolved", agency, the_clock.timeliness.value, day))
+        # str(): a StrEnum's value without `.value`, an interpreted property (issue 19)
+        keys.append(("resolved", agency, str(the_clock.timeliness), day))
     elif status is Status.OPEN:
-        keys.append(("open", agency, (the_clock.timeliness or Timeliness.WITHIN).value))
+        keys.append(("open", agency, str(the_clock.timeliness or Timeliness.WITHIN)))
         if the_clock.paused:
             keys.append(("paused", agency))
     if state.rating:

@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from dossiers.catalog import Catalog, Procedure
 from dossiers.events import (
     Event,
     EventType,
@@ -32,6 +33,16 @@ from dossiers.events import (
 
 Mark = tuple[int, int]
 """(occurred_at epoch seconds, event-id hash): totally ordered, so 'earliest' never depends on arrival."""
+
+
+def procedure_of(catalog: Catalog, agency: str | None, code: str | None) -> Procedure | None:
+    """The catalog's procedure `code` of `agency` (None if either is unknown or missing): what
+    `Catalog.procedure` returns, compiled with the core that asks it several times per event (a call
+    into the interpreted catalog cost 3 % of the core, issue 19)."""
+    if not agency or not code:
+        return None
+    found = catalog.agency_by_code.get(agency)
+    return None if found is None else found.procedure_by_code.get(code)
 
 
 def event_hash(event_id: str) -> int:
@@ -114,6 +125,74 @@ class DossierState:
     """A `resolved` said the result is electronic (kết quả điện tử); true once any did."""
     complaints: int = 0
     """Distinct `complained` events (phản ánh, kiến nghị)."""
+
+    def __init__(
+        self,
+        dossier: str,
+        agency: str | None = None,
+        procedure: str | None = None,
+        channel: str | None = None,
+        received: Mark | None = None,
+        explicit_due: int | None = None,
+        refused: Mark | None = None,
+        withdrawn: Mark | None = None,
+        resolved: Mark | None = None,
+        outcome: str | None = None,
+        returned: Mark | None = None,
+        extended: Mark | None = None,
+        appointment: int | None = None,
+        rated: Mark | None = None,
+        rating: str | None = None,
+        paid: Mark | None = None,
+        paid_online: bool = False,
+        transfers: int = 0,
+        pauses: list[tuple[int, str, bool]] | None = None,
+        seen: list[int] | None = None,
+        conflicts: int = 0,
+        agency_key: tuple[int, int, int] | None = None,
+        evaluated_at: int | None = None,
+        alerted: str | None = None,
+        extensions: int = 0,
+        explicit_due_day: str | None = None,
+        synced: Mark | None = None,
+        digitised: bool = False,
+        e_result: bool = False,
+        complaints: int = 0,
+    ) -> None:
+        # written out, not generated: mypyc compiles a class's own `__init__`, while the one `@dataclass`
+        # generates runs interpreted (mypyc/mypyc#817); one per record, from `from_bytes` (issue 19).
+        # The fields in order, with their defaults (`pauses`, `seen`: a new list): checked against the
+        # dataclass's fields by tests/unit/test_lifecycle.py
+        self.dossier = dossier
+        self.agency = agency
+        self.procedure = procedure
+        self.channel = channel
+        self.received = received
+        self.explicit_due = explicit_due
+        self.refused = refused
+        self.withdrawn = withdrawn
+        self.resolved = resolved
+        self.outcome = outcome
+        self.returned = returned
+        self.extended = extended
+        self.appointment = appointment
+        self.rated = rated
+        self.rating = rating
+        self.paid = paid
+        self.paid_online = paid_online
+        self.transfers = transfers
+        self.pauses = [] if pauses is None else pauses
+        self.seen = [] if seen is None else seen
+        self.conflicts = conflicts
+        self.agency_key = agency_key
+        self.evaluated_at = evaluated_at
+        self.alerted = alerted
+        self.extensions = extensions
+        self.explicit_due_day = explicit_due_day
+        self.synced = synced
+        self.digitised = digitised
+        self.e_result = e_result
+        self.complaints = complaints
 
     # -- derived -------------------------------------------------------------------------------
 
@@ -278,7 +357,8 @@ def apply(state: DossierState, event: Event, occurred: int | None = None) -> App
         if _earliest(state.received, mark):
             state.received = mark
             state.procedure = event.procedure
-            state.channel = event.channel.value if event.channel else None
+            # str(): a StrEnum's value without `.value`, an interpreted property (issue 19)
+            state.channel = str(event.channel) if event.channel else None
             due = event.due_at
             dated = due is not None and not isinstance(due, datetime)
             state.explicit_due = int(due.timestamp()) if isinstance(due, datetime) else None
@@ -296,7 +376,7 @@ def apply(state: DossierState, event: Event, occurred: int | None = None) -> App
             state.e_result = True
         if _earliest(state.resolved, mark):
             state.resolved = mark
-            state.outcome = event.data.outcome.value if isinstance(event.data, ResolvedData) else "approved"
+            state.outcome = str(event.data.outcome) if isinstance(event.data, ResolvedData) else "approved"
     elif kind is EventType.RETURNED:
         if _earliest(state.returned, mark):
             state.returned = mark
@@ -308,7 +388,7 @@ def apply(state: DossierState, event: Event, occurred: int | None = None) -> App
     elif kind is EventType.RATED and isinstance(event.data, RatedData):
         if state.rated is None or mark > state.rated:
             state.rated = mark
-            state.rating = event.data.rating.value
+            state.rating = str(event.data.rating)
     elif kind is EventType.PAID and isinstance(event.data, PaidData):
         state.paid_online = state.paid_online or event.data.online
         if _earliest(state.paid, mark):
@@ -322,7 +402,7 @@ def apply(state: DossierState, event: Event, occurred: int | None = None) -> App
         state.complaints += 1
     elif kind in _PAUSE_START or kind in _PAUSE_END:
         start = kind in _PAUSE_START
-        pause = (ts, (_PAUSE_START if start else _PAUSE_END)[kind].value, start)
+        pause = (ts, str((_PAUSE_START if start else _PAUSE_END)[kind]), start)
         insort(state.pauses, pause)
     return Applied.APPLIED
 
@@ -345,7 +425,7 @@ def _pair(state: DossierState, kind: PauseKind) -> tuple[list[tuple[int, int | N
     open_since: int | None = None
     repeated = orphans = 0
     for ts, k, is_start in sorted(state.pauses, key=lambda p: (p[0], not p[2])):
-        if k != kind.value:
+        if k != kind:  # a StrEnum equals its value
             continue
         if is_start and open_since is None:
             open_since = ts

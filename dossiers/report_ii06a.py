@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.events import Channel
-from dossiers.lifecycle import DossierState, Status
+from dossiers.lifecycle import DossierState, Status, procedure_of
 from dossiers.periods import Period
 from dossiers.sla import Clock, Timeliness, clock
 
@@ -42,6 +42,8 @@ OUTSIDE = ("refused_at_counter",)
 """Printed after (13), outside the form."""
 EXTRA = ("withdrawn", "paused")
 """Details of the form's columns (more keys are welcome): withdrawals among (7), paused clocks among (12)."""
+ONLINE = Channel.ONLINE.value
+"""The online channel as the state stores it (read per dossier: no enum lookup then)."""
 
 _FINISHED = {Timeliness.EARLY: "c8", Timeliness.ON_TIME: "c9", Timeliness.LATE: "c10"}
 _OPEN = {Timeliness.WITHIN: "c12", Timeliness.DUE_SOON: "c12", Timeliness.OVERDUE: "c13"}
@@ -92,11 +94,11 @@ def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
         return ()  # finished before the period: in no column
     out = ["c3"]
     if received >= window.start:
-        out.append("c4" if state.channel == Channel.ONLINE.value else "c5")
+        out.append("c4" if state.channel == ONLINE else "c5")
     else:
         out.append("c6")
     agency = state.agency or ""
-    procedure = catalog.procedure(agency, state.procedure) if state.procedure else None
+    procedure = procedure_of(catalog, agency, state.procedure)
     if closed is not None:
         out.append("c7")
         ended = state
@@ -235,7 +237,7 @@ def _group(state: DossierState, catalog: Catalog, by: Grouping) -> tuple[str, st
     if by is Grouping.AGENCY:
         found = catalog.agency(agency)
         return agency, found.name if found else agency
-    procedure = catalog.procedure(agency, state.procedure) if state.procedure else None
+    procedure = procedure_of(catalog, agency, state.procedure)
     if procedure is None:
         return field_key(UNKNOWN_FIELD), UNKNOWN_FIELD
     return field_key(procedure.field), procedure.field

@@ -25,7 +25,7 @@ from dossiers.index766 import Index766, sync_due
 from dossiers.index766_live import Weighted, running_index
 from dossiers.index766_live import live_keys as index_keys
 from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, changed, contribution
-from dossiers.lifecycle import Applied, DossierState, Status, apply
+from dossiers.lifecycle import Applied, DossierState, Status, apply, procedure_of
 from dossiers.periods import Period, month_of
 from dossiers.report_ii06a import (
     LiveKey,
@@ -45,7 +45,7 @@ _RANK = {None: 0, "due_soon": 1, "overdue": 2, "resolved_late": 3}
 
 def _alert_kind(timeliness: Timeliness) -> str | None:
     kind = KIND_OF.get(timeliness)
-    return None if kind is None else kind.value
+    return None if kind is None else str(kind)  # the value, without the interpreted `.value`
 
 
 class DeadlineMark(NamedTuple):
@@ -116,7 +116,7 @@ def pack_held(value: bytes, held: Contribution, live: Live) -> Held:
         clock: tuple[object, ...] = (None, None, None, None, None, None)
     else:
         c = held.clock
-        clock = (None if c.timeliness is None else c.timeliness.value, c.due_at, c.paused, c.due_soon_at,
+        clock = (None if c.timeliness is None else str(c.timeliness), c.due_at, c.paused, c.due_soon_at,
                  c.late_seconds, c.next_change_at)
     return (value, len(keys), len(report), *clock, *keys, *report, *itertools.chain.from_iterable(index))
 
@@ -332,7 +332,7 @@ class Processor:
 
     def _describe(self, outcome: Outcome, state: DossierState, event: Event) -> None:
         """The labels of the event's throughput point: the dossier's procedure field and channel."""
-        procedure = self.catalog.procedure(state.agency or event.agency, state.procedure or "")
+        procedure = procedure_of(self.catalog, state.agency or event.agency, state.procedure)
         outcome.procedure_field = procedure.field if procedure else None
         outcome.channel = state.channel
 
@@ -563,7 +563,7 @@ class Processor:
         if quiet or (since is not None and since >= due):
             return  # backfill, or already past the deadline at an earlier evaluation (alerted then)
         agency = state.agency or ""
-        procedure = self.catalog.procedure(agency, state.procedure or "")
+        procedure = procedure_of(self.catalog, agency, state.procedure)
         kind = AlertKind.SYNC_LATE.value
         outcome.alerts.append(
             Alert(alert_id(state.dossier, kind, due), kind, state.dossier, agency, state.procedure,
@@ -600,7 +600,7 @@ class Processor:
         if quiet:
             state.alerted = kind  # known, shown on the wall, but not pushed to supervisors
             return
-        procedure = self.catalog.procedure(agency, state.procedure or "")
+        procedure = procedure_of(self.catalog, agency, state.procedure)
         outcome.alerts.append(
             Alert(
                 alert_id(state.dossier, kind, after.due_at),

@@ -15,7 +15,18 @@ from strategies import at, event
 
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import parse_catalog
-from dossiers.index766 import COVERED, GROUPS, ITEM, NOT_MEASURED, Index766, Item, build_index, sync_health
+from dossiers.index766 import (
+    COVERED,
+    GROUPS,
+    ITEM,
+    NOT_MEASURED,
+    TALLY_FIELDS,
+    Index766,
+    Item,
+    Tally,
+    build_index,
+    sync_health,
+)
 from dossiers.periods import parse_period
 from dossiers.replay import Replay
 from dossiers.report_ii06a import Window
@@ -256,3 +267,15 @@ def test_the_three_items_losing_most(doc: dict[str, Any]) -> None:
     perfect = [rec("A", at(2026, 3, 16, 9), "online", "FREE", digitised=True),
                ev("synced", "A", at(2026, 3, 16, 10)), result("A", at(2026, 3, 20, 9))]
     assert index(perfect).as_dict()["centre"]["losing_most"] == []
+
+
+def test_a_tally_is_built_from_its_fields_by_name_with_zero_defaults() -> None:
+    """`Tally.__init__` is written out (mypyc compiles it; the generated one runs interpreted): it takes
+    exactly the dataclass's fields, by name, each 0 by default."""
+    empty = Tally()
+    assert all(getattr(empty, name) == 0 for name in TALLY_FIELDS)
+    for i, name in enumerate(TALLY_FIELDS):
+        one = Tally(**{name: i + 1})
+        assert one.as_dict() == {other: (i + 1 if other == name else 0) for other in TALLY_FIELDS}
+    with pytest.raises(TypeError):
+        Tally(**{"not_a_field": 1})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from strategies import CATALOG, at, chaos_events, dossier_story, event, parse, s
 from dossiers.calendar import WorkingCalendar
 from dossiers.events import Event
 from dossiers.kpi import contribution
-from dossiers.lifecycle import Applied, DossierState, Status, apply, pause_intervals
+from dossiers.lifecycle import Applied, DossierState, Status, apply, pause_intervals, procedure_of
 from dossiers.sla import clock
 
 CAL = WorkingCalendar()
@@ -359,3 +360,49 @@ def test_a_second_extension_is_a_problem_and_counted() -> None:
 
 def _keys(state: DossierState) -> tuple[tuple[str, ...], ...]:
     return contribution(state, CATALOG, WorkingCalendar(), ts(at(2026, 3, 31))).keys
+
+
+# -- the written-out constructor (compiled by mypyc, issue 19) ---------------------------------------
+
+
+def _default(f: Any) -> Any:
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+def test_a_new_state_has_each_fields_default_and_lists_of_its_own() -> None:
+    first, second = DossierState(D), DossierState(D)
+    fields = dataclasses.fields(DossierState)
+    assert fields[0].name == "dossier" and first.dossier == D
+    for f in fields[1:]:
+        assert getattr(first, f.name) == _default(f), f.name
+    first.pauses.append((1, "pause", True))
+    first.seen.append(1)
+    assert second.pauses == [] and second.seen == []
+
+
+@given(histories)
+def test_the_constructor_takes_the_fields_in_order_by_position_or_by_name(raws: list[dict[str, Any]]) -> None:
+    """`__init__` is written out (mypyc compiles it; the generated one runs interpreted): it must take
+    exactly the dataclass's fields, in their order, as the generated one would (`from_bytes` passes the
+    stored array by position)."""
+    state = fold(parse(raws))
+    names = [f.name for f in dataclasses.fields(DossierState)]
+    values = [getattr(state, name) for name in names]
+    by_position = DossierState(*values)
+    by_name = DossierState(**dict(zip(names, values, strict=True)))
+    for name, value in zip(names, values, strict=True):
+        assert getattr(by_position, name) == value, name
+        assert getattr(by_name, name) == value, name
+    assert by_position == by_name == state
+
+
+_AGENCIES = [a.code for a in CATALOG.agencies]
+_CODES = sorted({p.code for a in CATALOG.agencies for p in a.procedures})
+
+
+@given(st.one_of(st.none(), st.just(""), st.sampled_from(_AGENCIES), st.text(max_size=8)),
+       st.one_of(st.none(), st.just(""), st.sampled_from(_CODES), st.text(max_size=8)))
+def test_procedure_of_is_the_catalogs_procedure(agency: str | None, code: str | None) -> None:
+    """The compiled lookup the core uses answers as `Catalog.procedure` does (None for a missing code)."""
+    expected = CATALOG.procedure(agency or "", code) if code else None
+    assert procedure_of(CATALOG, agency, code) is expected
