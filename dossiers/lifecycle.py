@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from dossiers.calendar import to_timestamp
 from dossiers.catalog import Catalog, Procedure
 from dossiers.events import (
     Event,
@@ -336,14 +337,13 @@ def _earliest(current: Mark | None, mark: Mark) -> bool:
 
 def apply(state: DossierState, event: Event, occurred: int | None = None) -> Applied:
     """Merge one event's facts into the state (in place). Duplicates change nothing. `occurred`: the
-    event's `occurred_at` in whole epoch seconds, when the caller has it (an aware datetime's
-    `timestamp()` asks its time zone for the offset: 2 % of the worker's core, issue 19)."""
+    event's `occurred_at` in whole epoch seconds, when the caller has it (computed once per record)."""
     digest = event_hash(event.event_id)
     position = bisect_left(state.seen, digest)
     if position < len(state.seen) and state.seen[position] == digest:
         return Applied.DUPLICATE
     state.seen.insert(position, digest)
-    ts = int(event.occurred_at.timestamp()) if occurred is None else occurred
+    ts = to_timestamp(event.occurred_at) if occurred is None else occurred
     mark = (ts, digest)
     kind = event.type
     agency_key = (0 if kind is EventType.RECEIVED else 1, ts, digest)
@@ -361,7 +361,7 @@ def apply(state: DossierState, event: Event, occurred: int | None = None) -> App
             state.channel = str(event.channel) if event.channel else None
             due = event.due_at
             dated = due is not None and not isinstance(due, datetime)
-            state.explicit_due = int(due.timestamp()) if isinstance(due, datetime) else None
+            state.explicit_due = to_timestamp(due) if isinstance(due, datetime) else None
             state.explicit_due_day = due.isoformat() if due is not None and dated else None
     elif kind is EventType.REFUSED:
         if _earliest(state.refused, mark):
@@ -384,7 +384,7 @@ def apply(state: DossierState, event: Event, occurred: int | None = None) -> App
         state.extensions += 1
         if state.extended is None or mark > state.extended:
             state.extended = mark
-            state.appointment = int(event.data.new_due_at.timestamp())
+            state.appointment = to_timestamp(event.data.new_due_at)
     elif kind is EventType.RATED and isinstance(event.data, RatedData):
         if state.rated is None or mark > state.rated:
             state.rated = mark

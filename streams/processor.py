@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import NamedTuple, cast
 
 from dossiers.alerts import KIND_OF, Alert, AlertKind, alert_id
-from dossiers.calendar import Timestamp, WorkingCalendar
+from dossiers.calendar import Timestamp, WorkingCalendar, to_timestamp
 from dossiers.catalog import Catalog
 from dossiers.events import Event, InvalidEvent
 from dossiers.index766 import Index766, sync_due
@@ -276,7 +276,7 @@ class Processor:
                     f"{identity.decode('utf-8', 'replace')!r}",
                     "agency_mismatch",
                 )
-            occurred = int(event.occurred_at.timestamp())
+            occurred = to_timestamp(event.occurred_at)
             ahead = occurred - now
             if self.max_future_seconds is not None and ahead > self.max_future_seconds:
                 raise InvalidEvent(

@@ -6,7 +6,8 @@ calendar against an oracle built directly on the `holidays` package, not on `Wor
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import ICT, at, calendar_dates, local, ts
 
-from dossiers.calendar import WorkingCalendar
+from dossiers.calendar import WorkingCalendar, to_timestamp
 from dossiers.catalog import CalendarConfig, OfficeHours
 
 VN = holidays.country_holidays("VN", years=range(2019, 2042))
@@ -425,3 +426,29 @@ def test_an_instants_local_day_by_division_or_by_bisection(instant: int) -> None
             continue
         assert calendar.local_date(instant) == local_day
         assert calendar.day_key(instant) == local_day.isoformat()
+
+
+_OFFSETS = st.builds(
+    timedelta,
+    minutes=st.integers(-23 * 60 - 59, 23 * 60 + 59),
+    seconds=st.integers(0, 59),
+    microseconds=st.integers(0, 999_999),
+)
+_ZONES = st.one_of(
+    _OFFSETS.map(timezone),
+    st.sampled_from(["Asia/Ho_Chi_Minh", "Europe/Paris", "America/St_Johns", "Australia/Lord_Howe"])
+    .map(ZoneInfo),
+)
+
+
+@given(st.datetimes(datetime(1900, 1, 1), datetime(2200, 12, 31), timezones=_ZONES))
+def test_to_timestamp_is_int_of_timestamp(moment: datetime) -> None:
+    """The event's instant from its fields and one offset equals `int(moment.timestamp())`, for any aware
+    datetime: fixed offsets with seconds and microseconds, zones with daylight saving and folds, before
+    1970 (truncated toward zero, as `int` truncates the float)."""
+    assert to_timestamp(moment) == int(moment.timestamp())
+
+
+def test_to_timestamp_refuses_a_naive_datetime() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        to_timestamp(datetime(2026, 3, 2, 8, 15))
