@@ -19,10 +19,9 @@ from typing import Any
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog, Procedure
-from dossiers.events import Channel
 from dossiers.lifecycle import DossierState, Status, pause_intervals, procedure_of
 from dossiers.periods import Period
-from dossiers.report_ii06a import Window, columns, refused_at_counter
+from dossiers.report_ii06a import ONLINE, Window, columns, refused_at_counter
 from dossiers.sla import Clock, Timeliness, clock
 
 INDEX = "766"
@@ -66,8 +65,6 @@ COVERED = sum(item.max or 0 for item in ITEMS)
 """How many of the 100 points the measured items carry (64)."""
 NO_LOSS = 1e-9
 """A loss of points at or under this is rounding noise (a full item computed as max - max x 1.0)."""
-ONLINE = Channel.ONLINE.value
-"""The online channel as the state stores it (read per dossier: no enum lookup then)."""
 
 NOT_MEASURED: tuple[tuple[str, float | None, str], ...] = (
     ("1.1", 6, "procedures announced on time: the province's announcement decisions, not dossier events"),
