@@ -411,6 +411,10 @@ PROMQL: dict[str, str] = {
     "partitions": "sum by (instance) (ioc_assigned_partitions)",
     "partitions_total": "sum(ioc_assigned_partitions)",
     "tick_p95": "histogram_quantile(0.95, sum by (le) (rate(ioc_tick_seconds_bucket[5m])))",
+    "worker_cpu": 'sum by (instance) (rate(process_cpu_seconds_total{job="ioc-worker"}[1m]))',
+    "worker_full_gc": (
+        'sum by (instance) (increase(python_gc_collections_total{job="ioc-worker",generation="2"}[5m]))'
+    ),
 }
 
 

@@ -19,6 +19,7 @@ import faust
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from streams import faust_compat
+from streams.collector import settle_collector
 from streams.influx import open_sink
 from streams.processor import Processor
 from streams.sensor import WorkerSensor
@@ -130,6 +131,8 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
 
     @app.task
     async def start() -> None:
+        # start-up is done: its objects leave the collector's reach, full collections become rarer
+        worker.sensor.metrics.gc_frozen.set(settle_collector(settings.gc_full_threshold))
         worker.start(open_sink(settings, worker.sensor.metrics))
         if settings.metrics_port:
             worker.sensor.serve(settings.metrics_port)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.process_collector import ProcessCollector
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,15 @@ class WorkerMetrics:
     snapshot_seconds: Histogram
     partitions: Gauge
     unsaved_records: Gauge
+    gc_frozen: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> WorkerMetrics:
         reg = registry or CollectorRegistry()
+        # the process's CPU, memory and garbage collections (`python_gc_*`, `process_*`), as the default
+        # registry has them: what an operator reads first when a worker falls behind
+        GCCollector(registry=reg)
+        ProcessCollector(registry=reg)
         return cls(
             registry=reg,
             events=Counter(
@@ -96,6 +103,12 @@ class WorkerMetrics:
                 "ioc_unsaved_records",
                 "Records consumed whose states wait for their InfluxDB points or alert deliveries before "
                 "they are saved and their offsets committed",
+                registry=reg,
+            ),
+            gc_frozen=Gauge(
+                "ioc_gc_frozen_objects",
+                "Objects of the worker's start-up moved out of the garbage collector's reach "
+                "(streams/collector.py)",
                 registry=reg,
             ),
         )

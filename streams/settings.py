@@ -87,6 +87,14 @@ class StreamSettings(KafkaSettings):
         "into one request (Faust's producer_linger): 20 ms gave the worker 1.04-1.15x and cut the broker's "
         "CPU per event to about a third (docs/benchmarks.md)",
     )
+    gc_full_threshold: int = Field(
+        100,
+        ge=1,
+        description="Collections of the garbage collector's middle generation between two full ones "
+        "(CPython's default 10): the records a worker holds in flight reach the oldest generation, and "
+        "full collections over them stalled it 120-260 ms every one to three seconds (streams/collector.py, "
+        "docs/benchmarks.md)",
+    )
     processing_guarantee: Literal["at_least_once"] = Field(
         "at_least_once",
         description="Faust's delivery mode; only at_least_once: the results are exactly once by design",

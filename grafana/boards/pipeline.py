@@ -126,6 +126,14 @@ def pipeline_board(catalog: Catalog) -> db.Dashboard:
         24,
         7,
     )
+    grid.add(_prom_series("CPU của worker", [(p["worker_cpu"], "{{instance}}")], "percentunit"), 0, 38, 12, 7)
+    grid.add(
+        _prom_series("Thu gom rác toàn phần / 5 phút", [(p["worker_full_gc"], "{{instance}}")], "short"),
+        12,
+        38,
+        12,
+        7,
+    )
     board = (
         dashboard(PIPELINE_UID, TITLE, catalog.calendar.timezone)
         .refresh("10s")

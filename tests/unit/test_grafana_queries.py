@@ -129,15 +129,17 @@ def exported_metrics() -> dict[str, set[str]]:
 def test_promql_uses_metrics_the_worker_exports(name: str) -> None:
     exported = exported_metrics()
     expr = q.PROMQL[name]
-    used = set(re.findall(r"\b(ioc_[a-z_]+)\b", expr))
+    used = set(re.findall(r"\b((?:ioc|python_gc|process)_[a-z_]+)\b", expr))
     assert used and used <= set(exported), (expr, used - set(exported))
     for labels in re.findall(r"by \(([^)]*)\)", expr):
         for label in (part.strip() for part in labels.split(",")):
             if label in ("instance", "job"):  # added by Prometheus when it scrapes
                 continue
             assert any(label in exported[m] for m in used), (expr, label)
-    for label in re.findall(r"\{(\w+)=", expr):
-        assert any(label in exported[m] for m in used), (expr, label)
+    for matchers in re.findall(r"\{([^}]*)\}", expr):
+        for label in re.findall(r"(\w+)=", matchers):
+            if label != "job":  # set by Prometheus's scrape configuration (deploy/prometheus)
+                assert any(label in exported[m] for m in used), (expr, label)
 
 
 # -- the 766 index ----------------------------------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""The worker's garbage-collector settings (`streams.collector`): rarer full collections, start-up frozen."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from streams.collector import FULL_COLLECTION_THRESHOLD, settle_collector
+from streams.metrics import WorkerMetrics
+
+
+@pytest.fixture(autouse=True)
+def _restored() -> Iterator[None]:
+    """The test process's collector as it was, whatever the test did to it."""
+    before = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*before)
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def test_full_collections_become_rarer_and_the_young_thresholds_stay() -> None:
+    gc.set_threshold(700, 10, 10)
+    settle_collector()
+    assert gc.get_threshold() == (700, 10, FULL_COLLECTION_THRESHOLD)
+    settle_collector(250)
+    assert gc.get_threshold() == (700, 10, 250)
+
+
+def test_what_lives_is_frozen_and_counted() -> None:
+    kept = [Node() for _ in range(1000)]
+    frozen = settle_collector()
+    assert frozen == gc.get_freeze_count() >= 1000
+    assert not any(any(o is node for node in kept) for o in gc.get_objects())  # out of every generation
+    gc.unfreeze()
+    assert any(o is kept[0] for o in gc.get_objects())
+
+
+def test_garbage_is_collected_before_the_freeze_not_frozen_for_ever() -> None:
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle: only the collector frees it
+    gone = weakref.ref(a)
+    del a, b
+    settle_collector()
+    assert gone() is None
+
+
+def test_the_worker_reports_its_collector() -> None:
+    metrics = WorkerMetrics.create()
+    metrics.gc_frozen.set(settle_collector())
+    registry = metrics.registry
+    assert registry.get_sample_value("ioc_gc_frozen_objects") == gc.get_freeze_count() > 0
+    assert registry.get_sample_value("python_gc_collections_total", {"generation": "2"}) is not None
+    assert registry.get_sample_value("process_resident_memory_bytes") > 0  # type: ignore[operator]
