@@ -240,7 +240,6 @@ def test_whole_corpus_produced_equals_processed_plus_dead_lettered(stream: Strea
     )
 
 
-
 def test_the_worker_runs_with_its_garbage_collector_settled(stream: Stream) -> None:
     """streams/collector.py took effect in the worker process: its start-up objects frozen (the modules,
     Faust's app: tens of thousands), which its metrics show with the collector's own counts."""
