@@ -8,6 +8,7 @@ same results on the same events.
     python -m benchmarks.core --events 50000 --cprofile 20           # the top of a cProfile
     python -m benchmarks.core --held-limit 0                         # no held contributions (all misses)
     python -m benchmarks.core --shortcut both --rounds 4             # with and without it, alternately
+    python -m benchmarks.core --collector worker                     # the collector as `ioc worker` sets it
 
 It runs the core as the tree holds it: compiled by mypyc after `ioc native build`, from source after
 `ioc native clean` (the output says which: "core compiled" or "core source").
@@ -186,10 +187,20 @@ def main(argv: list[str] | None = None) -> None:
         "--shortcut", choices=("on", "off", "both"), default="on",
         help="Processor.shortcut; both: alternate rounds with and without it (the machine's drift cancels)",
     )
+    parser.add_argument(
+        "--collector", choices=("default", "worker"), default="default",
+        help="worker: after the traffic is built, settle the garbage collector as `ioc worker` does at "
+        "start-up (`streams.collector.settle_collector`: freeze, rare full collections)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line instead of text")
     args = parser.parse_args(argv)
 
     traffic = simulated_traffic(args.events, label="simulating events (core)")
+    collector = "default"
+    if args.collector == "worker":
+        from streams.collector import settle_collector
+
+        collector = f"worker ({settle_collector():,} objects frozen)"
 
     def make(digest: bool = False, shortcut: bool = args.shortcut != "off") -> Run:
         return Run(traffic, args.partitions, args.clock, digest, args.held_limit, shortcut)
@@ -215,6 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         "best_us": round(figures[0], 1),
         "median_us": round(figures[len(figures) // 2], 1),
         "core": core_build(),
+        "collector": collector,
     }
     if args.digest:
         run = make(digest=True)
@@ -236,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"Processor.handle + stage/save: {result['best_us']} µs/event best, {result['median_us']} median "
         f"of {args.rounds} ({result['events']:,} events, clock {args.clock}, {args.partitions} partitions, "
-        f"core {result['core']})"
+        f"core {result['core']}, collector {collector})"
     )
     if "digest" in result:
         print(f"digest {result['digest']} (ticks {result['ticks']})")

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
+import re
+import subprocess
+import sys
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +66,21 @@ def test_the_worker_reports_its_collector() -> None:
     assert registry.get_sample_value("ioc_gc_frozen_objects") == gc.get_freeze_count() > 0
     assert registry.get_sample_value("python_gc_collections_total", {"generation": "2"}) is not None
     assert registry.get_sample_value("process_resident_memory_bytes") > 0  # type: ignore[operator]
+
+
+def test_the_core_benchmark_can_run_with_the_worker_s_collector() -> None:
+    """`benchmarks.core --collector worker` measures the core under the settings `ioc worker` runs with;
+    the default run leaves CPython's collector alone. Each says which it ran with."""
+    root = Path(__file__).resolve().parents[2]
+    found = {}
+    for choice in ("worker", "default"):
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.core", "--events", "600", "--rounds", "1",
+             "--collector", choice, "--json"],
+            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+            timeout=300, check=True,
+        )
+        found[choice] = json.loads(done.stdout.strip().splitlines()[-1])["collector"]
+    assert found["default"] == "default"
+    frozen = re.fullmatch(r"worker \(([\d,]+) objects frozen\)", found["worker"])
+    assert frozen and int(frozen.group(1).replace(",", "")) > 10_000
