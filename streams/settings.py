@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from dossiers.clock import BusinessClock
 from kafka_settings import KafkaSettings
+from streams.collector import FULL_COLLECTION_THRESHOLD
 
 EXACTLY_ONCE_REFUSED = (
     "exactly_once is not supported: with Kafka transactions the worker's own timer records (the ticks "
@@ -88,7 +89,7 @@ class StreamSettings(KafkaSettings):
         "CPU per event to about a third (docs/benchmarks.md)",
     )
     gc_full_threshold: int = Field(
-        100,
+        FULL_COLLECTION_THRESHOLD,
         ge=1,
         description="Collections of the garbage collector's middle generation between two full ones "
         "(CPython's default 10): the records a worker holds in flight reach the oldest generation, and "
