@@ -43,7 +43,8 @@ def test_full_collections_become_rarer_and_the_young_thresholds_stay() -> None:
 def test_what_lives_is_frozen_and_counted() -> None:
     kept = [Node() for _ in range(1000)]
     frozen = settle_collector()
-    assert frozen == gc.get_freeze_count() >= 1000
+    # what was frozen can only shrink after (a frozen object freed, e.g. by a thread an earlier test left)
+    assert frozen >= gc.get_freeze_count() >= 1000
     ids = {id(node) for node in kept}
     assert not any(id(o) in ids for o in gc.get_objects())  # in no generation the collector traverses
     gc.unfreeze()
@@ -63,7 +64,8 @@ def test_the_worker_reports_its_collector() -> None:
     metrics = WorkerMetrics.create()
     metrics.gc_frozen.set(settle_collector())
     registry = metrics.registry
-    assert registry.get_sample_value("ioc_gc_frozen_objects") == gc.get_freeze_count() > 0
+    reported = registry.get_sample_value("ioc_gc_frozen_objects")
+    assert reported is not None and reported >= gc.get_freeze_count() > 0  # shrinks only (see above)
     assert registry.get_sample_value("python_gc_collections_total", {"generation": "2"}) is not None
     assert registry.get_sample_value("process_resident_memory_bytes") > 0  # type: ignore[operator]
 
