@@ -61,16 +61,8 @@ from grafana import dashboards
 from grafana import queries as q
 from ioc.devstack.influx import InfluxQL, InfluxQLError
 from producers.simulator import Simulator, warmup_start
-from streams.influx import (
-    LIVE_RP,
-    NS,
-    alert_point,
-    centres_of,
-    deadline_point,
-    event_point,
-    snapshot_lines,
-    trend_lines,
-)
+from streams.influx import LIVE_RP, centres_of, snapshot_lines, trend_lines
+from streams.lines import NS, alert_point, deadline_point, event_point
 from streams.processor import Processor
 from streams.worker import partition_of
 

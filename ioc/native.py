@@ -40,8 +40,11 @@ MODULES: tuple[str, ...] = (
     "dossiers/index766.py",
     "dossiers/index766_live.py",
     "streams/processor.py",
+    "streams/lines.py",
+    "streams/batch.py",
 )
-"""The hot path of `Processor.handle`, pure and fully annotated. Not here: modules of pydantic models
+"""The hot path of `Processor.handle`, and the worker's loop over a batch with the lines it builds
+(`streams.batch`, `streams.lines`): pure and fully annotated. Not here: modules of pydantic models
 (`dossiers.events`, `dossiers.catalog`), which mypyc cannot compile as native classes, and the Faust
 adapters, whose time is spent in Faust and aiokafka."""
 

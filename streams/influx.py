@@ -8,7 +8,8 @@ Measurements (documented for dashboards in docs/influxdb.md):
   calendar, holidays package), so Grafana's silent-agency rule knows office hours and holidays at run time.
 - `events`: one point per applied event at its event time (tags agency, centre, type, channel, field).
 - `deadlines`: one point per dossier that is or was overdue / due soon, at its due time (tags agency,
-  kind; no centre, see `deadline_point`); `open` = 1 while it is, overwritten with 0 when it stops being so.
+  kind; no centre, see `streams.lines.deadline_point`); `open` = 1 while it is, overwritten with 0 when
+  it stops being so.
 - `alerts`: one point per SLA alert (tags agency, centre, kind).
 - `ii06a`: with each KPI snapshot, the form II.06a of the reporting month running at its business
   instant, one point per agency and partition (tags agency, agency_name, centre, partition; fields c3..c13,
@@ -34,15 +35,12 @@ of the dossier in the nanoseconds, so writing the same fact again overwrites ins
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
 from datetime import datetime, tzinfo
-from functools import lru_cache
 from typing import Any
 
 from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -50,21 +48,18 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
-from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.index766 import SYNC_WITHIN_HOURS, TALLY_FIELDS, Index766
 from dossiers.index766 import Row as Row766
 from dossiers.kpi import KPI_FIELDS, Block
 from dossiers.report_ii06a import FORM_COLUMNS, Report
-from streams.lines import FieldValue, escape_string, line, prefix
+from streams.lines import NS, Centres, FieldValue, centre_tag, line
 from streams.metrics import WorkerMetrics
-from streams.processor import DeadlineMark, Processor
+from streams.processor import Processor
 from streams.settings import StreamSettings
 
 log = logging.getLogger(__name__)
-
-NS = 1_000_000_000
 
 LIVE_RP = "live"
 """The retention policy of the snapshot measurements (`kpi`, `ii06a`, `i766`): InfluxDB 1.x's retention
@@ -80,17 +75,6 @@ TREND_MEASUREMENTS = ("i766", "i766_sum")
 """What `trend_lines` copies, a point per series and local day, into the main retention policy."""
 
 
-def stamp(ts: int, dossier: str) -> int:
-    """Nanosecond timestamp unique per (second, dossier): idempotent overwrites, no collisions."""
-    return ts * NS + _offset(dossier)
-
-
-@lru_cache(maxsize=65536)
-def _offset(dossier: str) -> int:
-    """A dossier's nanoseconds within the second (a dossier's events and marks come in a few days)."""
-    return int.from_bytes(hashlib.blake2b(dossier.encode(), digest_size=4).digest(), "big") % NS
-
-
 _CALENDARS: dict[int, tuple[Catalog, WorkingCalendar]] = {}
 
 
@@ -102,19 +86,9 @@ def office_open(catalog: Catalog, ts: int) -> int:
     return 1 if cached[1].next_opening(ts) == ts else 0
 
 
-Centres = Mapping[str, str]
-"""Agency code -> the code of its centre: what the `centre` tag says (`centres_of`)."""
-
-
 def centres_of(catalog: Catalog) -> dict[str, str]:
     """The `centre` tag of each agency code of the catalog (built once, read on the hot path)."""
     return {a.code: a.centre for a in catalog.agencies if a.centre}
-
-
-def _centre(centres: Centres | None, agency: str) -> tuple[tuple[str, str], ...]:
-    """The `centre` tag of an agency's point; none without a mapping or for a code it does not know."""
-    code = centres.get(agency) if centres is not None else None
-    return (("centre", code),) if code else ()
 
 
 def kpi_point(catalog: Catalog, agency: str, partition: int, block: Block, wall: int, as_of: int) -> str:
@@ -157,7 +131,7 @@ def ii06a_points(
         for name in II06A_FIELDS:
             fields[name] = int(getattr(row.counts, name))
         tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)),
-                *_centre(centres, row.key))
+                *centre_tag(centres, row.key))
         lines.append(line("ii06a", tags, fields, wall * NS))
     return lines
 
@@ -176,7 +150,7 @@ def i766_points(
     for number, row in enumerate(index.rows, 1):
         fields: dict[str, FieldValue] = {"as_of": as_of, "tt": number, **period, **_i766_counts(row)}
         tags = (("agency", row.key), ("agency_name", row.label), ("partition", str(partition)),
-                *_centre(centres, row.key))
+                *centre_tag(centres, row.key))
         lines.append(line("i766", tags, fields, wall * NS))
     lines.append(line("i766_sum", (("partition", str(partition)),), _i766_counts(index.total), wall * NS))
     return lines
@@ -229,58 +203,6 @@ def trend_lines(lines: list[str], stamped: int, tz: tzinfo) -> list[str]:
     day = int(datetime.combine(local.date(), datetime.min.time(), tzinfo=tz).timestamp()) * NS
     prefixes = tuple(f"{m}," for m in TREND_MEASUREMENTS)
     return [f"{text[:text.rindex(' ')]} {day}" for text in lines if text.startswith(prefixes)]
-
-
-def event_point(
-    agency: str,
-    kind: str,
-    channel: str | None,
-    field: str | None,
-    dossier: str,
-    ts: int,
-    centres: Centres | None = None,
-) -> str:
-    """One line per applied event, the same as `line("events", tags, {"n": 1, "dossier": dossier}, ...)`
-    (tests/unit/test_lines.py), from a cached head: one per consumed event, it is the worker's
-    most frequent line (the generic `line` cost about 6 µs, a tenth of the worker's time per event)."""
-    head = _event_head(agency, kind, channel or "unknown", field or "unknown", _centre(centres, agency))
-    return f'{head}{escape_string(dossier)}",n=1i {stamp(ts, dossier)}'
-
-
-@lru_cache(maxsize=65536)
-def _event_head(agency: str, kind: str, channel: str, field: str, centre: tuple[tuple[str, str], ...]) -> str:
-    """`events,<tags> dossier="`: the fields sorted as `line` sorts them (dossier, then n)."""
-    tags = (("agency", agency), ("type", kind), ("channel", channel), ("field", field), *centre)
-    return f'{prefix("events", tags)} dossier="'
-
-
-def deadline_point(mark: DeadlineMark) -> str:
-    """No `centre` tag: the point is overwritten (open 1 -> 0) days later, and a tag added in between (an
-    upgrade, an agency moved to another centre) would make that a second series, leaving the dossier
-    listed as overdue for ever. A centre's list filters on its agencies (`grafana.queries`).
-
-    The same line as `line("deadlines", tags, {dossier, procedure, open, late_seconds, changed_at}, ...)`
-    (tests/unit/test_lines.py), from a cached head and the fields in `line`'s sorted order."""
-    return (
-        f'{prefix("deadlines", (("agency", mark.agency), ("kind", mark.kind)))} changed_at={mark.at}i,'
-        f'dossier="{escape_string(mark.dossier)}",late_seconds={mark.late_seconds}i,'
-        f'open={1 if mark.open else 0}i,procedure="{escape_string(mark.procedure or "")}" '
-        f"{stamp(mark.due_at, mark.dossier)}"
-    )
-
-
-def alert_point(alert: Alert, centres: Centres | None = None) -> str:
-    return line(
-        "alerts",
-        (("agency", alert.agency), ("kind", alert.kind), *_centre(centres, alert.agency)),
-        {
-            "dossier": alert.dossier,
-            "procedure": alert.procedure or "",
-            "late_seconds": alert.late_seconds,
-            "alert_id": alert.alert_id,
-        },
-        stamp(alert.at, alert.dossier),
-    )
 
 
 def expired(exc: Exception) -> bool:

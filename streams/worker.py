@@ -13,30 +13,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
 
 from kafka.partitioner.default import murmur2
 
-from dossiers.alerts import Alert
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.clock import BusinessClock
 from dossiers.events import InvalidEvent
 from dossiers.wire import DLQ_CODE_HEADER, DLQ_REASON_HEADER
+from streams.batch import Record, add_lines, handle_records
 from streams.checkpoint import Ack, Checkpoint, Delivery, Publisher, Sink
-from streams.influx import (
-    LIVE_RP,
-    alert_point,
-    centres_of,
-    deadline_point,
-    event_point,
-    snapshot_lines,
-    trend_lines,
-)
-from streams.processor import Outcome, Processor
+from streams.influx import LIVE_RP, centres_of, snapshot_lines, trend_lines
+from streams.processor import Processor
 from streams.sensor import WorkerSensor
 
 log = logging.getLogger(__name__)
@@ -61,32 +51,12 @@ Lag = Callable[[], Awaitable[Mapping[int, int]]]
 """Reads the consumer lag per assigned events partition (skipping the ones it cannot tell)."""
 
 
-class Message(Protocol):
-    """What the worker reads of a consumed Kafka record (a Faust `Message`)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Any
-
-
 def partition_of(key: str, partitions: int) -> int:
     """The partition the Kafka default partitioner (murmur2, as in Java and kafka-python) gives a key."""
     return int(murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
-def record_headers(raw: Any) -> Mapping[str, bytes]:
-    """A record's headers as a mapping, whether Kafka gave a list of pairs or a mapping."""
-    if not raw:
-        return {}
-    if isinstance(raw, Mapping):
-        return {str(k): bytes(v) for k, v in raw.items() if v is not None}
-    return {str(k): bytes(v) for k, v in raw if v is not None}
-
-
-def dead_letter_headers(error: InvalidEvent, message: Message) -> list[tuple[str, bytes]]:
+def dead_letter_headers(error: InvalidEvent, message: Record) -> list[tuple[str, bytes]]:
     """Why a record was refused and where it came from; the dead letter keeps the original bytes."""
     return [
         (DLQ_REASON_HEADER, error.reason.encode()),
@@ -231,7 +201,7 @@ class Worker:
 
     # -- the agent -------------------------------------------------------------------------------
 
-    async def on_batch(self, topic: str, partition: int, messages: Sequence[Message], ack: Ack) -> None:
+    async def on_batch(self, topic: str, partition: int, messages: Sequence[Record], ack: Ack) -> None:
         """The records of one partition from one fetch, in offset order: events or ticks. `ack(message)`
         lets Faust commit a record's offset; the adapter calls this in the partition's context."""
         if self.needs_rebuild:
@@ -241,40 +211,21 @@ class Worker:
         else:
             await self.on_records(partition, messages, ack)
 
-    async def on_records(self, partition: int, messages: Sequence[Message], ack: Ack) -> None:
+    async def on_records(self, partition: int, messages: Sequence[Record], ack: Ack) -> None:
         """Events: each applied (its states staged at once, for the next ones), counted as a duplicate or
         refused; then the batch's dead letters, and its alerts, points and states through the checkpoint.
         No await between the records: a rebalance cannot come in the middle of a batch."""
-        handle, stage, now = self.processor.handle, self.processor.stage, self.now()
-        lines: list[str] = []
-        alerts: list[Alert] = []
-        writes: dict[str, bytes] = {}
-        refused: list[tuple[InvalidEvent, Message]] = []
-        seen: Counter[tuple[str, str, str]] = Counter()
-        for message in messages:
-            try:
-                outcome = handle(partition, message.value or b"", record_headers(message.headers), now)
-            except Exception as exc:  # a record the core cannot take must not kill the worker
-                log.exception("record %s/%s/%s failed", message.topic, partition, message.offset)
-                outcome = Outcome(
-                    "dead_letter", error=InvalidEvent(f"event: not processable ({exc!r})", "internal_error")
-                )
-            if outcome.error is not None:
-                refused.append((outcome.error, message))
-            event = outcome.event
-            if event is not None:
-                seen[event.type.value, event.agency, outcome.status] += 1
-            self.emit(outcome, lines)
-            alerts += outcome.alerts
-            writes.update(stage(outcome))
-        self.sensor.on_events(seen)
-        sent = [await self.dead_letter(error, message) for error, message in refused]
-        await self.checkpoint.write(partition, alerts, lines, writes, messages, sent)
+        done = handle_records(self.processor, partition, messages, self.now(), self.centres)
+        for alert in done.alerts:
+            self.sensor.on_alert(alert.kind)
+        self.sensor.on_events(done.seen)
+        sent = [await self.dead_letter(error, message) for error, message in done.refused]
+        await self.checkpoint.write(partition, done.alerts, done.lines, done.writes, messages, sent)
         if self.may_save(partition):
             await self.checkpoint.save(partition, ack)
         self.sensor.on_unsaved(self.checkpoint.pending)
 
-    async def on_ticks(self, partition: int, messages: Sequence[Message], ack: Ack) -> None:
+    async def on_ticks(self, partition: int, messages: Sequence[Record], ack: Ack) -> None:
         """Ticks (one, or a few sent before a rebalance): fire the partition's due SLA timers once, and
         save what can be saved."""
         self.tick_pending.pop(partition, None)
@@ -284,14 +235,16 @@ class Worker:
         outcome = self.processor.tick(partition, self.now())
         self.sensor.on_tick(time.perf_counter() - started)
         lines: list[str] = []
-        self.emit(outcome, lines)
+        add_lines(outcome, lines, self.centres)
+        for alert in outcome.alerts:
+            self.sensor.on_alert(alert.kind)
         writes = dict(self.processor.stage(outcome))
         await self.checkpoint.write(partition, outcome.alerts, lines, writes)
         if self.may_save(partition):
             await self.checkpoint.save(partition, ack)
         self.sensor.on_unsaved(self.checkpoint.pending)
 
-    async def dead_letter(self, error: InvalidEvent, message: Message) -> Delivery:
+    async def dead_letter(self, error: InvalidEvent, message: Record) -> Delivery:
         """The original record to the dead-letter topic, with why and where from in its headers; returns
         its delivery, which the checkpoint waits for before the record is acknowledged."""
         delivery = await self.dead_letters.send(
@@ -299,27 +252,6 @@ class Worker:
         )
         self.sensor.on_dead_letter(error.code)
         return delivery
-
-    def emit(self, outcome: Outcome, lines: list[str]) -> None:
-        """Append the InfluxDB lines of one outcome (its alerts go out through the checkpoint); count its
-        alerts."""
-        event = outcome.event
-        if event is not None and outcome.status == "applied":
-            lines.append(
-                event_point(
-                    event.agency,
-                    event.type.value,
-                    outcome.channel,
-                    outcome.procedure_field,
-                    event.dossier,
-                    outcome.occurred,
-                    self.centres,
-                )
-            )
-        for alert in outcome.alerts:
-            self.sensor.on_alert(alert.kind)
-            lines.append(alert_point(alert, self.centres))
-        lines.extend(deadline_point(mark) for mark in outcome.deadlines)
 
     def may_save(self, partition: int) -> bool:
         """Whether the checkpoint can save some of the partition's states now: only for a partition

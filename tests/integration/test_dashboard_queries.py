@@ -37,15 +37,8 @@ from dossiers.report_ii06a import Counts, Grouping, Report, Row, Window
 from grafana import alert_rules as rules
 from grafana import dashboards, queries
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
-from streams.influx import (
-    alert_point,
-    deadline_point,
-    event_point,
-    i766_points,
-    ii06a_points,
-    kpi_point,
-    stamp,
-)
+from streams.influx import i766_points, ii06a_points, kpi_point
+from streams.lines import alert_point, deadline_point, event_point, stamp
 from streams.processor import DeadlineMark
 from tests.support import stack as testing
 from tests.support.scores import i766_tally, scores_of, total_of

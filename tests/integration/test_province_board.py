@@ -29,7 +29,8 @@ from dossiers.report_ii06a import Window
 from grafana import dashboards
 from grafana import queries as q
 from ioc.devstack.influx import InfluxEndpoint, LocalInflux, RemoteInflux
-from streams.influx import centres_of, event_point, i766_points, kpi_point
+from streams.influx import centres_of, i766_points, kpi_point
+from streams.lines import event_point
 from tests.support import stack as testing
 from tests.support.scores import i766_tally, scores_of, total_of
 

@@ -34,7 +34,7 @@ from ioc.devstack.influx import InfluxTarget
 from ioc.devstack.ports import free_port
 from ioc.devstack.worker import WorkerProcess
 from ioc.readback import LiveKpis, read_live_kpis
-from streams.influx import stamp
+from streams.lines import stamp
 from streams.worker import partition_of
 from tests.support.events import VN
 from tests.support.processing import SavingProcessor

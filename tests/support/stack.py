@@ -150,7 +150,8 @@ def write_as_worker(endpoint: InfluxEndpoint, lines: list[str], tz: tzinfo = VIE
     from influxdb_client.client.influxdb_client import InfluxDBClient
     from influxdb_client.client.write_api import SYNCHRONOUS
 
-    from streams.influx import LIVE_MEASUREMENTS, LIVE_RP, NS, TREND_MEASUREMENTS, trend_lines
+    from streams.influx import LIVE_MEASUREMENTS, LIVE_RP, TREND_MEASUREMENTS, trend_lines
+    from streams.lines import NS
 
     prefixes = tuple(f"{m}," for m in LIVE_MEASUREMENTS)
     daily = tuple(f"{m}," for m in TREND_MEASUREMENTS)

@@ -15,7 +15,8 @@ from dossiers.alerts import Alert
 from dossiers.catalog import load_catalog
 from dossiers.kpi import Block
 from grafana import queries
-from streams.influx import alert_point, centres_of, deadline_point, event_point, kpi_point
+from streams.influx import centres_of, kpi_point
+from streams.lines import alert_point, deadline_point, event_point
 from streams.processor import DeadlineMark
 from streams.worker import partition_of
 from tests.support.events import received

@@ -50,7 +50,7 @@ def test_the_event_line_equals_the_generic_line_and_point(
     agency: str, kind: str, channel: str | None, field: str | None, dossier: str, ts: int, centre: str | None
 ) -> None:
     """`event_point` builds its line from a cached head: the same bytes as `line` (and so as Point)."""
-    from streams.influx import event_point, stamp
+    from streams.lines import event_point, stamp
 
     centres = {agency: centre} if centre is not None else None
     tags = (("agency", agency), ("type", kind), ("channel", channel or "unknown"),
@@ -70,7 +70,7 @@ def test_the_event_line_equals_the_generic_line_and_point(
 def test_the_deadline_line_equals_the_generic_line(
     agency: str, kind: str, dossier: str, procedure: str | None, is_open: bool, late: int, due: int, at: int
 ) -> None:
-    from streams.influx import deadline_point, stamp
+    from streams.lines import deadline_point, stamp
     from streams.processor import DeadlineMark
 
     mark = DeadlineMark(kind, dossier, agency, procedure, due, is_open, late, at)

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.influx import NS, trend_lines
+from streams.influx import trend_lines
+from streams.lines import NS
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
