@@ -25,7 +25,7 @@ from dossiers.catalog import Catalog
 from dossiers.index766 import SYNC_WITHIN_HOURS, TALLY_FIELDS, Index766, Row, Tally, contribution
 from dossiers.lifecycle import DossierState
 from dossiers.periods import Period
-from dossiers.report_ii06a import Window
+from dossiers.report_ii06a import Window, new_window
 from dossiers.sla import Clock
 
 LiveKey = tuple[str, str, str, str]
@@ -61,7 +61,7 @@ def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, 
     if state.received is None:
         return ()
     received = state.received[0]
-    tally = contribution(state, catalog, calendar, Window(received, as_of), known, names)
+    tally = contribution(state, catalog, calendar, new_window(received, as_of), known, names)
     if not tally.in_form:
         return ()
     agency = state.agency or ""

@@ -71,6 +71,11 @@ class Window(NamedTuple):
         return cls(period.start(calendar.tz), end if as_of is None else min(end, as_of))
 
 
+def new_window(start: Timestamp, end: Timestamp) -> Window:
+    """`Window(start, end)` without its interpreted `__new__` (as `dossiers.sla.new_clock`)."""
+    return tuple.__new__(Window, (start, end))
+
+
 def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
             window: Window, known: Clock | None = None) -> tuple[str, ...]:
     """The columns one dossier adds 1 to; `state` holds its events up to `window.end` only.
@@ -292,7 +297,7 @@ def whole_columns(state: DossierState, catalog: Catalog, calendar: WorkingCalend
     """The columns of a received dossier for a period starting at its receipt and running at `as_of`: it
     sees every column of it (the running figures' keys are dated from these; see `live_keys`)."""
     assert state.received is not None
-    return columns(state, catalog, calendar, Window(state.received[0], as_of), known)
+    return columns(state, catalog, calendar, new_window(state.received[0], as_of), known)
 
 
 def keys_of(state: DossierState, calendar: WorkingCalendar, names: tuple[str, ...]) -> tuple[LiveKey, ...]:

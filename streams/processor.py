@@ -24,7 +24,7 @@ from dossiers.events import Event, InvalidEvent
 from dossiers.index766 import Index766, sync_due
 from dossiers.index766_live import Weighted, running_index
 from dossiers.index766_live import live_keys as index_keys
-from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, changed, contribution
+from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, changed, contribution, new_contribution
 from dossiers.lifecycle import Applied, DossierState, Status, apply, procedure_of
 from dossiers.periods import Period, month_of
 from dossiers.report_ii06a import (
@@ -36,7 +36,7 @@ from dossiers.report_ii06a import (
     running_report,
     whole_columns,
 )
-from dossiers.sla import Clock, Timeliness, reclassified
+from dossiers.sla import Clock, Timeliness, new_clock, reclassified
 from dossiers.validation import validate_event
 from dossiers.wire import AGENCY_HEADER
 
@@ -131,8 +131,9 @@ def unpack_held(entry: Held) -> tuple[Contribution, Live]:
     if entry[5] is None:  # `paused` is a bool in every clock but EMPTY's packing
         return EMPTY, live
     timeliness = cast(str | None, entry[3])
-    clock = Clock(None if timeliness is None else _TIMELINESS[timeliness], *cast(PackedClock, entry[4:_HEAD]))
-    return Contribution(cast(tuple[Key, ...], entry[_HEAD:first]), clock), live
+    clock = new_clock(None if timeliness is None else _TIMELINESS[timeliness],
+                      *cast(PackedClock, entry[4:_HEAD]))
+    return new_contribution(cast(tuple[Key, ...], entry[_HEAD:first]), clock), live
 
 
 _UNDATED = ("c12", "c13")
@@ -544,7 +545,7 @@ class Processor:
         clock_now = reclassified(old.clock, now)
         if clock_now.timeliness is not old.clock.timeliness:
             return None
-        return (old if clock_now == old.clock else Contribution(old.keys, clock_now)), old_live
+        return (old if clock_now == old.clock else new_contribution(old.keys, clock_now)), old_live
 
     def _sync_due(self, state: DossierState) -> Timestamp | None:
         late_after = self.sync_late_seconds
