@@ -1,7 +1,7 @@
 """What a worker does with one partition's fetched records before it awaits anything: each record handled
 by the domain core, its state staged, its InfluxDB lines built. Pure (no I/O, nothing awaited) and compiled
-with the core by `ioc native build`: interpreted, this loop and its lines cost about 5 µs per record of
-the worker's time (docs/benchmarks.md, issue 19). `streams.worker.Worker.on_records` then sends the dead
+with the core by `ioc native build`: interpreted, this loop and its lines cost 1.5-3 µs more per record
+(docs/benchmarks.md, issue 19). `streams.worker.Worker.on_records` then sends the dead
 letters and hands the rest to the checkpoint.
 """
 
