@@ -9,7 +9,9 @@ What it leaves out is Faust's and aiokafka's part (fetching, the changelog, comm
 between this figure and `benchmarks.core`'s is the worker's own glue, and between this one and the
 stream benchmark's (`benchmarks.streams`) is the framework's. Kafka is replaced here by named fakes,
 `FakePublisher` (a delivery done at once) and `FakeSink` (every line written at once): a benchmark of
-CPU in one process, never a test of delivery. It uses only `Worker`'s public methods, so the same file
+CPU in one process, never a test of delivery. Not the test doubles of tests/support/doubles.py: those
+keep every send and line for the tests to read, and write nothing until told, which a benchmark would
+time and hold in memory. It uses only `Worker`'s public methods, so the same file
 times an older tree too (copied into its worktree).
 """
 
