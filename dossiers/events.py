@@ -11,7 +11,7 @@ import re
 import sys
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import msgspec
 from pydantic import (
@@ -304,6 +304,31 @@ Event = Annotated[
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
+class EventRecord(Protocol):
+    """What the core reads of an event: a model of this module, or its msgspec twin that the stream reads
+    faster (`dossiers.fast_events`, issue 19). `data` is the type's own fields (`ReceivedData`,
+    `ExtendedData`...), or None where the type allows it; the core reads it after testing `type`."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def type(self) -> EventType: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def dossier(self) -> str: ...
+    @property
+    def agency(self) -> str: ...
+    @property
+    def procedure(self) -> str | None: ...
+    @property
+    def channel(self) -> Channel | None: ...
+    @property
+    def due_at(self) -> datetime | date | None: ...
+    @property
+    def data(self) -> Any: ...
+
+
 class InvalidEvent(ValueError):
     """An event that breaks the contract; `reason` is meant for the integrator who sent it."""
 
@@ -365,7 +390,7 @@ _FAST_DECODE = msgspec.json.Decoder().decode
 _FAST_ENCODE = msgspec.json.Encoder().encode
 
 
-def _plain_object(raw: bytes) -> dict[str, Any] | None:
+def plain_object(raw: bytes) -> dict[str, Any] | None:
     """The object `raw` holds when it is plain compact JSON, else None (then `decode_object` reads it
     the slow way, which also says what is wrong).
 
@@ -395,7 +420,7 @@ def decode_object(raw: bytes | str) -> dict[str, Any]:
     reason everywhere.
     """
     if isinstance(raw, bytes) and len(raw) <= MAX_EVENT_BYTES:
-        plain = _plain_object(raw)
+        plain = plain_object(raw)
         if plain is not None:
             return plain
     return _decode_slowly(raw)

@@ -22,15 +22,7 @@ import msgspec
 
 from dossiers.calendar import to_timestamp
 from dossiers.catalog import Catalog, Procedure
-from dossiers.events import (
-    Event,
-    EventType,
-    ExtendedData,
-    PaidData,
-    RatedData,
-    ReceivedData,
-    ResolvedData,
-)
+from dossiers.events import EventRecord, EventType
 
 Mark = tuple[int, int]
 """(occurred_at epoch seconds, event-id hash): totally ordered, so 'earliest' never depends on arrival."""
@@ -335,9 +327,10 @@ def _earliest(current: Mark | None, mark: Mark) -> bool:
     return current is None or mark < current
 
 
-def apply(state: DossierState, event: Event, occurred: int | None = None) -> Applied:
+def apply(state: DossierState, event: EventRecord, occurred: int | None = None) -> Applied:
     """Merge one event's facts into the state (in place). Duplicates change nothing. `occurred`: the
-    event's `occurred_at` in whole epoch seconds, when the caller has it (computed once per record)."""
+    event's `occurred_at` in whole epoch seconds, when the caller has it (computed once per record).
+    `event.data` is read by `type`: the contract gives each type its own fields, or None where optional."""
     digest = event_hash(event.event_id)
     position = bisect_left(state.seen, digest)
     if position < len(state.seen) and state.seen[position] == digest:
@@ -350,7 +343,8 @@ def apply(state: DossierState, event: Event, occurred: int | None = None) -> App
     if state.agency_key is None or agency_key < state.agency_key:
         state.agency, state.agency_key = event.agency, agency_key
     if kind is EventType.RECEIVED:
-        if isinstance(event.data, ReceivedData) and event.data.digitised:
+        data = event.data
+        if data is not None and data.digitised:
             state.digitised = True
         if state.received is not None:
             state.conflicts += 1
@@ -372,24 +366,25 @@ def apply(state: DossierState, event: Event, occurred: int | None = None) -> App
         if _earliest(state.withdrawn, mark):
             state.withdrawn = mark
     elif kind is EventType.RESOLVED:
-        if isinstance(event.data, ResolvedData) and event.data.e_result:
+        data = event.data
+        if data is not None and data.e_result:
             state.e_result = True
         if _earliest(state.resolved, mark):
             state.resolved = mark
-            state.outcome = str(event.data.outcome) if isinstance(event.data, ResolvedData) else "approved"
+            state.outcome = str(data.outcome) if data is not None else "approved"
     elif kind is EventType.RETURNED:
         if _earliest(state.returned, mark):
             state.returned = mark
-    elif kind is EventType.EXTENDED and isinstance(event.data, ExtendedData):
+    elif kind is EventType.EXTENDED:
         state.extensions += 1
         if state.extended is None or mark > state.extended:
             state.extended = mark
             state.appointment = to_timestamp(event.data.new_due_at)
-    elif kind is EventType.RATED and isinstance(event.data, RatedData):
+    elif kind is EventType.RATED:
         if state.rated is None or mark > state.rated:
             state.rated = mark
             state.rating = str(event.data.rating)
-    elif kind is EventType.PAID and isinstance(event.data, PaidData):
+    elif kind is EventType.PAID:
         state.paid_online = state.paid_online or event.data.online
         if _earliest(state.paid, mark):
             state.paid = mark
@@ -407,7 +402,7 @@ def apply(state: DossierState, event: Event, occurred: int | None = None) -> App
     return Applied.APPLIED
 
 
-def new_state(event: Event) -> DossierState:
+def new_state(event: EventRecord) -> DossierState:
     return DossierState(dossier=event.dossier)
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
-from dossiers.events import Event, InvalidEvent
+from dossiers.events import EventRecord, InvalidEvent
 from dossiers.kpi import KpiCounters, Snapshot, contribution
 from dossiers.lifecycle import Applied, DossierState, apply
-from dossiers.validation import validate_event
+from dossiers.validation import read_event, validate_event
 
 
 @dataclass(slots=True)
@@ -39,10 +39,14 @@ class Replay:
     invalid: list[InvalidLine] = field(default_factory=list)
     problems: int = 0
 
-    def feed_raw(self, raw: bytes | str | dict[str, Any], line: int = 0) -> Event | None:
-        """Validate and apply one event; an invalid one is recorded, never raised."""
+    def feed_raw(self, raw: bytes | str | dict[str, Any], line: int = 0) -> EventRecord | None:
+        """Validate and apply one event; an invalid one is recorded, never raised. Bytes (a Kafka
+        record's value) are read as the stream reads them (`read_event`)."""
         try:
-            event = validate_event(raw, self.catalog)
+            if isinstance(raw, bytes):
+                event = read_event(raw, self.catalog)
+            else:
+                event = validate_event(raw, self.catalog)
         except InvalidEvent as exc:
             self.invalid.append(InvalidLine(line, exc.reason, exc.code))
             return None
@@ -53,7 +57,7 @@ class Replay:
         """A line a reader could not turn into an event (bytes, size, CSV shape): counted as invalid."""
         self.invalid.append(InvalidLine(line, reason, code))
 
-    def feed(self, event: Event) -> Applied | None:
+    def feed(self, event: EventRecord) -> Applied | None:
         if int(event.occurred_at.timestamp()) > self.as_of:  # by whole second, as the state keeps it
             self.after_as_of += 1  # not yet happened at as_of
             return None

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from dossiers.catalog import Catalog
-from dossiers.events import Event, EventType, InvalidEvent, parse_event
+from dossiers.events import Event, EventRecord, EventType, InvalidEvent, parse_event
+from dossiers.fast_events import read_fast
 
 
-def check_against_catalog(event: Event, catalog: Catalog) -> None:
+def check_against_catalog(event: EventRecord, catalog: Catalog) -> None:
     """Raise InvalidEvent when the event names an agency, procedure or channel the catalog lacks."""
     agency = catalog.agency(event.agency)
     if agency is None:
@@ -30,7 +31,7 @@ def check_against_catalog(event: Event, catalog: Catalog) -> None:
                 f"(allowed: {', '.join(procedure.channels)})",
                 "channel_not_allowed",
             )
-    if (event.type is EventType.TRANSFERRED and event.data and event.data.to_agency
+    if (event.type is EventType.TRANSFERRED and event.data is not None and event.data.to_agency
             and catalog.agency(event.data.to_agency) is None):
         raise InvalidEvent(
             f"data.to_agency: {event.data.to_agency!r} is not an agency of the catalog", "unknown_agency"
@@ -42,4 +43,14 @@ def validate_event(raw: bytes | str | dict[str, Any], catalog: Catalog | None = 
     event = parse_event(raw)
     if catalog is not None:
         check_against_catalog(event, catalog)
+    return event
+
+
+def read_event(raw: bytes, catalog: Catalog) -> EventRecord:
+    """What the stream reads: `validate_event`'s answer, by msgspec when it is sure (about 2 µs less per
+    event, issue 19), else by pydantic, which also words every refusal (`dossiers.fast_events`)."""
+    event: EventRecord | None = read_fast(raw)
+    if event is None:
+        event = parse_event(raw)
+    check_against_catalog(event, catalog)
     return event

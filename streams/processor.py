@@ -20,7 +20,7 @@ from typing import NamedTuple, cast
 from dossiers.alerts import KIND_OF, Alert, AlertKind, alert_id
 from dossiers.calendar import Timestamp, WorkingCalendar, to_timestamp
 from dossiers.catalog import Catalog
-from dossiers.events import Event, InvalidEvent
+from dossiers.events import EventRecord, InvalidEvent
 from dossiers.index766 import Index766, sync_due
 from dossiers.index766_live import Weighted, running_index
 from dossiers.index766_live import live_keys as index_keys
@@ -37,7 +37,7 @@ from dossiers.report_ii06a import (
     whole_columns,
 )
 from dossiers.sla import Clock, Timeliness, new_clock, reclassified
-from dossiers.validation import validate_event
+from dossiers.validation import read_event
 from dossiers.wire import AGENCY_HEADER
 
 _RANK = {None: 0, "due_soon": 1, "overdue": 2, "resolved_late": 3}
@@ -68,7 +68,7 @@ class Outcome:
 
     status: str
     """applied | duplicate | dead_letter | tick"""
-    event: Event | None
+    event: EventRecord | None
     occurred: Timestamp
     """The event's `occurred_at` in whole epoch seconds (0 without an event)."""
     error: InvalidEvent | None
@@ -80,7 +80,7 @@ class Outcome:
     """Table writes held back until the adapter may save them: see `Processor.stage` and `Processor.save`."""
 
     def __init__(
-        self, status: str = "tick", event: Event | None = None, error: InvalidEvent | None = None,
+        self, status: str = "tick", event: EventRecord | None = None, error: InvalidEvent | None = None,
         occurred: Timestamp = 0,
     ) -> None:
         # written out, not generated: mypyc compiles a class's own `__init__`, while the one `@dataclass`
@@ -269,7 +269,7 @@ class Processor:
 
     def handle(self, partition: int, raw: bytes, headers: Mapping[str, bytes], now: Timestamp) -> Outcome:
         try:
-            event = validate_event(raw, self.catalog)
+            event = read_event(raw, self.catalog)
             identity = headers.get(AGENCY_HEADER)
             if identity is not None and identity.decode("utf-8", "replace") != event.agency:
                 raise InvalidEvent(
@@ -331,7 +331,7 @@ class Processor:
         self._describe(outcome, state, event)
         return outcome
 
-    def _describe(self, outcome: Outcome, state: DossierState, event: Event) -> None:
+    def _describe(self, outcome: Outcome, state: DossierState, event: EventRecord) -> None:
         """The labels of the event's throughput point: the dossier's procedure field and channel."""
         procedure = procedure_of(self.catalog, state.agency or event.agency, state.procedure)
         outcome.procedure_field = procedure.field if procedure else None

@@ -1,4 +1,4 @@
-"""The fast reading of plain JSON (`dossiers.events._plain_object`, issue 19) never changes what
+"""The fast reading of plain JSON (`dossiers.events.plain_object`, issue 19) never changes what
 `decode_object` answers: the same object, or the same refusal, as the standard decoder's path."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dossiers.events import InvalidEvent, _decode_slowly, _plain_object, decode_object, parse_event
+from dossiers.events import InvalidEvent, _decode_slowly, decode_object, parse_event, plain_object
 from tests.unit.test_door_fuzz import hostile_bytes
 
 scalars = st.one_of(
@@ -76,8 +76,8 @@ def test_plain_compact_events_take_the_fast_path() -> None:
     """Otherwise the equality above would hold trivially."""
     event = {"event_id": "e-1", "type": "received", "dossier": "Hồ sơ 1", "data": {"a": [1, 2.5, None]}}
     raw = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
-    assert _plain_object(raw) == event
-    assert _plain_object(json.dumps(event).encode()) is None  # \u escapes: not what msgspec writes
+    assert plain_object(raw) == event
+    assert plain_object(json.dumps(event).encode()) is None  # \u escapes: not what msgspec writes
 
 
 def test_what_the_producer_sdk_sends_takes_the_fast_path() -> None:
@@ -88,7 +88,7 @@ def test_what_the_producer_sdk_sends_takes_the_fast_path() -> None:
         "data": {"reason": "Thiếu bản sao giấy chứng nhận"},
     })
     raw = event.to_json().encode()
-    assert _plain_object(raw) == json.loads(raw)
+    assert plain_object(raw) == json.loads(raw)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_what_the_producer_sdk_sends_takes_the_fast_path() -> None:
     ],
 )
 def test_a_key_given_twice_in_compact_json_is_still_refused(raw: bytes) -> None:
-    assert _plain_object(raw) is None
+    assert plain_object(raw) is None
     with pytest.raises(InvalidEvent, match="given twice"):
         decode_object(raw)
 
