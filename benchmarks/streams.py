@@ -8,8 +8,8 @@
 In ONE run, on one topic of `--partitions` partitions holding `--events` simulated events (the
 19-agency simulator, pre-serialised, produced once, uncompressed); one module of benchmarks/phases each:
 
-1. pure      - `json.loads`, `validate_event` and `Processor.handle` in this process, no Kafka: the
-               domain cost apart from Faust's; plus a cProfile of `Processor.handle`;
+1. pure      - `json.loads`, `validate_event`, `read_event` and `Processor.handle` in this process, no
+               Kafka: the domain cost apart from Faust's; plus a cProfile of `Processor.handle`;
 2. ceiling   - a raw aiokafka consumer + `json.loads` of every value (docs/architecture.md: ~150k/s);
 3. naive     - a minimal faust-streaming agent (stream.events(), json.loads, a memory-table count) in a
                child process: the peer baseline (docs/architecture.md: ~4.5-5.6k/s);

@@ -1,6 +1,7 @@
-"""The domain cost apart from Faust's: `json.loads`, `validate_event` and `Processor.handle` over the
-run's traffic in this process, no Kafka; plus a cProfile of `Processor.handle` (its call counts are in
-the `pure: Processor.handle` figure's details, under "cprofile")."""
+"""The domain cost apart from Faust's: `json.loads`, `validate_event` (pydantic), `read_event` (what the
+worker reads with) and `Processor.handle` over the run's traffic in this process, no Kafka; plus a
+cProfile of `Processor.handle` (its call counts are in the `pure: Processor.handle` figure's details,
+under "cprofile")."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def top_of_cprofile(profiler: cProfile.Profile, top: int = 14) -> list[dict[str,
 
 
 def run(ctx: Context) -> list[Figure]:
-    from dossiers.validation import validate_event
+    from dossiers.validation import read_event, validate_event
     from streams.processor import Processor
     from streams.worker import partition_of
 
@@ -66,6 +67,9 @@ def run(ctx: Context) -> list[Figure]:
         _timed("pure: json.loads", traffic, parts, lambda _p, value: json.loads(value)),
         _timed(
             "pure: validate_event", traffic, parts, lambda _p, value: validate_event(value, traffic.catalog)
+        ),
+        _timed(  # what the worker reads with: msgspec when it is sure, pydantic otherwise
+            "pure: read_event", traffic, parts, lambda _p, value: read_event(value, traffic.catalog)
         ),
         _timed(
             HANDLE,
