@@ -15,27 +15,30 @@ from dossiers.fast_events import read_fast
 
 def check_against_catalog(event: EventRecord, catalog: Catalog) -> None:
     """Raise InvalidEvent when the event names an agency, procedure or channel the catalog lacks."""
-    agency = catalog.agency(event.agency)
+    agency = catalog.agency_by_code.get(event.agency)
     if agency is None:
         raise InvalidEvent(f"agency: {event.agency!r} is not an agency of the catalog", "unknown_agency")
-    if event.procedure is not None and event.procedure not in agency.procedure_by_code:
+    code = event.procedure
+    procedure = None if code is None else agency.procedure_by_code.get(code)
+    if code is not None and procedure is None:
         raise InvalidEvent(
-            f"procedure: {event.procedure!r} is not a procedure of agency {agency.code!r}",
-            "unknown_procedure",
+            f"procedure: {code!r} is not a procedure of agency {agency.code!r}", "unknown_procedure"
         )
-    if event.type is EventType.RECEIVED:
-        procedure = agency.procedure_by_code[event.procedure or ""]
-        if event.channel is not None and event.channel.value not in procedure.channels:
+    kind = event.type
+    if kind is EventType.RECEIVED:
+        channel = event.channel
+        if procedure is not None and channel is not None and channel not in procedure.channels:
             raise InvalidEvent(
-                f"channel: {event.channel.value!r} is not open for procedure {procedure.code!r} "
+                f"channel: {channel.value!r} is not open for procedure {procedure.code!r} "
                 f"(allowed: {', '.join(procedure.channels)})",
                 "channel_not_allowed",
             )
-    if (event.type is EventType.TRANSFERRED and event.data is not None and event.data.to_agency
-            and catalog.agency(event.data.to_agency) is None):
-        raise InvalidEvent(
-            f"data.to_agency: {event.data.to_agency!r} is not an agency of the catalog", "unknown_agency"
-        )
+    elif kind is EventType.TRANSFERRED and event.data is not None:
+        to_agency = event.data.to_agency
+        if to_agency and to_agency not in catalog.agency_by_code:
+            raise InvalidEvent(
+                f"data.to_agency: {to_agency!r} is not an agency of the catalog", "unknown_agency"
+            )
 
 
 def validate_event(raw: bytes | str | dict[str, Any], catalog: Catalog | None = None) -> Event:
