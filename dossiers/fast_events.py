@@ -95,6 +95,12 @@ class _Base(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, tag_f
     """An instant only: a date alone (`"2026-03-05"`) is left to pydantic, which reads both."""
 
 
+class _NoData(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The types that carry no fields of their own (`data`: absent, null or `{}`)."""
+
+    data: _Data | None = None
+
+
 class FastReceived(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag="received"):
     type: ClassVar[EventType] = EventType.RECEIVED
     procedure: Code
@@ -102,9 +108,8 @@ class FastReceived(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True,
     data: ReceivedFacts | None = None
 
 
-class FastRefused(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag="refused"):
+class FastRefused(_NoData, frozen=True, tag="refused"):
     type: ClassVar[EventType] = EventType.REFUSED
-    data: _Data | None = None
 
 
 class FastTransferred(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag="transferred"):
@@ -112,16 +117,12 @@ class FastTransferred(_Base, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     data: TransferredFacts | None = None
 
 
-class FastSupplementRequested(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True,
-                              tag="supplement_requested"):
+class FastSupplementRequested(_NoData, frozen=True, tag="supplement_requested"):
     type: ClassVar[EventType] = EventType.SUPPLEMENT_REQUESTED
-    data: _Data | None = None
 
 
-class FastSupplementReceived(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True,
-                             tag="supplement_received"):
+class FastSupplementReceived(_NoData, frozen=True, tag="supplement_received"):
     type: ClassVar[EventType] = EventType.SUPPLEMENT_RECEIVED
-    data: _Data | None = None
 
 
 class FastPaused(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag="paused"):
@@ -129,9 +130,8 @@ class FastPaused(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, t
     data: PausedFacts | None = None
 
 
-class FastResumed(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag="resumed"):
+class FastResumed(_NoData, frozen=True, tag="resumed"):
     type: ClassVar[EventType] = EventType.RESUMED
-    data: _Data | None = None
 
 
 class FastExtended(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag="extended"):
@@ -144,14 +144,12 @@ class FastResolved(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True,
     data: ResolvedFacts | None = None
 
 
-class FastReturned(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag="returned"):
+class FastReturned(_NoData, frozen=True, tag="returned"):
     type: ClassVar[EventType] = EventType.RETURNED
-    data: _Data | None = None
 
 
-class FastWithdrawn(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag="withdrawn"):
+class FastWithdrawn(_NoData, frozen=True, tag="withdrawn"):
     type: ClassVar[EventType] = EventType.WITHDRAWN
-    data: _Data | None = None
 
 
 class FastRated(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag="rated"):
@@ -164,14 +162,12 @@ class FastPaid(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag
     data: PaidFacts
 
 
-class FastSynced(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag="synced"):
+class FastSynced(_NoData, frozen=True, tag="synced"):
     type: ClassVar[EventType] = EventType.SYNCED
-    data: _Data | None = None
 
 
-class FastComplained(_Base, frozen=True, forbid_unknown_fields=True, kw_only=True, tag="complained"):
+class FastComplained(_NoData, frozen=True, tag="complained"):
     type: ClassVar[EventType] = EventType.COMPLAINED
-    data: _Data | None = None
 
 
 FastEvent = (
