@@ -35,6 +35,7 @@ from dossiers.events import (
     EventType,
     InvalidEvent,
     Outcome,
+    in_contract_years,
     parse_event,
 )
 
@@ -93,7 +94,7 @@ def parse_time(value: Any) -> datetime | None:
         raise ValueError("must be a time as text: yyyyMMddHHmmss (Vietnam time) or ISO 8601")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ICT)
-    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+    if not in_contract_years(moment):
         raise ValueError(f"year {moment.year} is out of range ({EARLIEST_YEAR}-{LATEST_YEAR})")
     return moment
 

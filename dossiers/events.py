@@ -80,10 +80,15 @@ EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 year by year, so they are refused here instead of costing the stream seconds and memory."""
 
 
+def in_contract_years(moment: date) -> bool:
+    """Whether a date or an instant falls within the years the contract takes."""
+    return EARLIEST_YEAR <= moment.year <= LATEST_YEAR
+
+
 def _require_offset(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must carry a time-zone offset, e.g. 2026-03-02T08:15:00+07:00")
-    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+    if not in_contract_years(value):
         raise ValueError(f"year {value.year} is out of range ({EARLIEST_YEAR}-{LATEST_YEAR})")
     return value
 
@@ -112,7 +117,7 @@ def _appointment(value: Any) -> date:
         except ValidationError as exc:
             item = exc.errors(include_url=False)[0]
             raise ValueError(_FRIENDLY.get(item["type"], item["msg"]).removeprefix("Value error, ")) from exc
-    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+    if not in_contract_years(day):
         raise ValueError(f"year {day.year} is out of range ({EARLIEST_YEAR}-{LATEST_YEAR})")
     return day
 

@@ -24,13 +24,12 @@ import msgspec
 from msgspec import Meta, Struct
 
 from dossiers.events import (
-    EARLIEST_YEAR,
-    LATEST_YEAR,
     MAX_EVENT_BYTES,
     Channel,
     EventType,
     Outcome,
     Rating,
+    in_contract_years,
     plain_object,
 )
 
@@ -179,7 +178,7 @@ _DECODE = msgspec.json.Decoder(FastEvent).decode
 
 
 def _in_years(moment: date | None) -> bool:
-    return moment is None or EARLIEST_YEAR <= moment.year <= LATEST_YEAR
+    return moment is None or in_contract_years(moment)
 
 
 def read_fast(raw: bytes) -> FastEvent | None:
