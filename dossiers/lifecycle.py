@@ -257,12 +257,15 @@ class DossierState:
             found.append("rescheduled more than once")
         return found
 
-    def figure_inputs(self) -> tuple[object, ...]:
+    def figure_inputs(self) -> tuple[tuple[object, ...], tuple[object, ...], tuple[object, ...]]:
         """What the derived figures read of the state (its KPI contribution, its SLA clock, its keys of the
         running II.06a and 766 figures), as a value: equal before and after an event that changed none of
         it, such as a `returned` or a `transferred` (`UNREAD_BY_FIGURES`). Time apart, such an event
-        leaves every figure as it was (`streams.processor.Processor`'s short cut)."""
-        return _FIGURE_INPUTS(self), tuple(self.pauses)
+        leaves every figure as it was (`streams.processor.Processor`'s short cut). In three parts: what the
+        SLA clock reads (`READ_BY_THE_CLOCK`), the pauses (read by the clock too) and the rest; an event
+        that changes only the rest (a `paid`, a `rated`, a `synced`) leaves the clock as it was, time
+        apart."""
+        return _CLOCK_INPUTS(self), tuple(self.pauses), _OTHER_INPUTS(self)
 
     # -- compact codec (the stream's table stores bytes) ---------------------------------------
 
@@ -311,7 +314,13 @@ UNREAD_BY_FIGURES = frozenset({
 (`evaluated_at` is the instant they are asked at, handled apart). A field added to the state is read
 until it is listed here, and tests/unit/test_figure_inputs.py checks that changing any of these changes
 no figure."""
-_FIGURE_INPUTS = attrgetter(*(name for name in _FIELDS if name not in UNREAD_BY_FIGURES and name != "pauses"))
+READ_BY_THE_CLOCK = ("agency", "procedure", "received", "refused", "withdrawn", "resolved", "explicit_due",
+                     "explicit_due_day", "pauses")
+"""The fields `dossiers.sla.clock` reads (its procedure through `agency` and `procedure`, its status through
+the four marks); tests/unit/test_figure_inputs.py checks that changing any other field changes no clock."""
+_CLOCK_INPUTS = attrgetter(*(name for name in READ_BY_THE_CLOCK if name != "pauses"))
+_OTHER_INPUTS = attrgetter(*(name for name in _FIELDS
+                             if name not in UNREAD_BY_FIGURES and name not in READ_BY_THE_CLOCK))
 _MARKS = ("agency_key", "received", "refused", "withdrawn", "resolved", "returned", "extended", "rated",
           "paid", "synced")
 _MARK_INDEXES = tuple(_FIELDS.index(name) for name in _MARKS)

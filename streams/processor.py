@@ -325,8 +325,11 @@ class Processor:
         outcome = Outcome("applied", event=event, occurred=occurred)
         age = now - occurred
         quiet = self.alert_backfill_seconds is not None and age > self.alert_backfill_seconds
-        same = inputs is not None and state.figure_inputs() == inputs
-        new, new_live = self._evaluate(view, state, old, old_live, now, outcome, quiet, same)
+        after = state.figure_inputs() if inputs is not None else None
+        same = after is not None and after == inputs
+        # the clock's inputs alone unchanged (a `paid`, a `rated`): the held clock, moved to `now`
+        timed = inputs is not None and after is not None and after[:2] == inputs[:2]
+        new, new_live = self._evaluate(view, state, old, old_live, now, outcome, quiet, same, timed)
         self._hold(key, self._write(outcome, key, state.to_bytes()), new, new_live)
         self._describe(outcome, state, event)
         return outcome
@@ -510,16 +513,21 @@ class Processor:
         outcome: Outcome,
         quiet: bool = False,
         same: bool = False,
+        timed: bool = False,
     ) -> tuple[Contribution, Live]:
         """Move the views from what the dossier contributed (`old`, `old_live`) to what it contributes at
         `now`, and return the latter (what the views hold for it once `state.evaluated_at` is `now`).
-        `same`: nothing the figures read has changed since `old` was computed, at `state.evaluated_at`."""
+        `same`: nothing the figures read has changed since `old` was computed, at `state.evaluated_at`;
+        `timed`: nothing its SLA clock reads has (`DossierState.figure_inputs`), so `old`'s clock moved to
+        `now` is the clock at `now` (`dossiers.sla.reclassified`), not computed again."""
         view.bound_report(self.period(now)[1])
         moved = self._moved(state, old, old_live, now) if same else None
         if moved is not None:
             new, new_live = moved
         else:
-            new = contribution(state, self.catalog, self.calendar, now)
+            reuse = timed and old is not EMPTY and state.evaluated_at is not None
+            known = reclassified(old.clock, now) if reuse else None
+            new = contribution(state, self.catalog, self.calendar, now, known)
             if new.keys != old.keys:
                 view.counters.move(old.keys, new.keys)
             new_live = self._live(state, now, new)

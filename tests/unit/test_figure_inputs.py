@@ -19,7 +19,7 @@ from dossiers.calendar import WorkingCalendar
 from dossiers.events import parse_event
 from dossiers.index766_live import live_keys as index_keys
 from dossiers.kpi import contribution
-from dossiers.lifecycle import UNREAD_BY_FIGURES, DossierState
+from dossiers.lifecycle import READ_BY_THE_CLOCK, UNREAD_BY_FIGURES, DossierState
 from dossiers.report_ii06a import live_keys as report_keys
 from dossiers.sla import clock, reclassified
 from streams.processor import Outcome, Processor
@@ -74,6 +74,19 @@ def test_a_clock_moved_to_another_instant_is_the_clock_at_that_instant(
     procedure = CATALOG.procedure(state.agency or "", state.procedure) if state.procedure else None
     moved = reclassified(clock(state, procedure, CALENDAR, first), then)
     assert moved == clock(state, procedure, CALENDAR, then)
+
+
+@settings(max_examples=300, deadline=None)
+@given(state=STATES, other=STATES, at=INSTANTS)
+def test_the_clock_reads_only_its_listed_fields(state: DossierState, other: DossierState, at: int) -> None:
+    """A dossier given another's every field but the ones the clock reads keeps its clock (what the
+    processor's `timed` reuse rests on: a `paid` or a `rated` moves the held clock, does not compute it)."""
+    hybrid = dataclasses.replace(other, **{name: getattr(state, name) for name in READ_BY_THE_CLOCK})
+    assert hybrid.figure_inputs()[:2] == state.figure_inputs()[:2]
+    procedure = CATALOG.procedure(state.agency or "", state.procedure) if state.procedure else None
+    assert clock(hybrid, procedure, CALENDAR, at) == clock(state, procedure, CALENDAR, at)
+    held = contribution(state, CATALOG, CALENDAR, at)
+    assert contribution(hybrid, CATALOG, CALENDAR, at).clock == held.clock
 
 
 def _seen(outcome: Outcome) -> tuple[object, ...]:
