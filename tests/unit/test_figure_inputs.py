@@ -76,6 +76,19 @@ def test_a_clock_moved_to_another_instant_is_the_clock_at_that_instant(
     assert moved == clock(state, procedure, CALENDAR, then)
 
 
+@settings(max_examples=100, deadline=None)
+@given(state=STATES)
+def test_the_figure_inputs_are_every_field_the_lists_leave(state: DossierState) -> None:
+    """`figure_inputs` writes its fields out (direct reads once compiled): they must be exactly the clock's
+    fields and every field neither list names, in the fields' order, so that a field added to the state
+    is read by the short cut until it is listed as unread."""
+    names = [f.name for f in dataclasses.fields(DossierState)]
+    clock_part = tuple(getattr(state, n) for n in names if n in READ_BY_THE_CLOCK and n != "pauses")
+    unread = UNREAD_BY_FIGURES | set(READ_BY_THE_CLOCK)
+    rest = tuple(getattr(state, n) for n in names if n not in unread)
+    assert state.figure_inputs() == (clock_part, tuple(state.pauses), rest)
+
+
 @settings(max_examples=300, deadline=None)
 @given(state=STATES, other=STATES, at=INSTANTS)
 def test_the_clock_reads_only_its_listed_fields(state: DossierState, other: DossierState, at: int) -> None:
