@@ -15,7 +15,6 @@ from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -278,6 +277,17 @@ class DossierState:
 
     # -- compact codec (the stream's table stores bytes) ---------------------------------------
 
+    def row(self) -> tuple[object, ...]:
+        """Every field, in the order of the fields: what the stored forms hold. Written out rather than read
+        by an `attrgetter`: compiled, each is a direct read (about 0.5 µs less per stored state; a test
+        holds it to the fields)."""
+        return (self.dossier, self.agency, self.procedure, self.channel, self.received, self.explicit_due,
+                self.refused, self.withdrawn, self.resolved, self.outcome, self.returned, self.extended,
+                self.appointment, self.rated, self.rating, self.paid, self.paid_online, self.transfers,
+                self.pauses, self.seen, self.conflicts, self.agency_key, self.evaluated_at, self.alerted,
+                self.extensions, self.explicit_due_day, self.synced, self.digitised, self.e_result,
+                self.complaints)
+
     def facts(self) -> bytes:
         """The order-free facts only (without stream bookkeeping): equal for any event order."""
         return json.dumps([getattr(self, name) for name in _FIELDS if name not in _BOOKKEEPING],
@@ -289,14 +299,14 @@ class DossierState:
         issue 19). JSON still where MessagePack cannot hold a text (a lone surrogate, which a JSON event
         may carry as an escape); `from_bytes` reads both."""
         try:
-            return _PACK(_ALL_FIELDS(self))
+            return _PACK(self.row())
         except UnicodeEncodeError:
             return self.to_json_bytes()
 
     def to_json_bytes(self) -> bytes:
         """The stored form before 2026-12-05 (a compact JSON array of the fields): what older changelogs
         hold, still read by `from_bytes`."""
-        return _ENCODE(_ALL_FIELDS(self)).encode()
+        return _ENCODE(self.row()).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> DossierState:
@@ -331,7 +341,6 @@ _MARKS = ("agency_key", "received", "refused", "withdrawn", "resolved", "returne
           "paid", "synced")
 _MARK_INDEXES = tuple(_FIELDS.index(name) for name in _MARKS)
 _PAUSES_INDEX = _FIELDS.index("pauses")
-_ALL_FIELDS = attrgetter(*_FIELDS)
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 _PACK = msgspec.msgpack.Encoder().encode
 _UNPACK = msgspec.msgpack.Decoder(list[Any]).decode
