@@ -46,6 +46,7 @@ class WorkingCalendar:
         self._extra_off = frozenset(self.config.extra_days_off)
         self._extra_on = frozenset(self.config.extra_working_days)
         self._first = date(first_year, 1, 1)
+        self._first_ordinal = self._first.toordinal()
         self._cum: list[int] = [0]
         self._midnight: list[int] = [self._midnight_of(self._first)]
         """UTC instant of local midnight of each built day (and of the day after): instants map to days
@@ -113,6 +114,12 @@ class WorkingCalendar:
     def local_date(self, ts: Timestamp) -> date:
         idx = self._day_of(ts)
         return self._first + timedelta(days=idx) if idx >= 0 else self.local(ts).date()
+
+    def day_number(self, ts: Timestamp) -> int:
+        """The local date of `ts` as its ordinal (`date.toordinal`): days compared without building a `date`
+        (two per result in `dossiers.sla.clock`, each about 0.3 µs; issue 19)."""
+        idx = self._day_of(ts)
+        return self._first_ordinal + idx if idx >= 0 else self.local(ts).date().toordinal()
 
     def day_key(self, ts: Timestamp) -> str:
         """The local date of `ts` as ISO text (cached: KPI counters are keyed by it)."""

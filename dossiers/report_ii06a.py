@@ -133,7 +133,7 @@ def refused_at_counter(state: DossierState, calendar: WorkingCalendar) -> bool:
         return False
     if state.received is None:
         return True
-    return calendar.local_date(state.refused[0]) == calendar.local_date(state.received[0])
+    return calendar.day_number(state.refused[0]) == calendar.day_number(state.received[0])
 
 
 @dataclass(slots=True)

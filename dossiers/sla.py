@@ -205,11 +205,11 @@ def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCal
         assert found.at is not None  # a result ends any pause
         due_at = found.at
         if found.by_date:
-            result_day, due_day = calendar.local_date(resolved_at), calendar.local_date(due_at)
+            result_day, due_day = calendar.day_number(resolved_at), calendar.day_number(due_at)
             late, early = result_day > due_day, result_day < due_day
         else:
             late = resolved_at > due_at
-            early = not late and calendar.local_date(resolved_at) < calendar.local_date(due_at)
+            early = not late and calendar.day_number(resolved_at) < calendar.day_number(due_at)
         if late:
             return new_clock(Timeliness.LATE, due_at, False, None, resolved_at - due_at, None)
         return new_clock(Timeliness.EARLY if early else Timeliness.ON_TIME, due_at, False, None, 0, None)

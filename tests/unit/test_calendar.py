@@ -423,9 +423,11 @@ def test_an_instants_local_day_by_division_or_by_bisection(instant: int) -> None
         local_day = datetime.fromtimestamp(instant, calendar.tz).date()
         if local_day.year < 2024:
             assert calendar._day_of(instant) == -1
+            assert calendar.day_number(instant) == local_day.toordinal()  # before the origin: the slow way
             continue
         assert calendar.local_date(instant) == local_day
         assert calendar.day_key(instant) == local_day.isoformat()
+        assert calendar.day_number(instant) == local_day.toordinal()
 
 
 _OFFSETS = st.builds(
