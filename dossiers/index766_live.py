@@ -16,9 +16,7 @@ fields (`dossiers.index766.Tally`):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from operator import attrgetter
-from typing import Any
+from collections.abc import Mapping
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
@@ -45,12 +43,46 @@ LIVE_FIELDS: tuple[str, ...] = (
 )
 """Every counter field, in the tally's order, then the sync buckets (the `i766` point's fields)."""
 
-_READERS: tuple[tuple[str, Callable[[Tally], Any], bool], ...] = tuple(
-    (WORK_FIELD if name == "working_days" else name, attrgetter(name), name in RECEIPT_DATED)
-    for name in TALLY_FIELDS
-)
-"""Per tally field, in order: its counter's name, a reader of its value (an int; `working_days` a float)
-and whether the receipt dates it."""
+
+def tally_keys(tally: Tally, agency: str, receipt_day: str, form_day: str,
+               day_seconds: int) -> list[Weighted]:
+    """The weighted keys of a dossier's tally: each field that is not 0, in `TALLY_FIELDS`'s order, dated
+    by the receipt's day when `RECEIPT_DATED` names it, else by `form_day`; `working_days` as working
+    seconds. Written out, each field a direct read, where a loop over `attrgetter`s made a call per field
+    (about 0.8 µs per dossier; issue 19): tests/unit/test_index766_live.py checks it against that loop."""
+    out: list[Weighted] = []
+    t, r, f = tally, receipt_day, form_day
+    if t.received:
+        out.append((("766", agency, "received", r), t.received))
+    if t.synced:
+        out.append((("766", agency, "synced", r), t.synced))
+    if t.online:
+        out.append((("766", agency, "online", r), t.online))
+    if t.in_form:
+        out.append((("766", agency, "in_form", f), t.in_form))
+    if t.on_time:
+        out.append((("766", agency, "on_time", f), t.on_time))
+    if t.second_supplement:
+        out.append((("766", agency, "second_supplement", f), t.second_supplement))
+    if t.awaiting_supplement:
+        out.append((("766", agency, "awaiting_supplement", f), t.awaiting_supplement))
+    if t.finished:
+        out.append((("766", agency, "finished", r), t.finished))
+    if t.working_days:
+        out.append((("766", agency, WORK_FIELD, r), round(t.working_days * day_seconds)))
+    if t.fee:
+        out.append((("766", agency, "fee", r), t.fee))
+    if t.paid_online:
+        out.append((("766", agency, "paid_online", r), t.paid_online))
+    if t.written:
+        out.append((("766", agency, "written", f), t.written))
+    if t.e_result:
+        out.append((("766", agency, "e_result", f), t.e_result))
+    if t.digitised:
+        out.append((("766", agency, "digitised", r), t.digitised))
+    if t.complaint_or_dislike:
+        out.append((("766", agency, "complaint_or_dislike", f), t.complaint_or_dislike))
+    return out
 
 
 def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, as_of: Timestamp,
@@ -68,15 +100,7 @@ def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, 
     receipt_day = calendar.day_key(received)
     closed = state.closed_at()
     form_day = "" if closed is None else calendar.day_key(max(received, closed))
-    out: list[Weighted] = []
-    for name, read, by_receipt in _READERS:
-        value = read(tally)
-        if not value:
-            continue
-        if name is WORK_FIELD:
-            out.append((("766", agency, WORK_FIELD, receipt_day), round(value * calendar.day_seconds)))
-        else:
-            out.append((("766", agency, name, receipt_day if by_receipt else form_day), value))
+    out = tally_keys(tally, agency, receipt_day, form_day, calendar.day_seconds)
     if tally.synced and state.synced is not None:
         delay = max(state.synced[0] - received, 0)
         out.extend((("766", agency, f"synced_{h}h", receipt_day), 1)

@@ -16,8 +16,16 @@ from strategies import at, event, parse, ts
 from test_index766_properties import AGENCIES, CATALOG, story
 
 from dossiers.calendar import WorkingCalendar
-from dossiers.index766 import TALLY_FIELDS, Index766, Row, build_index, synced_within
-from dossiers.index766_live import LiveKey, live_keys, running_index
+from dossiers.index766 import TALLY_FIELDS, Index766, Row, Tally, build_index, synced_within
+from dossiers.index766_live import (
+    RECEIPT_DATED,
+    WORK_FIELD,
+    LiveKey,
+    Weighted,
+    live_keys,
+    running_index,
+    tally_keys,
+)
 from dossiers.periods import month_of
 from dossiers.replay import Replay
 from dossiers.report_ii06a import Window
@@ -134,3 +142,37 @@ def test_a_second_supplement_request_moves_the_dossier_to_late_at_once() -> None
     assert ("766", agency.code, "on_time", "") not in view.index
     assert view.index[("766", agency.code, "second_supplement", "")] == 1
     assert view.index[("766", agency.code, "received", "2026-03-02")] == 1
+
+
+def _tally_keys_by_loop(tally: Tally, agency: str, receipt_day: str, form_day: str,
+                        day_seconds: int) -> list[Weighted]:
+    """The reference `tally_keys` is written out from: every field of the dataclass, in order, by name."""
+    out: list[Weighted] = []
+    for name in TALLY_FIELDS:
+        value = getattr(tally, name)
+        if not value:
+            continue
+        day = receipt_day if name in RECEIPT_DATED else form_day
+        if name == "working_days":
+            out.append((("766", agency, WORK_FIELD, day), round(value * day_seconds)))
+        else:
+            out.append((("766", agency, name, day), value))
+    return out
+
+
+@given(
+    st.fixed_dictionaries({
+        name: (st.floats(0, 400, allow_nan=False) if name == "working_days" else st.integers(0, 3))
+        for name in TALLY_FIELDS
+    }),
+    st.sampled_from(["2026-03-02", "2026-04-15"]),
+    st.sampled_from(["", "2026-03-02", "2026-05-01"]),
+)
+def test_a_tallys_keys_are_its_fields_that_are_not_zero_in_order(
+    values: dict[str, Any], receipt_day: str, form_day: str
+) -> None:
+    """Each field drawn on its own (a field read twice, dated by the wrong day or left out shows)."""
+    tally = Tally(**values)
+    assert tally_keys(tally, "STP", receipt_day, form_day, 28_800) == _tally_keys_by_loop(
+        tally, "STP", receipt_day, form_day, 28_800
+    )
