@@ -132,10 +132,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=500, help="records per partition per batch")
     parser.add_argument("--rounds", type=int, default=3, help="timed passes, a fresh worker each")
+    parser.add_argument(
+        "--collector", choices=("default", "worker"), default="default",
+        help="worker: after the traffic is built, settle the garbage collector as `ioc worker` does at "
+        "start-up (`streams.collector.settle_collector`: freeze, rare full collections), as "
+        "`benchmarks.core --collector worker`",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line instead of text")
     args = parser.parse_args(argv)
 
     traffic = simulated_traffic(args.events, label="simulating events (batch)")
+    collector = "default"
+    if args.collector == "worker":
+        from streams.collector import settle_collector
+
+        collector = f"worker ({settle_collector():,} objects frozen)"
     work = batches(traffic, args.partitions, args.batch_size)
     per_record = []
     for _ in range(args.rounds):
@@ -146,14 +157,14 @@ def main(argv: list[str] | None = None) -> None:
     result = {
         "events": len(traffic.records), "batch_size": args.batch_size, "core": core_build(),
         "us_per_event": [round(x, 2) for x in per_record], "median": round(statistics.median(per_record), 2),
-        "best": round(min(per_record), 2), "load": load_average(),
+        "best": round(min(per_record), 2), "collector": collector, "load": load_average(),
     }
     if args.json:
         print(json.dumps(result))
         return
     print(f"Worker.on_records, {result['events']:,} events in batches of {args.batch_size} per partition, "
           f"core {result['core']}: median {result['median']} µs per event (best {result['best']}; rounds "
-          f"{', '.join(f'{x:.1f}' for x in per_record)}); load {result['load']}")
+          f"{', '.join(f'{x:.1f}' for x in per_record)}); collector {collector}; load {result['load']}")
 
 
 if __name__ == "__main__":

@@ -65,14 +65,15 @@ def test_one_batch_gives_the_lines_alerts_and_last_states_of_one_record_at_a_tim
 
 def test_the_batch_benchmark_acknowledges_every_record() -> None:
     """`python -m benchmarks.batch` times `Worker.on_records` over the simulator's traffic; it fails unless
-    every record was acknowledged, and says which build of the core ran."""
+    every record was acknowledged, and says which build of the core ran and how the collector was set."""
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.batch", "--events", "800", "--rounds", "1", "--batch-size", "50",
-         "--json"],
+         "--collector", "worker", "--json"],
         cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=300,
         check=True,
     )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["events"] == 800 and result["batch_size"] == 50
     assert result["core"] in ("compiled", "source") and result["median"] > 0
+    assert result["collector"].startswith("worker (") and result["collector"].endswith(" objects frozen)")
