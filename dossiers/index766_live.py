@@ -49,7 +49,7 @@ def tally_keys(tally: Tally, agency: str, receipt_day: str, form_day: str,
     """The weighted keys of a dossier's tally: each field that is not 0, in `TALLY_FIELDS`'s order, dated
     by the receipt's day when `RECEIPT_DATED` names it, else by `form_day`; `working_days` as working
     seconds. Written out, each field a direct read, where a loop over `attrgetter`s made a call per field
-    (about 0.8 µs per dossier; issue 19): tests/unit/test_index766_live.py checks it against that loop."""
+    (issue 19): tests/unit/test_index766_live.py checks it against that loop."""
     out: list[Weighted] = []
     t, r, f = tally, receipt_day, form_day
     if t.received:
