@@ -628,12 +628,16 @@ def per_event(start: float | None, end: float | None, events: int) -> float | No
 
 
 # -- `ioc worker` and child processes ---------------------------------------------------------------------
-def start_worker(env: dict[str, str], work: Path, name: str) -> tuple[WorkerProcess, int]:
-    """One `ioc worker` on `env`'s topics (created first) with its Prometheus port; returns it started."""
+def start_worker(env: dict[str, str], work: Path, name: str, command: Sequence[str] | None = None
+                 ) -> tuple[WorkerProcess, int]:
+    """One `ioc worker` on `env`'s topics (created first) with its Prometheus port; returns it started.
+    `command`: a variant of the worker started another way (run from the repository's root)."""
     precreate_topics(env)
     port = free_port()
+    extra = {"PYTHONPATH": str(ROOT)} if command else {}
     worker = WorkerProcess(
-        {**env, "IOC_METRICS_PORT": str(port), "IOC_DATA_DIR": str(work / name)}, work / f"{name}.log", name
+        {**env, **extra, "IOC_METRICS_PORT": str(port), "IOC_DATA_DIR": str(work / name)},
+        work / f"{name}.log", name, command,
     )
     return worker.start(), port
 

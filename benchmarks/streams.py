@@ -94,6 +94,8 @@ def kafka_phases(options: argparse.Namespace) -> list[tuple[ModuleType, Phase]]:
         phases += [(quix, quix.run_stateless), (quix, quix.run_stateful)]
     if not options.no_variants:  # what the per-event time is made of, and an environment-only tuning
         phases += [(naive, naive.run_no_table), (naive, naive.run_linger), (pipeline, pipeline.run_no_linger)]
+    if not options.no_variants or options.hollow:  # the worker without its domain core: what the rest costs
+        phases += [(pipeline, pipeline.run_hollow)]
     return phases
 
 
@@ -240,7 +242,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-variants",
         action="store_true",
-        help="skip the naive agent without table / with producer linger, and the worker without linger",
+        help="skip the naive agent without table / with producer linger, the worker without linger and the "
+        "worker without its domain core",
+    )
+    p.add_argument(
+        "--hollow",
+        action="store_true",
+        help="the worker without its domain core (benchmarks.hollow_worker), even with --no-variants",
     )
     p.add_argument("--profile-seconds", type=float, default=15.0)
     p.add_argument("--overdue-open", type=int, default=50_000, help="open dossiers in the real-worker test")

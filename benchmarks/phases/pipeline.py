@@ -1,8 +1,9 @@
 """The product: `ioc worker` (WorkerProcess, InfluxDB sink, Prometheus port), measured from the first record
 it consumes to the last one its consumer group commits (each record once: the workers' counters,
 ioc_events_total + ioc_dead_letters_total, also count what a rebalance re-delivers). Variants:
-the worker without its producer linger (IOC_PRODUCER_LINGER_SECONDS=0, the default before 2026-12-05), and
-N workers in one consumer group."""
+the worker without its producer linger (IOC_PRODUCER_LINGER_SECONDS=0, the default before 2026-12-05), the
+worker without its domain core (`benchmarks.hollow_worker`: what the rest of the pipeline costs), and N
+workers in one consumer group."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from benchmarks.harness import (
     cpu_seconds,
     follow,
     machine_cpu,
+    module_command,
     process_tree,
     start_worker,
 )
@@ -39,15 +41,17 @@ REBALANCE_MARKS = ("Revoking previously", "saved the states", "(Re-)joining grou
 """The workers' log lines that date the steps of a join (kept in the figure's details)."""
 
 
-def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None, stagger: int = 0
-            ) -> list[Figure]:
+def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None, stagger: int = 0,
+            hollow: bool = False) -> list[Figure]:
     """`workers` x `ioc worker` in one group on the events topic; `tuning`: extra environment (IOC_*
     settings); `stagger`: start one worker, and the others once the group has consumed that many records
-    (a worker joining a running group: what the join costs), instead of all at once."""
+    (a worker joining a running group: what the join costs), instead of all at once; `hollow`: the
+    worker without its domain core (`benchmarks.hollow_worker`, a named fake)."""
+    command = module_command("benchmarks.hollow_worker") if hollow else None
     env = ctx.traffic_worker_env("pipeline", **(tuning or {}))
     names = [f"worker-{i}-{env['IOC_APP_ID']}" for i in range(workers)]
     waiting = names[1:] if stagger else []
-    started = [start_worker(env, ctx.work, name) for name in names if name not in waiting]
+    started = [start_worker(env, ctx.work, name, command) for name in names if name not in waiting]
     total = ctx.total
     # The figure: from the first record consumed to the last one committed (saved, its points and alerts
     # out), counting each record once. The workers' own counters also count what a rebalance made them
@@ -70,7 +74,7 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
 
     def progress() -> float:
         if waiting and sum(last.values()) >= stagger:
-            joining = start_worker(env, ctx.work, waiting.pop(0))
+            joining = start_worker(env, ctx.work, waiting.pop(0), command)
             started.append(joining)
             last[joining[1]] = 0.0
         # each worker's last known count: one whose metrics port is not up yet has consumed nothing. Until
@@ -124,6 +128,8 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
         name += f", joining after {stagger:,} records"
     if tuning:
         name += ", " + ", ".join(f"{k}={v}" for k, v in tuning.items())
+    if hollow:
+        name += " without its domain core (benchmarks.hollow_worker, a fake)"
     return [
         Figure(
             name,
@@ -200,6 +206,12 @@ def run(ctx: Context) -> list[Figure]:
 def run_no_linger(ctx: Context) -> list[Figure]:
     """One `ioc worker` with IOC_PRODUCER_LINGER_SECONDS=0: what the 20 ms linger gives."""
     return measure(ctx, tuning=NO_LINGER)
+
+
+def run_hollow(ctx: Context) -> list[Figure]:
+    """One worker with its domain core taken out (`benchmarks.hollow_worker`): the ceiling of the real
+    worker on this machine, and the CPU per event that a faster core cannot remove."""
+    return measure(ctx, hollow=True)
 
 
 def run_scaled(ctx: Context) -> list[Figure]:

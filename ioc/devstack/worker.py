@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ioc.devstack.proc import ManagedProcess, StartupError
@@ -23,14 +23,17 @@ from streams.worker import READY_LINE
 class WorkerProcess:
     """One `ioc worker` child process with its environment and log file."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path, name: str = "worker"):
+    def __init__(self, env: Mapping[str, str], log_path: Path, name: str = "worker",
+                 command: Sequence[str] | None = None):
+        """`command`: another way to start the same worker (a benchmark's variant); `ioc worker` by
+        default."""
         self.env = {**os.environ, **env}
         self.env.setdefault("IOC_LOG_LEVEL", "INFO")
         self.log_path = log_path
         self.name = name
         self.managed = ManagedProcess(
-            [sys.executable, "-m", "ioc.cli", "worker"], name=name, log_path=log_path, env=self.env,
-            stop_timeout=30.0,
+            command or [sys.executable, "-m", "ioc.cli", "worker"], name=name, log_path=log_path,
+            env=self.env, stop_timeout=30.0,
         )  # fmt: skip
 
     def start(self) -> WorkerProcess:
