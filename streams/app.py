@@ -19,6 +19,7 @@ import faust
 from dossiers.calendar import WorkingCalendar
 from dossiers.catalog import Catalog
 from streams import faust_compat
+from streams.changelog import BatchedChangelog
 from streams.collector import settle_collector
 from streams.influx import open_sink
 from streams.processor import Processor
@@ -63,7 +64,7 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
     )
     source = app.topic(settings.events_topic, settings.ticks_topic, **RAW)
     faust_compat.patch_consumer(app.consumer, {settings.events_topic, settings.ticks_topic})
-    faust_compat.deliver_before_commit(app.producer)
+    keep = faust_compat.deliver_before_commit(app.producer)
     schema: Any = faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
     table = app.Table("dossiers", default=None, schema=schema, partitions=partitions,
                       extra_topic_configs={"cleanup.policy": "compact"})
@@ -87,9 +88,10 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
         return found
 
     calendar = WorkingCalendar(catalog.calendar)
+    store = BatchedChangelog(table, app.producer, keep)  # the changelog in one batch per partition and save
     worker = Worker(
         processor=Processor(
-            catalog, calendar, table, settings.alert_backfill_seconds, settings.max_future_seconds,
+            catalog, calendar, store, settings.alert_backfill_seconds, settings.max_future_seconds,
             sync_late_seconds=settings.sync_late_seconds(),
         ),
         calendar=calendar,
@@ -103,6 +105,7 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
         ticks=app.topic(settings.ticks_topic, **RAW),
         assigned=assigned,
         lag=lag,
+        changelog=store,
     )
 
     async def on_batch(topic: str, partition: int, messages: list[Any]) -> None:

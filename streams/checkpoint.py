@@ -52,6 +52,14 @@ class Delivery(Protocol):
     def __await__(self) -> Generator[Any, None, Any]: ...
 
 
+class Changelog(Protocol):
+    """What the checkpoint needs of a table whose changelog records wait to be sent
+    (`streams.changelog.BatchedChangelog`)."""
+
+    async def send(self) -> None:
+        """Send the records of the states saved so far; their deliveries are kept for the next commit."""
+
+
 class Publisher(Protocol):
     """A topic to send to (a Faust topic): awaiting `send` queues the record and returns its delivery."""
 
@@ -99,14 +107,19 @@ class Checkpoint:
     (a failed delivery raises here, before anything is saved; the batch's dead letters are waited for
     the same way, so a record is never acknowledged before Kafka has its dead letter):
       4. Save the states to the table, so to its changelog: one changelog record per dossier per
-         batch, however many of its events the batch held.
+         batch, however many of its events the batch held (sent in one Kafka batch per partition,
+         `streams.changelog`, whose delivery the commit of the offsets waits for).
       5. Acknowledge the records, so Faust commits their offsets.
     A tick has nothing to replay: its own offset is acknowledged by the worker at once, and its states
     wait here like a record's.
     """
 
-    def __init__(self, processor: Processor, alerts: Publisher, sink: Sink | None = None):
+    def __init__(self, processor: Processor, alerts: Publisher, sink: Sink | None = None,
+                 changelog: Changelog | None = None):
         self.processor = processor
+        self.changelog = changelog
+        """Sends the changelog records of the states saved (`streams.changelog`); None when the table
+        sends them itself."""
         self.alerts = alerts
         self.sink = sink
         self.unsaved: dict[int, deque[Unsaved]] = {}
@@ -167,6 +180,8 @@ class Checkpoint:
             queue.popleft()
             self.pending -= len(unit.records)
             self.processor.save(unit.writes)  # 4. state
+            if self.changelog is not None:
+                await self.changelog.send()  # its delivery kept for the commit of these offsets
             for record in unit.records:
                 ack(record)  # 5. offsets
 

@@ -93,12 +93,12 @@ LOSS = "without them records are lost on a rebalance"
 """What running without the record-keeping workarounds would cost (`_require`'s default)."""
 
 
-def _require(target: Any, names: tuple[str, ...], what: str, cost: str = LOSS) -> None:
+def require_internals(target: Any, names: tuple[str, ...], what: str, cost: str = LOSS) -> None:
     missing = [name for name in names if not hasattr(target, name)]
     if missing:
         raise RuntimeError(
             f"this faust-streaming has no {', '.join(missing)} on its {what}: the workarounds in "
-            f"streams/faust_compat.py cannot be applied, and {cost}"
+            f"streams/faust_compat.py and streams/changelog.py cannot be applied, and {cost}"
         )
 
 
@@ -112,7 +112,7 @@ def seek_uncommitted_to_earliest(consumer: Any, topics: set[str]) -> None:
     partition of `topics` to its earliest offset makes it restart like any other; records read again
     are duplicates, which the processor recognises.
     """
-    _require(consumer, CONSUMER_INTERNALS, "consumer")
+    require_internals(consumer, CONSUMER_INTERNALS, "consumer")
     original = consumer.seek_to_committed
 
     async def seek_to_committed() -> Mapping[Any, int]:
@@ -140,7 +140,7 @@ def hold_flow_while_seeking(consumer: Any) -> None:
     closes that window: every caller of `perform_seek` resumes the flow after it (or, in `getmany`,
     calls it with the flow already stopped). What was fetched before the seek is read again.
     """
-    _require(consumer, CONSUMER_INTERNALS, "consumer")
+    require_internals(consumer, CONSUMER_INTERNALS, "consumer")
     original = consumer.perform_seek
 
     async def perform_seek() -> None:
@@ -164,7 +164,7 @@ def use_raw_changelog(table: Any) -> None:
     by `app.Table` with the json serializers) so that recovery decodes what was written. Faust has no
     public way to do this; `_new_changelog_topic` is the method `app.Table` itself calls.
     """
-    _require(table, ("_new_changelog_topic",), "table")
+    require_internals(table, ("_new_changelog_topic",), "table")
     table.key_serializer = table.value_serializer = "raw"
     table.changelog_topic = table._new_changelog_topic()
 
@@ -206,7 +206,7 @@ def drain_in_batches(app: Any, topics: set[str], on_batch: Batch) -> None:
     queues held, and read again from the committed offsets.
     """
     consumer = app.consumer
-    _require(consumer, DRAIN_INTERNALS, "consumer")
+    require_internals(consumer, DRAIN_INTERNALS, "consumer")
 
     async def _drain_messages(fetcher: Any) -> None:
         callback, getmany = consumer.callback, consumer.getmany
@@ -282,7 +282,7 @@ def partition_context(message: Any) -> Iterator[None]:
     sets that context variable (private in faust-streaming 0.15.3) to a stand-in whose `message` is a
     record of the batch: same topic and partition.
     """
-    _require(faust_streams, ("_current_event",), "faust.streams module")
+    require_internals(faust_streams, ("_current_event",), "faust.streams module")
     event = _StandInEvent(message)
     stand_in: Any = weakref.ref(event)  # Faust holds a weak reference to an EventT; only .message is read
     token = faust_streams._current_event.set(stand_in)
@@ -307,12 +307,12 @@ def shorten_fetch_wait(consumer: Any, milliseconds: int = FETCH_MAX_WAIT_MS) -> 
     waiting in the events partitions came up to 1.5 s later (docs/benchmarks.md, issue 19: a worker
     joining a running group). Shorter, an idle worker sends a few more empty fetches a second."""
     thread: Any = getattr(consumer, "_thread", None)
-    _require(thread, ("_create_worker_consumer",), "consumer thread", LATE)
+    require_internals(thread, ("_create_worker_consumer",), "consumer thread", LATE)
     create = thread._create_worker_consumer
 
     def _create_worker_consumer(transport: Any) -> Any:
         made = create(transport)
-        _require(made, ("_fetch_max_wait_ms",), "aiokafka consumer", LATE)
+        require_internals(made, ("_fetch_max_wait_ms",), "aiokafka consumer", LATE)
         made._fetch_max_wait_ms = milliseconds
         return made
 
@@ -330,12 +330,16 @@ class RecordsNotDelivered(RuntimeError):
     offsets that stand for them must not be committed."""
 
 
-def deliver_before_commit(producer: Any, round_seconds: float = 0.5) -> None:
+def deliver_before_commit(
+    producer: Any, round_seconds: float = 0.5
+) -> Callable[[asyncio.Future[Any]], None]:
     """Faust's producer flush, which runs before every commit of offsets (`Consumer._commit_offsets`),
     returns only once Kafka has answered for every record put in the producer's buffer before it began.
 
-    The buffer holds the table's changelog records (`Table.__setitem__` cannot await, so Faust puts
-    them there and a task sends them). Its `ProducerBuffer.flush` (faust-streaming 0.15.3) gives up
+    The buffer holds what is sent with `send_soon`, a table's changelog records among them
+    (`Table.__setitem__` cannot await, so Faust puts them there and a task sends them; the worker's own
+    table sends its changelog in batches since 2026-12-06, `streams.changelog`, and its deliveries are
+    kept here too). Its `ProducerBuffer.flush` (faust-streaming 0.15.3) gives up
     after 0.1 s without a record sent, and never waits for the one its task is sending: while the
     worker's event loop ran a batch, a commit went ahead with thousands of states still in the buffer
     (none of 3,000 delivered when the flush returned, tests/integration/test_commit_delivery.py), and
@@ -347,9 +351,10 @@ def deliver_before_commit(producer: Any, round_seconds: float = 0.5) -> None:
     while it waits belong to the next commit, and waiting for them could last as long as the stream),
     in rounds of `round_seconds` (the buffer's task must still run: a stopping producer raises instead
     of waiting for ever); a refused record raises `RecordsNotDelivered`, so nothing is committed past
-    it."""
+    it. Returns `keep`, which makes the flush wait for a delivery sent outside the buffer as well (the
+    table's changelog batches, `streams.changelog`)."""
     buffer: Any = getattr(producer, "buffer", None)
-    _require(buffer, ("put", "flush", "should_stop"), "producer buffer", UNDELIVERED)
+    require_internals(buffer, ("put", "flush", "should_stop"), "producer buffer", UNDELIVERED)
     put, flush = buffer.put, buffer.flush
     outstanding: set[asyncio.Future[Any]] = set()
     failed: list[BaseException] = []
@@ -360,9 +365,12 @@ def deliver_before_commit(producer: Any, round_seconds: float = 0.5) -> None:
         if error is not None:
             failed.append(error)
 
-    def put_kept(future: Any) -> None:
+    def keep(future: asyncio.Future[Any]) -> None:
         outstanding.add(future)
         future.add_done_callback(done)
+
+    def put_kept(future: Any) -> None:
+        keep(future)
         put(future)
 
     async def flush_delivered() -> None:
@@ -380,6 +388,7 @@ def deliver_before_commit(producer: Any, round_seconds: float = 0.5) -> None:
                                       f"their offsets are not committed ({first!r})") from first
 
     buffer.put, buffer.flush = put_kept, flush_delivered
+    return keep
 
 
 def patch_consumer(consumer: Any, topics: set[str]) -> None:

@@ -24,7 +24,7 @@ from dossiers.clock import BusinessClock
 from dossiers.events import InvalidEvent
 from dossiers.wire import DLQ_CODE_HEADER, DLQ_REASON_HEADER
 from streams.batch import Record, add_lines, handle_records
-from streams.checkpoint import Ack, Checkpoint, Delivery, Publisher, Sink
+from streams.checkpoint import Ack, Changelog, Checkpoint, Delivery, Publisher, Sink
 from streams.influx import LIVE_RP, centres_of, snapshot_lines, trend_lines
 from streams.processor import Processor
 from streams.sensor import WorkerSensor
@@ -93,6 +93,7 @@ class Worker:
         ticks: Publisher,
         assigned: Callable[[], set[int]],
         lag: Lag | None = None,
+        changelog: Changelog | None = None,
         wall: Callable[[], float] = time.time,
         timer: Callable[[], float] = time.perf_counter,
     ):
@@ -115,7 +116,7 @@ class Worker:
         """Measures how long a snapshot takes (SNAPSHOT_SHARE)."""
         self.snapshot_after = 0.0
         """Wall time before which the snapshot timer does nothing (SNAPSHOT_SHARE)."""
-        self.checkpoint = Checkpoint(processor, alerts)
+        self.checkpoint = Checkpoint(processor, alerts, changelog=changelog)
         self.needs_rebuild = True
         """Set on a revocation or rebalance: nothing is saved until the views are rebuilt."""
         self.tick_pending: dict[int, float] = {}

@@ -13,6 +13,7 @@ import faust
 import pytest
 
 from streams import faust_compat
+from streams.changelog import BatchedChangelog
 from streams.faust_compat import TESTED_FAUST, check_faust, faust_version_problem
 
 
@@ -314,6 +315,26 @@ def test_the_flush_before_a_commit_waits_for_every_buffered_record_and_raises_on
             await buffer.flush()
 
     asyncio.run(scenario())
+
+
+def test_the_batched_changelog_applies_to_the_installed_faust() -> None:
+    """`streams.changelog.BatchedChangelog` on a real table: a write goes to the table's store at once and
+    waits to be sent to the changelog partition of the record in context (no broker is contacted)."""
+    app: Any = faust.App("batched-test", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False)
+    schema: Any = faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    table = app.Table("dossiers", default=None, schema=schema, partitions=3)
+    faust_compat.use_raw_changelog(table)
+    store = BatchedChangelog(table, app.producer, faust_compat.deliver_before_commit(app.producer))
+    with pytest.raises(TypeError, match="outside of stream iteration"):
+        store["D1"] = b"state"
+    with faust_compat.partition_context(Record("events", 2, 41)):
+        store["D1"] = b"state"
+    assert table["D1"] == b"state" and store.get("D1") == b"state" and store.get("D2") is None
+    assert store.unsent == {2: [(b"D1", b"state")]}
+    with pytest.raises(RuntimeError, match="partition_for_key"):
+        BatchedChangelog(object(), app.producer, lambda _: None)
+    with pytest.raises(RuntimeError, match="_ensure_producer"):
+        BatchedChangelog(table, object(), lambda _: None)
 
 
 def test_the_delivery_patch_applies_to_the_installed_faust() -> None:
