@@ -2,15 +2,16 @@
 
     python -m benchmarks.hollow_worker     # as `ioc worker`, same environment (IOC_* settings)
 
-What a 20,000-events/s worker can afford for its domain core depends on what everything else costs: Faust's
-fetch and hand-over, the checkpoint (alerts, InfluxDB lines, changelog writes, acknowledgements, commits),
-the sink's thread, the ticks and snapshots (with nothing to fire or count here). This worker keeps all of that and replaces only
-`streams.batch.handle_records` (the core, its lines and its staging) by a stand-in that does the least a
-batch must: each record's value is kept as its dossier's state (one changelog record per dossier per
-batch, as the real worker writes), one InfluxDB line per record of the size of the real worker's throughput
-point (one per applied event), each record counted as applied. No validation, no SLA clock, no KPI: its rate
-is the ceiling of the real worker on the same machine, and its CPU per event is the part of the real
-worker's that a faster core cannot remove (`benchmarks.phases.pipeline.run_hollow`).
+What a 20,000-events/s worker can afford for its domain core depends on what everything else costs:
+Faust's fetch and hand-over, the checkpoint (alerts, InfluxDB lines, changelog writes, acknowledgements,
+commits), the sink's thread, the ticks and snapshots (with nothing to fire or count here). This worker
+keeps all of that and replaces only `streams.batch.handle_records` (the core, its lines and its staging)
+by a stand-in that does the least a batch must: each record's value is kept as its dossier's state (one
+changelog record per dossier per batch, as the real worker writes), one InfluxDB line per record of the
+size of the real worker's throughput point (one per applied event), each record counted as applied. No
+validation, no SLA clock, no KPI: its rate is the ceiling of the real worker on the same machine, and its
+CPU per event is the part of the real worker's that a faster core cannot remove
+(`benchmarks.phases.pipeline.run_hollow`).
 
 Not a worker to run: the states it writes are the raw events, which the real worker cannot read, and the
 processor's views stay empty (no KPI, no alert).
