@@ -17,7 +17,8 @@ In ONE run, on one topic of `--partitions` partitions holding `--events` simulat
                child process of its own venv (created on first use; `--no-peers` skips it);
 4. pipeline  - `ioc worker` (WorkerProcess, InfluxDB sink, Prometheus port), measured from its counters
                (ioc_events_total + ioc_dead_letters_total) until every record is consumed; also with
-               two workers in one group (`--scale-workers`);
+               two workers in one group (`--scale-workers`), and without its domain core (`--hollow`:
+               `benchmarks.hollow_worker`, a named fake: what the rest of the pipeline costs);
 5. profile   - py-spy (if installed: `pip install py-spy`) attached to `Processor.handle` in a loop
                (before the broker starts), to the naive agent and to the worker while they consume:
                where the per-event time goes;
