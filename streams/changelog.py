@@ -81,28 +81,39 @@ class BatchedChangelog(MutableMapping[str, bytes]):
 
     async def send(self) -> None:
         """Hand the records written since the last call to the producer, one batch per partition (more
-        when one is full); each batch's delivery is kept for the next commit to wait for."""
+        when one is full). Handing a batch over may wait (aiokafka keeps one batch per partition waiting
+        to leave), and a commit or a rebalance may run meanwhile: so the call's delivery is kept for the
+        commits before anything is awaited, and it is done only once every batch of the call is."""
         if not self.unsent:
             return
         unsent, self.unsent = self.unsent, {}
-        aio = self.producer._ensure_producer()
-        topic = self.table.changelog_topic.get_topic_name()
-        for partition, records in unsent.items():
-            batch, count = aio.create_batch(), 0
-            for key, value in records:
-                if batch.append(key=key, value=value, timestamp=None) is None:  # full: send, start another
-                    await self._send(aio, batch, topic, partition, count)
-                    batch, count = aio.create_batch(), 0
-                    if batch.append(key=key, value=value, timestamp=None) is None:
-                        raise ValueError(f"a changelog record of {len(value or b'')} bytes does not fit in a "
-                                         "producer batch (max_batch_size)")
-                count += 1
-            await self._send(aio, batch, topic, partition, count)
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.keep(delivered)  # a commit whose flush begins from now on waits for this whole call
+        batches: list[asyncio.Future[Any]] = []
+        try:
+            aio = self.producer._ensure_producer()
+            topic = self.table.changelog_topic.get_topic_name()
+            for partition, records in unsent.items():
+                batch, count = aio.create_batch(), 0
+                for key, value in records:
+                    if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it
+                        batches.append(await self._send(aio, batch, topic, partition, count))
+                        batch, count = aio.create_batch(), 0
+                        if batch.append(key=key, value=value, timestamp=None) is None:
+                            raise ValueError(f"a changelog record of {len(value or b'')} bytes does not fit "
+                                             "in a producer batch (max_batch_size)")
+                    count += 1
+                batches.append(await self._send(aio, batch, topic, partition, count))
+        except BaseException as exc:
+            delivered.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+            raise
+        _settle_when_done(delivered, batches)
 
-    async def _send(self, aio: Any, batch: Any, topic: str, partition: int, count: int) -> None:
+    async def _send(self, aio: Any, batch: Any, topic: str, partition: int, count: int
+                    ) -> asyncio.Future[Any]:
         delivery: asyncio.Future[Any] = await aio.send_batch(batch, topic, partition=partition)
-        self.keep(delivery)
         delivery.add_done_callback(lambda done: self._persisted(done, count))
+        return delivery
 
     def _persisted(self, delivery: asyncio.Future[Any], count: int) -> None:
         """The store's note of the changelog offset it holds (RocksDB reads it at recovery; the memory
@@ -111,3 +122,23 @@ class BatchedChangelog(MutableMapping[str, bytes]):
             return  # the commit raises for it (`keep`); nothing is persisted past it
         sent = delivery.result()
         self.store.set_persisted_offset(sent.topic_partition, sent.offset + count - 1)
+
+
+def _settle_when_done(settled: asyncio.Future[None], deliveries: list[asyncio.Future[Any]]) -> None:
+    """Done, with the first error if any, once every delivery is."""
+    remaining = len(deliveries)
+
+    def one_done(delivery: asyncio.Future[Any]) -> None:
+        nonlocal remaining
+        remaining -= 1
+        if settled.done():
+            return
+        if delivery.cancelled():
+            settled.set_exception(RuntimeError("a changelog batch was cancelled before Kafka had it"))
+        elif (error := delivery.exception()) is not None:
+            settled.set_exception(error)
+        elif remaining == 0:
+            settled.set_result(None)
+
+    for delivery in deliveries:
+        delivery.add_done_callback(one_done)

@@ -69,23 +69,47 @@ def read_back(bootstrap: str, topic: str) -> dict[int, list[tuple[bytes, bytes |
         consumer.close()
 
 
-async def write_and_commit(bootstrap: str, topic: str) -> tuple[FakeTable, int, int]:
-    """Writes in two partitions (large values: several batches), one deletion, one send; then the commit's
-    flush. Returns the table, the kept deliveries not done when the flush returned, and those kept."""
-    app: Any = faust.App("changelog-batches", broker=f"kafka://{bootstrap}", store="memory://",
-                         web_enabled=False)
+class Spy:
+    """Wraps the aiokafka producer's `send_batch`: counts the calls and, while `gate` is closed, holds
+    them (as aiokafka does when a partition's previous batch has not left yet); the real call follows."""
+
+    def __init__(self, producer: Any) -> None:
+        self.aio = producer._ensure_producer()
+        self.real = self.aio.send_batch
+        self.calls = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.aio.send_batch = self.send_batch
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
+        self.calls += 1
+        await self.gate.wait()
+        return await self.real(batch, topic, partition=partition)
+
+
+async def started(bootstrap: str, name: str) -> tuple[Any, list[asyncio.Future[Any]], Any]:
+    """Faust's producer on the real broker, patched as the worker's is; the deliveries kept for commits."""
+    app: Any = faust.App(name, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False)
     producer = app.producer
     kept: list[asyncio.Future[Any]] = []
     keep = faust_compat.deliver_before_commit(producer)
 
-    def keep_and_count(future: asyncio.Future[Any]) -> None:
+    def keep_and_list(future: asyncio.Future[Any]) -> None:
         kept.append(future)
         keep(future)
 
     await producer.start()
+    return producer, kept, keep_and_list
+
+
+async def write_and_commit(bootstrap: str, topic: str) -> tuple[FakeTable, list[asyncio.Future[Any]], int]:
+    """Writes in two partitions (large values: several batches), one deletion, one send; then the commit's
+    flush. Returns the table, the deliveries kept for commits and the batches handed to aiokafka."""
+    producer, kept, keep = await started(bootstrap, "changelog-batches")
     try:
+        spy = Spy(producer)
         table = FakeTable(topic)
-        store = BatchedChangelog(table, producer, keep_and_count)
+        store = BatchedChangelog(table, producer, keep)
         for i in range(60):  # 60 x 1 KiB per partition: more than one producer batch (16 KiB)
             for partition in range(PARTITIONS):
                 table.current = partition
@@ -97,7 +121,7 @@ async def write_and_commit(bootstrap: str, topic: str) -> tuple[FakeTable, int, 
         await store.send()
         await store.send()  # nothing new: nothing sent
         await producer.flush()  # what a commit of offsets runs first
-        return table, sum(not future.done() for future in kept), len(kept)
+        return table, kept, spy.calls
     finally:
         await producer.stop()
 
@@ -106,8 +130,9 @@ def test_each_write_reaches_its_partition_in_order_and_the_commit_waits_for_ever
     kafka_broker: KafkaBroker, kafka_topic: TopicFactory
 ) -> None:
     topic = kafka_topic(partitions=PARTITIONS)
-    table, undelivered, batches = asyncio.run(write_and_commit(kafka_broker.bootstrap, topic))
-    assert batches > 2 * PARTITIONS and undelivered == 0
+    table, kept, batches = asyncio.run(write_and_commit(kafka_broker.bootstrap, topic))
+    assert batches > 2 * PARTITIONS
+    assert len(kept) == 1 and kept[0].done() and kept[0].exception() is None  # one per send, delivered
     found = read_back(kafka_broker.bootstrap, topic)
     for partition in range(PARTITIONS):
         expected: list[tuple[bytes, bytes | None]] = [
@@ -118,3 +143,37 @@ def test_each_write_reaches_its_partition_in_order_and_the_commit_waits_for_ever
             expected.append((b"dossier-1-0", None))
         assert found[partition] == expected
         assert table.data.persisted[partition] == len(expected) - 1  # the last offset of a fresh topic
+
+
+async def flush_during_a_held_send(bootstrap: str, topic: str) -> tuple[bool, bool]:
+    """A send held before its batch reaches aiokafka, and a commit's flush begun meanwhile: whether the
+    flush was still waiting after 0.3 s, and whether it returned once the send went through."""
+    producer, _, keep = await started(bootstrap, "changelog-held")
+    try:
+        spy = Spy(producer)
+        table = FakeTable(topic)
+        store = BatchedChangelog(table, producer, keep)
+        store["dossier-0-1"] = b"state"
+        spy.gate.clear()
+        sending = asyncio.ensure_future(store.send())
+        await asyncio.sleep(0.05)  # the send now waits at the gate, its record not handed over
+        flushing = asyncio.ensure_future(producer.flush())
+        await asyncio.sleep(0.3)
+        waited = not flushing.done()
+        spy.gate.set()
+        await sending
+        await asyncio.wait_for(flushing, 30)
+        return waited, flushing.exception() is None
+    finally:
+        await producer.stop()
+
+
+def test_a_commit_begun_while_a_send_waits_waits_for_that_send(
+    kafka_broker: KafkaBroker, kafka_topic: TopicFactory
+) -> None:
+    """A rebalance's commit can run while a save's changelog batch waits to be handed over: that commit
+    must not go ahead of it (its offsets' states would reach the changelog after the revocation)."""
+    topic = kafka_topic(partitions=PARTITIONS)
+    waited, returned = asyncio.run(flush_during_a_held_send(kafka_broker.bootstrap, topic))
+    assert waited and returned
+    assert read_back(kafka_broker.bootstrap, topic)[0] == [(b"dossier-0-1", b"state")]
