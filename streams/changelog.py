@@ -107,7 +107,7 @@ class BatchedChangelog(MutableMapping[str, bytes]):
         except BaseException as exc:
             delivered.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
             raise
-        _settle_when_done(delivered, batches)
+        asyncio.gather(*batches).add_done_callback(lambda done: _settle(delivered, done))
 
     async def _send(self, aio: Any, batch: Any, topic: str, partition: int, count: int
                     ) -> asyncio.Future[Any]:
@@ -124,21 +124,11 @@ class BatchedChangelog(MutableMapping[str, bytes]):
         self.store.set_persisted_offset(sent.topic_partition, sent.offset + count - 1)
 
 
-def _settle_when_done(settled: asyncio.Future[None], deliveries: list[asyncio.Future[Any]]) -> None:
-    """Done, with the first error if any, once every delivery is."""
-    remaining = len(deliveries)
-
-    def one_done(delivery: asyncio.Future[Any]) -> None:
-        nonlocal remaining
-        remaining -= 1
-        if settled.done():
-            return
-        if delivery.cancelled():
-            settled.set_exception(RuntimeError("a changelog batch was cancelled before Kafka had it"))
-        elif (error := delivery.exception()) is not None:
-            settled.set_exception(error)
-        elif remaining == 0:
-            settled.set_result(None)
-
-    for delivery in deliveries:
-        delivery.add_done_callback(one_done)
+def _settle(delivered: asyncio.Future[None], batches: asyncio.Future[Any]) -> None:
+    """`delivered` done as the gathered batches are: with the first error, if any."""
+    if batches.cancelled():
+        delivered.set_exception(RuntimeError("a changelog batch was cancelled before Kafka had it"))
+    elif (error := batches.exception()) is not None:
+        delivered.set_exception(error)
+    else:
+        delivered.set_result(None)
