@@ -9,9 +9,17 @@ same results on the same events.
     python -m benchmarks.core --held-limit 0                         # no held contributions (all misses)
     python -m benchmarks.core --shortcut both --rounds 4             # with and without it, alternately
     python -m benchmarks.core --collector worker                     # the collector as `ioc worker` sets it
+    python -m benchmarks.core --events 20000 --instructions          # instructions per event (valgrind)
 
 It runs the core as the tree holds it: compiled by mypyc after `ioc native build`, from source after
 `ioc native clean` (the output says which: "core compiled" or "core source").
+
+Time on this machine drifts by up to a third between two runs of the same tree minutes apart, more than
+most changes to the core are worth; `--instructions` counts instead (valgrind's callgrind, only inside the
+processor's `handle`, `stage`, `save` and `tick`, the collections they trigger included): the same tree
+gives the same count to within a few parts in ten thousand (its test allows 1 %), so two trees compare
+in one run each. It needs the compiled core (the count is of its C functions) and valgrind (`apt-get
+install valgrind`); it runs about 150 times slower, so 20,000 events take about four minutes.
 
 Two clocks: `fixed` hands every record the instant after the last event (what `benchmarks.phases.pure`
 measures); `event` hands each record its own instant plus a few seconds (a worker keeping up), and ticks
@@ -29,7 +37,13 @@ import gc
 import hashlib
 import io
 import json
+import os
 import pstats
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
@@ -168,6 +182,35 @@ def timed(make: Callable[[], Run]) -> tuple[float, Run]:
     return used / len(run.traffic.records) * 1e6, run
 
 
+COUNTED = ("handle", "stage", "save", "tick")
+"""The processor's methods whose instructions `--instructions` counts (with all they call)."""
+
+
+def instructions(argv: list[str], events: int) -> dict[str, Any]:
+    """Run this benchmark once more under callgrind, counting only inside the compiled `COUNTED` methods
+    (`--toggle-collect`), and return the count per event. Deterministic where time is not."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("--instructions needs valgrind: apt-get install valgrind")
+    if core_build() != "compiled":
+        raise SystemExit("--instructions counts the compiled core's functions: run `ioc native build` first")
+    rest = [a for a in argv if a not in ("--instructions", "--digest")]  # one timed pass is counted
+    with tempfile.TemporaryDirectory() as directory:
+        command = [
+            valgrind, "--tool=callgrind", f"--callgrind-out-file={directory}/callgrind.out",
+            *(f"--toggle-collect=CPyDef_processor___Processor___{name}" for name in COUNTED),
+            sys.executable, "-m", "benchmarks.core", *rest, "--rounds", "1", "--json",
+        ]
+        # string hashes seeded alike in every run: the dicts' probing is then the same too
+        env = {**os.environ, "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    counted = int(found.group(1))
+    return {"instructions": counted, "instructions_per_event": round(counted / events)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.core", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=60_000)
@@ -192,8 +235,25 @@ def main(argv: list[str] | None = None) -> None:
         help="worker: after the traffic is built, settle the garbage collector as `ioc worker` does at "
         "start-up (`streams.collector.settle_collector`: freeze, rare full collections)",
     )
+    parser.add_argument(
+        "--instructions", action="store_true",
+        help="instead of timing: instructions per event inside the processor, counted by valgrind's "
+        "callgrind in one more run of this command (deterministic; see above)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line instead of text")
     args = parser.parse_args(argv)
+    if args.instructions:
+        if args.cprofile or args.shortcut == "both":
+            parser.error("--instructions counts one pass: not with --cprofile or --shortcut both")
+        counted = instructions(sys.argv[1:] if argv is None else argv, args.events)
+        counted.update(events=args.events, clock=args.clock, collector=args.collector)
+        if args.json:
+            print(json.dumps(counted))
+        else:
+            print(f"{counted['instructions_per_event']:,} instructions per event inside the processor "
+                  f"({counted['instructions']:,} over {args.events:,} events, clock {args.clock}, collector "
+                  f"{args.collector}; callgrind)")
+        return
 
     traffic = simulated_traffic(args.events, label="simulating events (core)")
     collector = "default"
