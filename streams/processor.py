@@ -95,22 +95,24 @@ Live = tuple[tuple[LiveKey, ...], tuple[Weighted, ...]]
 NO_KEYS: Live = ((), ())
 
 Held = tuple[object, ...]
-"""What `Processor.held` keeps of a dossier, flat: (state bytes, number of KPI keys, number of form II.06a
-keys, the clock's six fields (timeliness by value; all None for `EMPTY`), the KPI keys, the form's keys,
-then each weighted 766 key as two items, key and weight). Only atoms and tuples of strings, one level deep:
-the garbage collector untracks such tuples within a collection or two, so holding many entries costs it
-next to nothing. Held as objects (`Contribution`, `Clock`, nested tuples) they stayed tracked, reached the
-oldest generation and were traversed at every full collection, which ate the gain (docs/benchmarks.md,
-issue 19)."""
-_HEAD = 9
+"""What `Processor.held` keeps of a dossier, flat: (state bytes, the state decoded from them, number of KPI
+keys, number of form II.06a keys, the clock's six fields (timeliness by value; all None for `EMPTY`), the
+KPI keys, the form's keys, then each weighted 766 key as two items, key and weight). Apart from the state,
+only atoms and tuples of strings, one level deep: the garbage collector untracks such tuples within a
+collection or two, so they cost it next to nothing. Held as objects (`Contribution`, `Clock`, nested
+tuples) they stayed tracked, reached the oldest generation and were traversed at every collection of it,
+which ate the gain (docs/benchmarks.md, issue 19); the state object costs it less than decoding the bytes
+again would."""
+_HEAD = 10
 """Items of a `Held` before the keys."""
 PackedClock = tuple[Timestamp | None, bool, Timestamp | None, int, Timestamp | None]
 """A `Clock`'s fields after its timeliness, as packed in a `Held`."""
 _TIMELINESS: dict[str, Timeliness] = {t.value: t for t in Timeliness}
 
 
-def pack_held(value: bytes, held: Contribution, live: Live) -> Held:
-    """A `Held` entry for the state bytes `value`, whose contribution is `held` and running keys `live`."""
+def pack_held(value: bytes, state: DossierState, held: Contribution, live: Live) -> Held:
+    """A `Held` entry for the state bytes `value`, decoded: `state`, whose contribution is `held` and running
+    keys `live`."""
     keys, (report, index) = held.keys, live
     if held is EMPTY:
         clock: tuple[object, ...] = (None, None, None, None, None, None)
@@ -118,22 +120,25 @@ def pack_held(value: bytes, held: Contribution, live: Live) -> Held:
         c = held.clock
         clock = (None if c.timeliness is None else str(c.timeliness), c.due_at, c.paused, c.due_soon_at,
                  c.late_seconds, c.next_change_at)
-    return (value, len(keys), len(report), *clock, *keys, *report, *itertools.chain.from_iterable(index))
+    return (value, state, len(keys), len(report), *clock, *keys, *report,
+            *itertools.chain.from_iterable(index))
 
 
-def unpack_held(entry: Held) -> tuple[Contribution, Live]:
-    """The inverse of `pack_held` (without the bytes): equal contribution and keys; `EMPTY` itself."""
-    kpi, report = cast(int, entry[1]), cast(int, entry[2])
+def unpack_held(entry: Held) -> tuple[DossierState, Contribution, Live]:
+    """The inverse of `pack_held` (without the bytes): the same state object, equal contribution and keys;
+    `EMPTY` itself."""
+    kpi, report = cast(int, entry[2]), cast(int, entry[3])
     first = _HEAD + kpi
     index = entry[first + report:]
     live = (cast(tuple[LiveKey, ...], entry[first:first + report]),
             cast(tuple[Weighted, ...], tuple(zip(index[::2], index[1::2], strict=True))))
-    if entry[5] is None:  # `paused` is a bool in every clock but EMPTY's packing
-        return EMPTY, live
-    timeliness = cast(str | None, entry[3])
+    state = cast(DossierState, entry[1])
+    if entry[6] is None:  # `paused` is a bool in every clock but EMPTY's packing
+        return state, EMPTY, live
+    timeliness = cast(str | None, entry[4])
     clock = new_clock(None if timeliness is None else _TIMELINESS[timeliness],
-                      *cast(PackedClock, entry[4:_HEAD]))
-    return new_contribution(cast(tuple[Key, ...], entry[_HEAD:first]), clock), live
+                      *cast(PackedClock, entry[5:_HEAD]))
+    return state, new_contribution(cast(tuple[Key, ...], entry[_HEAD:first]), clock), live
 
 
 _UNDATED = ("c12", "c13")
@@ -243,14 +248,16 @@ class Processor:
         self._periods: tuple[str, Period, str] | None = None
         """(local day, its reporting month, the previous month's first day) of the last instant asked."""
         self.held: dict[str, Held] = {}
-        """What the views hold for a dossier, by key: (the state bytes it was computed from, its KPI
-        contribution and running-figure keys at the state's `evaluated_at`, packed: see `Held`), for the
-        most recently written dossiers (at most `held_limit`; past it, the least recently written quarter
-        is dropped). Only a cache: an entry is used when the loaded bytes equal the ones it was computed
-        from (the contribution is a function of the state, `evaluated_at` included, and of the catalog and
-        calendar), else it is recomputed, so it can never disagree with the table, after a crash, a rebuild
-        or a rebalance. About 1.3 KB per entry, plus the state bytes (about 400 B) where the table does not
-        share them (docs/benchmarks.md, issue 19): the default bound costs at most about 34 MB."""
+        """What the views hold for a dossier, by key: (the state bytes it was computed from, the state they
+        decode to, its KPI contribution and running-figure keys at the state's `evaluated_at`, packed: see
+        `Held`), for the most recently written dossiers (at most `held_limit`; past it, the least recently
+        written quarter is dropped). Only a cache: an entry is used when the loaded bytes equal the ones it
+        was computed from (the contribution is a function of the state, `evaluated_at` included, and of the
+        catalog and calendar), else the state is decoded and its contribution recomputed, so it can never
+        disagree with the table, after a crash, a rebuild or a rebalance; an entry leaves the cache when it
+        is used (`_take`). About 2.9 KB per entry over the simulator's traffic (1.6 KB before the state
+        object was kept, 2026-12-07), plus the state bytes where the table does not share them
+        (docs/benchmarks.md, issue 19): the default bound costs at most about 60 MB."""
         self.held_limit = held_limit
         self.shortcut = shortcut
         """Whether an event that changes nothing the figures read (`DossierState.figure_inputs`: a
@@ -296,8 +303,7 @@ class Processor:
             old = EMPTY
             old_live = NO_KEYS
         else:
-            state = DossierState.from_bytes(stored)
-            old, old_live = self._held_of(key, stored, state)
+            state, old, old_live = self._take(key, stored)
         inputs = state.figure_inputs() if self.shortcut and stored is not None else None
         if apply(state, event, occurred) is Applied.DUPLICATE:
             # A record seen again, usually after a crash: its state may be saved while its InfluxDB
@@ -330,7 +336,7 @@ class Processor:
         # the clock's inputs alone unchanged (a `paid`, a `rated`): the held clock, moved to `now`
         timed = inputs is not None and after is not None and after[:2] == inputs[:2]
         new, new_live = self._evaluate(view, state, old, old_live, now, outcome, quiet, same, timed)
-        self._hold(key, self._write(outcome, key, state.to_bytes()), new, new_live)
+        self._hold(key, self._write(outcome, key, state.to_bytes()), state, new, new_live)
         self._describe(outcome, state, event)
         return outcome
 
@@ -355,12 +361,11 @@ class Processor:
             stored = self.load(key)
             if stored is None:
                 continue
-            state = DossierState.from_bytes(stored)
-            old, old_live = self._held_of(key, stored, state)
+            state, old, old_live = self._take(key, stored)
             before = (state.evaluated_at, state.alerted)
             new, new_live = self._evaluate(view, state, old, old_live, now, outcome, same=self.shortcut)
             if (state.evaluated_at, state.alerted) != before:
-                self._hold(key, self._write(outcome, key, state.to_bytes()), new, new_live)
+                self._hold(key, self._write(outcome, key, state.to_bytes()), state, new, new_live)
         return outcome
 
     @staticmethod
@@ -368,19 +373,24 @@ class Processor:
         outcome.writes.append((key, value))
         return value
 
-    def _held_of(self, key: str, stored: bytes, state: DossierState) -> tuple[Contribution, Live]:
-        """What the views hold for the dossier whose stored state is `stored` (decoded: `state`)."""
-        found = self.held.get(key)
+    def _take(self, key: str, stored: bytes) -> tuple[DossierState, Contribution, Live]:
+        """The dossier whose stored state is `stored`, decoded, and what the views hold for it. An entry
+        held for these bytes gives its state object instead of decoding them (4 µs for a resolved dossier's
+        state; issue 19), and leaves the cache: the caller changes the state in place and holds it again
+        with the bytes it writes, so a state changed and not written (a failure, a duplicate) is never
+        taken for the bytes it came from."""
+        found = self.held.pop(key, None)
         if found is not None and (found[0] is stored or found[0] == stored):
             return unpack_held(found)
+        state = DossierState.from_bytes(stored)
         old = self._contribution(state, state.evaluated_at)
-        return old, self._live(state, state.evaluated_at, old)
+        return state, old, self._live(state, state.evaluated_at, old)
 
-    def _hold(self, key: str, value: bytes, held: Contribution, live: Live) -> None:
-        """Remember what the views now hold for `key`, computed for the state bytes `value`."""
+    def _hold(self, key: str, value: bytes, state: DossierState, held: Contribution, live: Live) -> None:
+        """Remember what the views now hold for `key`, computed for `state`, whose bytes are `value`."""
         entries = self.held
         entries.pop(key, None)
-        entries[key] = pack_held(value, held, live)
+        entries[key] = pack_held(value, state, held, live)
         if len(entries) > self.held_limit:
             # the least recently written quarter goes at once, into a new dict: deleting the first entry
             # one at a time leaves holes at the front of the table that every `next(iter(...))` scans
