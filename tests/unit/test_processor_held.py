@@ -68,18 +68,29 @@ def test_the_held_contributions_change_no_result(seed: int, limit: int, saves: i
     }
 
 
+RESOLVED_D1 = raw(event("D1-z", "resolved", T0 + 30, "D1"))
+"""The record that follows `_received_d1`'s receipt in the two tests below."""
+
+
+def _received_d1() -> tuple[Processor, Processor]:
+    """Two processors that have saved D1's receipt: a reference, and one whose held entry a test changes."""
+    pair = (Processor(CATALOG, CALENDAR, {}), Processor(CATALOG, CALENDAR, {}))
+    for proc in pair:
+        proc.save(proc.stage(proc.handle(0, raw(received("D1", T0)), {}, T0)))
+    return pair
+
+
+def _then_resolved(*processors: Processor) -> None:
+    for proc in processors:
+        proc.save(proc.stage(proc.handle(0, RESOLVED_D1, {}, T0 + 40)))
+
+
 def test_an_entry_held_for_other_bytes_is_not_used() -> None:
     """Held for a state the table no longer has (it cannot happen without a rebuild, which empties the
     cache): the contribution is recomputed from the loaded state, never taken from the entry."""
-    reference = Processor(CATALOG, CALENDAR, {})
-    tampered = Processor(CATALOG, CALENDAR, {})
-    first = raw(received("D1", T0))
-    second = raw(event("D1-z", "resolved", T0 + 30, "D1"))
-    for proc in (reference, tampered):
-        proc.save(proc.stage(proc.handle(0, first, {}, T0)))
+    reference, tampered = _received_d1()
     tampered.held["D1"] = pack_held(b"[]", DossierState("D1"), EMPTY, NO_KEYS)
-    for proc in (reference, tampered):
-        proc.save(proc.stage(proc.handle(0, second, {}, T0 + 40)))
+    _then_resolved(reference, tampered)
     assert _views(tampered) == _views(reference)
     assert tampered.held["D1"][0] == tampered.store["D1"]
     assert tampered.store == reference.store
@@ -89,21 +100,15 @@ def test_a_state_taken_and_left_changed_by_a_failure_is_not_used_again() -> None
     """The held state object is changed in place by the record that takes it: a record that fails half-way
     (here: a state the core cannot read, planted in the entry) leaves the table as it was, and the next
     record of the dossier starts from the table's bytes, not from the object the failure left behind."""
-    reference = Processor(CATALOG, CALENDAR, {})
-    failing = Processor(CATALOG, CALENDAR, {})
-    first = raw(received("D1", T0))
-    second = raw(event("D1-z", "resolved", T0 + 30, "D1"))
-    for proc in (reference, failing):
-        proc.save(proc.stage(proc.handle(0, first, {}, T0)))
+    reference, failing = _received_d1()
     entry = failing.held["D1"]
     broken = DossierState.from_bytes(failing.store["D1"])
     broken.seen = ["not a digest"]  # type: ignore[list-item]  # `apply` fails on it, once it is taken
     failing.held["D1"] = pack_held(failing.store["D1"], broken, *unpack_held(entry)[1:])
     with pytest.raises(TypeError):
-        failing.handle(0, second, {}, T0 + 40)
+        failing.handle(0, RESOLVED_D1, {}, T0 + 40)
     assert "D1" not in failing.held
-    for proc in (reference, failing):
-        proc.save(proc.stage(proc.handle(0, second, {}, T0 + 40)))
+    _then_resolved(reference, failing)
     assert _views(failing) == _views(reference)
     assert failing.store == reference.store
 
