@@ -19,10 +19,16 @@ from typing import Any
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog, Procedure
-from dossiers.lifecycle import DossierState, Status, pause_intervals, procedure_of
+from dossiers.lifecycle import (
+    STATUS_REFUSED,
+    STATUS_RESOLVED,
+    DossierState,
+    pause_intervals,
+    procedure_of,
+)
 from dossiers.periods import Period
 from dossiers.report_ii06a import ONLINE, Window, columns, refused_at_counter
-from dossiers.sla import Clock, Timeliness, clock
+from dossiers.sla import LATE, Clock, clock
 
 INDEX = "766"
 GROUPS: dict[str, int] = {"public": 18, "progress": 20, "online": 22, "digital": 22, "satisfaction": 18}
@@ -192,7 +198,7 @@ def _on_time(state: DossierState, names: tuple[str, ...], procedure: Procedure |
         if procedure is None:
             return True  # no due date: on time, as the form counts it
         ended = replace(state, resolved=(since, 0), refused=None, withdrawn=None)
-        return clock(ended, procedure, calendar, since).timeliness is not Timeliness.LATE
+        return clock(ended, procedure, calendar, since).timeliness is not LATE
     return "c12" in names
 
 
@@ -214,7 +220,7 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
         tally.on_time = 1
     if state.complaints or state.rating == "unsatisfied":
         tally.complaint_or_dislike = 1
-    if written and state.status is Status.RESOLVED and "c7" in names:
+    if written and state.status is STATUS_RESOLVED and "c7" in names:
         tally.written = 1
         tally.e_result = int(state.e_result)
     if "c4" in names or "c5" in names:
@@ -225,7 +231,7 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
         if procedure is not None and procedure.has_fee:
             tally.fee = 1
             tally.paid_online = int(state.paid is not None and state.paid_online)
-        if state.status is Status.RESOLVED and state.resolved is not None:
+        if state.status is STATUS_RESOLVED and state.resolved is not None:
             received, resolved = state.received[0], state.resolved[0]
             work = calendar.to_work(resolved) - calendar.to_work(received)
             work -= _paused_work(state, calendar, received, resolved)
@@ -329,7 +335,7 @@ def sync_due(state: DossierState, calendar: WorkingCalendar, late_after: int) ->
     chooses it (IOC_SYNC_LATE_HOURS, docs/index766.md)."""
     if state.received is None or state.synced is not None:
         return None
-    if state.status is Status.REFUSED and refused_at_counter(state, calendar):
+    if state.status is STATUS_REFUSED and refused_at_counter(state, calendar):
         return None
     return calendar.from_work(calendar.to_work(state.received[0]) + late_after)
 

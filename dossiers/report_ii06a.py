@@ -31,9 +31,15 @@ from typing import Any, NamedTuple
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
 from dossiers.events import Channel
-from dossiers.lifecycle import DossierState, Status, procedure_of
+from dossiers.lifecycle import (
+    STATUS_REFUSED,
+    STATUS_RESOLVED,
+    STATUS_WITHDRAWN,
+    DossierState,
+    procedure_of,
+)
 from dossiers.periods import Period
-from dossiers.sla import Clock, Timeliness, clock
+from dossiers.sla import ON_TIME, WITHIN, Clock, Timeliness, clock
 
 FORM = "II.06a"
 FORM_COLUMNS = ("c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13")
@@ -86,7 +92,7 @@ def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
     the SLA clock is most of the cost, and a result's clock does not depend on the instant asked.
     """
     status = state.status
-    if status is Status.REFUSED and refused_at_counter(state, calendar):
+    if status is STATUS_REFUSED and refused_at_counter(state, calendar):
         assert state.refused is not None
         return ("refused_at_counter",) if window.start <= state.refused[0] <= window.end else ()
     if state.received is None:
@@ -107,18 +113,18 @@ def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
     if closed is not None:
         out.append("c7")
         ended = state
-        if status is not Status.RESOLVED:  # a withdrawal, or a later refusal, ends it like a result
+        if status is not STATUS_RESOLVED:  # a withdrawal, or a later refusal, ends it like a result
             ended = replace(state, resolved=(closed, 0), refused=None, withdrawn=None)
-            if status is Status.WITHDRAWN:
+            if status is STATUS_WITHDRAWN:
                 out.append("withdrawn")
         reuse = known is not None and ended is state
         timeliness = (known if reuse and known else clock(ended, procedure, calendar, closed)).timeliness
         # no procedure in the catalog: no due date, counted on time (766 guidance: "hoặc NgayHenTra null")
-        out.append(_FINISHED.get(timeliness or Timeliness.ON_TIME, "c9"))
+        out.append(_FINISHED.get(timeliness or ON_TIME, "c9"))
     else:
         out.append("c11")
         the_clock = known if known is not None else clock(state, procedure, calendar, window.end)
-        out.append(_OPEN.get(the_clock.timeliness or Timeliness.WITHIN, "c12"))
+        out.append(_OPEN.get(the_clock.timeliness or WITHIN, "c12"))
         if the_clock.paused:
             out.append("paused")
     return tuple(out)
@@ -284,7 +290,7 @@ def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
     receipt; a refusal at the counter by its date. (6) is then (7) + (11) - (4) - (5). `known`: the
     dossier's clock at `as_of` if the caller has it (see `columns`).
     """
-    if state.status is Status.REFUSED and refused_at_counter(state, calendar):
+    if state.status is STATUS_REFUSED and refused_at_counter(state, calendar):
         assert state.refused is not None
         return (("ii06a", state.agency or "", "refused_at_counter", calendar.day_key(state.refused[0])),)
     if state.received is None:

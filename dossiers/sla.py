@@ -24,11 +24,18 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from dossiers.calendar import Timestamp, WorkingCalendar, WorkSeconds
 from dossiers.catalog import Procedure
-from dossiers.lifecycle import DossierState, Status, pause_intervals
+from dossiers.lifecycle import (
+    STATUS_REFUSED,
+    STATUS_RESOLVED,
+    STATUS_UNKNOWN,
+    STATUS_WITHDRAWN,
+    DossierState,
+    pause_intervals,
+)
 
 
 class Timeliness(StrEnum):
@@ -40,6 +47,15 @@ class Timeliness(StrEnum):
     WITHIN = "within"  # trong hạn (open)
     DUE_SOON = "due_soon"  # sắp đến hạn (open)
     OVERDUE = "overdue"  # quá hạn (open)
+
+
+# As compiled constants (a C static, not a read through the enum class's slot: `dossiers.lifecycle`)
+EARLY: Final = Timeliness.EARLY
+ON_TIME: Final = Timeliness.ON_TIME
+LATE: Final = Timeliness.LATE
+WITHIN: Final = Timeliness.WITHIN
+DUE_SOON: Final = Timeliness.DUE_SOON
+OVERDUE: Final = Timeliness.OVERDUE
 
 
 class Clock(NamedTuple):
@@ -194,12 +210,13 @@ def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCal
           as_of: Timestamp) -> Clock:
     """Classify the dossier at `as_of`. Pure: the same inputs always give the same answer."""
     status = state.status
-    if status in (Status.REFUSED, Status.WITHDRAWN, Status.UNKNOWN) or procedure is None:
+    if (procedure is None or status is STATUS_REFUSED or status is STATUS_WITHDRAWN
+            or status is STATUS_UNKNOWN):
         return new_clock(None, None, False, None, 0, None)
     processing = processing_work(procedure, calendar)
     # a 4-hour procedure would be "due soon" from the start with an 8-hour window: cap it at half
     due_soon_work = min(round(calendar.config.due_soon_hours * 3600), processing // 2)
-    if status is Status.RESOLVED:
+    if status is STATUS_RESOLVED:
         resolved_at = state.resolved[0] if state.resolved else as_of
         found = due(state, procedure, calendar, until=resolved_at)
         assert found.at is not None  # a result ends any pause
@@ -211,22 +228,22 @@ def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCal
             late = resolved_at > due_at
             early = not late and calendar.day_number(resolved_at) < calendar.day_number(due_at)
         if late:
-            return new_clock(Timeliness.LATE, due_at, False, None, resolved_at - due_at, None)
-        return new_clock(Timeliness.EARLY if early else Timeliness.ON_TIME, due_at, False, None, 0, None)
+            return new_clock(LATE, due_at, False, None, resolved_at - due_at, None)
+        return new_clock(EARLY if early else ON_TIME, due_at, False, None, 0, None)
     found = due(state, procedure, calendar)
     if found.at is None:
-        return new_clock(Timeliness.WITHIN, None, True, None, 0, None)
+        return new_clock(WITHIN, None, True, None, 0, None)
     return _running(found.at, calendar.from_work(found.work - due_soon_work + 1), as_of)
 
 
 def _running(due_at: Timestamp, due_soon_at: Timestamp, as_of: Timestamp) -> Clock:
     """An open dossier's running clock at `as_of`, from its due instant and the instant it turns due soon."""
     if as_of > due_at:
-        return new_clock(Timeliness.OVERDUE, due_at, False, due_soon_at, as_of - due_at, None)
+        return new_clock(OVERDUE, due_at, False, due_soon_at, as_of - due_at, None)
     if as_of >= due_soon_at:
-        return new_clock(Timeliness.DUE_SOON, due_at, False, due_soon_at, 0, due_at + 1)
+        return new_clock(DUE_SOON, due_at, False, due_soon_at, 0, due_at + 1)
     # with no due-soon window (due_soon_hours = 0) the next change is overdue, at due_at + 1
-    return new_clock(Timeliness.WITHIN, due_at, False, due_soon_at, 0, min(due_soon_at, due_at + 1))
+    return new_clock(WITHIN, due_at, False, due_soon_at, 0, min(due_soon_at, due_at + 1))
 
 
 def reclassified(found: Clock, instant: Timestamp) -> Clock:

@@ -8,7 +8,6 @@ letters and hands the rest to the checkpoint.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -72,7 +71,7 @@ class Handled:
         self.writes: dict[str, bytes] = {}
         """Dossier -> its last staged state in the batch (one changelog record per dossier per batch)."""
         self.refused: list[tuple[InvalidEvent, Record]] = []
-        self.seen: Counter[tuple[str, str, str]] = Counter()
+        self.seen: dict[tuple[str, str, str], int] = {}
         """Valid events by (type, agency, status): applied or duplicate."""
 
 
@@ -94,7 +93,7 @@ def handle_records(processor: Handler, partition: int, records: Sequence[Record]
         event = outcome.event
         if event is not None:
             key = (str(event.type), event.agency, outcome.status)
-            seen[key] = seen.get(key, 0) + 1  # `Counter`'s own `+=` is interpreted
+            seen[key] = seen.get(key, 0) + 1
         add_lines(outcome, lines, centres)
         alerts.extend(outcome.alerts)
         for dossier, state in processor.stage(outcome):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,7 +24,7 @@ from dossiers.index766 import Index766, sync_due
 from dossiers.index766_live import Weighted, running_index
 from dossiers.index766_live import live_keys as index_keys
 from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, changed, contribution, new_contribution
-from dossiers.lifecycle import Applied, DossierState, Status, apply, procedure_of
+from dossiers.lifecycle import DUPLICATE, STATUS_REFUSED, DossierState, apply, procedure_of
 from dossiers.periods import Period, month_of
 from dossiers.report_ii06a import (
     LiveKey,
@@ -152,9 +151,9 @@ class PartitionView:
     counters: KpiCounters = field(default_factory=KpiCounters)
     due: list[tuple[int, str]] = field(default_factory=list)
     dossiers: int = 0
-    report: Counter[LiveKey] = field(default_factory=Counter)
+    report: dict[LiveKey, int] = field(default_factory=dict)
     """Sums of `live_keys` (open dossiers' keys undated), only dates >= `report_floor`: bounded memory."""
-    index: Counter[LiveKey] = field(default_factory=Counter)
+    index: dict[LiveKey, int] = field(default_factory=dict)
     """Weighted sums of the 766 index's `live_keys` (undated ones ""), only dates >= `report_floor`."""
     report_floor: str = ""
     """The first day of the previous reporting period ("" right after a rebuild: nothing dropped yet)."""
@@ -175,7 +174,7 @@ class PartitionView:
             for key, weight in keys:
                 if key[3] and key[3] < floor:
                     continue
-                n = counts.get(key, 0) + sign * weight  # `get` and `pop`: `Counter`'s own are interpreted
+                n = counts.get(key, 0) + sign * weight
                 if n:
                     counts[key] = n
                 else:
@@ -305,7 +304,7 @@ class Processor:
         else:
             state, old, old_live = self._take(key, stored)
         inputs = state.figure_inputs() if self.shortcut and stored is not None else None
-        if apply(state, event, occurred) is Applied.DUPLICATE:
+        if apply(state, event, occurred) is DUPLICATE:
             # A record seen again, usually after a crash: its state may be saved while its InfluxDB
             # points or a changelog write were lost. Save the state once more and re-emit its deadline
             # mark (idempotent), so a replay repairs instead of skipping. Its throughput point is not
@@ -474,7 +473,7 @@ class Processor:
         known = None if held is EMPTY else held.clock
         if state.received is not None and state.received[0] > at:
             at, known = state.received[0], None
-        turned_away = state.status is Status.REFUSED and refused_at_counter(state, self.calendar)
+        turned_away = state.status is STATUS_REFUSED and refused_at_counter(state, self.calendar)
         if state.received is None or turned_away:
             return live_keys(state, self.catalog, self.calendar, at, known), ()
         names = whole_columns(state, self.catalog, self.calendar, at, known)  # shared by both figures

@@ -125,7 +125,7 @@ def test_an_open_dossier_turning_overdue_on_a_tick_moves_from_within_to_overdue(
     assert view.report[("ii06a", "STP", "c12", "")] == 1
     due = processor.next_due(0)
     assert due is not None
-    while due is not None and view.report[("ii06a", "STP", "c13", "")] == 0:
+    while due is not None and view.report.get(("ii06a", "STP", "c13", ""), 0) == 0:
         processor.tick(0, due)
         due = processor.next_due(0)
     assert view.report[("ii06a", "STP", "c13", "")] == 1
