@@ -6,6 +6,7 @@ calendar against an oracle built directly on the `holidays` package, not on `Wor
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -367,6 +368,28 @@ def test_instants_before_the_calendar_origin_count_nothing() -> None:
     early = ts(at(2001, 3, 2, 9))
     assert CAL.to_work(early) == 0
     assert CAL.to_work(early) <= CAL.to_work(ts(at(2015, 1, 5, 9)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=calendars, work=st.integers(-86_400, 30 * 260 * 8 * 3600))
+def test_working_time_points_by_division_are_the_tables_bisection(name: str, work: int) -> None:
+    """`from_work` and `end_of_day` find a point's day by a division (every working day lasts
+    `day_seconds`); the cumulative table, bisected, is the definition they must still agree with, also
+    past the last year built (the table grows)."""
+    cal, _, _ = CALENDARS[name]
+    expected_end = 0 if work <= 0 else None
+    if work > 0:
+        while cal._cum[-1] < work:  # what `from_work` does before it looks
+            cal._extend_to(cal._last_built + timedelta(days=366))
+        idx = bisect_left(cal._cum, work) - 1
+        expected_end = cal._cum[idx + 1]
+        first_period = cal._periods[0]
+        offset = work - cal._cum[idx]
+        if offset <= first_period[1] - first_period[0]:
+            assert cal.from_work(work) == cal._midnight[idx] + first_period[0] + offset
+        assert cal.from_work(work) >= cal._midnight[idx]
+        assert cal.from_work(work) < cal._midnight[idx + 1]
+    assert cal.end_of_day(work) == expected_end
 
 
 # --- days, for deadlines counted in days (the `day` rule of the SLA clock) -----------------------------
