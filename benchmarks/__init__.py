@@ -8,3 +8,10 @@
 `harness` holds what the phases share; `phases/` one module per measurement, each with `run(ctx)`
 returning its `Figure`s. Not pytest tests: they take minutes and their figures depend on the machine.
 """
+
+from ioc import native as _native
+
+try:  # a compiled core built from other sources would measure old code: refuse it (`ioc.native`)
+    _native.check()
+except _native.StaleBuild as _stale:
+    raise SystemExit(f"benchmarks: {_stale}") from _stale
