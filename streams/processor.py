@@ -104,23 +104,34 @@ which ate the gain (docs/benchmarks.md, issue 19); the state object costs it les
 again would."""
 _HEAD = 10
 """Items of a `Held` before the keys."""
-PackedClock = tuple[Timestamp | None, bool, Timestamp | None, int, Timestamp | None]
-"""A `Clock`'s fields after its timeliness, as packed in a `Held`."""
 _TIMELINESS: dict[str, Timeliness] = {t.value: t for t in Timeliness}
 
 
 def pack_held(value: bytes, state: DossierState, held: Contribution, live: Live) -> Held:
     """A `Held` entry for the state bytes `value`, decoded: `state`, whose contribution is `held` and running
-    keys `live`."""
+    keys `live`. Item by item: star expansions and `itertools.chain` cost several times more here, in list
+    growth and calls through the interpreter (issue 19)."""
     keys, (report, index) = held.keys, live
+    flat: list[object] = [value, state, len(keys), len(report)]
     if held is EMPTY:
-        clock: tuple[object, ...] = (None, None, None, None, None, None)
+        for _ in range(6):
+            flat.append(None)
     else:
         c = held.clock
-        clock = (None if c.timeliness is None else str(c.timeliness), c.due_at, c.paused, c.due_soon_at,
-                 c.late_seconds, c.next_change_at)
-    return (value, state, len(keys), len(report), *clock, *keys, *report,
-            *itertools.chain.from_iterable(index))
+        flat.append(None if c.timeliness is None else str(c.timeliness))
+        flat.append(c.due_at)
+        flat.append(c.paused)
+        flat.append(c.due_soon_at)
+        flat.append(c.late_seconds)
+        flat.append(c.next_change_at)
+    for key in keys:
+        flat.append(key)
+    for live_key in report:
+        flat.append(live_key)
+    for weighted, weight in index:
+        flat.append(weighted)
+        flat.append(weight)
+    return tuple(flat)
 
 
 def unpack_held(entry: Held) -> tuple[DossierState, Contribution, Live]:
@@ -128,15 +139,21 @@ def unpack_held(entry: Held) -> tuple[DossierState, Contribution, Live]:
     `EMPTY` itself."""
     kpi, report = cast(int, entry[2]), cast(int, entry[3])
     first = _HEAD + kpi
-    index = entry[first + report:]
-    live = (cast(tuple[LiveKey, ...], entry[first:first + report]),
-            cast(tuple[Weighted, ...], tuple(zip(index[::2], index[1::2], strict=True))))
+    pairs: list[Weighted] = []
+    at, size = first + report, len(entry)
+    if (size - at) % 2:
+        raise ValueError("a held entry's 766 keys come in pairs")
+    while at < size:
+        pairs.append((cast(LiveKey, entry[at]), cast(int, entry[at + 1])))
+        at += 2
+    live = (cast(tuple[LiveKey, ...], entry[first:first + report]), tuple(pairs))
     state = cast(DossierState, entry[1])
     if entry[6] is None:  # `paused` is a bool in every clock but EMPTY's packing
         return state, EMPTY, live
     timeliness = cast(str | None, entry[4])
     clock = new_clock(None if timeliness is None else _TIMELINESS[timeliness],
-                      *cast(PackedClock, entry[5:_HEAD]))
+                      cast(Timestamp | None, entry[5]), cast(bool, entry[6]),
+                      cast(Timestamp | None, entry[7]), cast(int, entry[8]), cast(Timestamp | None, entry[9]))
     return state, new_contribution(cast(tuple[Key, ...], entry[_HEAD:first]), clock), live
 
 
