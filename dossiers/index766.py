@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from dossiers.calendar import Timestamp, WorkingCalendar
@@ -197,7 +197,7 @@ def _on_time(state: DossierState, names: tuple[str, ...], procedure: Procedure |
         tally.awaiting_supplement += 1
         if procedure is None:
             return True  # no due date: on time, as the form counts it
-        ended = replace(state, resolved=(since, 0), refused=None, withdrawn=None)
+        ended = state.ended_at(since)
         return clock(ended, procedure, calendar, since).timeliness is not LATE
     return "c12" in names
 

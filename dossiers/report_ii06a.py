@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -114,7 +114,7 @@ def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
         out.append("c7")
         ended = state
         if status is not STATUS_RESOLVED:  # a withdrawal, or a later refusal, ends it like a result
-            ended = replace(state, resolved=(closed, 0), refused=None, withdrawn=None)
+            ended = state.ended_at(closed)
             if status is STATUS_WITHDRAWN:
                 out.append("withdrawn")
         reuse = known is not None and ended is state

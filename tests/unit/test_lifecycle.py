@@ -408,6 +408,20 @@ def test_a_new_state_has_each_fields_default_and_lists_of_its_own() -> None:
     assert second.pauses == [] and second.seen == []
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.fixed_dictionaries(FIELD_VALUES), st.integers(0, 2**40))
+def test_ended_at_is_replace_with_a_result_and_no_other_end(values: dict[str, Any], at: int) -> None:
+    """`ended_at` is written out (compiled, where `dataclasses.replace` runs interpreted): it must be
+    `replace` exactly, sharing the lists as `replace` does, and leave the state itself alone."""
+    state = DossierState(**values)
+    before = state.row()
+    ended = state.ended_at(at)
+    expected = dataclasses.replace(state, resolved=(at, 0), refused=None, withdrawn=None)
+    assert ended.row() == expected.row()
+    assert ended.pauses is state.pauses and ended.seen is state.seen
+    assert ended is not state and state.row() == before
+
+
 @given(histories)
 def test_the_constructor_takes_the_fields_in_order_by_position_or_by_name(raws: list[dict[str, Any]]) -> None:
     """`__init__` is written out (mypyc compiles it; the generated one runs interpreted): it must take
