@@ -11,7 +11,4 @@ returning its `Figure`s. Not pytest tests: they take minutes and their figures d
 
 from ioc import native as _native
 
-try:  # a compiled core built from other sources would measure old code: refuse it (`ioc.native`)
-    _native.check()
-except _native.StaleBuild as _stale:
-    raise SystemExit(f"benchmarks: {_stale}") from _stale
+_native.refuse_stale("benchmarks")  # a compiled core built from other sources would measure old code

@@ -83,11 +83,7 @@ def _refuse_a_stale_core() -> None:
     """A compiled core built from other sources than the tree's must not run (`ioc.native`)."""
     from ioc import native
 
-    try:
-        native.check()
-    except native.StaleBuild as exc:
-        typer.echo(f"ioc: {exc}", err=True)
-        raise SystemExit(2) from exc
+    native.refuse_stale("ioc")
 
 
 def main() -> None:

@@ -148,6 +148,16 @@ def check(root: Path = ROOT) -> Status:
     return found
 
 
+def refuse_stale(program: str) -> None:
+    """Exit (status 2) with `check`'s reason, prefixed by `program`, when the tree's compiled core is
+    stale: what a command or a benchmark does before it imports the core."""
+    try:
+        check()
+    except StaleBuild as exc:
+        print(f"{program}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
 def clean(root: Path = ROOT) -> list[Path]:
     """Remove every extension of the core and the record of the build: the tree runs from source."""
     removed = _extensions(root)

@@ -123,6 +123,10 @@ def test_the_ioc_command_refuses_a_stale_core_and_native_status_says_why(tmp_pat
     shown = subprocess.run([sys.executable, "-m", "ioc.cli", "native", "status"], cwd=root, env=env,
                            capture_output=True, text=True, timeout=120)
     assert (shown.returncode, shown.stdout.strip()) == (1, "stale")
+    bench = subprocess.run([sys.executable, "-m", "benchmarks.core", "--help"], cwd=root, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert bench.returncode == 2
+    assert "benchmarks: the compiled domain core is stale" in bench.stderr
 
 
 def _digest(root: Path) -> tuple[str, str]:
