@@ -398,14 +398,32 @@ def produce(bootstrap: str, topic: str, records: Sequence[Record], label: str = 
     return time.perf_counter() - started
 
 
+COMPOSE_BROKER = ROOT / "deploy" / "kafka-sasl" / "server.properties"
+"""The broker's configuration as compose runs it: the benchmarks' broker takes its group settings."""
+
+
+def compose_group_properties() -> dict[str, str]:
+    """The compose broker's consumer-group settings (`group.*`, e.g. the initial rebalance delay that lets
+    workers started together join in one rebalance), for a benchmark's broker to behave as it does; the
+    devstack's test defaults (delay 0, for quick tests) would otherwise make a group started with two
+    workers rebalance as soon as the first one joins."""
+    found: dict[str, str] = {}
+    for line in COMPOSE_BROKER.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip().startswith("group.") and not key.lstrip().startswith("#"):
+            found[key.strip()] = value.strip()
+    return found
+
+
 @contextlib.contextmanager
 def kafka(bootstrap: str | None, partitions: int) -> Iterator[str]:
-    """The given bootstrap, or a local KafkaBroker started (and stopped) here."""
+    """The given bootstrap, or a local KafkaBroker started (and stopped) here, with the compose broker's
+    group settings (`compose_group_properties`)."""
     if bootstrap:
         yield bootstrap
         return
     with console.status("starting a local Kafka broker"):
-        broker = KafkaBroker(partitions=partitions).start()
+        broker = KafkaBroker(partitions=partitions, extra_properties=compose_group_properties()).start()
     console.print(f"broker: {broker.bootstrap} (started in {broker.startup_seconds:.1f} s)")
     if broker.pid is not None:
         BROKER_PIDS.append(broker.pid)

@@ -151,3 +151,15 @@ def test_cpu_readers_see_this_process_and_the_machine_move() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_benchmarks_broker_takes_the_compose_brokers_group_settings() -> None:
+    """The benchmarks' broker groups workers as the compose broker does (its initial rebalance delay: two
+    workers started together share the partitions in one rebalance), not as the test broker does (0)."""
+    from benchmarks.harness import COMPOSE_BROKER, compose_group_properties
+
+    found = compose_group_properties()
+    assert found == {"group.initial.rebalance.delay.ms": "3000"}
+    lines = COMPOSE_BROKER.read_text(encoding="utf-8").splitlines()
+    assert "group.initial.rebalance.delay.ms=3000" in lines
+    assert not any(key.startswith("#") for key in found)
