@@ -4,7 +4,8 @@
 gateway hand out. Validating one event there costs about 4.5 µs, the largest single step of the worker's
 path outside the core (issue 19). msgspec decodes the same bytes into the structs below in about 1.5 µs.
 
-The fast path only ever says "yes, and here are the values" or "not sure": `read_fast` returns None for
+The fast path only ever says "yes, and here are the values" or "not sure": `read_fast` (in
+`dossiers.validation`, compiled with the core) returns None for
 anything it does not accept, and the caller then asks pydantic, which accepts or says what is wrong.
 So msgspec never refuses an event and never words an error. What must hold, and what
 tests/unit/test_fast_events.py checks with hypothesis, is the other direction: whatever `read_fast`
@@ -16,26 +17,18 @@ are checked after decoding.
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
-import msgspec
 from msgspec import Meta, Struct
 
 from dossiers.events import (
-    MAX_EVENT_BYTES,
     Channel,
     EventType,
     Outcome,
     Rating,
-    in_contract_years,
-    plain_object,
 )
 
-_LONG_FRACTION = re.compile(rb":[0-9]{2}[.,][0-9]{7}")
-"""A time with more than six decimals of a second: msgspec rounds them to microseconds where pydantic
-truncates (…00.123456789 is …00.123457 against …00.123456), so such an event goes to pydantic."""
 Code = Annotated[str, Meta(min_length=1, max_length=64)]
 """Checked again after decoding: no white space at either end (pydantic strips it, and the two would
 read different values; a `pattern` here cost 1.5 µs per event in calls back into `re`)."""
@@ -174,37 +167,3 @@ FastEvent = (
     | FastPaused | FastResumed | FastExtended | FastResolved | FastReturned | FastWithdrawn | FastRated
     | FastPaid | FastSynced | FastComplained
 )
-_DECODE = msgspec.json.Decoder(FastEvent).decode
-
-
-def _in_years(moment: date | None) -> bool:
-    return moment is None or in_contract_years(moment)
-
-
-def read_fast(raw: bytes) -> FastEvent | None:
-    """The event in `raw` when msgspec accepts it and pydantic would accept it with the same values;
-    None when not sure (then `dossiers.events.parse_event` decides, and words the error)."""
-    # msgspec keeps the last of two equal keys (msgspec/msgspec#648): the plain-JSON round trip finds them
-    if len(raw) > MAX_EVENT_BYTES or plain_object(raw) is None:  # a key given twice, odd bytes: pydantic
-        return None
-    if _LONG_FRACTION.search(raw) is not None:
-        return None
-    try:
-        event = _DECODE(raw)
-    except (msgspec.MsgspecError, ValueError, OverflowError, RecursionError):
-        return None
-    if not (_in_years(event.occurred_at) and _in_years(event.due_at)):
-        return None
-    procedure = event.procedure
-    if (event.dossier.strip() != event.dossier or event.agency.strip() != event.agency
-            or (procedure is not None and procedure.strip() != procedure)):
-        return None
-    if isinstance(event, FastTransferred) and event.data is not None:
-        to_agency = event.data.to_agency
-        if to_agency is not None and to_agency.strip() != to_agency:
-            return None
-    if isinstance(event, FastExtended) and not _in_years(event.data.new_due_at):
-        return None
-    if isinstance(event, FastPaid) and event.data.online and not event.data.receipt:
-        return None
-    return event

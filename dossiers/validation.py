@@ -1,16 +1,76 @@
 """Validation of an event against the contract and the centre's catalog (danh mục cơ quan, TTHC).
 
 The contract alone cannot know which agencies and procedures exist; this is where the catalog rules
-live, shared by the producer SDK (reject before sending) and the stream (dead-letter on arrival).
+live, shared by the producer SDK (reject before sending) and the stream (dead-letter on arrival). The
+stream's fast reader (`read_fast`, over the structs of `dossiers.fast_events`) is here too: mypyc compiles
+this module with the core (`ioc.native`), and the stream reads every record through it (issue 19).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from datetime import date
+from typing import Any, Final
+
+import msgspec
 
 from dossiers.catalog import Catalog
-from dossiers.events import Event, EventRecord, EventType, InvalidEvent, parse_event
-from dossiers.fast_events import read_fast
+from dossiers.events import (
+    MAX_EVENT_BYTES,
+    Event,
+    EventRecord,
+    EventType,
+    InvalidEvent,
+    in_contract_years,
+    parse_event,
+)
+from dossiers.fast_events import FastEvent, FastExtended, FastPaid, FastTransferred
+from dossiers.plain_json import plain_object
+
+# As compiled constants (a C static, not a read through the enum class's slot: `dossiers.lifecycle`)
+_RECEIVED: Final = EventType.RECEIVED
+_TRANSFERRED: Final = EventType.TRANSFERRED
+
+
+_LONG_FRACTION = re.compile(rb":[0-9]{2}[.,][0-9]{7}")
+"""A time with more than six decimals of a second: msgspec rounds them to microseconds where pydantic
+truncates (…00.123456789 is …00.123457 against …00.123456), so such an event goes to pydantic."""
+
+_DECODE = msgspec.json.Decoder(FastEvent).decode
+
+
+def _in_years(moment: date | None) -> bool:
+    return moment is None or in_contract_years(moment)
+
+
+def read_fast(raw: bytes) -> FastEvent | None:
+    """The event in `raw` when msgspec accepts it and pydantic would accept it with the same values;
+    None when not sure (then `dossiers.events.parse_event` decides, and words the error;
+    `dossiers.fast_events` says why the two agree)."""
+    # msgspec keeps the last of two equal keys (msgspec/msgspec#648): the plain-JSON round trip finds them
+    if len(raw) > MAX_EVENT_BYTES or plain_object(raw) is None:  # a key given twice, odd bytes: pydantic
+        return None
+    if _LONG_FRACTION.search(raw) is not None:
+        return None
+    try:
+        event = _DECODE(raw)
+    except (msgspec.MsgspecError, ValueError, OverflowError, RecursionError):
+        return None
+    if not (_in_years(event.occurred_at) and _in_years(event.due_at)):
+        return None
+    procedure = event.procedure
+    if (event.dossier.strip() != event.dossier or event.agency.strip() != event.agency
+            or (procedure is not None and procedure.strip() != procedure)):
+        return None
+    if isinstance(event, FastTransferred) and event.data is not None:
+        to_agency = event.data.to_agency
+        if to_agency is not None and to_agency.strip() != to_agency:
+            return None
+    if isinstance(event, FastExtended) and not _in_years(event.data.new_due_at):
+        return None
+    if isinstance(event, FastPaid) and event.data.online and not event.data.receipt:
+        return None
+    return event
 
 
 def check_against_catalog(event: EventRecord, catalog: Catalog) -> None:
@@ -25,7 +85,7 @@ def check_against_catalog(event: EventRecord, catalog: Catalog) -> None:
             f"procedure: {code!r} is not a procedure of agency {agency.code!r}", "unknown_procedure"
         )
     kind = event.type
-    if kind is EventType.RECEIVED:
+    if kind is _RECEIVED:
         channel = event.channel
         if procedure is not None and channel is not None and channel not in procedure.channels:
             raise InvalidEvent(
@@ -33,7 +93,7 @@ def check_against_catalog(event: EventRecord, catalog: Catalog) -> None:
                 f"(allowed: {', '.join(procedure.channels)})",
                 "channel_not_allowed",
             )
-    elif kind is EventType.TRANSFERRED and event.data is not None:
+    elif kind is _TRANSFERRED and event.data is not None:
         to_agency = event.data.to_agency
         if to_agency and to_agency not in catalog.agency_by_code:
             raise InvalidEvent(

@@ -39,6 +39,8 @@ MODULES: tuple[str, ...] = (
     "dossiers/report_ii06a.py",
     "dossiers/index766.py",
     "dossiers/index766_live.py",
+    "dossiers/plain_json.py",
+    "dossiers/validation.py",
     "streams/processor.py",
     "streams/lines.py",
     "streams/batch.py",

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from benchmarks.harness import simulated_traffic
 from dossiers.catalog import load_catalog
 from dossiers.events import EventRecord, InvalidEvent, parse_event
-from dossiers.fast_events import FastEvent, read_fast
+from dossiers.fast_events import FastEvent
 from dossiers.lifecycle import DossierState, apply
-from dossiers.validation import read_event, validate_event
+from dossiers.validation import read_event, read_fast, validate_event
 from tests.unit.strategies import valid_event_dicts
 from tests.unit.test_door_fuzz import hostile_bytes
 
