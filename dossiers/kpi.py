@@ -62,12 +62,15 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
     agency = state.agency
     if status is STATUS_UNKNOWN or agency is None:
         return EMPTY
-    procedure = procedure_of(catalog, agency, state.procedure)
     at = state.received[0] if state.received else state.refused[0] if state.refused else as_of
     keys: list[Key] = [("received", agency, calendar.day_key(at))]
     if state.channel:
         keys.append(("channel", agency, state.channel))
-    the_clock = clock(state, procedure, calendar, as_of) if known is None else known
+    # the procedure only when the clock is computed here: a lookup through two interpreted objects, and
+    # the worker passes `known` in most calls (issue 19)
+    the_clock = known
+    if the_clock is None:
+        the_clock = clock(state, procedure_of(catalog, agency, state.procedure), calendar, as_of)
     if status is STATUS_REFUSED:
         keys.append(("refused", agency))
     elif status is STATUS_WITHDRAWN:

@@ -109,7 +109,6 @@ def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
     else:
         out.append("c6")
     agency = state.agency or ""
-    procedure = procedure_of(catalog, agency, state.procedure)
     if closed is not None:
         out.append("c7")
         ended = state
@@ -118,12 +117,18 @@ def columns(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
             if status is STATUS_WITHDRAWN:
                 out.append("withdrawn")
         reuse = known is not None and ended is state
-        timeliness = (known if reuse and known else clock(ended, procedure, calendar, closed)).timeliness
+        # the procedure only when the clock is computed here (the worker passes `known`; issue 19)
+        ended_clock = known if reuse and known else None
+        if ended_clock is None:
+            ended_clock = clock(ended, procedure_of(catalog, agency, state.procedure), calendar, closed)
+        timeliness = ended_clock.timeliness
         # no procedure in the catalog: no due date, counted on time (766 guidance: "hoặc NgayHenTra null")
         out.append(_FINISHED.get(timeliness or ON_TIME, "c9"))
     else:
         out.append("c11")
-        the_clock = known if known is not None else clock(state, procedure, calendar, window.end)
+        the_clock = known
+        if the_clock is None:
+            the_clock = clock(state, procedure_of(catalog, agency, state.procedure), calendar, window.end)
         out.append(_OPEN.get(the_clock.timeliness or WITHIN, "c12"))
         if the_clock.paused:
             out.append("paused")
