@@ -67,16 +67,19 @@ Phase = Callable[[Context], list[Figure]]
 
 
 class Best:
-    """The best figure of each name over the rounds, in the order first measured."""
+    """The best figure of each name over the rounds, in the order first measured; `every` keeps all of
+    them, in the order measured (the spread of a figure over `--repeat` rounds)."""
 
     def __init__(self) -> None:
         self.figures: dict[str, Figure] = {}
+        self.every: list[Figure] = []
 
     def keep(self, module: ModuleType | str, found: list[Figure]) -> None:
         for figure in found:
             figure.phase = figure.phase or (
                 module if isinstance(module, str) else module.__name__.rsplit(".", 1)[-1]
             )
+            self.every.append(figure)
             previous = self.figures.get(figure.name)
             if previous is None or figure.value > previous.value:
                 self.figures[figure.name] = figure
@@ -97,6 +100,8 @@ def kafka_phases(options: argparse.Namespace) -> list[tuple[ModuleType, Phase]]:
         phases += [(naive, naive.run_no_table), (naive, naive.run_linger), (pipeline, pipeline.run_no_linger)]
     if not options.no_variants or options.hollow:  # the worker without its domain core: what the rest costs
         phases += [(pipeline, pipeline.run_hollow)]
+    if options.tune:  # the worker with other settings, beside its defaults in the same rounds
+        phases += [(pipeline, partial(pipeline.run_tuned, tuning=dict(options.tune)))]
     return phases
 
 
@@ -149,6 +154,8 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         best.keep(memory, memory.run(ctx))
     result["figures"] = [f.as_dict() for f in best.figures.values()]
     result["ratios"] = ratios(best.figures)
+    if options.repeat > 1:
+        result["rounds"] = [f.as_dict() for f in best.every]
     result["errors"] = ctx.errors
     result["uptime_end"] = uptime()
     return result
@@ -207,6 +214,14 @@ def render(result: dict[str, Any]) -> None:
     out.print(f"uptime at start: {result['uptime_start']}\nuptime at end:   {result['uptime_end']}")
 
 
+def setting(text: str) -> tuple[str, str]:
+    """`IOC_NAME=VALUE` of `--tune`, as (name, value)."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.startswith("IOC_"):
+        raise argparse.ArgumentTypeError(f"expected IOC_NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.streams",
@@ -250,6 +265,14 @@ def parser() -> argparse.ArgumentParser:
         "--hollow",
         action="store_true",
         help="the worker without its domain core (benchmarks.hollow_worker), even with --no-variants",
+    )
+    p.add_argument(
+        "--tune",
+        action="append",
+        type=setting,
+        default=[],
+        metavar="IOC_NAME=VALUE",
+        help="also run the worker with this setting (repeat for several in one figure), beside its defaults",
     )
     p.add_argument("--profile-seconds", type=float, default=15.0)
     p.add_argument("--overdue-open", type=int, default=50_000, help="open dossiers in the real-worker test")

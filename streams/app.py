@@ -53,7 +53,7 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
         # a rebalance: waiting for them would never end; unsaved records are consumed again instead
         stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
-        broker_commit_interval=1.0,
+        broker_commit_interval=settings.commit_seconds,
         broker_session_timeout=settings.session_timeout_seconds,
         # a member learns of a rebalance (a worker joining) at its next heartbeat: 1 s, not 3, at the
         # default 30 s session (docs/benchmarks.md, "a worker joining a running group")

@@ -96,6 +96,12 @@ class StreamSettings(KafkaSettings):
         "full collections over them stalled it 120-260 ms every one to three seconds (streams/collector.py, "
         "docs/benchmarks.md)",
     )
+    commit_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often Faust commits the offsets of the records saved so far (its "
+        "broker_commit_interval); each commit first waits for Kafka to have their changelog records",
+    )
     processing_guarantee: Literal["at_least_once"] = Field(
         "at_least_once",
         description="Faust's delivery mode; only at_least_once: the results are exactly once by design",

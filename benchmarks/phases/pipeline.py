@@ -144,9 +144,19 @@ def measure(ctx: Context, workers: int = 1, tuning: dict[str, str] | None = None
                      # per revocation: records saved, left to consume again, sink flush s, saves s
                      "revocations": revocations,
                      "rebalance_log": steps,  # when each worker started, was revoked, joined, was ready
+                     # from the last record consumed to the last one committed: the run's end, which the
+                     # sink's writes, the saves and the commit interval (IOC_COMMIT_SECONDS) add
+                     "tail_seconds": tail(counted, series, total),
                      "timeline": timeline(counted, series, used)},
         )
     ]
+
+
+def tail(consumed_: Series, committed: Series, total: int) -> float | None:
+    """Seconds from the moment the workers had consumed `total` records (their counters, which also
+    count records consumed twice) to the moment all of them were committed."""
+    consumed_at, committed_at = consumed_.time_to_reach(total), committed.time_to_reach(total)
+    return None if consumed_at is None or committed_at is None else committed_at - consumed_at
 
 
 def timeline(consumed_: Series, committed: Series, used: dict[str, list[float]], step: int = 5,
@@ -206,6 +216,11 @@ def run(ctx: Context) -> list[Figure]:
 def run_no_linger(ctx: Context) -> list[Figure]:
     """One `ioc worker` with IOC_PRODUCER_LINGER_SECONDS=0: what the 20 ms linger gives."""
     return measure(ctx, tuning=NO_LINGER)
+
+
+def run_tuned(ctx: Context, tuning: dict[str, str]) -> list[Figure]:
+    """One `ioc worker` with `tuning` (IOC_* settings, `--tune`): a setting measured against the defaults."""
+    return measure(ctx, tuning=tuning)
 
 
 def run_hollow(ctx: Context) -> list[Figure]:
