@@ -207,9 +207,16 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
     """What one dossier adds to its agency's tally; `state` holds its events up to `window.end` only.
     `known`: the dossier's SLA clock at `window.end` if the caller has it (see `columns`); `names`: its
     columns for `window`, if the caller has them (the worker shares them with the form's keys)."""
-    tally = Tally()
     if names is None:
         names = columns(state, catalog, calendar, window, known)
+    return tally_of(state, catalog, calendar, names)
+
+
+def tally_of(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
+             names: tuple[str, ...]) -> Tally:
+    """`contribution` from the dossier's columns for the window (`dossiers.report_ii06a.columns`): what the
+    worker calls, with the columns it shares with the form's keys, and no window to build (issue 19)."""
+    tally = Tally()
     if "c3" not in names or state.received is None:
         return tally
     procedure = procedure_of(catalog, state.agency, state.procedure)

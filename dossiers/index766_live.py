@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
-from dossiers.index766 import SYNC_WITHIN_HOURS, TALLY_FIELDS, Index766, Row, Tally, contribution
+from dossiers.index766 import SYNC_WITHIN_HOURS, TALLY_FIELDS, Index766, Row, Tally, contribution, tally_of
 from dossiers.lifecycle import DossierState
 from dossiers.periods import Period
 from dossiers.report_ii06a import Window, new_window
@@ -93,7 +93,8 @@ def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, 
     if state.received is None:
         return ()
     received = state.received[0]
-    tally = contribution(state, catalog, calendar, new_window(received, as_of), known, names)
+    tally = (contribution(state, catalog, calendar, new_window(received, as_of), known) if names is None
+             else tally_of(state, catalog, calendar, names))
     if not tally.in_form:
         return ()
     agency = state.agency or ""
