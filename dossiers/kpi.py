@@ -25,7 +25,7 @@ from dossiers.lifecycle import (
     DossierState,
     procedure_of,
 )
-from dossiers.sla import WITHIN, Clock, Timeliness, clock
+from dossiers.sla import TUPLE_NEW, WITHIN, Clock, Timeliness, clock
 
 Key = tuple[str, ...]
 """A counter key: (kind, agency, ...); dates as ISO strings so keys serialise as they are."""
@@ -48,7 +48,7 @@ class Contribution(NamedTuple):
 
 def new_contribution(keys: tuple[Key, ...], the_clock: Clock) -> Contribution:
     """`Contribution(...)` without its interpreted `__new__` (as `dossiers.sla.new_clock`)."""
-    return tuple.__new__(Contribution, (keys, the_clock))
+    return TUPLE_NEW(Contribution, (keys, the_clock))
 
 
 EMPTY = Contribution((), Clock(None, None, False, None, 0, None))

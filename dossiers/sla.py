@@ -75,11 +75,15 @@ class Clock(NamedTuple):
     """The next instant at which `timeliness` changes with no new event (the timer to set)."""
 
 
+TUPLE_NEW: Final = tuple.__new__
+"""`tuple.__new__`, looked up once: compiled code otherwise finds the method on `tuple` at every call."""
+
+
 def new_clock(timeliness: Timeliness | None, due_at: Timestamp | None, paused: bool,
               due_soon_at: Timestamp | None, late_seconds: int, next_change_at: Timestamp | None) -> Clock:
     """`Clock(...)`, the same tuple, without the `__new__` that `NamedTuple` generates: compiled code calls
     that one as an interpreted function for every instance (about 150 ns; issue 19)."""
-    return tuple.__new__(Clock, (timeliness, due_at, paused, due_soon_at, late_seconds, next_change_at))
+    return TUPLE_NEW(Clock, (timeliness, due_at, paused, due_soon_at, late_seconds, next_change_at))
 
 
 def processing_work(procedure: Procedure, calendar: WorkingCalendar) -> WorkSeconds:
@@ -106,7 +110,7 @@ class Due(NamedTuple):
 
 def new_due(work: WorkSeconds, at: Timestamp | None, by_date: bool) -> Due:
     """`Due(...)` without its interpreted `__new__` (as `new_clock`)."""
-    return tuple.__new__(Due, (work, at, by_date))
+    return TUPLE_NEW(Due, (work, at, by_date))
 
 
 def _cutoff_passed(procedure: Procedure, calendar: WorkingCalendar, received: Timestamp) -> bool:
@@ -149,7 +153,7 @@ def due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
         computed = _due(state, procedure, calendar, until)
         found = memo[key] = (computed.work, computed.at, computed.by_date)
         return computed
-    return tuple.__new__(Due, found)  # `Due(*found)` without its interpreted `__new__` (`new_clock`)
+    return TUPLE_NEW(Due, found)  # `Due(*found)` without its interpreted `__new__` (`new_clock`)
 
 
 def _due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
