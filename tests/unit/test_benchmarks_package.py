@@ -163,3 +163,29 @@ def test_the_benchmarks_broker_takes_the_compose_brokers_group_settings() -> Non
     lines = COMPOSE_BROKER.read_text(encoding="utf-8").splitlines()
     assert "group.initial.rebalance.delay.ms=3000" in lines
     assert not any(key.startswith("#") for key in found)
+
+
+def test_tune_takes_worker_settings_only() -> None:
+    import argparse
+
+    from benchmarks.streams import parser, setting
+
+    assert setting("IOC_COMMIT_SECONDS=0.2") == ("IOC_COMMIT_SECONDS", "0.2")
+    assert setting("IOC_SINK_BATCH_SIZE=") == ("IOC_SINK_BATCH_SIZE", "")
+    for bad in ("COMMIT_SECONDS=1", "IOC_COMMIT_SECONDS"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            setting(bad)
+    options = parser().parse_args(["--tune", "IOC_A=1", "--tune", "IOC_B=2"])
+    assert dict(options.tune) == {"IOC_A": "1", "IOC_B": "2"}
+
+
+def test_the_tail_runs_from_all_consumed_to_all_committed() -> None:
+    from benchmarks.harness import Series
+    from benchmarks.phases.pipeline import tail
+
+    consumed, committed = Series(), Series()
+    for at, done, saved in ((0.0, 0, 0), (1.0, 50, 20), (2.0, 100, 60), (3.0, 100, 100)):
+        consumed.add(at, done)
+        committed.add(at, saved)
+    assert tail(consumed, committed, 100) == 1.0
+    assert tail(consumed, committed, 200) is None  # never reached
