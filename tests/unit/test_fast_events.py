@@ -226,3 +226,20 @@ def test_the_simulators_events_all_take_the_fast_path_and_read_alike() -> None:
         assert read_event(raw, traffic.catalog) == fast
         types.add(fast.type)
     assert len(types) >= 12
+
+
+def test_no_fast_struct_has_a_subclass() -> None:
+    """`read_fast` tells the types apart by `type(event) is ...` (an `isinstance` on a msgspec struct calls
+    its metaclass's `__instancecheck__`): a subclass of one of them would slip past its checks."""
+    import typing
+
+    for struct in typing.get_args(FastEvent):
+        assert struct.__subclasses__() == [], struct
+
+
+@given(st.one_of(st.none(), st.dates(), st.datetimes()))
+def test_the_fast_reader_s_years_are_the_contract_s(moment: date | None) -> None:
+    from dossiers.events import in_contract_years
+    from dossiers.validation import _in_years
+
+    assert _in_years(moment) == (moment is None or in_contract_years(moment))
