@@ -43,6 +43,9 @@ class WorkingCalendar:
         self.due_memo: dict[tuple[object, ...], tuple[WorkSeconds, Timestamp | None, bool]] = {}
         """`dossiers.sla.due` of dossiers without pauses, by what it reads (receipt, appointment, the
         procedure's period): kept with the calendar because it depends on it. Bounded by `sla.due`."""
+        self.work_memo: dict[int, tuple[object, WorkSeconds]] = {}
+        """`dossiers.sla.processing_work` by the procedure's `id`, with the procedure itself (held, so its
+        `id` cannot be another object's while it is here). Bounded by `sla.processing_work`."""
         self._extra_off = frozenset(self.config.extra_days_off)
         self._extra_on = frozenset(self.config.extra_working_days)
         self._first = date(first_year, 1, 1)

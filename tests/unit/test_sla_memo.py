@@ -67,3 +67,28 @@ def test_the_memo_is_bounded_and_still_right(monkeypatch: pytest.MonkeyPatch) ->
         for state in states:
             assert sla.due(state, proc, calendar) == sla._due(state, proc, fresh, None)
             assert len(calendar.due_memo) <= 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(periods=st.lists(st.tuples(st.integers(1, 400), st.sampled_from(["days", "hours"])), min_size=1,
+                        max_size=30))
+def test_the_processing_memo_answers_for_the_procedure_asked(periods: list[tuple[int, str]]) -> None:
+    """`processing_work` from a warm calendar equals its computation for each procedure, also for
+    procedures made and dropped one after another (an `id` is reused once its object is freed: the memo
+    holds the procedure, so its `id` is never another's while remembered), and the memo stays bounded."""
+    calendar = SHARED[(8, "day")]
+    for processing, unit in periods:
+        made = procedure(processing, unit)  # a fresh object each time, freed at the next turn
+        expected = round(processing * (3600 if unit == "hours" else calendar.day_seconds))
+        assert sla.processing_work(made, calendar) == expected
+        assert sla.processing_work(made, calendar) == expected  # remembered
+    assert len(calendar.work_memo) <= sla.WORK_MEMO_LIMIT
+
+
+def test_the_processing_memo_is_emptied_at_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    calendar = WorkingCalendar(CONFIGS[(8, "day")])
+    monkeypatch.setattr(sla, "WORK_MEMO_LIMIT", 3)
+    kept = [procedure(n) for n in range(1, 8)]
+    for made in kept:
+        assert sla.processing_work(made, calendar) == made.processing * calendar.day_seconds
+        assert len(calendar.work_memo) <= 3
