@@ -448,3 +448,20 @@ def test_procedure_of_is_the_catalogs_procedure(agency: str | None, code: str | 
     """The compiled lookup the core uses answers as `Catalog.procedure` does (None for a missing code)."""
     expected = CATALOG.procedure(agency or "", code) if code else None
     assert procedure_of(CATALOG, agency, code) is expected
+
+
+def test_procedure_of_follows_the_catalog_it_is_given() -> None:
+    """It keeps the last catalog's procedures in plain dicts: asked about another catalog, and back, it
+    answers for the one given each time (a catalog without the first agency knows none of its codes)."""
+    from dossiers.catalog import Catalog
+
+    first = CATALOG.agencies[0]
+    dumped = CATALOG.model_dump()
+    dumped["agencies"] = [a for a in dumped["agencies"] if a["code"] != first.code]
+    smaller = Catalog.model_validate(dumped)
+    code = first.procedures[0].code
+    for _ in range(2):
+        assert procedure_of(CATALOG, first.code, code) is CATALOG.procedure(first.code, code) is not None
+        assert procedure_of(smaller, first.code, code) is None
+        other = smaller.agencies[0]
+        assert procedure_of(smaller, other.code, other.procedures[0].code) is other.procedures[0]
