@@ -38,16 +38,23 @@ def procedure_of(catalog: Catalog, agency: str | None, code: str | None) -> Proc
     into the interpreted catalog cost 3 % of the core, issue 19). From plain dicts built once per catalog
     (a worker has one): the catalog's own are behind two attribute reads of pydantic models, each through
     their `__getattr__` hook (about 1,200 instructions a lookup, 2.4 % of the core)."""
-    global _SEEN
     if not agency or not code:
         return None
+    by_code = procedure_table(catalog).get(agency)
+    return None if by_code is None else by_code.get(code)
+
+
+def procedure_table(catalog: Catalog) -> dict[str, dict[str, Procedure]]:
+    """The catalog's procedures by agency code, then procedure code (every agency, with or without
+    procedures), in plain dicts built once per catalog: what `procedure_of` and the stream's catalog check
+    read. Not to be changed by the caller."""
+    global _SEEN
     seen = _SEEN
     if seen[0] is not catalog:
         agencies = catalog.agency_by_code.items()
         seen = (catalog, {key: dict(found.procedure_by_code) for key, found in agencies})
         _SEEN = seen
-    by_code = seen[1].get(agency)
-    return None if by_code is None else by_code.get(code)
+    return seen[1]
 
 
 def event_hash(event_id: str) -> int:

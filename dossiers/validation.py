@@ -25,6 +25,7 @@ from dossiers.events import (
     parse_event,
 )
 from dossiers.fast_events import FastEvent, FastExtended, FastPaid, FastTransferred
+from dossiers.lifecycle import procedure_table
 from dossiers.plain_json import plain_object
 
 # As compiled constants (a C static, not a read through the enum class's slot: `dossiers.lifecycle`)
@@ -98,15 +99,17 @@ def read_fast(raw: bytes) -> FastEvent | None:
 
 
 def check_against_catalog(event: EventRecord, catalog: Catalog) -> None:
-    """Raise InvalidEvent when the event names an agency, procedure or channel the catalog lacks."""
-    agency = catalog.agency_by_code.get(event.agency)
-    if agency is None:
+    """Raise InvalidEvent when the event names an agency, procedure or channel the catalog lacks. Reads the
+    catalog's plain table (`procedure_table`), not its pydantic models (1.6 % of the core, issue 19)."""
+    table = procedure_table(catalog)
+    by_code = table.get(event.agency)
+    if by_code is None:
         raise InvalidEvent(f"agency: {event.agency!r} is not an agency of the catalog", "unknown_agency")
     code = event.procedure
-    procedure = None if code is None else agency.procedure_by_code.get(code)
+    procedure = None if code is None else by_code.get(code)
     if code is not None and procedure is None:
         raise InvalidEvent(
-            f"procedure: {code!r} is not a procedure of agency {agency.code!r}", "unknown_procedure"
+            f"procedure: {code!r} is not a procedure of agency {event.agency!r}", "unknown_procedure"
         )
     kind = event.type
     if kind is _RECEIVED:
@@ -119,7 +122,7 @@ def check_against_catalog(event: EventRecord, catalog: Catalog) -> None:
             )
     elif kind is _TRANSFERRED and event.data is not None:
         to_agency = event.data.to_agency
-        if to_agency and to_agency not in catalog.agency_by_code:
+        if to_agency and to_agency not in table:
             raise InvalidEvent(
                 f"data.to_agency: {to_agency!r} is not an agency of the catalog", "unknown_agency"
             )
