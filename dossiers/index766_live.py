@@ -26,8 +26,9 @@ from dossiers.periods import Period
 from dossiers.report_ii06a import Window, new_window
 from dossiers.sla import Clock
 
-LiveKey = tuple[str, str, str, str]
-"""("766", agency, field, local date or ""): one counter of the running index."""
+LiveKey = tuple[str, ...]
+"""("766", agency, field, local date or ""): one counter of the running index (of any length for mypyc, as
+`dossiers.report_ii06a.LiveKey`)."""
 Weighted = tuple[LiveKey, int]
 
 RECEIPT_DATED: frozenset[str] = frozenset(

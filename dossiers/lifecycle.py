@@ -299,14 +299,15 @@ class DossierState:
             found.append("rescheduled more than once")
         return found
 
-    def figure_inputs(self) -> tuple[tuple[object, ...], tuple[object, ...], tuple[object, ...]]:
+    def figure_inputs(self) -> tuple[tuple[object, ...], ...]:
         """What the derived figures read of the state (its KPI contribution, its SLA clock, its keys of the
         running II.06a and 766 figures), as a value: equal before and after an event that changed none of
         it, such as a `returned` or a `transferred` (`UNREAD_BY_FIGURES`). Time apart, such an event
         leaves every figure as it was (`streams.processor.Processor`'s short cut). In three parts: what the
         SLA clock reads (`READ_BY_THE_CLOCK`), the pauses (read by the clock too) and the rest; an event
         that changes only the rest (a `paid`, a `rated`, a `synced`) leaves the clock as it was, time
-        apart."""
+        apart. Typed as a tuple of any length: mypyc keeps a fixed-length tuple unboxed, as a C struct, and
+        builds a new tuple object from it at every comparison and slice (six per event; issue 19)."""
         # the fields written out, not read by `attrgetter`s: compiled, each is a direct read (twice per
         # event, 1 µs as `attrgetter`s; tests/unit/test_figure_inputs.py checks these are exactly the fields
         # of `READ_BY_THE_CLOCK` and the others not in `UNREAD_BY_FIGURES`, in the order of the fields)

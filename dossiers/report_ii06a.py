@@ -288,8 +288,10 @@ def build_report(states: Iterable[DossierState], catalog: Catalog, calendar: Wor
 
 # -- the period in progress, from running counters (groundwork for the live board) ----------------------
 
-LiveKey = tuple[str, str, str, str]
-"""("ii06a", agency, column, local date): what one dossier adds to running counters, whatever the period."""
+LiveKey = tuple[str, ...]
+"""("ii06a", agency, column, local date): what one dossier adds to running counters, whatever the period.
+Typed of any length, not `tuple[str, str, str, str]`: mypyc keeps a fixed-length tuple unboxed, as a C
+struct, and builds a new tuple object from it at every dict read or write (three per key moved; issue 19)."""
 
 
 def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,

@@ -224,6 +224,18 @@ class PartitionView:
                 del counts[key]
 
 
+def _mark(outcome: Outcome, state: DossierState, agency: str, clock_: Clock, opened: bool,
+          now: Timestamp) -> None:
+    """The deadline mark of one end of a clock's change (closed for the clock before, opened for the one
+    after), when that end is overdue or due soon."""
+    kind = _alert_kind(clock_.timeliness) if clock_.timeliness else None
+    if kind in ("overdue", "due_soon") and clock_.due_at is not None:
+        outcome.deadlines.append(
+            DeadlineMark(kind, state.dossier, agency, state.procedure, clock_.due_at, opened,
+                         clock_.late_seconds, now)
+        )
+
+
 class Processor:
     """Validates, applies and classifies; keeps one PartitionView per assigned partition."""
 
@@ -350,7 +362,8 @@ class Processor:
         after = state.figure_inputs() if inputs is not None else None
         same = after is not None and after == inputs
         # the clock's inputs alone unchanged (a `paid`, a `rated`): the held clock, moved to `now`
-        timed = inputs is not None and after is not None and after[:2] == inputs[:2]
+        timed = inputs is not None and after is not None and (
+            same or (after[0] == inputs[0] and after[1] == inputs[1]))
         new, new_live = self._evaluate(view, state, old, old_live, now, outcome, quiet, same, timed)
         self._hold(key, self._write(outcome, key, state.to_bytes()), state, new, new_live)
         self._describe(outcome, state, event)
@@ -610,25 +623,10 @@ class Processor:
         self, state: DossierState, before: Clock, after: Clock, now: Timestamp, outcome: Outcome, quiet: bool
     ) -> None:
         agency = state.agency or ""
-        for clock_, opened in ((before, False), (after, True)):
-            kind = _alert_kind(clock_.timeliness) if clock_.timeliness else None
-            if (
-                kind in ("overdue", "due_soon")
-                and clock_.due_at is not None
-                and (before.timeliness != after.timeliness or before.due_at != after.due_at)
-            ):
-                outcome.deadlines.append(
-                    DeadlineMark(
-                        kind,
-                        state.dossier,
-                        agency,
-                        state.procedure,
-                        clock_.due_at,
-                        opened,
-                        clock_.late_seconds,
-                        now,
-                    )
-                )
+        # both ends written out, not a loop over ((before, False), (after, True)): three tuples per event
+        if before.timeliness != after.timeliness or before.due_at != after.due_at:
+            _mark(outcome, state, agency, before, False, now)
+            _mark(outcome, state, agency, after, True, now)
         kind = _alert_kind(after.timeliness) if after.timeliness else None
         if kind is None or _RANK[kind] <= _RANK.get(state.alerted, 0):
             return
