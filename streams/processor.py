@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import NamedTuple, cast
@@ -111,7 +111,8 @@ def pack_held(value: bytes, state: DossierState, held: Contribution, live: Live)
     """A `Held` entry for the state bytes `value`, decoded: `state`, whose contribution is `held` and running
     keys `live`. Item by item: star expansions and `itertools.chain` cost several times more here, in list
     growth and calls through the interpreter (issue 19)."""
-    keys, (report, index) = held.keys, live
+    # read one by one: `keys, (report, index) = held.keys, live` built two tuples and iterated them
+    keys, report, index = held.keys, live[0], live[1]
     flat: list[object] = [value, state, len(keys), len(report)]
     if held is EMPTY:
         for _ in range(6):
@@ -161,6 +162,33 @@ _UNDATED = ("c12", "c13")
 """Columns `running_report` sums whatever their date (open dossiers): kept undated, never dropped."""
 
 
+def _add_weighted(counts: dict[LiveKey, int], keys: tuple[Weighted, ...], sign: int, floor: str) -> None:
+    """Add `sign` times each weighted 766 key to `counts`; keys dated before `floor` are not kept."""
+    for key, weight in keys:
+        if key[3] and key[3] < floor:
+            continue
+        n = counts.get(key, 0) + sign * weight
+        if n:
+            counts[key] = n
+        else:
+            counts.pop(key, None)
+
+
+def _add_report(counts: dict[LiveKey, int], keys: tuple[LiveKey, ...], sign: int, floor: str) -> None:
+    """Add `sign` for each form II.06a key to `counts`: open dossiers' columns undated, keys dated before
+    `floor` not kept."""
+    for key in keys:
+        if key[2] in _UNDATED:
+            key = (key[0], key[1], key[2], "")
+        elif key[3] < floor:
+            continue
+        n = counts.get(key, 0) + sign
+        if n:
+            counts[key] = n
+        else:
+            counts.pop(key, None)
+
+
 @dataclass(slots=True)
 class PartitionView:
     """Derived state of one partition: KPI counters, form II.06a counters and the due-time heap."""
@@ -182,37 +210,20 @@ class PartitionView:
         if old[1] != new[1]:
             self.move_index(old[1], new[1])
 
-    def move_index(self, old: Sequence[Weighted], new: Sequence[Weighted]) -> None:
+    def move_index(self, old: tuple[Weighted, ...], new: tuple[Weighted, ...]) -> None:
         """Subtract a dossier's old weighted 766 keys, add its new ones (only those that differ, as
         `KpiCounters.move`: `dossiers.kpi.changed`); dated before the floor: not kept."""
         old, new = changed(old, new)
-        counts, floor = self.index, self.report_floor
-        for keys, sign in ((old, -1), (new, 1)):
-            for key, weight in keys:
-                if key[3] and key[3] < floor:
-                    continue
-                n = counts.get(key, 0) + sign * weight
-                if n:
-                    counts[key] = n
-                else:
-                    counts.pop(key, None)
+        # the two sides by two calls, not a loop over ((old, -1), (new, 1)): three tuples and an iterator
+        _add_weighted(self.index, old, -1, self.report_floor)
+        _add_weighted(self.index, new, 1, self.report_floor)
 
-    def move_report(self, old: Sequence[LiveKey], new: Sequence[LiveKey]) -> None:
+    def move_report(self, old: tuple[LiveKey, ...], new: tuple[LiveKey, ...]) -> None:
         """Subtract a dossier's old keys, add its new ones (only those that differ); keys dated before the
         floor are not kept."""
         old, new = changed(old, new)
-        counts, floor = self.report, self.report_floor
-        for keys, sign in ((old, -1), (new, 1)):
-            for key in keys:
-                if key[2] in _UNDATED:
-                    key = (key[0], key[1], key[2], "")
-                elif key[3] < floor:
-                    continue
-                n = counts.get(key, 0) + sign
-                if n:
-                    counts[key] = n
-                else:
-                    counts.pop(key, None)
+        _add_report(self.report, old, -1, self.report_floor)
+        _add_report(self.report, new, 1, self.report_floor)
 
     def bound_report(self, floor: str) -> None:
         """Move the floor up to `floor` (never down) and drop the keys dated before it."""
