@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar, final
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog, Centre
@@ -25,7 +25,7 @@ from dossiers.lifecycle import (
     DossierState,
     procedure_of,
 )
-from dossiers.sla import TUPLE_NEW, WITHIN, Clock, Timeliness, clock
+from dossiers.sla import WITHIN, Clock, Timeliness, clock
 
 Key = tuple[str, ...]
 """A counter key: (kind, agency, ...); dates as ISO strings so keys serialise as they are."""
@@ -36,19 +36,32 @@ CHANNELS = tuple(channel.value for channel in Channel)
 SATISFIED = frozenset({"very_satisfied", "satisfied"})
 
 
-class Contribution(NamedTuple):
-    """What one dossier adds to the counters at one instant, plus its clock for timers and alerts (a named
-    tuple, as `dossiers.sla.Clock`)."""
+@final
+class Contribution:
+    """What one dossier adds to the counters at one instant, plus its clock for timers and alerts: a value,
+    a plain class for mypyc as `dossiers.sla.Clock`."""
 
     keys: tuple[Key, ...]
     clock: Clock
 
+    def __init__(self, keys: tuple[Key, ...], clock: Clock) -> None:
+        self.keys, self.clock = keys, clock
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Contribution):
+            return False
+        return self.keys == other.keys and self.clock == other.clock
+
+    def __hash__(self) -> int:
+        return hash((self.keys, self.clock))
+
+    def __repr__(self) -> str:
+        return f"Contribution(keys={self.keys!r}, clock={self.clock!r})"
 
 
 def new_contribution(keys: tuple[Key, ...], the_clock: Clock) -> Contribution:
-    """`Contribution(...)` without its interpreted `__new__` (as `dossiers.sla.new_clock`)."""
-    return TUPLE_NEW(Contribution, (keys, the_clock))
+    """`Contribution(...)` (the name the core's callers use since it was a named tuple)."""
+    return Contribution(keys, the_clock)
 
 
 EMPTY = Contribution((), Clock(None, None, False, None, 0, None))

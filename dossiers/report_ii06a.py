@@ -63,10 +63,9 @@ class Grouping(StrEnum):
 
 
 class Window(NamedTuple):
-    """The instants a report covers: [start, end], both whole seconds, `end` included. A named tuple, as
-    `dossiers.sla.Clock` (a frozen dataclass's generated `__init__` runs interpreted under mypyc, one
-    `object.__setattr__` per field; issue 19). The worker builds none per event: it hands the two
-    instants to `columns_between`."""
+    """The instants a report covers: [start, end], both whole seconds, `end` included. A named tuple (a
+    frozen dataclass's generated `__init__` runs interpreted under mypyc, one `object.__setattr__` per
+    field; issue 19). The worker builds none per event: it hands the two instants to `columns_between`."""
 
     start: Timestamp
     end: Timestamp

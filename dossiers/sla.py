@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Final, NamedTuple
+from typing import Final, final
 
 from dossiers.calendar import Timestamp, WorkingCalendar, WorkSeconds
 from dossiers.catalog import Procedure
@@ -58,9 +58,13 @@ DUE_SOON: Final = Timeliness.DUE_SOON
 OVERDUE: Final = Timeliness.OVERDUE
 
 
-class Clock(NamedTuple):
-    """The SLA view of one dossier at one instant. A named tuple rather than a frozen dataclass: built a
-    few times per event, in a third of the time (no `object.__setattr__` per field; issue 19)."""
+@final
+class Clock:
+    """The SLA view of one dossier at one instant: a value (equal fields, equal clocks).
+
+    A plain class, not a named tuple: compiled by mypyc it is a C struct, built in about a tenth of the
+    instructions `tuple.__new__` takes to build a named tuple (a temporary tuple, the subclass's instance,
+    the copy), and the core builds one or two per event (issue 19). Immutable by convention."""
 
     timeliness: Timeliness | None
     """None for refused, withdrawn, or not (yet) received dossiers."""
@@ -74,16 +78,36 @@ class Clock(NamedTuple):
     next_change_at: Timestamp | None
     """The next instant at which `timeliness` changes with no new event (the timer to set)."""
 
+    def __init__(self, timeliness: Timeliness | None, due_at: Timestamp | None, paused: bool,
+                 due_soon_at: Timestamp | None, late_seconds: int, next_change_at: Timestamp | None) -> None:
+        self.timeliness, self.due_at, self.paused = timeliness, due_at, paused
+        self.due_soon_at, self.late_seconds, self.next_change_at = due_soon_at, late_seconds, next_change_at
 
-TUPLE_NEW: Final = tuple.__new__
-"""`tuple.__new__`, looked up once: compiled code otherwise finds the method on `tuple` at every call."""
+    def fields(self) -> tuple[object, ...]:
+        return (self.timeliness, self.due_at, self.paused, self.due_soon_at, self.late_seconds,
+                self.next_change_at)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, Clock):
+            return False
+        return (self.timeliness == other.timeliness and self.due_at == other.due_at
+                and self.paused == other.paused and self.due_soon_at == other.due_soon_at
+                and self.late_seconds == other.late_seconds and self.next_change_at == other.next_change_at)
+
+    def __hash__(self) -> int:
+        return hash(self.fields())
+
+    def __repr__(self) -> str:
+        return ("Clock(timeliness={!r}, due_at={!r}, paused={!r}, due_soon_at={!r}, late_seconds={!r}, "
+                "next_change_at={!r})").format(*self.fields())
 
 
 def new_clock(timeliness: Timeliness | None, due_at: Timestamp | None, paused: bool,
               due_soon_at: Timestamp | None, late_seconds: int, next_change_at: Timestamp | None) -> Clock:
-    """`Clock(...)`, the same tuple, without the `__new__` that `NamedTuple` generates: compiled code calls
-    that one as an interpreted function for every instance (about 150 ns; issue 19)."""
-    return TUPLE_NEW(Clock, (timeliness, due_at, paused, due_soon_at, late_seconds, next_change_at))
+    """`Clock(...)` (the name the core's callers use since it was a named tuple)."""
+    return Clock(timeliness, due_at, paused, due_soon_at, late_seconds, next_change_at)
 
 
 WORK_MEMO_LIMIT = 10_000
@@ -114,8 +138,10 @@ def counts_days(procedure: Procedure, calendar: WorkingCalendar) -> bool:
     return procedure.unit != "hours" and calendar.config.deadline_mode == "day"
 
 
-class Due(NamedTuple):
-    """Where a dossier's deadline stands, in working time and as an instant (a named tuple, as `Clock`)."""
+@final
+class Due:
+    """Where a dossier's deadline stands, in working time and as an instant: a value, a plain class for
+    mypyc as `Clock`."""
 
     work: WorkSeconds
     """The due point in working seconds (due soon is measured back from it)."""
@@ -124,10 +150,24 @@ class Due(NamedTuple):
     by_date: bool
     """Results are classified by local date (early / on time / late), not by instant."""
 
+    def __init__(self, work: WorkSeconds, at: Timestamp | None, by_date: bool) -> None:
+        self.work, self.at, self.by_date = work, at, by_date
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Due):
+            return False
+        return self.work == other.work and self.at == other.at and self.by_date == other.by_date
+
+    def __hash__(self) -> int:
+        return hash((self.work, self.at, self.by_date))
+
+    def __repr__(self) -> str:
+        return f"Due(work={self.work!r}, at={self.at!r}, by_date={self.by_date!r})"
+
 
 def new_due(work: WorkSeconds, at: Timestamp | None, by_date: bool) -> Due:
-    """`Due(...)` without its interpreted `__new__` (as `new_clock`)."""
-    return TUPLE_NEW(Due, (work, at, by_date))
+    """`Due(...)` (the name the core's callers use since it was a named tuple)."""
+    return Due(work, at, by_date)
 
 
 def _cutoff_passed(procedure: Procedure, calendar: WorkingCalendar, received: Timestamp) -> bool:
@@ -170,7 +210,7 @@ def due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
         computed = _due(state, procedure, calendar, until)
         found = memo[key] = (computed.work, computed.at, computed.by_date)
         return computed
-    return TUPLE_NEW(Due, found)  # `Due(*found)` without its interpreted `__new__` (`new_clock`)
+    return Due(found[0], found[1], found[2])
 
 
 def _due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,

@@ -1,5 +1,7 @@
-"""The core's factories of named tuples (`new_clock`, `new_due`, `new_contribution`, `new_window`; issue 19)
-build what the class itself builds: the same type, fields, equality, hash and repr, compiled or not."""
+"""The core's value objects and their factories (`new_clock`, `new_due`, `new_contribution`, `new_window`;
+issue 19): a factory builds what its class builds, and the plain classes mypyc compiles (`Clock`, `Due`,
+`Contribution`) behave as the named tuples they replaced did: equal exactly when their fields are equal,
+with equal hashes, and a repr that names every field."""
 
 from __future__ import annotations
 
@@ -18,13 +20,20 @@ instants = st.integers(min_value=0, max_value=5_000_000_000)
 maybe_instants = st.none() | instants
 clocks = st.tuples(st.none() | st.sampled_from(Timeliness), maybe_instants, st.booleans(), maybe_instants,
                    st.integers(min_value=0, max_value=10**9), maybe_instants)
+dues = st.tuples(st.integers(min_value=0, max_value=10**9), maybe_instants, st.booleans())
 keys = st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)).map(tuple), max_size=4).map(tuple)
+contributions = st.tuples(keys, clocks.map(lambda fields: Clock(*fields)))
 
 CASES: list[tuple[type[Any], Callable[..., Any], Any]] = [
     (Clock, new_clock, clocks),
-    (Due, new_due, st.tuples(st.integers(min_value=0, max_value=10**9), maybe_instants, st.booleans())),
-    (Contribution, new_contribution, st.tuples(keys, clocks.map(lambda fields: Clock(*fields)))),
+    (Due, new_due, dues),
+    (Contribution, new_contribution, contributions),
     (Window, new_window, st.tuples(instants, instants)),
+]
+VALUES: list[tuple[type[Any], Any, tuple[str, ...]]] = [
+    (Clock, clocks, ("timeliness", "due_at", "paused", "due_soon_at", "late_seconds", "next_change_at")),
+    (Due, dues, ("work", "at", "by_date")),
+    (Contribution, contributions, ("keys", "clock")),
 ]
 
 
@@ -37,6 +46,25 @@ def test_a_factory_builds_what_its_class_builds(
         made, expected = factory(*values), cls(*values)
         assert type(made) is cls
         assert made == expected and hash(made) == hash(expected) and repr(made) == repr(expected)
-        assert made._asdict() == expected._asdict()
+
+    check()
+
+
+@pytest.mark.parametrize(("cls", "fields", "names"), VALUES, ids=[case[0].__name__ for case in VALUES])
+def test_a_value_class_is_equal_exactly_when_its_fields_are(
+    cls: type[Any], fields: Any, names: tuple[str, ...]
+) -> None:
+    @given(fields, fields)
+    def check(one: tuple[Any, ...], other: tuple[Any, ...]) -> None:
+        a, b = cls(*one), cls(*other)
+        assert tuple(getattr(a, name) for name in names) == one
+        assert (a == b) is (one == other) and (a != b) is (one != other)
+        again = cls(*one)
+        assert again == a and (again != a) is False and hash(again) == hash(a)
+        if one == other:
+            assert hash(a) == hash(b)
+        named = ", ".join(f"{n}={v!r}" for n, v in zip(names, one, strict=True))
+        assert repr(a) == f"{cls.__name__}({named})"
+        assert a != one  # a value object, no longer a tuple
 
     check()
