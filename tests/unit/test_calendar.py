@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import ICT, at, calendar_dates, local, ts
 
-from dossiers.calendar import WorkingCalendar, to_timestamp
+from dossiers.calendar import FIXED_OFFSETS, FIXED_OFFSETS_LIMIT, WorkingCalendar, to_timestamp
 from dossiers.catalog import CalendarConfig, OfficeHours
 
 VN = holidays.country_holidays("VN", years=range(2019, 2042))
@@ -472,6 +472,19 @@ def test_to_timestamp_is_int_of_timestamp(moment: datetime) -> None:
     datetime: fixed offsets with seconds and microseconds, zones with daylight saving and folds, before
     1970 (truncated toward zero, as `int` truncates the float)."""
     assert to_timestamp(moment) == int(moment.timestamp())
+
+
+def test_to_timestamp_remembers_fixed_offsets_within_a_bound() -> None:
+    """`FIXED_OFFSETS` keeps each fixed zone's offset, is emptied when full, and gives the same answers
+    before, while and after it is full (zones one microsecond apart: more than the bound)."""
+    moment = datetime(2026, 3, 2, 8, 15, 30, 250_000)
+    for n in range(FIXED_OFFSETS_LIMIT + 50):
+        zone = timezone(timedelta(hours=7, microseconds=n))
+        for _ in range(2):  # the second time from the memo
+            aware = moment.replace(tzinfo=zone)
+            assert to_timestamp(aware) == int(aware.timestamp())
+        assert 0 < len(FIXED_OFFSETS) <= FIXED_OFFSETS_LIMIT
+        assert FIXED_OFFSETS[zone] == (7 * 3600, n)
 
 
 def test_to_timestamp_refuses_a_naive_datetime() -> None:
