@@ -129,7 +129,7 @@ def changed(old: tuple[T, ...], new: tuple[T, ...]) -> tuple[tuple[T, ...], tupl
 
 
 def _add_all(counts: dict[Key, int], keys: tuple[Key, ...], sign: int) -> None:
-    """`KpiCounters.add` over a tuple (read by index once compiled, where `add` takes any iterable)."""
+    """Add `sign` for each key to `counts`, dropping zero sums; over a tuple (read by index once compiled)."""
     for key in keys:
         n = counts.get(key, 0) + sign
         if n:
@@ -149,13 +149,7 @@ class KpiCounters:
         self.counts: dict[Key, int] = {}
 
     def add(self, keys: Iterable[Key], sign: int = 1) -> None:
-        counts = self.counts
-        for key in keys:
-            n = counts.get(key, 0) + sign
-            if n:
-                counts[key] = n
-            else:
-                counts.pop(key, None)
+        _add_all(self.counts, tuple(keys), sign)  # a tuple's `tuple()` is itself
 
     def move(self, old: tuple[Key, ...], new: tuple[Key, ...]) -> None:
         old, new = changed(old, new)
