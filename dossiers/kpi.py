@@ -59,11 +59,6 @@ class Contribution:
         return f"Contribution(keys={self.keys!r}, clock={self.clock!r})"
 
 
-def new_contribution(keys: tuple[Key, ...], the_clock: Clock) -> Contribution:
-    """`Contribution(...)` (the name the core's callers use since it was a named tuple)."""
-    return Contribution(keys, the_clock)
-
-
 EMPTY = Contribution((), Clock(None, None, False, None, 0, None))
 
 
@@ -102,7 +97,7 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
         keys.append(("paid", agency, "online" if state.paid_online else "offline"))
     if state.extensions > 1:  # the appointment may be rescheduled once (Decree 61/2018)
         keys.append(("rescheduled_twice", agency))
-    return new_contribution(tuple(keys), the_clock)
+    return Contribution(tuple(keys), the_clock)
 
 
 T = TypeVar("T")

@@ -78,7 +78,7 @@ class Window(NamedTuple):
 
 
 def new_window(start: Timestamp, end: Timestamp) -> Window:
-    """`Window(start, end)` without its interpreted `__new__` (as `dossiers.sla.new_clock`)."""
+    """`Window(start, end)` without the interpreted `__new__` that `NamedTuple` generates."""
     return tuple.__new__(Window, (start, end))
 
 

@@ -104,12 +104,6 @@ class Clock:
                 "next_change_at={!r})").format(*self.fields())
 
 
-def new_clock(timeliness: Timeliness | None, due_at: Timestamp | None, paused: bool,
-              due_soon_at: Timestamp | None, late_seconds: int, next_change_at: Timestamp | None) -> Clock:
-    """`Clock(...)` (the name the core's callers use since it was a named tuple)."""
-    return Clock(timeliness, due_at, paused, due_soon_at, late_seconds, next_change_at)
-
-
 WORK_MEMO_LIMIT = 10_000
 """Entries of `WorkingCalendar.work_memo` before it is emptied (a catalog has a few thousand procedures)."""
 
@@ -163,11 +157,6 @@ class Due:
 
     def __repr__(self) -> str:
         return f"Due(work={self.work!r}, at={self.at!r}, by_date={self.by_date!r})"
-
-
-def new_due(work: WorkSeconds, at: Timestamp | None, by_date: bool) -> Due:
-    """`Due(...)` (the name the core's callers use since it was a named tuple)."""
-    return Due(work, at, by_date)
 
 
 def _cutoff_passed(procedure: Procedure, calendar: WorkingCalendar, received: Timestamp) -> bool:
@@ -255,16 +244,16 @@ def _due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
         if begin >= (calendar.end_of_day(point) if by_date else point):
             break  # the dossier was already due: a later pause does not count
         if pause_end is None:
-            return new_due(point, None, by_date)
+            return Due(point, None, by_date)
         end = calendar.to_work(pause_end)
         if end > begin:
             point += end - begin
             merged_end = end
     if point == base and explicit is not None:
-        return new_due(point, explicit, by_date)  # the appointment stands as written
+        return Due(point, explicit, by_date)  # the appointment stands as written
     if by_date:
         point = calendar.end_of_day(point)
-    return new_due(point, calendar.from_work(point), by_date)
+    return Due(point, calendar.from_work(point), by_date)
 
 
 def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCalendar,
@@ -273,7 +262,7 @@ def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCal
     status = state.status
     if (procedure is None or status is STATUS_REFUSED or status is STATUS_WITHDRAWN
             or status is STATUS_UNKNOWN):
-        return new_clock(None, None, False, None, 0, None)
+        return Clock(None, None, False, None, 0, None)
     if status is STATUS_RESOLVED:
         resolved_at = state.resolved[0] if state.resolved else as_of
         found = due(state, procedure, calendar, until=resolved_at)
@@ -286,11 +275,11 @@ def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCal
             late = resolved_at > due_at
             early = not late and calendar.day_number(resolved_at) < calendar.day_number(due_at)
         if late:
-            return new_clock(LATE, due_at, False, None, resolved_at - due_at, None)
-        return new_clock(EARLY if early else ON_TIME, due_at, False, None, 0, None)
+            return Clock(LATE, due_at, False, None, resolved_at - due_at, None)
+        return Clock(EARLY if early else ON_TIME, due_at, False, None, 0, None)
     found = due(state, procedure, calendar)
     if found.at is None:
-        return new_clock(WITHIN, None, True, None, 0, None)
+        return Clock(WITHIN, None, True, None, 0, None)
     # a 4-hour procedure would be "due soon" from the start with an 8-hour window: cap it at half
     half = processing_work(procedure, calendar) // 2
     due_soon_work = min(round(calendar.config.due_soon_hours * 3600), half)
@@ -300,11 +289,11 @@ def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCal
 def _running(due_at: Timestamp, due_soon_at: Timestamp, as_of: Timestamp) -> Clock:
     """An open dossier's running clock at `as_of`, from its due instant and the instant it turns due soon."""
     if as_of > due_at:
-        return new_clock(OVERDUE, due_at, False, due_soon_at, as_of - due_at, None)
+        return Clock(OVERDUE, due_at, False, due_soon_at, as_of - due_at, None)
     if as_of >= due_soon_at:
-        return new_clock(DUE_SOON, due_at, False, due_soon_at, 0, due_at + 1)
+        return Clock(DUE_SOON, due_at, False, due_soon_at, 0, due_at + 1)
     # with no due-soon window (due_soon_hours = 0) the next change is overdue, at due_at + 1
-    return new_clock(WITHIN, due_at, False, due_soon_at, 0, min(due_soon_at, due_at + 1))
+    return Clock(WITHIN, due_at, False, due_soon_at, 0, min(due_soon_at, due_at + 1))
 
 
 def reclassified(found: Clock, instant: Timestamp) -> Clock:

@@ -23,7 +23,7 @@ from dossiers.events import EventRecord, InvalidEvent
 from dossiers.index766 import Index766, sync_due
 from dossiers.index766_live import Weighted, running_index
 from dossiers.index766_live import live_keys as index_keys
-from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, changed, contribution, new_contribution
+from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, changed, contribution
 from dossiers.lifecycle import DUPLICATE, STATUS_REFUSED, DossierState, apply, procedure_of
 from dossiers.periods import Period, month_of
 from dossiers.report_ii06a import (
@@ -35,7 +35,7 @@ from dossiers.report_ii06a import (
     running_report,
     whole_columns,
 )
-from dossiers.sla import Clock, Timeliness, new_clock, reclassified
+from dossiers.sla import Clock, Timeliness, reclassified
 from dossiers.validation import read_event
 from dossiers.wire import AGENCY_HEADER
 
@@ -152,10 +152,10 @@ def unpack_held(entry: Held) -> tuple[DossierState, Contribution, Live]:
     if entry[6] is None:  # `paused` is a bool in every clock but EMPTY's packing
         return state, EMPTY, live
     timeliness = cast(str | None, entry[4])
-    clock = new_clock(None if timeliness is None else _TIMELINESS[timeliness],
+    clock = Clock(None if timeliness is None else _TIMELINESS[timeliness],
                       cast(Timestamp | None, entry[5]), cast(bool, entry[6]),
                       cast(Timestamp | None, entry[7]), cast(int, entry[8]), cast(Timestamp | None, entry[9]))
-    return state, new_contribution(cast(tuple[Key, ...], entry[_HEAD:first]), clock), live
+    return state, Contribution(cast(tuple[Key, ...], entry[_HEAD:first]), clock), live
 
 
 _UNDATED = ("c12", "c13")
@@ -603,7 +603,7 @@ class Processor:
         clock_now = reclassified(old.clock, now)
         if clock_now.timeliness is not old.clock.timeliness:
             return None
-        return (old if clock_now == old.clock else new_contribution(old.keys, clock_now)), old_live
+        return (old if clock_now == old.clock else Contribution(old.keys, clock_now)), old_live
 
     def _sync_due(self, state: DossierState) -> Timestamp | None:
         late_after = self.sync_late_seconds
