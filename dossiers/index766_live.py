@@ -17,9 +17,11 @@ fields (`dossiers.index766.Tally`):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
+from dossiers.counter_keys import CounterKeys
 from dossiers.index766 import SYNC_WITHIN_HOURS, TALLY_FIELDS, Index766, Row, Tally, contribution, tally_of
 from dossiers.lifecycle import DossierState
 from dossiers.periods import Period
@@ -30,6 +32,10 @@ LiveKey = tuple[str, ...]
 """("766", agency, field, local date or ""): one counter of the running index (of any length for mypyc, as
 `dossiers.report_ii06a.LiveKey`)."""
 Weighted = tuple[LiveKey, int]
+WeightedKeys = tuple[tuple[LiveKey, ...], tuple[int, ...]]
+"""Keys of the running index and their weights, item by item (`live_keys`): two tuples, not a pair per key,
+which the worker would build for each key of each event and hold (issue 19)."""
+NO_WEIGHTED: WeightedKeys = ((), ())
 
 RECEIPT_DATED: frozenset[str] = frozenset(
     {"received", "synced", "online", "fee", "paid_online", "digitised", "finished", "working_days"}
@@ -39,6 +45,10 @@ WORK_FIELD = "working_seconds"
 """The counter of `Tally.working_days`, in working seconds."""
 SYNC_FIELDS: tuple[str, ...] = tuple(f"synced_{h}h" for h in SYNC_WITHIN_HOURS)
 """The counters of the sync buckets: dossiers received in the period and synced within h hours."""
+SYNC_BUCKETS: tuple[tuple[int, str], ...] = tuple(zip(SYNC_WITHIN_HOURS, SYNC_FIELDS, strict=True))
+"""(hours, counter field) of each sync bucket."""
+KEYS: Final = CounterKeys("766")
+"""The index's counter keys, shared (`dossiers.counter_keys`)."""
 LIVE_FIELDS: tuple[str, ...] = (
     *(WORK_FIELD if name == "working_days" else name for name in TALLY_FIELDS), *SYNC_FIELDS
 )
@@ -46,68 +56,94 @@ LIVE_FIELDS: tuple[str, ...] = (
 
 
 def tally_keys(tally: Tally, agency: str, receipt_day: str, form_day: str,
-               day_seconds: int) -> list[Weighted]:
-    """The weighted keys of a dossier's tally: each field that is not 0, in `TALLY_FIELDS`'s order, dated
-    by the receipt's day when `RECEIPT_DATED` names it, else by `form_day`; `working_days` as working
+               day_seconds: int) -> tuple[list[LiveKey], list[int]]:
+    """The keys of a dossier's tally and their weights: each field that is not 0, in `TALLY_FIELDS`'s order,
+    dated by the receipt's day when `RECEIPT_DATED` names it, else by `form_day`; `working_days` as working
     seconds. Written out, each field a direct read, where a loop over `attrgetter`s made a call per field
-    (issue 19): tests/unit/test_index766_live.py checks it against that loop."""
-    out: list[Weighted] = []
-    t, r, f = tally, receipt_day, form_day
+    (issue 19): tests/unit/test_index766_live.py checks it against that loop. The keys come from `KEYS`
+    (built once per day and agency); keys and weights in two lists, not a (key, weight) tuple per key."""
+    keys: list[LiveKey] = []
+    weights: list[int] = []
+    t, r, f = tally, KEYS.of(agency, receipt_day), KEYS.of(agency, form_day)
     if t.received:
-        out.append((("766", agency, "received", r), t.received))
+        keys.append(r.key("received"))
+        weights.append(t.received)
     if t.synced:
-        out.append((("766", agency, "synced", r), t.synced))
+        keys.append(r.key("synced"))
+        weights.append(t.synced)
     if t.online:
-        out.append((("766", agency, "online", r), t.online))
+        keys.append(r.key("online"))
+        weights.append(t.online)
     if t.in_form:
-        out.append((("766", agency, "in_form", f), t.in_form))
+        keys.append(f.key("in_form"))
+        weights.append(t.in_form)
     if t.on_time:
-        out.append((("766", agency, "on_time", f), t.on_time))
+        keys.append(f.key("on_time"))
+        weights.append(t.on_time)
     if t.second_supplement:
-        out.append((("766", agency, "second_supplement", f), t.second_supplement))
+        keys.append(f.key("second_supplement"))
+        weights.append(t.second_supplement)
     if t.awaiting_supplement:
-        out.append((("766", agency, "awaiting_supplement", f), t.awaiting_supplement))
+        keys.append(f.key("awaiting_supplement"))
+        weights.append(t.awaiting_supplement)
     if t.finished:
-        out.append((("766", agency, "finished", r), t.finished))
+        keys.append(r.key("finished"))
+        weights.append(t.finished)
     if t.working_days:
-        out.append((("766", agency, WORK_FIELD, r), round(t.working_days * day_seconds)))
+        keys.append(r.key(WORK_FIELD))
+        weights.append(round(t.working_days * day_seconds))
     if t.fee:
-        out.append((("766", agency, "fee", r), t.fee))
+        keys.append(r.key("fee"))
+        weights.append(t.fee)
     if t.paid_online:
-        out.append((("766", agency, "paid_online", r), t.paid_online))
+        keys.append(r.key("paid_online"))
+        weights.append(t.paid_online)
     if t.written:
-        out.append((("766", agency, "written", f), t.written))
+        keys.append(f.key("written"))
+        weights.append(t.written)
     if t.e_result:
-        out.append((("766", agency, "e_result", f), t.e_result))
+        keys.append(f.key("e_result"))
+        weights.append(t.e_result)
     if t.digitised:
-        out.append((("766", agency, "digitised", r), t.digitised))
+        keys.append(r.key("digitised"))
+        weights.append(t.digitised)
     if t.complaint_or_dislike:
-        out.append((("766", agency, "complaint_or_dislike", f), t.complaint_or_dislike))
-    return out
+        keys.append(f.key("complaint_or_dislike"))
+        weights.append(t.complaint_or_dislike)
+    return keys, weights
 
 
 def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, as_of: Timestamp,
-              known: Clock | None = None, names: tuple[str, ...] | None = None) -> tuple[Weighted, ...]:
+              known: Clock | None = None, names: tuple[str, ...] | None = None) -> WeightedKeys:
     """The weighted keys of one dossier at `as_of`: what it adds to the running index of any period that
-    runs at `as_of` (see the module's docstring). `known`: its SLA clock at `as_of`, if the caller has it;
-    `names`: its `dossiers.report_ii06a.whole_columns` at `as_of`, if the caller has them."""
+    runs at `as_of` (see the module's docstring), as its keys and their weights. `known`: its SLA clock at
+    `as_of`, if the caller has it; `names`: its `dossiers.report_ii06a.whole_columns` at `as_of`, if the
+    caller has them."""
     if state.received is None:
-        return ()
+        return NO_WEIGHTED
     received = state.received[0]
     tally = (contribution(state, catalog, calendar, new_window(received, as_of), known) if names is None
              else tally_of(state, catalog, calendar, names))
     if not tally.in_form:
-        return ()
+        return NO_WEIGHTED
     agency = state.agency or ""
     receipt_day = calendar.day_key(received)
     closed = state.closed_at()
     form_day = "" if closed is None else calendar.day_key(max(received, closed))
-    out = tally_keys(tally, agency, receipt_day, form_day, calendar.day_seconds)
+    keys, weights = tally_keys(tally, agency, receipt_day, form_day, calendar.day_seconds)
     if tally.synced and state.synced is not None:
         delay = max(state.synced[0] - received, 0)
-        out.extend((("766", agency, f"synced_{h}h", receipt_day), 1)
-                   for h in SYNC_WITHIN_HOURS if delay <= h * 3600)
-    return tuple(out)
+        by_receipt = KEYS.of(agency, receipt_day)
+        for hours, name in SYNC_BUCKETS:
+            if delay <= hours * 3600:
+                keys.append(by_receipt.key(name))
+                weights.append(1)
+    return tuple(keys), tuple(weights)
+
+
+def weighted_pairs(keys: WeightedKeys) -> list[Weighted]:
+    """(key, weight) of each key of `live_keys`: for readers that want them together."""
+    return list(zip(keys[0], keys[1], strict=True))
 
 
 def sums(counts: Mapping[LiveKey, int], period: Period, as_of_day: str) -> dict[str, dict[str, int]]:

@@ -26,10 +26,11 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog
+from dossiers.counter_keys import CounterKeys
 from dossiers.events import Channel
 from dossiers.lifecycle import (
     STATUS_REFUSED,
@@ -291,6 +292,8 @@ LiveKey = tuple[str, ...]
 """("ii06a", agency, column, local date): what one dossier adds to running counters, whatever the period.
 Typed of any length, not `tuple[str, str, str, str]`: mypyc keeps a fixed-length tuple unboxed, as a C
 struct, and builds a new tuple object from it at every dict read or write (three per key moved; issue 19)."""
+KEYS: Final = CounterKeys("ii06a")
+"""The form's counter keys, shared (`dossiers.counter_keys`)."""
 
 
 def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
@@ -306,7 +309,7 @@ def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
     """
     if state.status is STATUS_REFUSED and refused_at_counter(state, calendar):
         assert state.refused is not None
-        return (("ii06a", state.agency or "", "refused_at_counter", calendar.day_key(state.refused[0])),)
+        return (KEYS.of(state.agency or "", calendar.day_key(state.refused[0])).key("refused_at_counter"),)
     if state.received is None:
         return ()
     return keys_of(state, calendar, whole_columns(state, catalog, calendar, as_of, known))
@@ -321,18 +324,26 @@ def whole_columns(state: DossierState, catalog: Catalog, calendar: WorkingCalend
 
 
 def keys_of(state: DossierState, calendar: WorkingCalendar, names: tuple[str, ...]) -> tuple[LiveKey, ...]:
-    """`live_keys` of a received dossier from its `whole_columns`."""
+    """`live_keys` of a received dossier from its `whole_columns` (the keys from `KEYS`, built once per day
+    and agency; a loop, not `next` over a generator, which mypyc compiles to a class: issue 19)."""
     assert state.received is not None
+    if not names:
+        return ()  # received after `as_of` (an event ahead of the clock): in no column yet
     agency = state.agency or ""
     received = state.received[0]
     closed = state.closed_at()
-    if not names:
-        return ()  # received after `as_of` (an event ahead of the clock): in no column yet
+    channel = klass = ""
+    for name in names:
+        if name == "c4" or name == "c5":
+            channel = name
+        elif name in ("c8", "c9", "c10", "c12", "c13"):
+            klass = name
+            break  # the class comes after the channel (`columns_between`)
+    if not (channel and klass):
+        raise ValueError(f"keys_of: no channel or class column in {names!r}")
     day = calendar.day_key(received)
-    channel = next(n for n in names if n in ("c4", "c5"))
-    klass = next(n for n in names if n in ("c8", "c9", "c10", "c12", "c13"))
     dated = day if closed is None else calendar.day_key(max(received, closed))
-    return (("ii06a", agency, channel, day), ("ii06a", agency, klass, dated))
+    return (KEYS.of(agency, day).key(channel), KEYS.of(agency, dated).key(klass))
 
 
 def running_report(counts: dict[LiveKey, int], catalog: Catalog, calendar: WorkingCalendar, period: Period,

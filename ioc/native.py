@@ -36,6 +36,7 @@ MODULES: tuple[str, ...] = (
     "dossiers/sla.py",
     "dossiers/alerts.py",
     "dossiers/kpi.py",
+    "dossiers/counter_keys.py",
     "dossiers/report_ii06a.py",
     "dossiers/index766.py",
     "dossiers/index766_live.py",

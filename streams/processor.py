@@ -21,11 +21,12 @@ from dossiers.calendar import Timestamp, WorkingCalendar, to_timestamp
 from dossiers.catalog import Catalog
 from dossiers.events import EventRecord, InvalidEvent
 from dossiers.index766 import Index766, sync_due
-from dossiers.index766_live import Weighted, running_index
 from dossiers.index766_live import live_keys as index_keys
+from dossiers.index766_live import running_index
 from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, changed, contribution
 from dossiers.lifecycle import DUPLICATE, STATUS_REFUSED, DossierState, apply, procedure_of
 from dossiers.periods import Period, month_of
+from dossiers.report_ii06a import KEYS as REPORT_KEYS
 from dossiers.report_ii06a import (
     LiveKey,
     Report,
@@ -89,14 +90,15 @@ class Outcome:
         self.alerts, self.deadlines, self.writes = [], [], []
 
 
-Live = tuple[tuple[LiveKey, ...], tuple[Weighted, ...]]
-"""One dossier's keys of the running form II.06a and of the running 766 index."""
-NO_KEYS: Live = ((), ())
+Live = tuple[tuple[LiveKey, ...], tuple[LiveKey, ...], tuple[int, ...]]
+"""One dossier's keys of the running form II.06a, and of the running 766 index with their weights
+(`dossiers.index766_live.WeightedKeys`)."""
+NO_KEYS: Live = ((), (), ())
 
 Held = tuple[object, ...]
 """What `Processor.held` keeps of a dossier, flat: (state bytes, the state decoded from them, number of KPI
 keys, number of form II.06a keys, the clock's six fields (timeliness by value; all None for `EMPTY`), the
-KPI keys, the form's keys, then each weighted 766 key as two items, key and weight). Apart from the state,
+KPI keys, the form's keys, then the 766 keys, then their weights, as many). Apart from the state,
 only atoms and tuples of strings, one level deep: the garbage collector untracks such tuples within a
 collection or two, so they cost it next to nothing. Held as objects (`Contribution`, `Clock`, nested
 tuples) they stayed tracked, reached the oldest generation and were traversed at every collection of it,
@@ -112,7 +114,7 @@ def pack_held(value: bytes, state: DossierState, held: Contribution, live: Live)
     keys `live`. Item by item: star expansions and `itertools.chain` cost several times more here, in list
     growth and calls through the interpreter (issue 19)."""
     # read one by one: `keys, (report, index) = held.keys, live` built two tuples and iterated them
-    keys, report, index = held.keys, live[0], live[1]
+    keys, report, index, weights = held.keys, live[0], live[1], live[2]
     flat: list[object] = [value, state, len(keys), len(report)]
     if held is EMPTY:
         for _ in range(6):
@@ -129,8 +131,9 @@ def pack_held(value: bytes, state: DossierState, held: Contribution, live: Live)
         flat.append(key)
     for live_key in report:
         flat.append(live_key)
-    for weighted, weight in index:
+    for weighted in index:
         flat.append(weighted)
+    for weight in weights:
         flat.append(weight)
     return tuple(flat)
 
@@ -140,14 +143,12 @@ def unpack_held(entry: Held) -> tuple[DossierState, Contribution, Live]:
     `EMPTY` itself."""
     kpi, report = cast(int, entry[2]), cast(int, entry[3])
     first = _HEAD + kpi
-    pairs: list[Weighted] = []
     at, size = first + report, len(entry)
     if (size - at) % 2:
-        raise ValueError("a held entry's 766 keys come in pairs")
-    while at < size:
-        pairs.append((cast(LiveKey, entry[at]), cast(int, entry[at + 1])))
-        at += 2
-    live = (cast(tuple[LiveKey, ...], entry[first:first + report]), tuple(pairs))
+        raise ValueError("a held entry's 766 keys and weights are as many")
+    weights = at + (size - at) // 2
+    live = (cast(tuple[LiveKey, ...], entry[first:at]), cast(tuple[LiveKey, ...], entry[at:weights]),
+            cast(tuple[int, ...], entry[weights:]))
     state = cast(DossierState, entry[1])
     if entry[6] is None:  # `paused` is a bool in every clock but EMPTY's packing
         return state, EMPTY, live
@@ -162,12 +163,15 @@ _UNDATED = ("c12", "c13")
 """Columns `running_report` sums whatever their date (open dossiers): kept undated, never dropped."""
 
 
-def _add_weighted(counts: dict[LiveKey, int], keys: tuple[Weighted, ...], sign: int, floor: str) -> None:
-    """Add `sign` times each weighted 766 key to `counts`; keys dated before `floor` are not kept."""
-    for key, weight in keys:
+def _add_weighted(counts: dict[LiveKey, int], keys: tuple[LiveKey, ...], weights: tuple[int, ...], start: int,
+                  end: int, sign: int, floor: str) -> None:
+    """Add `sign` times each weighted 766 key from `start` to `end` to `counts`; keys dated before `floor`
+    are not kept."""
+    for at in range(start, end):
+        key = keys[at]
         if key[3] and key[3] < floor:
             continue
-        n = counts.get(key, 0) + sign * weight
+        n = counts.get(key, 0) + sign * weights[at]
         if n:
             counts[key] = n
         else:
@@ -179,7 +183,7 @@ def _add_report(counts: dict[LiveKey, int], keys: tuple[LiveKey, ...], sign: int
     `floor` not kept."""
     for key in keys:
         if key[2] in _UNDATED:
-            key = (key[0], key[1], key[2], "")
+            key = REPORT_KEYS.of(key[1], "").key(key[2])
         elif key[3] < floor:
             continue
         n = counts.get(key, 0) + sign
@@ -207,16 +211,25 @@ class PartitionView:
         """Move a dossier's keys of both running figures (form II.06a and 766 index)."""
         if old[0] != new[0]:
             self.move_report(old[0], new[0])
-        if old[1] != new[1]:
-            self.move_index(old[1], new[1])
+        if old[1] != new[1] or old[2] != new[2]:
+            self.move_index(old[1], old[2], new[1], new[2])
 
-    def move_index(self, old: tuple[Weighted, ...], new: tuple[Weighted, ...]) -> None:
+    def move_index(self, old: tuple[LiveKey, ...], old_weights: tuple[int, ...], new: tuple[LiveKey, ...],
+                   new_weights: tuple[int, ...]) -> None:
         """Subtract a dossier's old weighted 766 keys, add its new ones (only those that differ, as
-        `KpiCounters.move`: `dossiers.kpi.changed`); dated before the floor: not kept."""
-        old, new = changed(old, new)
+        `KpiCounters.move`: `dossiers.kpi.changed`, here over keys and weights together, by index);
+        dated before the floor: not kept."""
+        size = min(len(old), len(new))
+        head = 0
+        while head < size and old[head] == new[head] and old_weights[head] == new_weights[head]:
+            head += 1
+        tail = 0
+        while (tail < size - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]
+               and old_weights[len(old) - 1 - tail] == new_weights[len(new) - 1 - tail]):
+            tail += 1
         # the two sides by two calls, not a loop over ((old, -1), (new, 1)): three tuples and an iterator
-        _add_weighted(self.index, old, -1, self.report_floor)
-        _add_weighted(self.index, new, 1, self.report_floor)
+        _add_weighted(self.index, old, old_weights, head, len(old) - tail, -1, self.report_floor)
+        _add_weighted(self.index, new, new_weights, head, len(new) - tail, 1, self.report_floor)
 
     def move_report(self, old: tuple[LiveKey, ...], new: tuple[LiveKey, ...]) -> None:
         """Subtract a dossier's old keys, add its new ones (only those that differ); keys dated before the
@@ -516,10 +529,10 @@ class Processor:
             at, known = state.received[0], None
         turned_away = state.status is STATUS_REFUSED and refused_at_counter(state, self.calendar)
         if state.received is None or turned_away:
-            return live_keys(state, self.catalog, self.calendar, at, known), ()
+            return live_keys(state, self.catalog, self.calendar, at, known), (), ()
         names = whole_columns(state, self.catalog, self.calendar, at, known)  # shared by both figures
-        return (keys_of(state, self.calendar, names),
-                index_keys(state, self.catalog, self.calendar, at, known, names))
+        index, weights = index_keys(state, self.catalog, self.calendar, at, known, names)
+        return keys_of(state, self.calendar, names), index, weights
 
     def period(self, now: Timestamp) -> tuple[Period, str]:
         """The reporting month running at `now` and the first day of the one before it (the floor of the

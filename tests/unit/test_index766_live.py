@@ -25,6 +25,7 @@ from dossiers.index766_live import (
     live_keys,
     running_index,
     tally_keys,
+    weighted_pairs,
 )
 from dossiers.periods import month_of
 from dossiers.replay import Replay
@@ -81,7 +82,7 @@ def test_the_sum_of_every_dossiers_keys_is_the_index_of_the_running_month(
         replay.feed(item)
     counts: Counter[LiveKey] = Counter()
     for state in replay.states.values():
-        for key, weight in live_keys(state, CATALOG, CAL, as_of):
+        for key, weight in weighted_pairs(live_keys(state, CATALOG, CAL, as_of)):
             counts[key] += weight
     same_index(running_index(counts, CATALOG, CAL, want.period, as_of), want)
 
@@ -173,6 +174,6 @@ def test_a_tallys_keys_are_its_fields_that_are_not_zero_in_order(
 ) -> None:
     """Each field drawn on its own (a field read twice, dated by the wrong day or left out shows)."""
     tally = Tally(**values)
-    assert tally_keys(tally, "STP", receipt_day, form_day, 28_800) == _tally_keys_by_loop(
-        tally, "STP", receipt_day, form_day, 28_800
-    )
+    keys, weights = tally_keys(tally, "STP", receipt_day, form_day, 28_800)
+    want = _tally_keys_by_loop(tally, "STP", receipt_day, form_day, 28_800)
+    assert list(zip(keys, weights, strict=True)) == want
