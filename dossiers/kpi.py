@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar, final
+from typing import Any, Final, TypeVar, final
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog, Centre
@@ -25,7 +25,7 @@ from dossiers.lifecycle import (
     DossierState,
     procedure_of,
 )
-from dossiers.sla import WITHIN, Clock, Timeliness, clock
+from dossiers.sla import DUE_SOON, EARLY, LATE, ON_TIME, OVERDUE, WITHIN, Clock, Timeliness, clock
 
 Key = tuple[str, ...]
 """A counter key: (kind, agency, ...); dates as ISO strings so keys serialise as they are."""
@@ -61,6 +61,93 @@ class Contribution:
 
 EMPTY = Contribution((), Clock(None, None, False, None, 0, None))
 
+KEYS_PER_KIND: Final = 1024
+"""Dated keys an `AgencyKeys` keeps per kind (and class) before it starts again."""
+AGENCIES_KEPT: Final = 4096
+"""Agencies whose keys `agency_keys` keeps before it starts again (a catalog names far fewer)."""
+_CLASSES: Final = (EARLY, ON_TIME, LATE, WITHIN, DUE_SOON, OVERDUE)
+
+
+def _class_index(timeliness: Timeliness) -> int:
+    """The place of a class in `_CLASSES`, compared by identity: a `Timeliness` is an enum, whose hash
+    (for a dict keyed by it) is a method written in Python."""
+    for at, known in enumerate(_CLASSES):
+        if timeliness is known:
+            return at
+    raise ValueError(f"not a class of timeliness: {timeliness!r}")
+
+
+def _new_key(*items: str) -> Key:
+    """A key as one object: built in a function typed to return any length, since mypyc keeps a tuple display
+    of fixed length unboxed and boxes a new one at each place it goes (`dossiers.counter_keys`)."""
+    return items
+
+
+@final
+class AgencyKeys:
+    """The KPI counter keys of one agency (khóa chỉ tiêu của cơ quan), each built on first use and shared, as
+    `dossiers.counter_keys` does for the running figures: most dossiers contribute the same few keys, and a
+    key built for each event cost a tuple, then its hash and an item-by-item comparison at every counter it
+    met (issue 19). Equal to the keys built afresh (tests/unit/test_kpi.py); dated kinds are bounded by
+    `KEYS_PER_KIND`."""
+
+    def __init__(self, agency: str) -> None:
+        self.agency = agency
+        self.plain: dict[str, Key] = {}
+        """(kind, agency)"""
+        self.valued: dict[str, dict[str, Key]] = {}
+        """kind -> value -> (kind, agency, value)"""
+        self.resolved_by_class: list[dict[str, Key]] = [{} for _ in _CLASSES]
+        """class -> day -> ("resolved", agency, class, day)"""
+        self.open_by_class: list[Key | None] = [None for _ in _CLASSES]
+
+    def plain_key(self, kind: str) -> Key:
+        key = self.plain.get(kind)
+        if key is None:
+            key = self.plain[kind] = _new_key(kind, self.agency)
+        return key
+
+    def valued_key(self, kind: str, value: str) -> Key:
+        values = self.valued.get(kind)
+        if values is None:
+            values = self.valued[kind] = {}
+        key = values.get(value)
+        if key is None:
+            if len(values) >= KEYS_PER_KIND:
+                values.clear()
+            key = values[value] = _new_key(kind, self.agency, value)
+        return key
+
+    def resolved_key(self, timeliness: Timeliness, day: str) -> Key:
+        days = self.resolved_by_class[_class_index(timeliness)]
+        key = days.get(day)
+        if key is None:
+            if len(days) >= KEYS_PER_KIND:
+                days.clear()
+            key = days[day] = _new_key("resolved", self.agency, str(timeliness), day)
+        return key
+
+    def open_key(self, timeliness: Timeliness) -> Key:
+        at = _class_index(timeliness)
+        key = self.open_by_class[at]
+        if key is None:
+            key = _new_key("open", self.agency, str(timeliness))
+            self.open_by_class[at] = key
+        return key
+
+
+_AGENCY_KEYS: Final[dict[str, AgencyKeys]] = {}
+
+
+def agency_keys(agency: str) -> AgencyKeys:
+    """The shared `AgencyKeys` of `agency`."""
+    found = _AGENCY_KEYS.get(agency)
+    if found is None:
+        if len(_AGENCY_KEYS) >= AGENCIES_KEPT:
+            _AGENCY_KEYS.clear()
+        found = _AGENCY_KEYS[agency] = AgencyKeys(agency)
+    return found
+
 
 def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
                  as_of: Timestamp, known: Clock | None = None) -> Contribution:
@@ -71,32 +158,31 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
     if status is STATUS_UNKNOWN or agency is None:
         return EMPTY
     at = state.received[0] if state.received else state.refused[0] if state.refused else as_of
-    keys: list[Key] = [("received", agency, calendar.day_key(at))]
+    memo = agency_keys(agency)
+    keys: list[Key] = [memo.valued_key("received", calendar.day_key(at))]
     if state.channel:
-        keys.append(("channel", agency, state.channel))
+        keys.append(memo.valued_key("channel", state.channel))
     # the procedure only when the clock is computed here: a lookup through two interpreted objects, and
     # the worker passes `known` in most calls (issue 19)
     the_clock = known
     if the_clock is None:
         the_clock = clock(state, procedure_of(catalog, agency, state.procedure), calendar, as_of)
     if status is STATUS_REFUSED:
-        keys.append(("refused", agency))
+        keys.append(memo.plain_key("refused"))
     elif status is STATUS_WITHDRAWN:
-        keys.append(("withdrawn", agency))
+        keys.append(memo.plain_key("withdrawn"))
     elif status is STATUS_RESOLVED and the_clock.timeliness is not None and state.resolved:
-        day = calendar.day_key(state.resolved[0])
-        # str(): a StrEnum's value without `.value`, an interpreted property (issue 19)
-        keys.append(("resolved", agency, str(the_clock.timeliness), day))
+        keys.append(memo.resolved_key(the_clock.timeliness, calendar.day_key(state.resolved[0])))
     elif status is STATUS_OPEN:
-        keys.append(("open", agency, str(the_clock.timeliness or WITHIN)))
+        keys.append(memo.open_key(the_clock.timeliness or WITHIN))
         if the_clock.paused:
-            keys.append(("paused", agency))
+            keys.append(memo.plain_key("paused"))
     if state.rating:
-        keys.append(("rated", agency, "satisfied" if state.rating in SATISFIED else "unsatisfied"))
+        keys.append(memo.valued_key("rated", "satisfied" if state.rating in SATISFIED else "unsatisfied"))
     if state.paid:
-        keys.append(("paid", agency, "online" if state.paid_online else "offline"))
+        keys.append(memo.valued_key("paid", "online" if state.paid_online else "offline"))
     if state.extensions > 1:  # the appointment may be rescheduled once (Decree 61/2018)
-        keys.append(("rescheduled_twice", agency))
+        keys.append(memo.plain_key("rescheduled_twice"))
     return Contribution(tuple(keys), the_clock)
 
 
