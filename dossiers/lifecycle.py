@@ -57,9 +57,15 @@ def procedure_table(catalog: Catalog) -> dict[str, dict[str, Procedure]]:
     return seen[1]
 
 
+_BLAKE2B: Final = hashlib.blake2b
+_FROM_BYTES: Final = int.from_bytes
+"""Bound once (compiled, a static): read as `hashlib.blake2b` and `int.from_bytes`, each call looked them up
+by name (issue 19)."""
+
+
 def event_hash(event_id: str) -> int:
     """A stable 63-bit digest of an event id (kept instead of the id to bound memory per dossier)."""
-    return int.from_bytes(hashlib.blake2b(event_id.encode("utf-8"), digest_size=8).digest(), "big") >> 1
+    return _FROM_BYTES(_BLAKE2B(event_id.encode("utf-8"), digest_size=8).digest(), "big") >> 1
 
 
 class Status(StrEnum):

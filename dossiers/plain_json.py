@@ -8,12 +8,15 @@ record, and as interpreted Python its frame and bytecode cost more than the two 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
 _FAST_DECODE = msgspec.json.Decoder().decode
 _FAST_ENCODE = msgspec.json.Encoder().encode
+_MAX_DIGITS: Final = sys.get_int_max_str_digits
+"""The function, bound once (compiled, a static, not `sys`'s attribute read per record); called per record,
+since the limit may be set at any time."""
 
 
 def plain_object(raw: bytes) -> dict[str, Any] | None:
@@ -26,7 +29,7 @@ def plain_object(raw: bytes) -> dict[str, Any] | None:
     object with a key twice, at any depth, is never plain; nor is text with escapes msgspec would not
     write, invalid UTF-8, or a top level that is not an object. Under `sys.get_int_max_str_digits()`
     bytes no number can be longer than `json.loads` takes, so both decoders read the same values."""
-    limit = sys.get_int_max_str_digits()
+    limit = _MAX_DIGITS()
     if limit and len(raw) > limit:
         return None
     try:
