@@ -35,17 +35,17 @@ Weighted = tuple[LiveKey, int]
 WeightedKeys = tuple[tuple[LiveKey, ...], tuple[int, ...]]
 """Keys of the running index and their weights, item by item (`live_keys`): two tuples, not a pair per key,
 which the worker would build for each key of each event and hold (issue 19)."""
-NO_WEIGHTED: WeightedKeys = ((), ())
+NO_WEIGHTED: Final[WeightedKeys] = ((), ())
 
 RECEIPT_DATED: frozenset[str] = frozenset(
     {"received", "synced", "online", "fee", "paid_online", "digitised", "finished", "working_days"}
 )
 """Tally fields of dossiers received in the period: dated by the receipt day."""
-WORK_FIELD = "working_seconds"
+WORK_FIELD: Final = "working_seconds"
 """The counter of `Tally.working_days`, in working seconds."""
 SYNC_FIELDS: tuple[str, ...] = tuple(f"synced_{h}h" for h in SYNC_WITHIN_HOURS)
 """The counters of the sync buckets: dossiers received in the period and synced within h hours."""
-SYNC_BUCKETS: tuple[tuple[int, str], ...] = tuple(zip(SYNC_WITHIN_HOURS, SYNC_FIELDS, strict=True))
+SYNC_BUCKETS: Final[tuple[tuple[int, str], ...]] = tuple(zip(SYNC_WITHIN_HOURS, SYNC_FIELDS, strict=True))
 """(hours, counter field) of each sync bucket."""
 KEYS: Final = CounterKeys("766")
 """The index's counter keys, shared (`dossiers.counter_keys`)."""

@@ -33,7 +33,7 @@ Key = tuple[str, ...]
 RESOLVED_CLASSES = (Timeliness.EARLY, Timeliness.ON_TIME, Timeliness.LATE)
 OPEN_CLASSES = (Timeliness.WITHIN, Timeliness.DUE_SOON, Timeliness.OVERDUE)
 CHANNELS = tuple(channel.value for channel in Channel)
-SATISFIED = frozenset({"very_satisfied", "satisfied"})
+SATISFIED: Final = frozenset({"very_satisfied", "satisfied"})
 
 
 @final
@@ -59,7 +59,7 @@ class Contribution:
         return f"Contribution(keys={self.keys!r}, clock={self.clock!r})"
 
 
-EMPTY = Contribution((), Clock(None, None, False, None, 0, None))
+EMPTY: Final = Contribution((), Clock(None, None, False, None, 0, None))
 
 KEYS_PER_KIND: Final = 1024
 """Dated keys an `AgencyKeys` keeps per kind (and class) before it starts again."""

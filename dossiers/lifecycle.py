@@ -27,9 +27,15 @@ Mark = tuple[int, int]
 """(occurred_at epoch seconds, event-id hash): totally ordered, so 'earliest' never depends on arrival."""
 
 
-_SEEN: tuple[object, dict[str, dict[str, Procedure]]] = (None, {})
+# Imported names as compiled statics: mypyc reads an imported name from the module's dict at each use
+_BISECT_LEFT: Final = bisect_left
+_INSORT: Final = insort
+_DATETIME: Final = datetime
+
+_SEEN: Final[list[tuple[object, dict[str, dict[str, Procedure]]]]] = [(None, {})]
 """The last catalog `procedure_of` was asked about, with its procedures by agency and code in plain dicts.
-One reference swapped whole, so a thread never reads one catalog's table under another's name."""
+One item swapped whole, so a thread never reads one catalog's table under another's name; in a list, not a
+module variable assigned again, which compiled code would read from the module's dict (issue 19)."""
 
 
 def procedure_of(catalog: Catalog, agency: str | None, code: str | None) -> Procedure | None:
@@ -48,12 +54,11 @@ def procedure_table(catalog: Catalog) -> dict[str, dict[str, Procedure]]:
     """The catalog's procedures by agency code, then procedure code (every agency, with or without
     procedures), in plain dicts built once per catalog: what `procedure_of` and the stream's catalog check
     read. Not to be changed by the caller."""
-    global _SEEN
-    seen = _SEEN
+    seen = _SEEN[0]
     if seen[0] is not catalog:
         agencies = catalog.agency_by_code.items()
         seen = (catalog, {key: dict(found.procedure_by_code) for key, found in agencies})
-        _SEEN = seen
+        _SEEN[0] = seen
     return seen[1]
 
 
@@ -83,11 +88,13 @@ class PauseKind(StrEnum):
     PAUSE = "p"  # tạm dừng -> tiếp tục
 
 
-_PAUSE_KINDS = tuple(PauseKind)
+_PAUSE_KINDS: Final = tuple(PauseKind)
 
 
-_PAUSE_START = {EventType.SUPPLEMENT_REQUESTED: PauseKind.SUPPLEMENT, EventType.PAUSED: PauseKind.PAUSE}
-_PAUSE_END = {EventType.SUPPLEMENT_RECEIVED: PauseKind.SUPPLEMENT, EventType.RESUMED: PauseKind.PAUSE}
+_PAUSE_START: Final = {
+    EventType.SUPPLEMENT_REQUESTED: PauseKind.SUPPLEMENT, EventType.PAUSED: PauseKind.PAUSE,
+}
+_PAUSE_END: Final = {EventType.SUPPLEMENT_RECEIVED: PauseKind.SUPPLEMENT, EventType.RESUMED: PauseKind.PAUSE}
 
 
 class Applied(StrEnum):
@@ -405,7 +412,7 @@ _MARKS = ("agency_key", "received", "refused", "withdrawn", "resolved", "returne
 _MARK_INDEXES = tuple(_FIELDS.index(name) for name in _MARKS)
 _PAUSES_INDEX = _FIELDS.index("pauses")
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
-_PACK = msgspec.msgpack.Encoder().encode
+_PACK: Final = msgspec.msgpack.Encoder().encode
 _UNPACK = msgspec.msgpack.Decoder(list[Any]).decode
 _DECODE = json.JSONDecoder().decode
 
@@ -419,7 +426,7 @@ def apply(state: DossierState, event: EventRecord, occurred: int | None = None) 
     event's `occurred_at` in whole epoch seconds, when the caller has it (computed once per record).
     `event.data` is read by `type`: the contract gives each type its own fields, or None where optional."""
     digest = event_hash(event.event_id)
-    position = bisect_left(state.seen, digest)
+    position = _BISECT_LEFT(state.seen, digest)
     if position < len(state.seen) and state.seen[position] == digest:
         return DUPLICATE
     state.seen.insert(position, digest)
@@ -441,8 +448,8 @@ def apply(state: DossierState, event: EventRecord, occurred: int | None = None) 
             # str(): a StrEnum's value without `.value`, an interpreted property (issue 19)
             state.channel = str(event.channel) if event.channel else None
             due = event.due_at
-            dated = due is not None and not isinstance(due, datetime)
-            state.explicit_due = to_timestamp(due) if isinstance(due, datetime) else None
+            dated = due is not None and not isinstance(due, _DATETIME)
+            state.explicit_due = to_timestamp(due) if isinstance(due, _DATETIME) else None
             state.explicit_due_day = due.isoformat() if due is not None and dated else None
     elif kind is _REFUSED:
         if _earliest(state.refused, mark):
@@ -485,7 +492,7 @@ def apply(state: DossierState, event: EventRecord, occurred: int | None = None) 
     elif kind in _PAUSE_START or kind in _PAUSE_END:
         start = kind in _PAUSE_START
         pause = (ts, str((_PAUSE_START if start else _PAUSE_END)[kind]), start)
-        insort(state.pauses, pause)
+        _INSORT(state.pauses, pause)
     return APPLIED
 
 

@@ -12,8 +12,8 @@ from typing import Any, Final
 
 import msgspec
 
-_FAST_DECODE = msgspec.json.Decoder().decode
-_FAST_ENCODE = msgspec.json.Encoder().encode
+_FAST_DECODE: Final = msgspec.json.Decoder().decode
+_FAST_ENCODE: Final = msgspec.json.Encoder().encode
 _MAX_DIGITS: Final = sys.get_int_max_str_digits
 """The function, bound once (compiled, a static, not `sys`'s attribute read per record); called per record,
 since the limit may be set at any time."""

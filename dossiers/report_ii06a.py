@@ -49,11 +49,11 @@ OUTSIDE = ("refused_at_counter",)
 """Printed after (13), outside the form."""
 EXTRA = ("withdrawn", "paused")
 """Details of the form's columns (more keys are welcome): withdrawals among (7), paused clocks among (12)."""
-ONLINE = Channel.ONLINE.value
+ONLINE: Final = Channel.ONLINE.value
 """The online channel as the state stores it (read per dossier: no enum lookup then)."""
 
-_FINISHED = {Timeliness.EARLY: "c8", Timeliness.ON_TIME: "c9", Timeliness.LATE: "c10"}
-_OPEN = {Timeliness.WITHIN: "c12", Timeliness.DUE_SOON: "c12", Timeliness.OVERDUE: "c13"}
+_FINISHED: Final = {Timeliness.EARLY: "c8", Timeliness.ON_TIME: "c9", Timeliness.LATE: "c10"}
+_OPEN: Final = {Timeliness.WITHIN: "c12", Timeliness.DUE_SOON: "c12", Timeliness.OVERDUE: "c13"}
 
 
 class Grouping(StrEnum):

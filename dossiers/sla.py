@@ -305,4 +305,4 @@ def reclassified(found: Clock, instant: Timestamp) -> Clock:
     return _running(found.due_at, found.due_soon_at, instant)
 
 
-_RUNNING = frozenset({Timeliness.WITHIN, Timeliness.DUE_SOON, Timeliness.OVERDUE})
+_RUNNING: Final = frozenset({Timeliness.WITHIN, Timeliness.DUE_SOON, Timeliness.OVERDUE})

@@ -33,13 +33,21 @@ _RECEIVED: Final = EventType.RECEIVED
 _TRANSFERRED: Final = EventType.TRANSFERRED
 
 
-_DECODE = msgspec.json.Decoder(FastEvent).decode
+_DECODE: Final = msgspec.json.Decoder(FastEvent).decode
+# Imported names as compiled statics: mypyc reads an imported name from the module's dict at each use (a
+# lookup per name per record; issue 19)
+_MAX_EVENT_BYTES: Final = MAX_EVENT_BYTES
+_EARLIEST_YEAR: Final = EARLIEST_YEAR
+_LATEST_YEAR: Final = LATEST_YEAR
+_FAST_TRANSFERRED: Final = FastTransferred
+_FAST_EXTENDED: Final = FastExtended
+_FAST_PAID: Final = FastPaid
 
 
 def _in_years(moment: date | None) -> bool:
     """`in_contract_years` compiled here: a call into the interpreted contract module cost 0.9 % of the core
     (issue 19); tests/unit/test_fast_events.py holds the two to the same answer."""
-    return moment is None or EARLIEST_YEAR <= moment.year <= LATEST_YEAR
+    return moment is None or _EARLIEST_YEAR <= moment.year <= _LATEST_YEAR
 
 
 def _long_fraction(value: object) -> bool:
@@ -67,7 +75,7 @@ def read_fast(raw: bytes) -> FastEvent | None:
     None when not sure (then `dossiers.events.parse_event` decides, and words the error;
     `dossiers.fast_events` says why the two agree)."""
     # msgspec keeps the last of two equal keys (msgspec/msgspec#648): the plain-JSON round trip finds them
-    body = plain_object(raw) if len(raw) <= MAX_EVENT_BYTES else None
+    body = plain_object(raw) if len(raw) <= _MAX_EVENT_BYTES else None
     if body is None:  # a key given twice, odd bytes: pydantic
         return None
     data = body.get("data")
@@ -87,13 +95,13 @@ def read_fast(raw: bytes) -> FastEvent | None:
     # `type(...) is`, not `isinstance`: msgspec's struct classes have a metaclass, whose
     # `__instancecheck__` Python looks up and calls at each `isinstance` (1.7 % of the core, issue 19); no
     # fast struct has a subclass (tests/unit/test_fast_events.py)
-    if type(event) is FastTransferred and event.data is not None:
+    if type(event) is _FAST_TRANSFERRED and event.data is not None:
         to_agency = event.data.to_agency
         if to_agency is not None and to_agency.strip() != to_agency:
             return None
-    if type(event) is FastExtended and not _in_years(event.data.new_due_at):
+    if type(event) is _FAST_EXTENDED and not _in_years(event.data.new_due_at):
         return None
-    if type(event) is FastPaid and event.data.online and not event.data.receipt:
+    if type(event) is _FAST_PAID and event.data.online and not event.data.receipt:
         return None
     return event
 

@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import NamedTuple, cast
+from typing import Final, NamedTuple, cast
 
 from dossiers.alerts import KIND_OF, Alert, AlertKind, alert_id
 from dossiers.calendar import Timestamp, WorkingCalendar, to_timestamp
@@ -40,7 +40,7 @@ from dossiers.sla import Clock, Timeliness, reclassified
 from dossiers.validation import read_event
 from dossiers.wire import AGENCY_HEADER
 
-_RANK = {None: 0, "due_soon": 1, "overdue": 2, "resolved_late": 3}
+_RANK: Final = {None: 0, "due_soon": 1, "overdue": 2, "resolved_late": 3}
 
 
 def _alert_kind(timeliness: Timeliness) -> str | None:
@@ -93,7 +93,7 @@ class Outcome:
 Live = tuple[tuple[LiveKey, ...], tuple[LiveKey, ...], tuple[int, ...]]
 """One dossier's keys of the running form II.06a, and of the running 766 index with their weights
 (`dossiers.index766_live.WeightedKeys`)."""
-NO_KEYS: Live = ((), (), ())
+NO_KEYS: Final[Live] = ((), (), ())
 
 Held = tuple[object, ...]
 """What `Processor.held` keeps of a dossier, flat: (state bytes, the state decoded from them, number of KPI
@@ -104,9 +104,9 @@ collection or two, so they cost it next to nothing. Held as objects (`Contributi
 tuples) they stayed tracked, reached the oldest generation and were traversed at every collection of it,
 which ate the gain (docs/benchmarks.md, issue 19); the state object costs it less than decoding the bytes
 again would."""
-_HEAD = 10
+_HEAD: Final = 10
 """Items of a `Held` before the keys."""
-_TIMELINESS: dict[str, Timeliness] = {t.value: t for t in Timeliness}
+_TIMELINESS: Final[dict[str, Timeliness]] = {t.value: t for t in Timeliness}
 
 
 def pack_held(value: bytes, state: DossierState, held: Contribution, live: Live) -> Held:
@@ -159,7 +159,7 @@ def unpack_held(entry: Held) -> tuple[DossierState, Contribution, Live]:
     return state, Contribution(cast(tuple[Key, ...], entry[_HEAD:first]), clock), live
 
 
-_UNDATED = ("c12", "c13")
+_UNDATED: Final = ("c12", "c13")
 """Columns `running_report` sums whatever their date (open dossiers): kept undated, never dropped."""
 
 
