@@ -34,6 +34,13 @@ class WorkingCalendar:
 
     def __init__(self, config: CalendarConfig | None = None, first_year: int = 2015, last_year: int = 2040):
         self.config = config or CalendarConfig()
+        # read by the SLA clock at every evaluation: plain attributes, not reads of the pydantic model
+        # through its `__getattr__` hook (issue 19); the model is frozen
+        self.day_mode: bool = self.config.deadline_mode == "day"
+        """Deadlines counted in days (`CalendarConfig.deadline_mode` "day")."""
+        self.same_day_cutoff: time | None = self.config.same_day_cutoff
+        self.due_soon_work: int = round(self.config.due_soon_hours * 3600)
+        """`CalendarConfig.due_soon_hours` in working seconds."""
         self.tz = ZoneInfo(self.config.timezone)
         self._periods = [(_seconds(a), _seconds(b)) for a, b in self.config.office_hours.periods]
         self.day_seconds: int = sum(b - a for a, b in self._periods)
@@ -44,9 +51,9 @@ class WorkingCalendar:
         self.due_memo: dict[tuple[object, ...], tuple[WorkSeconds, Timestamp | None, bool]] = {}
         """`dossiers.sla.due` of dossiers without pauses, by what it reads (receipt, appointment, the
         procedure's period): kept with the calendar because it depends on it. Bounded by `sla.due`."""
-        self.work_memo: dict[int, tuple[object, WorkSeconds]] = {}
-        """`dossiers.sla.processing_work` by the procedure's `id`, with the procedure itself (held, so its
-        `id` cannot be another object's while it is here). Bounded by `sla.processing_work`."""
+        self.work_memo: dict[int, tuple[object, object]] = {}
+        """`dossiers.sla.terms_of` by the procedure's `id`, with the procedure itself (held, so its `id`
+        cannot be another object's while it is here). Bounded by `sla.terms_of`."""
         self._extra_off = frozenset(self.config.extra_days_off)
         self._extra_on = frozenset(self.config.extra_working_days)
         self._first = date(first_year, 1, 1)

@@ -28,7 +28,7 @@ from dossiers.lifecycle import (
 )
 from dossiers.periods import Period
 from dossiers.report_ii06a import ONLINE, Window, columns, refused_at_counter
-from dossiers.sla import LATE, Clock, clock
+from dossiers.sla import LATE, Clock, clock, terms_of
 
 INDEX = "766"
 GROUPS: dict[str, int] = {"public": 18, "progress": 20, "online": 22, "digital": 22, "satisfaction": 18}
@@ -230,7 +230,8 @@ def tally_of(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
     if not _named(names, "c3") or state.received is None:
         return tally
     procedure = procedure_of(catalog, state.agency, state.procedure)
-    written = procedure is not None and procedure.requires_written_result
+    terms = None if procedure is None else terms_of(procedure, calendar)
+    written = terms is not None and terms.requires_written_result
     result_ok = not written or state.e_result
     tally.in_form = 1
     if _on_time(state, names, procedure, calendar, tally):
@@ -245,7 +246,7 @@ def tally_of(state: DossierState, catalog: Catalog, calendar: WorkingCalendar,
         tally.synced = int(state.synced is not None)
         tally.online = int(state.channel == ONLINE and result_ok)
         tally.digitised = int(state.digitised and result_ok)
-        if procedure is not None and procedure.has_fee:
+        if terms is not None and terms.has_fee:
             tally.fee = 1
             tally.paid_online = int(state.paid is not None and state.paid_online)
         if state.status is STATUS_RESOLVED and state.resolved is not None:

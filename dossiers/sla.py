@@ -22,9 +22,9 @@ per centre (`calendar.deadline_mode`):
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from enum import StrEnum
-from typing import Final, final
+from typing import Final, cast, final
 
 from dossiers.calendar import Timestamp, WorkingCalendar, WorkSeconds
 from dossiers.catalog import Procedure
@@ -108,28 +108,48 @@ WORK_MEMO_LIMIT = 10_000
 """Entries of `WorkingCalendar.work_memo` before it is emptied (a catalog has a few thousand procedures)."""
 
 
-def processing_work(procedure: Procedure, calendar: WorkingCalendar) -> WorkSeconds:
-    """The procedure's processing time in working seconds (days count as one office day each).
+@final
+class Terms:
+    """What the core reads of a procedure (điều kiện giải quyết của thủ tục), as compiled attributes: the
+    catalog's models are pydantic's, whose every attribute read from compiled code goes through the
+    `__getattr__` hook (400-600 instructions a read, several per evaluation; issue 19). Built once per
+    procedure and calendar (`terms_of`)."""
 
-    Remembered per procedure object in the calendar's `work_memo`: asked once or twice per evaluation, and
-    the catalog's models are pydantic's, whose every attribute read from compiled code goes through the
-    `__getattr__` hook (about 2,200 instructions a call, 1.7 % of the core; issue 19)."""
+    def __init__(self, procedure: Procedure, calendar: WorkingCalendar) -> None:
+        self.unit: str = procedure.unit
+        self.processing: float = procedure.processing
+        self.same_day_cutoff: time | None = procedure.same_day_cutoff
+        unit_seconds = 3600 if self.unit == "hours" else calendar.day_seconds
+        self.work: WorkSeconds = round(self.processing * unit_seconds)
+        """The processing time in working seconds (days count as one office day each)."""
+        self.period: tuple[object, ...] = (self.unit, self.processing, self.same_day_cutoff)
+        """The period's terms, as `due`'s memo keys them."""
+        self.has_fee: bool = procedure.has_fee
+        self.requires_written_result: bool = procedure.requires_written_result
+
+
+def terms_of(procedure: Procedure, calendar: WorkingCalendar) -> Terms:
+    """The procedure's `Terms`, remembered per procedure object in the calendar's `work_memo`."""
     memo = calendar.work_memo
     key = id(procedure)
     found = memo.get(key)
     if found is not None and found[0] is procedure:
-        return found[1]
-    unit = 3600 if procedure.unit == "hours" else calendar.day_seconds
-    work = round(procedure.processing * unit)
+        return cast(Terms, found[1])
+    terms = Terms(procedure, calendar)
     if len(memo) >= WORK_MEMO_LIMIT:
         memo.clear()
-    memo[key] = (procedure, work)
-    return work
+    memo[key] = (procedure, terms)
+    return terms
+
+
+def processing_work(procedure: Procedure, calendar: WorkingCalendar) -> WorkSeconds:
+    """The procedure's processing time in working seconds (days count as one office day each)."""
+    return terms_of(procedure, calendar).work
 
 
 def counts_days(procedure: Procedure, calendar: WorkingCalendar) -> bool:
     """Whether the procedure's period is counted as days under the centre's `day` mode."""
-    return procedure.unit != "hours" and calendar.config.deadline_mode == "day"
+    return procedure.unit != "hours" and calendar.day_mode
 
 
 @final
@@ -159,9 +179,9 @@ class Due:
         return f"Due(work={self.work!r}, at={self.at!r}, by_date={self.by_date!r})"
 
 
-def _cutoff_passed(procedure: Procedure, calendar: WorkingCalendar, received: Timestamp) -> bool:
+def _cutoff_passed(terms: Terms, calendar: WorkingCalendar, received: Timestamp) -> bool:
     """A `same_day` dossier received after the cut-off, during a working day's office time."""
-    cutoff = procedure.same_day_cutoff or calendar.config.same_day_cutoff
+    cutoff = terms.same_day_cutoff or calendar.same_day_cutoff
     if cutoff is None:
         return False
     second = calendar.second_of_day(received)
@@ -187,28 +207,28 @@ def due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
     garbage collector to traverse), since a dossier's clock is read at each of its evaluations.
     """
     assert state.received is not None
+    terms = terms_of(procedure, calendar)
     if state.pauses:
-        return _due(state, procedure, calendar, until)
-    key = (state.received[0], state.explicit_due, state.explicit_due_day,
-           procedure.unit, procedure.processing, procedure.same_day_cutoff)
+        return _due(state, terms, calendar, until)
+    key = (state.received[0], state.explicit_due, state.explicit_due_day, terms.period)
     memo = calendar.due_memo
     found = memo.get(key)
     if found is None:
         if len(memo) >= DUE_MEMO_LIMIT:
             memo.clear()
-        computed = _due(state, procedure, calendar, until)
+        computed = _due(state, terms, calendar, until)
         found = memo[key] = (computed.work, computed.at, computed.by_date)
         return computed
     return Due(found[0], found[1], found[2])
 
 
-def _due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
+def _due(state: DossierState, terms: Terms, calendar: WorkingCalendar,
          until: Timestamp | None) -> Due:
     """`due` computed (see there)."""
     assert state.received is not None
     received = state.received[0]
     received_w = calendar.to_work(received)
-    day_mode = calendar.config.deadline_mode == "day"
+    day_mode = calendar.day_mode
     explicit: Timestamp | None = None
     by_date = False
     if state.explicit_due_day is not None:
@@ -217,22 +237,22 @@ def _due(state: DossierState, procedure: Procedure, calendar: WorkingCalendar,
         explicit = state.explicit_due
         if day_mode:  # an appointment with an hour counts by its date, and not before the close
             explicit, by_date = max(explicit, calendar.closing(explicit)), True
-    if procedure.unit == "hours":
+    if terms.unit == "hours":
         start = received_w
-        base = received_w + processing_work(procedure, calendar)
-    elif procedure.unit == "same_day":
+        base = received_w + terms.work
+    elif terms.unit == "same_day":
         start = received_w
         base = calendar.receipt_day_close(received)
-        if _cutoff_passed(procedure, calendar, received):
+        if _cutoff_passed(terms, calendar, received):
             base += calendar.day_seconds
         by_date = by_date or day_mode
     elif day_mode:
         start = calendar.receipt_day_close(received)
-        base = calendar.end_of_day(start + processing_work(procedure, calendar))
+        base = calendar.end_of_day(start + terms.work)
         by_date = True
     else:
         start = received_w
-        base = received_w + processing_work(procedure, calendar)
+        base = received_w + terms.work
     if explicit is not None:
         base = calendar.to_work(explicit)
     point = base
@@ -282,7 +302,7 @@ def clock(state: DossierState, procedure: Procedure | None, calendar: WorkingCal
         return Clock(WITHIN, None, True, None, 0, None)
     # a 4-hour procedure would be "due soon" from the start with an 8-hour window: cap it at half
     half = processing_work(procedure, calendar) // 2
-    due_soon_work = min(round(calendar.config.due_soon_hours * 3600), half)
+    due_soon_work = min(calendar.due_soon_work, half)
     return _running(found.at, calendar.from_work(found.work - due_soon_work + 1), as_of)
 
 

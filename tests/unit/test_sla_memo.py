@@ -50,7 +50,8 @@ def test_the_memo_changes_no_clock(story: list[dict[str, Any]], delays: list[int
             another = OTHERS[other]
             assert sla.clock(state, another, shared, as_of) == sla.clock(state, another, fresh, as_of)
         for until in (None, as_of):
-            assert sla.due(state, proc, shared, until) == sla._due(state, proc, fresh, until)
+            computed = sla._due(state, sla.terms_of(proc, fresh), fresh, until)
+            assert sla.due(state, proc, shared, until) == computed
 
 
 def test_the_memo_is_bounded_and_still_right(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,7 +66,7 @@ def test_the_memo_is_bounded_and_still_right(monkeypatch: pytest.MonkeyPatch) ->
         states.append(state)
     for _ in range(2):
         for state in states:
-            assert sla.due(state, proc, calendar) == sla._due(state, proc, fresh, None)
+            assert sla.due(state, proc, calendar) == sla._due(state, sla.terms_of(proc, fresh), fresh, None)
             assert len(calendar.due_memo) <= 3
 
 
@@ -92,3 +93,25 @@ def test_the_processing_memo_is_emptied_at_its_limit(monkeypatch: pytest.MonkeyP
     for made in kept:
         assert sla.processing_work(made, calendar) == made.processing * calendar.day_seconds
         assert len(calendar.work_memo) <= 3
+
+
+@given(processing=st.integers(1, 40), unit=st.sampled_from(["days", "hours", "same_day"]),
+       config=st.sampled_from(sorted(CONFIGS)), fee=st.booleans(), written=st.booleans())
+def test_a_procedures_terms_are_its_fields(processing: int, unit: str, config: tuple[int, str], fee: bool,
+                                          written: bool) -> None:
+    """`terms_of` gives what the clock and the 766 tally read of a procedure, once per procedure object;
+    the calendar's own copies of its settings equal the settings."""
+    calendar = SHARED[config]
+    made = procedure(processing if unit != "same_day" else 1, unit).model_copy(
+        update={"has_fee": fee, "requires_written_result": written})
+    terms = sla.terms_of(made, calendar)
+    assert (terms.unit, terms.processing, terms.same_day_cutoff) == (made.unit, made.processing,
+                                                                       made.same_day_cutoff)
+    assert terms.period == (made.unit, made.processing, made.same_day_cutoff)
+    assert (terms.has_fee, terms.requires_written_result) == (fee, written)
+    assert terms.work == round(made.processing * (3600 if unit == "hours" else calendar.day_seconds))
+    assert sla.terms_of(made, calendar) is terms
+    settings_ = calendar.config
+    assert calendar.day_mode == (settings_.deadline_mode == "day")
+    assert calendar.same_day_cutoff == settings_.same_day_cutoff
+    assert calendar.due_soon_work == round(settings_.due_soon_hours * 3600)
