@@ -126,6 +126,8 @@ class Terms:
         """The period's terms, as `due`'s memo keys them."""
         self.has_fee: bool = procedure.has_fee
         self.requires_written_result: bool = procedure.requires_written_result
+        self.field: str = procedure.field
+        """The procedure's domain (lĩnh vực): a label of the throughput points."""
 
 
 def terms_of(procedure: Procedure, calendar: WorkingCalendar) -> Terms:

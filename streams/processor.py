@@ -36,7 +36,7 @@ from dossiers.report_ii06a import (
     running_report,
     whole_columns,
 )
-from dossiers.sla import Clock, Timeliness, reclassified
+from dossiers.sla import Clock, Timeliness, reclassified, terms_of
 from dossiers.validation import read_event
 from dossiers.wire import AGENCY_HEADER
 
@@ -396,7 +396,7 @@ class Processor:
     def _describe(self, outcome: Outcome, state: DossierState, event: EventRecord) -> None:
         """The labels of the event's throughput point: the dossier's procedure field and channel."""
         procedure = procedure_of(self.catalog, state.agency or event.agency, state.procedure)
-        outcome.procedure_field = procedure.field if procedure else None
+        outcome.procedure_field = terms_of(procedure, self.calendar).field if procedure else None
         outcome.channel = state.channel
 
     # -- timers ----------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def test_a_procedures_terms_are_its_fields(processing: int, unit: str, config: t
     assert (terms.unit, terms.processing, terms.same_day_cutoff) == (made.unit, made.processing,
                                                                        made.same_day_cutoff)
     assert terms.period == (made.unit, made.processing, made.same_day_cutoff)
-    assert (terms.has_fee, terms.requires_written_result) == (fee, written)
+    assert (terms.has_fee, terms.requires_written_result, terms.field) == (fee, written, made.field)
     assert terms.work == round(made.processing * (3600 if unit == "hours" else calendar.day_seconds))
     assert sla.terms_of(made, calendar) is terms
     settings_ = calendar.config
