@@ -465,3 +465,40 @@ def test_procedure_of_follows_the_catalog_it_is_given() -> None:
         assert procedure_of(smaller, first.code, code) is None
         other = smaller.agencies[0]
         assert procedure_of(smaller, other.code, other.procedures[0].code) is other.procedures[0]
+
+
+PAUSES = st.lists(st.tuples(st.integers(0, 6), st.sampled_from(["s", "p"]), st.booleans()), max_size=8)
+
+
+def _pause_intervals_by_sorting(state: DossierState, until: int | None) -> list[tuple[int, int | None]]:
+    """`pause_intervals` as written before 2026-12-07: the pauses sorted with a key at every call, the
+    intervals sorted again at the end."""
+    intervals: list[tuple[int, int | None]] = []
+    for kind in ("s", "p"):
+        open_since: int | None = None
+        repeated = 0
+        for start, k, is_start in sorted(state.pauses, key=lambda p: (p[0], not p[2])):
+            if k != kind:
+                continue
+            if is_start and open_since is None:
+                open_since = start
+            elif is_start:
+                repeated += 1
+            elif open_since is not None:
+                intervals.append((open_since, start))
+                open_since = None
+            elif repeated:
+                repeated -= 1
+        if open_since is not None:
+            intervals.append((open_since, until if until is not None and until >= open_since else None))
+    intervals.sort(key=lambda iv: iv[0])
+    return intervals
+
+
+@given(PAUSES, st.booleans(), st.none() | st.integers(0, 8))
+def test_pause_intervals_need_no_sort_when_the_pauses_are_in_order(
+        pauses: list[tuple[int, str, bool]], kept_sorted: bool, until: int | None) -> None:
+    """Equal to sorting at every call, for pauses kept sorted (as `apply` keeps them) or in any order,
+    instants shared or not."""
+    state = DossierState("D1", pauses=sorted(pauses) if kept_sorted else pauses)
+    assert pause_intervals(state, until) == _pause_intervals_by_sorting(state, until)
