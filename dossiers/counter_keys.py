@@ -24,11 +24,11 @@ MEMO_DAYS: Final = 64
 """Local days a `CounterKeys` keeps (the day first seen dropped first)."""
 
 
-def _new_key(figure: str, agency: str, name: str, day: str) -> Key:
-    """A key built once, as one object. Not a tuple display in place: compiled, mypyc keeps a tuple of four
-    strings unboxed and boxes it anew for each place it goes (the memo, the caller), which the caller would
-    see as a copy (tests/unit/test_counter_keys.py)."""
-    return (figure, agency, name, day)
+def new_key(*items: str) -> Key:
+    """A key built once, as one object (here and in `dossiers.kpi.AgencyKeys`). Not a tuple display in place:
+    compiled, mypyc keeps a tuple of fixed length unboxed and boxes it anew for each place it goes (the
+    memo, the caller), which the caller would see as a copy (tests/unit/test_counter_keys.py)."""
+    return items
 
 
 @final
@@ -45,8 +45,9 @@ class DayKeys:
         """The key of field `name`: the same object at every call."""
         key = self.keys.get(name)
         if key is None:
-            key = self.keys[name] = _new_key(self.figure, self.agency, name, self.day)
+            key = self.keys[name] = new_key(self.figure, self.agency, name, self.day)
         return key
+
 
 @final
 class CounterKeys:
@@ -63,7 +64,7 @@ class CounterKeys:
         """The keys of `agency` on `day` ("" for the undated ones)."""
         agencies = self.by_day.get(day)
         if agencies is None:
-            if len(self.by_day) >= self.days:  # the first inserted: the oldest day seen
+            if len(self.by_day) >= self.days:  # the first inserted: the day seen first
                 del self.by_day[next(iter(self.by_day))]
             agencies = self.by_day[day] = {}
         keys = agencies.get(agency)

@@ -141,11 +141,6 @@ def live_keys(state: DossierState, catalog: Catalog, calendar: WorkingCalendar, 
     return tuple(keys), tuple(weights)
 
 
-def weighted_pairs(keys: WeightedKeys) -> list[Weighted]:
-    """(key, weight) of each key of `live_keys`: for readers that want them together."""
-    return list(zip(keys[0], keys[1], strict=True))
-
-
 def sums(counts: Mapping[LiveKey, int], period: Period, as_of_day: str) -> dict[str, dict[str, int]]:
     """{agency: {field: sum}} of the keys that belong to the running `period` (undated ones always)."""
     first = period.first.isoformat()

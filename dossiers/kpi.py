@@ -15,6 +15,7 @@ from typing import Any, Final, TypeVar, final
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog, Centre
+from dossiers.counter_keys import new_key
 from dossiers.events import Channel
 from dossiers.lifecycle import (
     STATUS_OPEN,
@@ -77,12 +78,6 @@ def _class_index(timeliness: Timeliness) -> int:
     raise ValueError(f"not a class of timeliness: {timeliness!r}")
 
 
-def _new_key(*items: str) -> Key:
-    """A key as one object: built in a function typed to return any length, since mypyc keeps a tuple display
-    of fixed length unboxed and boxes a new one at each place it goes (`dossiers.counter_keys`)."""
-    return items
-
-
 @final
 class AgencyKeys:
     """The KPI counter keys of one agency (khóa chỉ tiêu của cơ quan), each built on first use and shared, as
@@ -104,7 +99,7 @@ class AgencyKeys:
     def plain_key(self, kind: str) -> Key:
         key = self.plain.get(kind)
         if key is None:
-            key = self.plain[kind] = _new_key(kind, self.agency)
+            key = self.plain[kind] = new_key(kind, self.agency)
         return key
 
     def valued_key(self, kind: str, value: str) -> Key:
@@ -115,7 +110,7 @@ class AgencyKeys:
         if key is None:
             if len(values) >= KEYS_PER_KIND:
                 values.clear()
-            key = values[value] = _new_key(kind, self.agency, value)
+            key = values[value] = new_key(kind, self.agency, value)
         return key
 
     def resolved_key(self, timeliness: Timeliness, day: str) -> Key:
@@ -124,14 +119,14 @@ class AgencyKeys:
         if key is None:
             if len(days) >= KEYS_PER_KIND:
                 days.clear()
-            key = days[day] = _new_key("resolved", self.agency, str(timeliness), day)
+            key = days[day] = new_key("resolved", self.agency, str(timeliness), day)
         return key
 
     def open_key(self, timeliness: Timeliness) -> Key:
         at = _class_index(timeliness)
         key = self.open_by_class[at]
         if key is None:
-            key = _new_key("open", self.agency, str(timeliness))
+            key = new_key("open", self.agency, str(timeliness))
             self.open_by_class[at] = key
         return key
 

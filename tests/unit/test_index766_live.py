@@ -25,7 +25,6 @@ from dossiers.index766_live import (
     live_keys,
     running_index,
     tally_keys,
-    weighted_pairs,
 )
 from dossiers.periods import month_of
 from dossiers.replay import Replay
@@ -82,7 +81,8 @@ def test_the_sum_of_every_dossiers_keys_is_the_index_of_the_running_month(
         replay.feed(item)
     counts: Counter[LiveKey] = Counter()
     for state in replay.states.values():
-        for key, weight in weighted_pairs(live_keys(state, CATALOG, CAL, as_of)):
+        keys, weights = live_keys(state, CATALOG, CAL, as_of)
+        for key, weight in zip(keys, weights, strict=True):
             counts[key] += weight
     same_index(running_index(counts, CATALOG, CAL, want.period, as_of), want)
 
