@@ -40,6 +40,8 @@ from dossiers.sla import Clock, Timeliness, reclassified, terms_of
 from dossiers.validation import read_event
 from dossiers.wire import AGENCY_HEADER
 
+_HEAPPUSH: Final = heapq.heappush
+"""Bound once (compiled, a static): `heapq.heappush` read the module's attribute at every evaluation."""
 _RANK: Final = {None: 0, "due_soon": 1, "overdue": 2, "resolved_late": 3}
 
 
@@ -597,7 +599,7 @@ class Processor:
             view.move(old_live, new_live)
         since, state.evaluated_at = state.evaluated_at, now
         if new.clock.next_change_at is not None:
-            heapq.heappush(view.due, (new.clock.next_change_at, state.dossier))
+            _HEAPPUSH(view.due, (new.clock.next_change_at, state.dossier))
         self._transitions(state, old.clock, new.clock, now, outcome, quiet)
         self._sync_check(view, state, since, now, outcome, quiet)
         return new, new_live
@@ -630,7 +632,7 @@ class Processor:
         if due is None:
             return
         if due > now:
-            heapq.heappush(view.due, (due, state.dossier))
+            _HEAPPUSH(view.due, (due, state.dossier))
             return
         if quiet or (since is not None and since >= due):
             return  # backfill, or already past the deadline at an earlier evaluation (alerted then)
