@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final, TypeVar, final
+from typing import Any, Final, final
 
 from dossiers.calendar import Timestamp, WorkingCalendar
 from dossiers.catalog import Catalog, Centre
@@ -181,32 +181,31 @@ def contribution(state: DossierState, catalog: Catalog, calendar: WorkingCalenda
     return Contribution(tuple(keys), the_clock)
 
 
-T = TypeVar("T")
-
-
-def changed(old: tuple[T, ...], new: tuple[T, ...]) -> tuple[tuple[T, ...], tuple[T, ...]]:
-    """`old` and `new` without the items they share at the same place from the start and from the end.
+def shared_ends(old: tuple[object, ...], new: tuple[object, ...]) -> tuple[int, int]:
+    """How many items `old` and `new` share at the same place from the start, and then from the end.
 
     Subtracting a key and adding it back changes no sum, so a dossier's move needs only the items that
     differ; its keys come in a fixed order, and most stay as they were (its agency's `received` on its
-    day, its channel, ...). Items compare by value, without hashing; about a third of a move's cost was
-    such pairs (issue 19). Tuples, not any sequence: compiled, a tuple's items are read by index directly,
-    a sequence's through a boxed index and the generic protocol."""
+    day, its channel, ...). Shared means the same object: keys come from memos (`dossiers.counter_keys`,
+    `AgencyKeys`) that hand out one object per key, so equal keys are the same object, save across a memo
+    bounded and started afresh, where a pair of equal keys that are two objects is subtracted and added
+    back (issue 19: compared by value, each pair went through the tuples' generic comparison). Tuples,
+    not any sequence: compiled, a tuple's items are read by index directly."""
     size = min(len(old), len(new))
     head = 0
-    while head < size and old[head] == new[head]:
+    while head < size and old[head] is new[head]:
         head += 1
     tail = 0
-    while tail < size - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
+    last_old, last_new = len(old) - 1, len(new) - 1
+    while tail < size - head and old[last_old - tail] is new[last_new - tail]:
         tail += 1
-    if head == 0 and tail == 0:
-        return old, new
-    return old[head:len(old) - tail], new[head:len(new) - tail]
+    return head, tail
 
 
-def _add_all(counts: dict[Key, int], keys: tuple[Key, ...], sign: int) -> None:
-    """Add `sign` for each key to `counts`, dropping zero sums; over a tuple (read by index once compiled)."""
-    for key in keys:
+def _add_range(counts: dict[Key, int], keys: tuple[Key, ...], start: int, end: int, sign: int) -> None:
+    """Add `sign` for each key from `start` to `end` to `counts`, dropping zero sums."""
+    for at in range(start, end):
+        key = keys[at]
         n = counts.get(key, 0) + sign
         if n:
             counts[key] = n
@@ -225,12 +224,14 @@ class KpiCounters:
         self.counts: dict[Key, int] = {}
 
     def add(self, keys: Iterable[Key], sign: int = 1) -> None:
-        _add_all(self.counts, tuple(keys), sign)  # a tuple's `tuple()` is itself
+        items = tuple(keys)  # a tuple's `tuple()` is itself
+        _add_range(self.counts, items, 0, len(items), sign)
 
     def move(self, old: tuple[Key, ...], new: tuple[Key, ...]) -> None:
-        old, new = changed(old, new)
-        _add_all(self.counts, old, -1)
-        _add_all(self.counts, new, 1)
+        """Subtract a dossier's old keys and add its new ones, only those that differ (`shared_ends`)."""
+        head, tail = shared_ends(old, new)
+        _add_range(self.counts, old, head, len(old) - tail, -1)
+        _add_range(self.counts, new, head, len(new) - tail, 1)
 
     def merge(self, other: KpiCounters) -> None:
         """Add `other`'s sums (workers that share the partitions each hold a part)."""

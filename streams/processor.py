@@ -23,7 +23,7 @@ from dossiers.events import EventRecord, InvalidEvent
 from dossiers.index766 import Index766, sync_due
 from dossiers.index766_live import live_keys as index_keys
 from dossiers.index766_live import running_index
-from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, changed, contribution
+from dossiers.kpi import EMPTY, Contribution, Key, KpiCounters, contribution, shared_ends
 from dossiers.lifecycle import DUPLICATE, STATUS_REFUSED, DossierState, apply, procedure_of
 from dossiers.periods import Period, month_of
 from dossiers.report_ii06a import KEYS as REPORT_KEYS
@@ -180,10 +180,12 @@ def _add_weighted(counts: dict[LiveKey, int], keys: tuple[LiveKey, ...], weights
             counts.pop(key, None)
 
 
-def _add_report(counts: dict[LiveKey, int], keys: tuple[LiveKey, ...], sign: int, floor: str) -> None:
-    """Add `sign` for each form II.06a key to `counts`: open dossiers' columns undated, keys dated before
-    `floor` not kept."""
-    for key in keys:
+def _add_report(counts: dict[LiveKey, int], keys: tuple[LiveKey, ...], start: int, end: int, sign: int,
+                floor: str) -> None:
+    """Add `sign` for each form II.06a key from `start` to `end` to `counts`: open dossiers' columns
+    undated, keys dated before `floor` not kept."""
+    for at in range(start, end):
+        key = keys[at]
         if key[2] in _UNDATED:
             key = REPORT_KEYS.of(key[1], "").key(key[2])
         elif key[3] < floor:
@@ -210,23 +212,22 @@ class PartitionView:
     """The first day of the previous reporting period ("" right after a rebuild: nothing dropped yet)."""
 
     def move(self, old: Live, new: Live) -> None:
-        """Move a dossier's keys of both running figures (form II.06a and 766 index)."""
-        if old[0] != new[0]:
-            self.move_report(old[0], new[0])
-        if old[1] != new[1] or old[2] != new[2]:
-            self.move_index(old[1], old[2], new[1], new[2])
+        """Move a dossier's keys of both running figures (form II.06a and 766 index). Not compared first:
+        the moves skip what both share, by identity, more cheaply than tuples compare by value."""
+        self.move_report(old[0], new[0])
+        self.move_index(old[1], old[2], new[1], new[2])
 
     def move_index(self, old: tuple[LiveKey, ...], old_weights: tuple[int, ...], new: tuple[LiveKey, ...],
                    new_weights: tuple[int, ...]) -> None:
         """Subtract a dossier's old weighted 766 keys, add its new ones (only those that differ, as
-        `KpiCounters.move`: `dossiers.kpi.changed`, here over keys and weights together, by index);
-        dated before the floor: not kept."""
-        size = min(len(old), len(new))
-        head = 0
-        while head < size and old[head] == new[head] and old_weights[head] == new_weights[head]:
+        `KpiCounters.move`: the same key with the same weight at the same place); dated before the floor:
+        not kept."""
+        shared_head, shared_tail = shared_ends(old, new)
+        head = 0  # of those, as far as the weights agree too
+        while head < shared_head and old_weights[head] == new_weights[head]:
             head += 1
         tail = 0
-        while (tail < size - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]
+        while (tail < shared_tail
                and old_weights[len(old) - 1 - tail] == new_weights[len(new) - 1 - tail]):
             tail += 1
         # the two sides by two calls, not a loop over ((old, -1), (new, 1)): three tuples and an iterator
@@ -236,9 +237,9 @@ class PartitionView:
     def move_report(self, old: tuple[LiveKey, ...], new: tuple[LiveKey, ...]) -> None:
         """Subtract a dossier's old keys, add its new ones (only those that differ); keys dated before the
         floor are not kept."""
-        old, new = changed(old, new)
-        _add_report(self.report, old, -1, self.report_floor)
-        _add_report(self.report, new, 1, self.report_floor)
+        head, tail = shared_ends(old, new)
+        _add_report(self.report, old, head, len(old) - tail, -1, self.report_floor)
+        _add_report(self.report, new, head, len(new) - tail, 1, self.report_floor)
 
     def bound_report(self, floor: str) -> None:
         """Move the floor up to `floor` (never down) and drop the keys dated before it."""
