@@ -130,8 +130,24 @@ class Terms:
         """The procedure's domain (lĩnh vực): a label of the throughput points."""
 
 
+_LAST_TERMS: Final[list[tuple[object, object, object]]] = [(None, None, None)]
+"""The last procedure and calendar `terms_of` was asked about, and its answer: one tuple swapped whole,
+so a thread never reads one procedure's terms under another's name."""
+
+
 def terms_of(procedure: Procedure, calendar: WorkingCalendar) -> Terms:
-    """The procedure's `Terms`, remembered per procedure object in the calendar's `work_memo`."""
+    """The procedure's `Terms`, remembered per procedure object in the calendar's `work_memo`; the last one
+    asked for in `_LAST_TERMS` (asked two to three times per event for the same dossier: an identity
+    check, not a boxed `id` and an int-keyed lookup, about 500 instructions)."""
+    last = _LAST_TERMS[0]
+    if last[0] is procedure and last[1] is calendar:
+        return cast(Terms, last[2])
+    terms = _terms_of(procedure, calendar)
+    _LAST_TERMS[0] = (procedure, calendar, terms)
+    return terms
+
+
+def _terms_of(procedure: Procedure, calendar: WorkingCalendar) -> Terms:
     memo = calendar.work_memo
     key = id(procedure)
     found = memo.get(key)
