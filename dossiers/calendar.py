@@ -66,6 +66,10 @@ class WorkingCalendar:
         self._midnight: list[int] = [self._midnight_of(self._first)]
         """UTC instant of local midnight of each built day (and of the day after): instants map to days
         by a division or a bisection (`_day_of`), without building a datetime on the hot path."""
+        self._origin: int = self._midnight[0]
+        self._built_end: int = self._midnight[0]
+        """`_midnight`'s first and last items as plain attributes: `_day_of` compares every instant with both
+        (several times per event), and a list's item is a boxed int to read and unbox (issue 19)."""
         self._uniform = True
         """Every built day lasts 86,400 s (no daylight-saving change, as in Vietnam since 1975): an
         instant's day is then a division, not a bisection (a few per event; issue 19)."""
@@ -97,6 +101,7 @@ class WorkingCalendar:
                 self._working.append(len(self._cum) - 1)
             self._cum.append(self._cum[-1] + length)
             self._midnight.append(self._midnight_of(nxt + timedelta(days=1)))
+            self._built_end = self._midnight[-1]
             self._uniform = self._uniform and self._midnight[-1] - self._midnight[-2] == 86400
             self._iso.append(nxt.isoformat())
             self._last_built = nxt
@@ -106,9 +111,9 @@ class WorkingCalendar:
 
     def _day_of(self, ts: Timestamp) -> int:
         """Index of the local day containing `ts` (-1 before the origin)."""
-        while ts >= self._midnight[-1]:
+        while ts >= self._built_end:
             self._extend_to(self._last_built + timedelta(days=366))
-        origin = self._midnight[0]
+        origin = self._origin
         if ts < origin:
             return -1
         if self._uniform:
@@ -117,7 +122,11 @@ class WorkingCalendar:
 
     def _regular(self, idx: int) -> bool:
         """A 24-hour day (no daylight-saving change): local seconds = seconds since midnight."""
-        return self._midnight[idx + 1] - self._midnight[idx] == 86400
+        return self._uniform or self._midnight[idx + 1] - self._midnight[idx] == 86400
+
+    def _midnight_at(self, idx: int) -> int:
+        """`_midnight[idx]`, by arithmetic when every day lasts 86,400 s (no boxed item to read)."""
+        return self._origin + idx * 86400 if self._uniform else self._midnight[idx]
 
     def _index(self, day: date) -> int:
         self._extend_to(day)
@@ -154,7 +163,7 @@ class WorkingCalendar:
         if self._cum[idx + 1] == self._cum[idx]:
             return self._cum[idx]
         if self._regular(idx):
-            second = ts - self._midnight[idx]
+            second = ts - self._midnight_at(idx)
         else:
             moment = self.local(ts)
             second = moment.hour * 3600 + moment.minute * 60 + moment.second
@@ -181,7 +190,7 @@ class WorkingCalendar:
         for start, end in self._periods:
             if offset <= end - start:
                 if self._regular(idx):
-                    return self._midnight[idx] + start + offset
+                    return self._midnight_at(idx) + start + offset
                 return self._to_ts(self._first + timedelta(days=idx), start + offset)
             offset -= end - start
         raise AssertionError("offset beyond the day's office hours")  # pragma: no cover
@@ -212,7 +221,7 @@ class WorkingCalendar:
         """Closing time (office hours' end) on the local date of `ts`, working day or not."""
         idx = self._day_of(ts)
         if idx >= 0 and self._regular(idx):
-            return self._midnight[idx] + self.close_second
+            return self._midnight_at(idx) + self.close_second
         return self.close_of(self.local_date(ts))
 
     def close_of(self, day: date) -> Timestamp:
@@ -226,7 +235,7 @@ class WorkingCalendar:
         """Seconds since local midnight (for cut-off times such as 15:00)."""
         idx = self._day_of(ts)
         if idx >= 0 and self._regular(idx):
-            return ts - self._midnight[idx]
+            return ts - self._midnight_at(idx)
         moment = self.local(ts)
         return moment.hour * 3600 + moment.minute * 60 + moment.second
 

@@ -451,6 +451,12 @@ def test_an_instants_local_day_by_division_or_by_bisection(instant: int) -> None
         assert calendar.local_date(instant) == local_day
         assert calendar.day_key(instant) == local_day.isoformat()
         assert calendar.day_number(instant) == local_day.toordinal()
+        # the ends and midnights kept as plain attributes or by arithmetic agree with the table, built on
+        idx = calendar._day_of(instant)
+        assert (calendar._origin, calendar._built_end) == (calendar._midnight[0], calendar._midnight[-1])
+        assert calendar._midnight_at(idx) == calendar._midnight[idx]
+        moment = datetime.fromtimestamp(instant, calendar.tz)
+        assert calendar.second_of_day(instant) == moment.hour * 3600 + moment.minute * 60 + moment.second
 
 
 _OFFSETS = st.builds(
