@@ -64,6 +64,17 @@ class DeadlineMark(NamedTuple):
     at: Timestamp
 
 
+_TUPLE_NEW: Final = tuple.__new__
+
+
+def deadline_mark(kind: str, dossier: str, agency: str, procedure: str | None, due_at: Timestamp,
+                  opened: bool, late_seconds: int, at: Timestamp) -> DeadlineMark:
+    """A `DeadlineMark`, built by `tuple.__new__` (C) rather than the named tuple's own `__new__`, which runs
+    interpreted: about 3,700 instructions a mark from compiled code (issue 19). The same class and fields
+    (tests/unit/test_partition_moves.py)."""
+    return _TUPLE_NEW(DeadlineMark, (kind, dossier, agency, procedure, due_at, opened, late_seconds, at))
+
+
 @dataclass(slots=True)
 class Outcome:
     """Everything one record or tick produces; the adapter turns it into sends and points."""
@@ -258,8 +269,8 @@ def _mark(outcome: Outcome, state: DossierState, agency: str, clock_: Clock, ope
     kind = _alert_kind(clock_.timeliness) if clock_.timeliness else None
     if kind in ("overdue", "due_soon") and clock_.due_at is not None:
         outcome.deadlines.append(
-            DeadlineMark(kind, state.dossier, agency, state.procedure, clock_.due_at, opened,
-                         clock_.late_seconds, now)
+            deadline_mark(kind, state.dossier, agency, state.procedure, clock_.due_at, opened,
+                          clock_.late_seconds, now)
         )
 
 
@@ -370,7 +381,7 @@ class Processor:
             kind = _alert_kind(old.clock.timeliness) if old.clock.timeliness else None
             if kind in ("overdue", "due_soon") and old.clock.due_at is not None:
                 outcome.deadlines.append(
-                    DeadlineMark(
+                    deadline_mark(
                         kind,
                         key,
                         state.agency or "",

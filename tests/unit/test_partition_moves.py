@@ -1,7 +1,8 @@
 """A dossier's move in the running figures (`streams.processor.PartitionView.move`) skips the keys both
 sides share (`dossiers.kpi.shared_ends`: the same object at the same place, with the same weight for the
 766 index) and leaves exactly the sums of subtracting every old key and adding every new one, whether the
-keys are the memos' objects or equal copies (a memo started afresh)."""
+keys are the memos' objects or equal copies (a memo started afresh); and the deadline marks a move may
+give, built without the named tuple's interpreted constructor."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.processor import PartitionView
+from streams.processor import DeadlineMark, PartitionView, deadline_mark
 
 FLOOR = "2026-03-02"
 Weighted = list[tuple[tuple[str, ...], int]]
@@ -80,3 +81,16 @@ def test_the_report_moves_to_the_counts_of_all_new_keys(before: list[tuple[str, 
         elif key[3] >= FLOOR:
             expected[key] += 1
     assert view.report == {k: n for k, n in expected.items() if n}
+
+
+@given(st.sampled_from(["overdue", "due_soon"]), st.text(max_size=5), st.none() | st.text(max_size=5),
+       st.integers(0, 2**40), st.booleans(), st.integers(-(2**31), 2**31), st.integers(0, 2**40))
+def test_a_deadline_mark_built_fast_is_the_named_tuple(kind: str, dossier: str, procedure: str | None,
+                                                       due_at: int, opened: bool, late: int, at: int) -> None:
+    """`deadline_mark` builds the named tuple without its interpreted `__new__`: the same class, fields,
+    equality and text (the benchmark digests its repr)."""
+    fast = deadline_mark(kind, dossier, "STP", procedure, due_at, opened, late, at)
+    slow = DeadlineMark(kind, dossier, "STP", procedure, due_at, opened, late, at)
+    assert type(fast) is DeadlineMark
+    assert fast == slow and repr(fast) == repr(slow) and fast._asdict() == slow._asdict()
+    assert (fast.kind, fast.due_at, fast.open, fast.at) == (kind, due_at, opened, at)
