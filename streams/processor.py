@@ -45,9 +45,13 @@ _HEAPPUSH: Final = heapq.heappush
 _RANK: Final = {None: 0, "due_soon": 1, "overdue": 2, "resolved_late": 3}
 
 
+_KIND_TEXT: Final[dict[Timeliness, str]] = {timeliness: str(kind) for timeliness, kind in KIND_OF.items()}
+"""`KIND_OF`'s alert kinds by value, made once: `str()` of a `StrEnum` member is a call (about 250
+instructions), two to three per event (issue 19)."""
+
+
 def _alert_kind(timeliness: Timeliness) -> str | None:
-    kind = KIND_OF.get(timeliness)
-    return None if kind is None else str(kind)  # the value, without the interpreted `.value`
+    return _KIND_TEXT.get(timeliness)
 
 
 class DeadlineMark(NamedTuple):
@@ -159,10 +163,6 @@ def unpack_held(entry: Held) -> tuple[DossierState, Contribution, Live]:
     return state, Contribution(cast(tuple[Key, ...], entry[_HEAD:first]), clock), live
 
 
-_UNDATED: Final = ("c12", "c13")
-"""Columns `running_report` sums whatever their date (open dossiers): kept undated, never dropped."""
-
-
 def _add_weighted(counts: dict[LiveKey, int], keys: tuple[LiveKey, ...], weights: tuple[int, ...], start: int,
                   end: int, sign: int, floor: str) -> None:
     """Add `sign` times each weighted 766 key from `start` to `end` to `counts`; keys dated before `floor`
@@ -180,12 +180,13 @@ def _add_weighted(counts: dict[LiveKey, int], keys: tuple[LiveKey, ...], weights
 
 def _add_report(counts: dict[LiveKey, int], keys: tuple[LiveKey, ...], start: int, end: int, sign: int,
                 floor: str) -> None:
-    """Add `sign` for each form II.06a key from `start` to `end` to `counts`: open dossiers' columns
-    undated, keys dated before `floor` not kept."""
+    """Add `sign` for each form II.06a key from `start` to `end` to `counts`: open dossiers' columns (c12,
+    c13, which `running_report` sums whatever their date) undated, keys dated before `floor` not kept."""
     for at in range(start, end):
         key = keys[at]
-        if key[2] in _UNDATED:
-            key = REPORT_KEYS.of(key[1], "").key(key[2])
+        column = key[2]
+        if column == "c12" or column == "c13":  # compared directly: `in` on a tuple is the generic protocol
+            key = REPORT_KEYS.of(key[1], "").key(column)
         elif key[3] < floor:
             continue
         n = counts.get(key, 0) + sign
