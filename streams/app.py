@@ -135,7 +135,8 @@ def create_app(settings: StreamSettings, partitions: int, catalog: Catalog) -> t
     @app.task
     async def start() -> None:
         # start-up is done: its objects leave the collector's reach, full collections become rarer
-        worker.sensor.metrics.gc_frozen.set(settle_collector(settings.gc_full_threshold))
+        frozen = settle_collector(settings.gc_full_threshold, settings.gc_young_threshold)
+        worker.sensor.metrics.gc_frozen.set(frozen)
         worker.start(open_sink(settings, worker.sensor.metrics))
         if settings.metrics_port:
             worker.sensor.serve(settings.metrics_port)

@@ -16,14 +16,19 @@ import gc
 FULL_COLLECTION_THRESHOLD = 100
 """Collections of the middle generation between two full ones (CPython's default: 10)."""
 
+YOUNG_COLLECTION_THRESHOLD = 700
+"""Allocations (less deallocations) of tracked objects between two young collections (CPython's default)."""
 
-def settle_collector(full_threshold: int = FULL_COLLECTION_THRESHOLD) -> int:
+
+def settle_collector(full_threshold: int = FULL_COLLECTION_THRESHOLD,
+                     young_threshold: int = YOUNG_COLLECTION_THRESHOLD) -> int:
     """Once start-up is done: collect, move what survives out of the collector's reach (`gc.freeze`: the
-    modules, the app, the catalog and calendar live as long as the process) and make full collections
-    `full_threshold / 10` times rarer than CPython's default, keeping its first two thresholds. Returns
-    how many objects are frozen (the worker's `ioc_gc_frozen_objects`)."""
+    modules, the app, the catalog and calendar live as long as the process), make full collections
+    `full_threshold / 10` times rarer than CPython's default and young ones start after `young_threshold`
+    allocations, keeping the middle threshold. Returns how many objects are frozen (the worker's
+    `ioc_gc_frozen_objects`)."""
     gc.collect()
     gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, full_threshold)
+    _, middle, _ = gc.get_threshold()
+    gc.set_threshold(young_threshold, middle, full_threshold)
     return gc.get_freeze_count()

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from dossiers.clock import BusinessClock
 from kafka_settings import KafkaSettings
-from streams.collector import FULL_COLLECTION_THRESHOLD
+from streams.collector import FULL_COLLECTION_THRESHOLD, YOUNG_COLLECTION_THRESHOLD
 
 EXACTLY_ONCE_REFUSED = (
     "exactly_once is not supported: with Kafka transactions the worker's own timer records (the ticks "
@@ -95,6 +95,12 @@ class StreamSettings(KafkaSettings):
         "(CPython's default 10): the records a worker holds in flight reach the oldest generation, and "
         "full collections over them stalled it 120-260 ms every one to three seconds (streams/collector.py, "
         "docs/benchmarks.md)",
+    )
+    gc_young_threshold: int = Field(
+        YOUNG_COLLECTION_THRESHOLD,
+        ge=1,
+        description="Allocations of tracked objects between two young collections of the garbage collector "
+        "(CPython's default 700)",
     )
     commit_seconds: float = Field(
         1.0,

@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from streams.collector import FULL_COLLECTION_THRESHOLD, settle_collector
+from streams.collector import FULL_COLLECTION_THRESHOLD, YOUNG_COLLECTION_THRESHOLD, settle_collector
 from streams.metrics import WorkerMetrics
+from streams.settings import StreamSettings
 
 
 @pytest.fixture(autouse=True)
@@ -35,9 +37,25 @@ class Node:
 def test_full_collections_become_rarer_and_the_young_thresholds_stay() -> None:
     gc.set_threshold(700, 10, 10)
     settle_collector()
-    assert gc.get_threshold() == (700, 10, FULL_COLLECTION_THRESHOLD)
+    assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, 10, FULL_COLLECTION_THRESHOLD)
     settle_collector(250)
-    assert gc.get_threshold() == (700, 10, 250)
+    assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, 10, 250)
+
+
+def test_the_young_threshold_is_the_one_asked_and_the_middle_one_stays() -> None:
+    gc.set_threshold(700, 12, 10)
+    settle_collector(250, 5000)
+    assert gc.get_threshold() == (5000, 12, 250)
+
+
+def test_the_worker_reads_both_thresholds_from_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IOC_GC_YOUNG_THRESHOLD", "5000")
+    monkeypatch.setenv("IOC_GC_FULL_THRESHOLD", "250")
+    settings = StreamSettings()
+    assert (settings.gc_young_threshold, settings.gc_full_threshold) == (5000, 250)
+    monkeypatch.setenv("IOC_GC_YOUNG_THRESHOLD", "0")
+    with pytest.raises(ValidationError, match="gc_young_threshold"):
+        StreamSettings()
 
 
 def test_what_lives_is_frozen_and_counted() -> None:
