@@ -31,7 +31,6 @@ from dossiers.sla import Clock
 LiveKey = tuple[str, ...]
 """("766", agency, field, local date or ""): one counter of the running index (of any length for mypyc, as
 `dossiers.report_ii06a.LiveKey`)."""
-Weighted = tuple[LiveKey, int]
 WeightedKeys = tuple[tuple[LiveKey, ...], tuple[int, ...]]
 """Keys of the running index and their weights, item by item (`live_keys`): two tuples, not a pair per key,
 which the worker would build for each key of each event and hold (issue 19)."""

@@ -21,7 +21,6 @@ from dossiers.index766_live import (
     RECEIPT_DATED,
     WORK_FIELD,
     LiveKey,
-    Weighted,
     live_keys,
     running_index,
     tally_keys,
@@ -32,6 +31,8 @@ from dossiers.report_ii06a import Window
 from tests.support.processing import SavingProcessor
 
 CAL = WorkingCalendar(CATALOG.calendar)
+Weighted = tuple[LiveKey, int]
+"""One key of the running index with its weight: how this test lists them (the worker keeps two tuples)."""
 SEEN = ts(at(2026, 3, 1, 20))
 """When the worker has consumed every event; the index is asked later, after ticks."""
 
